@@ -1,0 +1,92 @@
+// Package dataplane defines the one interface every cloudnat dataplane
+// implements (the VPP plugin through binapi, the Linux kernel through
+// nf_tables and conntrack). The reconciler drives it by dump-and-diff: it
+// lists what the dataplane has, compares with intent and applies the
+// minimal set of Put/Delete calls.
+//
+// Rules every implementation follows:
+//   - every call takes a context and honours its deadline;
+//   - Put* creates or replaces the object with that key (idempotent);
+//   - Delete* of an absent object returns nil;
+//   - a request the dataplane cannot express returns an error wrapping
+//     ErrUnsupported that says what and why, and changes nothing;
+//   - errors wrap the underlying cause (fmt.Errorf("...: %w", err)).
+package dataplane
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cloudnat/cloudnat/agent/internal/model"
+)
+
+// ErrUnsupported marks intent a dataplane cannot express.
+var ErrUnsupported = errors.New("not supported by this dataplane")
+
+// ErrNotConnected is returned while the dataplane is unreachable.
+var ErrNotConnected = errors.New("dataplane not connected")
+
+// Info describes a dataplane for status.
+type Info struct {
+	Name      string // "vpp" or "kernel"
+	Connected bool
+	Version   string // e.g. VPP's version string, or the kernel release
+	Plugin    string // plugin version (vpp) or "" (kernel)
+}
+
+// Stats are counters read from the dataplane.
+type Stats struct {
+	Translations uint32
+	Sessions     uint32
+	// Drops by reason, named as the dataplane's counters are named.
+	Drops map[string]uint64
+}
+
+// Event tells the reconciler something changed underneath it.
+type Event int
+
+const (
+	// Connected: the dataplane (re)appeared, possibly empty; resync now.
+	Connected Event = iota
+	// Disconnected: the dataplane went away; calls fail until Connected.
+	Disconnected
+)
+
+// Dataplane is implemented by every dataplane.
+type Dataplane interface {
+	Info(ctx context.Context) Info
+	// Events delivers connection changes; closed by Close.
+	Events() <-chan Event
+	Close() error
+
+	ListTranslations(ctx context.Context) ([]model.Translation, error)
+	PutTranslation(ctx context.Context, t model.Translation) error
+	DeleteTranslation(ctx context.Context, k model.TranslationKey) error
+
+	ListSNATAddresses(ctx context.Context) ([]model.SNATAddress, error)
+	PutSNATAddress(ctx context.Context, a model.SNATAddress) error
+	DeleteSNATAddress(ctx context.Context, a model.SNATAddress) error
+
+	ListSNATExclusions(ctx context.Context) ([]model.SNATExclusion, error)
+	PutSNATExclusion(ctx context.Context, e model.SNATExclusion) error
+	DeleteSNATExclusion(ctx context.Context, e model.SNATExclusion) error
+
+	ListSNATInterfaces(ctx context.Context) ([]model.SNATInterface, error)
+	PutSNATInterface(ctx context.Context, i model.SNATInterface) error
+	DeleteSNATInterface(ctx context.Context, i model.SNATInterface) error
+
+	GetTimeouts(ctx context.Context) (model.Timeouts, error)
+	SetTimeouts(ctx context.Context, t model.Timeouts) error
+
+	ListSessionLimits(ctx context.Context) ([]model.SessionLimit, error)
+	SetSessionLimit(ctx context.Context, l model.SessionLimit) error
+
+	// ListSessions calls fn for each session matching f, stopping at the
+	// first error fn returns.
+	ListSessions(ctx context.Context, f model.SessionFilter, fn func(model.Session) error) error
+	DeleteSession(ctx context.Context, k model.SessionKey) error
+	PurgeSessions(ctx context.Context, vrf uint32) (deleted uint32, err error)
+
+	ListInterfaces(ctx context.Context) ([]model.Interface, error)
+	Stats(ctx context.Context) (Stats, error)
+}
