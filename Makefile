@@ -1,0 +1,144 @@
+# cloudnat top-level Makefile.
+#
+#   make            build bin/cloudnat-agent, bin/cloudnatctl and, where VPP
+#                   is found, the VPP plugin (build/vpp-plugin/)
+#   make test       go vet, gofmt check, go test ./..., C unit tests (ctest)
+#   make lab        namespace lab: VPP router if VPP + plugin are there,
+#                   else the agent's kernel dataplane (needs root);
+#                   make lab-vpp / lab-kernel pick the router
+#   make bench      scripts/bench.sh
+#   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
+#   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
+#   make deploy-config  validate deploy/docker-compose.yml (docker compose)
+#   make clean      remove bin/ and build/
+#
+# VPP is found by scripts/find-vpp.sh: $VPP_PREFIX, else the first of /usr,
+# /opt/vpp, /usr/local with bin/vpp and include/vnet/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+ifeq ($(filter /usr/local/go/bin,$(subst :, ,$(PATH))),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
+GO            ?= go
+GOFMT         ?= gofmt
+CMAKE         ?= cmake
+CTEST         ?= ctest
+GO_TEST_FLAGS ?= -count=1 -timeout 20m
+JOBS          ?= $(shell nproc 2>/dev/null || echo 2)
+VERSION       ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GO_LDFLAGS    ?= -X github.com/cloudnat/cloudnat/agent/internal/version.Version=$(VERSION)
+
+BIN_DIR       := bin
+PLUGIN_BUILD  := build/vpp-plugin
+
+# The one VPP lookup (stderr, e.g. a wrong VPP_PREFIX, goes to the terminal).
+VPP_FOUND := $(shell scripts/find-vpp.sh)
+
+# vppapigen needs Debian's python3 with python3-ply, not a pyenv/venv one.
+PLUGIN_ENV    := PATH=/usr/bin:$$PATH
+CMAKE_ARGS    ?=
+CMAKE_CONFIGURE = $(PLUGIN_ENV) $(CMAKE) -S vpp-plugin -B $(PLUGIN_BUILD) \
+	-DPython3_EXECUTABLE=/usr/bin/python3 $(if $(VPP_FOUND),-DCMAKE_PREFIX_PATH=$(VPP_FOUND)) $(CMAKE_ARGS)
+
+# Tests and scripts see the same VPP as the build.
+ifneq ($(VPP_FOUND),)
+export VPP_PREFIX := $(VPP_FOUND)
+endif
+
+.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench binapi proto deploy-config clean help
+
+all: agent cli plugin
+
+build: all
+
+agent:
+	$(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN_DIR)/cloudnat-agent ./agent/cmd/cloudnat-agent
+
+cli:
+	$(GO) build -trimpath -ldflags '$(GO_LDFLAGS)' -o $(BIN_DIR)/cloudnatctl ./agent/cmd/cloudnatctl
+
+plugin:
+ifeq ($(VPP_FOUND),)
+	@echo "VPP not found (set VPP_PREFIX): skipping the plugin build"
+else
+	$(CMAKE_CONFIGURE)
+	$(PLUGIN_ENV) $(CMAKE) --build $(PLUGIN_BUILD) -j $(JOBS)
+endif
+
+# ---------------------------------------------------------------- tests
+
+# Every step runs even when an earlier one fails; the result is the summary.
+TEST_STEPS := build fmt-check vet go-test c-test
+
+test:
+	@failed=; start=$$(date +%s); \
+	for s in $(TEST_STEPS); do \
+		echo "== make $$s"; \
+		$(MAKE) --no-print-directory $$s || failed="$$failed $$s"; \
+	done; \
+	secs=$$(( $$(date +%s) - start )); \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed ($${secs}s)"; exit 1; fi; \
+	echo "make test: every step passed: $(TEST_STEPS) ($${secs}s)"
+
+fmt-check:
+	@files=$$(find . -name '*.go' -not -path './build/*' -not -path './.git/*' -not -path './bin/*' | sort); \
+	bad=$$($(GOFMT) -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi; \
+	echo "gofmt: ok"
+
+vet:
+	$(GO) vet ./...
+
+# The VPP-in-the-loop packages run with -v so that their one SKIP line (no
+# VPP, no plugin, not root) shows; go test hides a passing package's output.
+VPP_TEST_PKGS := ./test/plugin ./test/agent
+
+go-test:
+	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent')
+	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
+
+# C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
+# without VPP.
+c-test:
+	$(CMAKE_CONFIGURE)
+	$(PLUGIN_ENV) $(CMAKE) --build $(PLUGIN_BUILD) -j $(JOBS)
+	$(CTEST) --test-dir $(PLUGIN_BUILD) --output-on-failure
+
+# ---------------------------------------------------------------- lab, bench
+
+lab: agent cli plugin
+	scripts/lab.sh
+
+lab-vpp: agent cli plugin
+	LAB_ROUTER=vpp scripts/lab.sh
+
+lab-kernel: agent cli
+	LAB_ROUTER=kernel scripts/lab.sh
+
+bench: all
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
+	else echo "scripts/bench.sh not present: no benchmarks to run"; fi
+
+# ---------------------------------------------------------------- generated code
+
+binapi:
+	scripts/gen-binapi.sh
+
+proto:
+	scripts/gen-proto.sh
+
+# Validate deploy/docker-compose.yml (needs the Docker CLI's compose plugin).
+deploy-config:
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f deploy/docker-compose.yml config --quiet && echo "deploy/docker-compose.yml: valid"; \
+	else echo "docker compose not installed: skipping the deploy/ check"; fi
+
+clean:
+	rm -rf $(BIN_DIR) build
+
+help:
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'

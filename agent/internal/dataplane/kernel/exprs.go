@@ -1,0 +1,238 @@
+package kernel
+
+import (
+	"net/netip"
+
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/cloudnat/cloudnat/agent/internal/model"
+)
+
+// Registers: nf_tables has four 128-bit registers (1..4) that alias sixteen
+// 32-bit ones (8..23). Matches use register 1; the jhash input is laid out
+// field after field from reg32 8, each field padded to 4 bytes as nft does.
+const (
+	reg1      = 1
+	reg2      = 2
+	reg32Base = 8
+	reg32Last = 23
+)
+
+// hashSeed is fixed so that a rebuild maps flows the same way (new flows
+// only: existing ones keep their conntrack binding anyway).
+const hashSeed = 0xc10d4a7
+
+func nfproto(f model.Family) byte {
+	if f == model.IPv4 {
+		return unix.NFPROTO_IPV4
+	}
+	return unix.NFPROTO_IPV6
+}
+
+func matchNfproto(f model.Family) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{nfproto(f)}},
+	}
+}
+
+func matchL4(p model.Proto) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{byte(p)}},
+	}
+}
+
+func matchIIF(name string) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: ifname(name)},
+	}
+}
+
+// ifname pads an interface name to IFNAMSIZ as the kernel compares it.
+func ifname(n string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, n)
+	return b
+}
+
+func matchZone(zone uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyZONE, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint16(zone)},
+	}
+}
+
+func setZone(zone uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint16(zone)},
+		&expr.Ct{Key: expr.CtKeyZONE, Register: reg1, SourceRegister: true},
+	}
+}
+
+// addrOffsets are the network-header offsets of source and destination.
+func addrOffsets(f model.Family) (src, dst, length uint32) {
+	if f == model.IPv4 {
+		return 12, 16, 4
+	}
+	return 8, 24, 16
+}
+
+func matchAddr(f model.Family, dst bool, a netip.Addr) []expr.Any {
+	s, d, l := addrOffsets(f)
+	off := s
+	if dst {
+		off = d
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a.AsSlice()},
+	}
+}
+
+// matchPrefix matches the destination against a prefix.
+func matchDstPrefix(p netip.Prefix) []expr.Any {
+	f := familyOf(p.Addr())
+	_, d, l := addrOffsets(f)
+	out := []expr.Any{&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: d, Len: l}}
+	if p.Bits() < int(l)*8 {
+		out = append(out, &expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: l,
+			Mask: prefixMask(p.Bits(), int(l)), Xor: make([]byte, l)})
+	}
+	return append(out, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: p.Masked().Addr().AsSlice()})
+}
+
+func prefixMask(bits, length int) []byte {
+	m := make([]byte, length)
+	for i := 0; i < bits; i++ {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return m
+}
+
+func matchDstPort(port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(port)},
+	}
+}
+
+func matchMark(m uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(m)},
+	}
+}
+
+// matchMarkBits matches ct mark & mask == want.
+func matchMarkBits(mask, want uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(want)},
+	}
+}
+
+func matchCtNew() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeySTATE, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: make([]byte, 4)},
+	}
+}
+
+func setMark(m uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Immediate{Register: reg1, Data: binaryutil.NativeEndian.PutUint32(m)},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
+	}
+}
+
+// hashField is one jhash input.
+type hashField struct {
+	base   expr.PayloadBase
+	offset uint32
+	length uint32
+	meta   bool // meta l4proto instead of a payload field
+}
+
+// hashFields lists the jhash inputs of a translation in nft's order.
+func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []hashField {
+	if hf == 0 {
+		hf = model.HashSrcAddr | model.HashDstAddr | model.HashSrcPort | model.HashDstPort | model.HashProto
+	}
+	s, d, l := addrOffsets(fam)
+	var out []hashField
+	if hf&model.HashSrcAddr != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseNetworkHeader, offset: s, length: l})
+	}
+	if hf&model.HashDstAddr != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseNetworkHeader, offset: d, length: l})
+	}
+	// ICMP echo has no ports at the transport offsets nft would read.
+	if !isICMP(proto) {
+		if hf&model.HashSrcPort != 0 {
+			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 0, length: 2})
+		}
+		if hf&model.HashDstPort != 0 {
+			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 2, length: 2})
+		}
+	}
+	if hf&model.HashProto != 0 {
+		out = append(out, hashField{meta: true, length: 1})
+	}
+	return out
+}
+
+// setMarkHash sets ct mark to base + jhash(fields) mod n. With no field
+// (possible for ICMP hashed on ports only) it hashes the source address.
+func setMarkHash(fam model.Family, fields []hashField, n, base uint32) []expr.Any {
+	if len(fields) == 0 {
+		s, _, l := addrOffsets(fam)
+		fields = []hashField{{base: expr.PayloadBaseNetworkHeader, offset: s, length: l}}
+	}
+	var out []expr.Any
+	reg := uint32(reg32Base)
+	total := uint32(0)
+	for _, f := range fields {
+		if f.meta {
+			out = append(out, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg})
+		} else {
+			out = append(out, &expr.Payload{DestRegister: reg, Base: f.base, Offset: f.offset, Len: f.length})
+		}
+		words := (f.length + 3) / 4
+		reg += words
+		total += words * 4
+	}
+	out = append(out,
+		&expr.Hash{SourceRegister: reg32Base, DestRegister: reg1, Length: total, Modulus: n,
+			Seed: hashSeed, Offset: base, Type: expr.HashTypeJenkins},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
+	)
+	return out
+}
+
+// natTo rewrites to addr (if valid) and port (if non-zero).
+func natTo(t expr.NATType, fam model.Family, addr netip.Addr, port uint16) []expr.Any {
+	n := &expr.NAT{Type: t, Family: uint32(nfproto(fam))}
+	var out []expr.Any
+	if addr.IsValid() {
+		out = append(out, &expr.Immediate{Register: reg1, Data: addr.AsSlice()})
+		n.RegAddrMin, n.RegAddrMax = reg1, reg1
+	}
+	if port != 0 {
+		out = append(out, &expr.Immediate{Register: reg2, Data: binaryutil.BigEndian.PutUint16(port)})
+		n.RegProtoMin, n.RegProtoMax = reg2, reg2
+		n.Specified = true
+	}
+	return append(out, n)
+}
+
+func verdict(k expr.VerdictKind, chain string) expr.Any {
+	return &expr.Verdict{Kind: k, Chain: chain}
+}

@@ -1,0 +1,612 @@
+// Package reconcile makes a dataplane hold the agent's intent by
+// dump-and-diff.
+//
+// A full sync lists everything the dataplane has, diffs it against intent
+// (semantically: see EqualTranslations) and applies the minimal Put/Delete
+// calls; objects already as intended are not touched. The reconciler keeps
+// what it believes the dataplane holds (the last dump plus the changes it
+// applied since), so a targeted sync of a few objects (after an API write)
+// costs only their own calls. Failed objects are kept as items (pending
+// while the dataplane is not connected, failed otherwise) and retried with
+// exponential backoff; a Connected event invalidates the belief and runs a
+// full sync; a periodic full sync repairs drift.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
+)
+
+// Source gives read access to intent; store.Store implements it.
+type Source interface {
+	View(fn func(d *model.Desired))
+}
+
+// SyncState says whether an object is in the dataplane as intended.
+type SyncState int
+
+const (
+	Synced SyncState = iota
+	// Pending: not applied because the dataplane is not connected.
+	Pending
+	// Failed: the dataplane returned an error; retried with backoff.
+	Failed
+)
+
+func (s SyncState) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Failed:
+		return "failed"
+	}
+	return "synced"
+}
+
+// Result is the outcome of syncing one or several objects: the worst
+// state among them and its error.
+type Result struct {
+	State SyncState
+	Err   error
+}
+
+// Item is an object not (yet) as intended in the dataplane.
+type Item struct {
+	ID       ID
+	Op       string // "put" or "delete"
+	State    SyncState
+	Err      error
+	Attempts int
+	Since    time.Time
+}
+
+// Status is a snapshot for the status API and metrics.
+type Status struct {
+	Items        []Item
+	LastFullSync time.Time // last successful full sync
+	LastErr      error     // the last full sync's error
+	InSync       bool      // the belief of the dataplane's state is valid
+}
+
+// Options tune a Reconciler; zero fields take the defaults.
+type Options struct {
+	Interval   time.Duration // periodic full sync; default 30s
+	MinBackoff time.Duration // first retry delay; default 250ms
+	MaxBackoff time.Duration // retry delay cap; default 30s
+	OpTimeout  time.Duration // per dataplane call; default 10s
+	Logger     *slog.Logger
+	// Observe, when set, is called after every sync (metrics).
+	Observe func(full bool, took time.Duration, ops int, err error)
+}
+
+// Reconciler drives one dataplane towards intent. It is safe for
+// concurrent use; dataplane calls are serialised.
+type Reconciler struct {
+	dp   dataplane.Dataplane
+	src  Source
+	opts Options
+	log  *slog.Logger
+	kick chan struct{}
+
+	syncMu sync.Mutex // serialises syncs (dataplane calls); guards actual
+	actual *State     // belief of the dataplane's state; nil = unknown
+
+	// smu guards the status below; it is never held across dataplane
+	// calls, so status reads do not wait for a sync. Order: syncMu, smu.
+	smu      sync.Mutex
+	known    bool // actual != nil
+	items    map[ID]*Item
+	lastFull time.Time
+	lastErr  error
+}
+
+// New returns a Reconciler; call Run to start its loop.
+func New(dp dataplane.Dataplane, src Source, opts Options) *Reconciler {
+	if opts.Interval <= 0 {
+		opts.Interval = 30 * time.Second
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 250 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = opts.MinBackoff
+	}
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = 10 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{
+		dp: dp, src: src, opts: opts, log: log,
+		kick:  make(chan struct{}, 1),
+		items: map[ID]*Item{},
+	}
+}
+
+// Run is the reconcile loop: a full sync at start, on every Connected
+// event and every Interval; retries of failures with backoff. It returns
+// when ctx is done.
+func (r *Reconciler) Run(ctx context.Context) {
+	events := r.dp.Events()
+	tick := time.NewTicker(r.opts.Interval)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := time.Duration(0)
+
+	// after decides on a retry from the state after a sync.
+	after := func() {
+		if !r.needsRetry() {
+			backoff = 0
+			retry.Stop()
+			return
+		}
+		if backoff == 0 {
+			backoff = r.opts.MinBackoff
+		} else {
+			backoff = min(2*backoff, r.opts.MaxBackoff)
+		}
+		// ±20% jitter so agents do not retry in step.
+		d := backoff + time.Duration((rand.Float64()*0.4-0.2)*float64(backoff))
+		retry.Reset(d)
+		r.log.Debug("reconcile: retry scheduled", "in", d)
+	}
+
+	r.fullSync(ctx, "start")
+	after()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			switch ev {
+			case dataplane.Connected:
+				r.log.Info("reconcile: dataplane connected, full resync")
+				r.Invalidate()
+				backoff = 0
+				r.fullSync(ctx, "connected")
+			case dataplane.Disconnected:
+				r.log.Warn("reconcile: dataplane disconnected")
+				r.Invalidate()
+			}
+			after()
+		case <-tick.C:
+			r.fullSync(ctx, "periodic")
+			after()
+		case <-retry.C:
+			r.retry(ctx)
+			after()
+		case <-r.kick:
+			// A targeted sync failed; back off from where we are.
+			if backoff == 0 {
+				after()
+			}
+		}
+	}
+}
+
+func (r *Reconciler) fullSync(ctx context.Context, why string) {
+	if err := r.SyncAll(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("reconcile: full sync incomplete", "trigger", why, "err", err)
+	}
+}
+
+func (r *Reconciler) retry(ctx context.Context) {
+	r.smu.Lock()
+	full := !r.known || r.lastErr != nil
+	ids := slices.Collect(maps.Keys(r.items))
+	r.smu.Unlock()
+	if full {
+		r.fullSync(ctx, "retry")
+		return
+	}
+	if res := r.Sync(ctx, ids...); res.Err != nil && ctx.Err() == nil {
+		r.log.Warn("reconcile: retry incomplete", "items", len(ids), "err", res.Err)
+	}
+}
+
+func (r *Reconciler) needsRetry() bool {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	return !r.known || r.lastErr != nil || len(r.items) > 0
+}
+
+// setActual sets the belief; called with r.syncMu held.
+func (r *Reconciler) setActual(a *State) {
+	r.actual = a
+	r.smu.Lock()
+	r.known = a != nil
+	r.smu.Unlock()
+}
+
+// Invalidate forgets what the dataplane holds; the next sync dumps it.
+func (r *Reconciler) Invalidate() {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	r.setActual(nil)
+}
+
+// Status returns the pending and failed items (sorted) and the last full
+// sync's time and error.
+func (r *Reconciler) Status() Status {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	st := Status{LastFullSync: r.lastFull, LastErr: r.lastErr, InSync: r.known}
+	for _, it := range r.items {
+		st.Items = append(st.Items, *it)
+	}
+	slices.SortFunc(st.Items, func(a, b Item) int {
+		if a.ID.Kind != b.ID.Kind {
+			return kindOrder[a.ID.Kind] - kindOrder[b.ID.Kind]
+		}
+		return compareID(a.ID, b.ID)
+	})
+	return st
+}
+
+// ItemState returns id's state: Synced unless it is a pending or failed
+// item.
+func (r *Reconciler) ItemState(id ID) Result {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if it, ok := r.items[id]; ok {
+		return Result{State: it.State, Err: it.Err}
+	}
+	return Result{State: Synced}
+}
+
+func (r *Reconciler) desired() *State {
+	var s *State
+	r.src.View(func(d *model.Desired) { s = IndexDesired(d) })
+	return s
+}
+
+// SyncAll dumps the dataplane, diffs it against intent and applies the
+// difference. It returns an error when the dump failed or when any change
+// failed (joined); the failed objects become items.
+func (r *Reconciler) SyncAll(ctx context.Context) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	start := time.Now()
+	ops, err := r.syncAllLocked(ctx)
+	r.notify(err)
+	if r.opts.Observe != nil {
+		r.opts.Observe(true, time.Since(start), ops, err)
+	}
+	return err
+}
+
+func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
+	actual, err := r.dump(ctx)
+	if err != nil {
+		r.setActual(nil)
+		r.smu.Lock()
+		r.lastErr = err
+		r.smu.Unlock()
+		return 0, err
+	}
+	desired := r.desired()
+	ops := Diff(desired, actual)
+	r.setActual(actual)
+	failed := r.apply(ctx, ops)
+	// Everything not failing now is as intended.
+	r.smu.Lock()
+	for id := range r.items {
+		if _, ok := failed[id]; !ok {
+			delete(r.items, id)
+		}
+	}
+	r.lastErr = nil
+	r.lastFull = time.Now()
+	r.smu.Unlock()
+	if len(failed) > 0 {
+		r.log.Debug("reconcile: full sync", "ops", len(ops), "failed", len(failed))
+		return len(ops), joinFailures(failed)
+	}
+	if len(ops) > 0 {
+		r.log.Info("reconcile: full sync applied changes", "ops", len(ops))
+	}
+	return len(ops), nil
+}
+
+// Sync makes the objects ids names as intended (creating, replacing or
+// deleting them) and returns the worst result among them. When the
+// dataplane's state is not known it runs a full sync first.
+func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	start := time.Now()
+	nops := 0
+	var ferr error
+	if r.actual == nil {
+		nops, ferr = r.syncAllLocked(ctx)
+		if r.actual == nil {
+			// The dump failed: nothing was applied.
+			desired := r.desired()
+			for _, id := range ids {
+				r.record(id, verbFor(desired, id), ferr)
+			}
+		}
+	} else {
+		ops := DiffIDs(r.desired(), r.actual, ids)
+		nops = len(ops)
+		if failed := r.apply(ctx, ops); len(failed) > 0 {
+			ferr = joinFailures(failed)
+		}
+	}
+	if r.opts.Observe != nil {
+		r.opts.Observe(false, time.Since(start), nops, ferr)
+	}
+	res := Result{State: Synced}
+	r.smu.Lock()
+	for _, id := range ids {
+		if it, ok := r.items[id]; ok && it.State >= res.State {
+			res = Result{State: it.State, Err: fmt.Errorf("%s: %w", id, it.Err)}
+		}
+	}
+	r.smu.Unlock()
+	r.notify(res.Err)
+	return res
+}
+
+// verbFor says whether syncing id means a put or a delete.
+func verbFor(desired *State, id ID) string {
+	for _, op := range DiffIDs(desired, NewState(), []ID{id}) {
+		return op.verb()
+	}
+	return "put"
+}
+
+// notify wakes Run so it schedules a retry.
+func (r *Reconciler) notify(err error) {
+	r.smu.Lock()
+	n := len(r.items)
+	r.smu.Unlock()
+	if err == nil && n == 0 {
+		return
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func joinFailures(failed map[ID]error) error {
+	ids := slices.SortedFunc(maps.Keys(failed), func(a, b ID) int {
+		if a.Kind != b.Kind {
+			return kindOrder[a.Kind] - kindOrder[b.Kind]
+		}
+		return compareID(a, b)
+	})
+	const show = 5
+	errs := make([]error, 0, show+1)
+	for i, id := range ids {
+		if i == show {
+			errs = append(errs, fmt.Errorf("and %d more", len(ids)-show))
+			break
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", id, failed[id]))
+	}
+	return errors.Join(errs...)
+}
+
+// record sets id's item from the outcome of an op.
+func (r *Reconciler) record(id ID, verb string, err error) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if err == nil {
+		delete(r.items, id)
+		return
+	}
+	st := Failed
+	if errors.Is(err, dataplane.ErrNotConnected) || errors.Is(err, context.DeadlineExceeded) {
+		st = Pending
+	}
+	it, ok := r.items[id]
+	if !ok {
+		it = &Item{ID: id, Since: time.Now()}
+		r.items[id] = it
+	}
+	it.Op, it.State, it.Err = verb, st, err
+	it.Attempts++
+}
+
+// apply runs ops against the dataplane, keeping r.actual up to date, and
+// returns the failed ones. Called with r.syncMu held and r.actual set.
+func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
+	failed := map[ID]error{}
+	for _, op := range ops {
+		if ctx.Err() != nil {
+			// Stopping: what was not tried stays as it is.
+			failed[op.ID] = ctx.Err()
+			r.record(op.ID, op.verb(), ctx.Err())
+			continue
+		}
+		err := r.call(ctx, op)
+		if err != nil && op.Delete && errors.Is(err, errNotFound) {
+			err = nil
+		}
+		r.record(op.ID, op.verb(), err)
+		if err != nil {
+			failed[op.ID] = err
+			r.forget(op)
+			continue
+		}
+		r.remember(op)
+	}
+	return failed
+}
+
+// errNotFound is never returned by a conforming dataplane (Delete of an
+// absent object is nil) but is tolerated for robustness.
+var errNotFound = errors.New("not found")
+
+func (r *Reconciler) call(ctx context.Context, op Op) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.OpTimeout)
+	defer cancel()
+	id := op.ID
+	switch id.Kind {
+	case KindTranslation:
+		if op.Delete {
+			return r.dp.DeleteTranslation(ctx, id.Translation)
+		}
+		t := op.Translation
+		t.Key = id.Translation // normalized
+		return r.dp.PutTranslation(ctx, t)
+	case KindSNATAddress:
+		if op.Delete {
+			return r.dp.DeleteSNATAddress(ctx, id.SNATAddress)
+		}
+		return r.dp.PutSNATAddress(ctx, id.SNATAddress)
+	case KindSNATExclusion:
+		if op.Delete {
+			return r.dp.DeleteSNATExclusion(ctx, id.SNATExclusion)
+		}
+		return r.dp.PutSNATExclusion(ctx, id.SNATExclusion)
+	case KindSNATInterface:
+		if op.Delete {
+			return r.dp.DeleteSNATInterface(ctx, id.SNATInterface)
+		}
+		return r.dp.PutSNATInterface(ctx, id.SNATInterface)
+	case KindTimeouts:
+		return r.dp.SetTimeouts(ctx, op.Timeouts)
+	case KindSessionLimit:
+		return r.dp.SetSessionLimit(ctx, op.SessionLimit)
+	}
+	return fmt.Errorf("reconcile: unknown kind %q", id.Kind)
+}
+
+// remember records a successful op in the belief.
+func (r *Reconciler) remember(op Op) {
+	a, id := r.actual, op.ID
+	switch id.Kind {
+	case KindTranslation:
+		if op.Delete {
+			delete(a.Translations, id.Translation)
+		} else {
+			a.Translations[id.Translation] = op.Translation
+		}
+	case KindSNATAddress:
+		setOp(a.SNATAddresses, id.SNATAddress, op.Delete)
+	case KindSNATExclusion:
+		setOp(a.SNATExclusions, id.SNATExclusion, op.Delete)
+	case KindSNATInterface:
+		setOp(a.SNATInterfaces, id.SNATInterface, op.Delete)
+	case KindTimeouts:
+		a.HaveTimeouts, a.Timeouts = true, op.Timeouts
+	case KindSessionLimit:
+		if op.SessionLimit.Max == 0 {
+			delete(a.SessionLimits, id.VRF)
+		} else {
+			a.SessionLimits[id.VRF] = op.SessionLimit.Max
+		}
+	}
+}
+
+func setOp[K comparable](m map[K]struct{}, k K, del bool) {
+	if del {
+		delete(m, k)
+	} else {
+		m[k] = struct{}{}
+	}
+}
+
+// forget makes the belief of a failed op's object "unknown" so the next
+// sync applies it again: a failed put may have half-applied, a failed
+// delete may not have.
+func (r *Reconciler) forget(op Op) {
+	a, id := r.actual, op.ID
+	switch id.Kind {
+	case KindTranslation:
+		if !op.Delete {
+			delete(a.Translations, id.Translation)
+		}
+	case KindSNATAddress:
+		if !op.Delete {
+			delete(a.SNATAddresses, id.SNATAddress)
+		}
+	case KindSNATExclusion:
+		if !op.Delete {
+			delete(a.SNATExclusions, id.SNATExclusion)
+		}
+	case KindSNATInterface:
+		if !op.Delete {
+			delete(a.SNATInterfaces, id.SNATInterface)
+		}
+	case KindTimeouts:
+		a.HaveTimeouts = false
+	case KindSessionLimit:
+		a.SessionLimits[id.VRF] = ^uint32(0) // unknown: differs from any intent
+	}
+}
+
+// dump reads the dataplane's whole state.
+func (r *Reconciler) dump(ctx context.Context) (*State, error) {
+	s := NewState()
+	cctx, cancel := context.WithTimeout(ctx, 4*r.opts.OpTimeout)
+	defer cancel()
+	ts, err := r.dp.ListTranslations(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing translations: %w", err)
+	}
+	s.Translations = make(map[model.TranslationKey]model.Translation, len(ts))
+	for _, t := range ts {
+		s.Translations[NormalizeKey(t.Key)] = t
+	}
+	as, err := r.dp.ListSNATAddresses(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing SNAT addresses: %w", err)
+	}
+	for _, a := range as {
+		s.SNATAddresses[SNATAddressID(a).SNATAddress] = struct{}{}
+	}
+	es, err := r.dp.ListSNATExclusions(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing SNAT exclusions: %w", err)
+	}
+	for _, e := range es {
+		s.SNATExclusions[SNATExclusionID(e).SNATExclusion] = struct{}{}
+	}
+	is, err := r.dp.ListSNATInterfaces(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing SNAT interfaces: %w", err)
+	}
+	for _, i := range is {
+		s.SNATInterfaces[i] = struct{}{}
+	}
+	t, err := r.dp.GetTimeouts(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading timeouts: %w", err)
+	}
+	s.HaveTimeouts, s.Timeouts = true, t
+	ls, err := r.dp.ListSessionLimits(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing session limits: %w", err)
+	}
+	for _, l := range ls {
+		if l.Max != 0 {
+			s.SessionLimits[l.VRF] = l.Max
+		}
+	}
+	return s, nil
+}

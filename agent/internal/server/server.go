@@ -1,0 +1,580 @@
+// Package server implements cloudnat's gRPC services (cloudnat.v1).
+//
+// Writes follow one pattern: the request is validated (package validate;
+// an invalid one changes nothing), the new intent is persisted (package
+// store), then the objects the request touches are reconciled to the
+// dataplane synchronously (package reconcile). The RPC succeeds once the
+// intent is stored: its response's sync says whether the dataplane has it
+// (SYNCED), will get it when it connects (PENDING) or refused it and is
+// being retried (FAILED), with the error. The one exception is an
+// ErrUnsupported refusal: the dataplane can never express that intent, so
+// the change is rolled back and the RPC fails with FAILED_PRECONDITION.
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
+	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
+	"github.com/cloudnat/cloudnat/agent/internal/store"
+	"github.com/cloudnat/cloudnat/agent/internal/validate"
+	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
+)
+
+// SyncTimeout bounds the synchronous reconcile of a write.
+const SyncTimeout = 15 * time.Second
+
+// Config is what a Server is built from.
+type Config struct {
+	Store      *store.Store
+	Reconciler *reconcile.Reconciler
+	Dataplane  dataplane.Dataplane
+	// DataplaneKind is "vpp" or "kernel" (or "fake" in tests); SelectedBy is
+	// "auto" or "config".
+	DataplaneKind, SelectedBy string
+	Version                   string
+	Logger                    *slog.Logger
+}
+
+// Server implements every cloudnat.v1 service.
+type Server struct {
+	pb.UnimplementedTranslationServiceServer
+	pb.UnimplementedSNATServiceServer
+	pb.UnimplementedSessionServiceServer
+	pb.UnimplementedInterfaceServiceServer
+	pb.UnimplementedStatusServiceServer
+
+	cfg Config
+	log *slog.Logger
+
+	writeMu sync.Mutex // serialises writes so a rollback restores exactly
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: log}
+}
+
+// change applies fn to the intent, persists it and reconciles ids. fn's
+// status errors (NOT_FOUND, ...) are returned as they are.
+func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconcile.ID, error)) (*pb.Sync, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var ids []reconcile.ID
+	old, err := s.cfg.Store.Update(func(d *model.Desired) error {
+		var err error
+		ids, err = fn(d)
+		return err
+	})
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		s.log.Error("storing intent", "err", err)
+		return nil, status.Errorf(codes.Internal, "storing intent: %v", err)
+	}
+	// The dataplane work must not stop half-way because the client went.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SyncTimeout)
+	defer cancel()
+	res := s.cfg.Reconciler.Sync(sctx, ids...)
+	if res.State == reconcile.Failed && errors.Is(res.Err, dataplane.ErrUnsupported) {
+		if rerr := s.cfg.Store.Replace(old); rerr != nil {
+			s.log.Error("rolling back unsupported intent", "err", rerr)
+			return nil, status.Errorf(codes.Internal, "%v; rolling back failed: %v", res.Err, rerr)
+		}
+		s.cfg.Reconciler.Sync(sctx, ids...)
+		return nil, status.Error(codes.FailedPrecondition, res.Err.Error())
+	}
+	if res.State != reconcile.Synced {
+		s.log.Warn("change stored, dataplane not in sync", "state", res.State.String(), "err", res.Err)
+	}
+	return syncPB(res), nil
+}
+
+func (s *Server) itemSync(id reconcile.ID) *pb.Sync {
+	return syncPB(s.cfg.Reconciler.ItemState(id))
+}
+
+// ---------------------------------------------------------- translations
+
+func findTranslation(d *model.Desired, k model.TranslationKey) int {
+	k = reconcile.NormalizeKey(k)
+	return slices.IndexFunc(d.Translations, func(t model.Translation) bool { return reconcile.NormalizeKey(t.Key) == k })
+}
+
+func notFound(k model.TranslationKey) error {
+	return status.Errorf(codes.NotFound, "translation %s not found", k)
+}
+
+// CreateTranslation implements pb.TranslationServiceServer.
+func (s *Server) CreateTranslation(ctx context.Context, req *pb.CreateTranslationRequest) (*pb.TranslationResponse, error) {
+	t, err := validate.Translation("translation", req.GetTranslation())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		if findTranslation(d, t.Key) >= 0 {
+			return nil, status.Errorf(codes.AlreadyExists, "translation %s already exists (use update)", t.Key)
+		}
+		d.Translations = append(d.Translations, t)
+		return []reconcile.ID{reconcile.TranslationID(t.Key)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.TranslationResponse{Translation: TranslationPB(t), Sync: sync}, nil
+}
+
+// UpdateTranslation implements pb.TranslationServiceServer.
+func (s *Server) UpdateTranslation(ctx context.Context, req *pb.UpdateTranslationRequest) (*pb.TranslationResponse, error) {
+	t, err := validate.Translation("translation", req.GetTranslation())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		switch i := findTranslation(d, t.Key); {
+		case i >= 0:
+			d.Translations[i] = t
+		case req.GetAllowMissing():
+			d.Translations = append(d.Translations, t)
+		default:
+			return nil, notFound(t.Key)
+		}
+		return []reconcile.ID{reconcile.TranslationID(t.Key)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.TranslationResponse{Translation: TranslationPB(t), Sync: sync}, nil
+}
+
+// DeleteTranslation implements pb.TranslationServiceServer.
+func (s *Server) DeleteTranslation(ctx context.Context, req *pb.DeleteTranslationRequest) (*pb.DeleteTranslationResponse, error) {
+	k, err := validate.TranslationKey("key", req.GetKey())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		i := findTranslation(d, k)
+		if i < 0 && !req.GetAllowMissing() {
+			return nil, notFound(k)
+		}
+		if i >= 0 {
+			d.Translations = slices.Delete(d.Translations, i, i+1)
+		}
+		return []reconcile.ID{reconcile.TranslationID(k)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DeleteTranslationResponse{Sync: sync}, nil
+}
+
+// GetTranslation implements pb.TranslationServiceServer.
+func (s *Server) GetTranslation(ctx context.Context, req *pb.GetTranslationRequest) (*pb.TranslationResponse, error) {
+	k, err := validate.TranslationKey("key", req.GetKey())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	var out *pb.TranslationResponse
+	s.cfg.Store.View(func(d *model.Desired) {
+		if i := findTranslation(d, k); i >= 0 {
+			out = &pb.TranslationResponse{Translation: TranslationPB(d.Translations[i])}
+		}
+	})
+	if out == nil {
+		return nil, notFound(k)
+	}
+	out.Sync = s.itemSync(reconcile.TranslationID(k))
+	return out, nil
+}
+
+// ListTranslations implements pb.TranslationServiceServer.
+func (s *Server) ListTranslations(ctx context.Context, req *pb.ListTranslationsRequest) (*pb.ListTranslationsResponse, error) {
+	var ts []model.Translation
+	s.cfg.Store.View(func(d *model.Desired) {
+		for _, t := range d.Translations {
+			if req.Vrf == nil || t.Key.VRF == req.GetVrf() {
+				ts = append(ts, t)
+			}
+		}
+	})
+	slices.SortFunc(ts, func(a, b model.Translation) int { return compareKeys(a.Key, b.Key) })
+	out := &pb.ListTranslationsResponse{Translations: make([]*pb.TranslationResponse, 0, len(ts))}
+	for _, t := range ts {
+		out.Translations = append(out.Translations, &pb.TranslationResponse{
+			Translation: TranslationPB(t), Sync: s.itemSync(reconcile.TranslationID(t.Key)),
+		})
+	}
+	return out, nil
+}
+
+func compareKeys(a, b model.TranslationKey) int {
+	return cmp.Or(cmp.Compare(a.VRF, b.VRF), a.VIP.Compare(b.VIP), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Proto, b.Proto))
+}
+
+// ------------------------------------------------------------------ SNAT
+
+// SetSNATAddresses implements pb.SNATServiceServer.
+func (s *Server) SetSNATAddresses(ctx context.Context, req *pb.SetSNATAddressesRequest) (*pb.SetSNATAddressesResponse, error) {
+	vrf, addrs, err := validate.SNATAddresses(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		var ids []reconcile.ID
+		d.SNATAddresses = slices.DeleteFunc(d.SNATAddresses, func(a model.SNATAddress) bool {
+			if a.VRF == vrf {
+				ids = append(ids, reconcile.SNATAddressID(a))
+				return true
+			}
+			return false
+		})
+		for _, a := range addrs {
+			d.SNATAddresses = append(d.SNATAddresses, a)
+			ids = append(ids, reconcile.SNATAddressID(a))
+		}
+		return ids, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SetSNATAddressesResponse{Sync: sync}, nil
+}
+
+// AddSNATExclusion implements pb.SNATServiceServer; adding an existing
+// exclusion is not an error.
+func (s *Server) AddSNATExclusion(ctx context.Context, req *pb.AddSNATExclusionRequest) (*pb.SNATExclusionResponse, error) {
+	e, err := validate.SNATExclusion(req.GetVrf(), req.GetPrefix())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		if !slices.Contains(d.SNATExclusions, e) {
+			d.SNATExclusions = append(d.SNATExclusions, e)
+		}
+		return []reconcile.ID{reconcile.SNATExclusionID(e)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SNATExclusionResponse{Sync: sync}, nil
+}
+
+// DeleteSNATExclusion implements pb.SNATServiceServer.
+func (s *Server) DeleteSNATExclusion(ctx context.Context, req *pb.DeleteSNATExclusionRequest) (*pb.SNATExclusionResponse, error) {
+	e, err := validate.SNATExclusion(req.GetVrf(), req.GetPrefix())
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		i := slices.Index(d.SNATExclusions, e)
+		if i < 0 && !req.GetAllowMissing() {
+			return nil, status.Errorf(codes.NotFound, "SNAT exclusion %s in vrf %d not found", e.Prefix, e.VRF)
+		}
+		if i >= 0 {
+			d.SNATExclusions = slices.Delete(d.SNATExclusions, i, i+1)
+		}
+		return []reconcile.ID{reconcile.SNATExclusionID(e)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SNATExclusionResponse{Sync: sync}, nil
+}
+
+func (s *Server) snatInterface(ctx context.Context, req *pb.SNATInterfaceRequest, enable bool) (*pb.SNATInterfaceResponse, error) {
+	ifs, err := validate.SNATInterfaces(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		var ids []reconcile.ID
+		for _, i := range ifs {
+			has := slices.Contains(d.SNATInterfaces, i)
+			switch {
+			case enable && !has:
+				d.SNATInterfaces = append(d.SNATInterfaces, i)
+			case !enable && has:
+				d.SNATInterfaces = slices.DeleteFunc(d.SNATInterfaces, func(x model.SNATInterface) bool { return x == i })
+			}
+			ids = append(ids, reconcile.SNATInterfaceID(i))
+		}
+		return ids, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SNATInterfaceResponse{Sync: sync}, nil
+}
+
+// EnableSNATInterface implements pb.SNATServiceServer.
+func (s *Server) EnableSNATInterface(ctx context.Context, req *pb.SNATInterfaceRequest) (*pb.SNATInterfaceResponse, error) {
+	return s.snatInterface(ctx, req, true)
+}
+
+// DisableSNATInterface implements pb.SNATServiceServer.
+func (s *Server) DisableSNATInterface(ctx context.Context, req *pb.SNATInterfaceRequest) (*pb.SNATInterfaceResponse, error) {
+	return s.snatInterface(ctx, req, false)
+}
+
+// GetSNAT implements pb.SNATServiceServer.
+func (s *Server) GetSNAT(ctx context.Context, req *pb.GetSNATRequest) (*pb.GetSNATResponse, error) {
+	d := s.cfg.Store.Get()
+	out := &pb.GetSNATResponse{}
+	slices.SortFunc(d.SNATAddresses, func(a, b model.SNATAddress) int {
+		return cmp.Or(cmp.Compare(a.VRF, b.VRF), a.Addr.Compare(b.Addr))
+	})
+	for _, a := range d.SNATAddresses {
+		out.Addresses = append(out.Addresses, &pb.SNATAddress{Vrf: a.VRF, Addr: a.Addr.String(), Sync: s.itemSync(reconcile.SNATAddressID(a))})
+	}
+	slices.SortFunc(d.SNATExclusions, func(a, b model.SNATExclusion) int {
+		return cmp.Or(cmp.Compare(a.VRF, b.VRF), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
+	})
+	for _, e := range d.SNATExclusions {
+		out.Exclusions = append(out.Exclusions, &pb.SNATExclusion{Vrf: e.VRF, Prefix: e.Prefix.String(), Sync: s.itemSync(reconcile.SNATExclusionID(e))})
+	}
+	byName := map[string]*pb.SNATInterface{}
+	for _, i := range d.SNATInterfaces {
+		x := byName[i.Interface]
+		if x == nil {
+			x = &pb.SNATInterface{Interface: i.Interface, Sync: &pb.Sync{State: pb.SyncState_SYNC_STATE_SYNCED}}
+			byName[i.Interface] = x
+			out.Interfaces = append(out.Interfaces, x)
+		}
+		if i.Family == model.IPv4 {
+			x.Ipv4 = true
+		} else {
+			x.Ipv6 = true
+		}
+		if st := s.itemSync(reconcile.SNATInterfaceID(i)); st.State > x.Sync.State {
+			x.Sync = st
+		}
+	}
+	slices.SortFunc(out.Interfaces, func(a, b *pb.SNATInterface) int { return cmp.Compare(a.Interface, b.Interface) })
+	return out, nil
+}
+
+// -------------------------------------------------------------- sessions
+
+// ListSessions implements pb.SessionServiceServer.
+func (s *Server) ListSessions(req *pb.ListSessionsRequest, stream pb.SessionService_ListSessionsServer) error {
+	f, err := validate.SessionFilter(req)
+	if err != nil {
+		return InvalidArgument(err)
+	}
+	icmp := f.Proto == model.ProtoICMP
+	if icmp {
+		f.Proto = 0 // ICMP means ICMP and ICMPv6 here; filtered below
+	}
+	err = s.cfg.Dataplane.ListSessions(stream.Context(), f, func(x model.Session) error {
+		if icmp && x.Proto != model.ProtoICMP && x.Proto != model.ProtoICMPv6 {
+			return nil
+		}
+		return stream.Send(sessionPB(x))
+	})
+	if err != nil {
+		return dataplaneError(err)
+	}
+	return nil
+}
+
+// DeleteSession implements pb.SessionServiceServer.
+func (s *Server) DeleteSession(ctx context.Context, req *pb.DeleteSessionRequest) (*pb.DeleteSessionResponse, error) {
+	k, err := validate.SessionKey(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	if err := s.cfg.Dataplane.DeleteSession(ctx, k); err != nil {
+		return nil, dataplaneError(err)
+	}
+	return &pb.DeleteSessionResponse{}, nil
+}
+
+// PurgeSessions implements pb.SessionServiceServer.
+func (s *Server) PurgeSessions(ctx context.Context, req *pb.PurgeSessionsRequest) (*pb.PurgeSessionsResponse, error) {
+	vrf, err := validate.PurgeVRF(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	n, err := s.cfg.Dataplane.PurgeSessions(ctx, vrf)
+	if err != nil {
+		return nil, dataplaneError(err)
+	}
+	return &pb.PurgeSessionsResponse{Deleted: n}, nil
+}
+
+// SetTimeouts implements pb.SessionServiceServer.
+func (s *Server) SetTimeouts(ctx context.Context, req *pb.SetTimeoutsRequest) (*pb.TimeoutsResponse, error) {
+	t, err := validate.Timeouts(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	var eff model.Timeouts
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		for _, f := range []struct{ dst, src *time.Duration }{
+			{&d.Timeouts.UDP, &t.UDP}, {&d.Timeouts.TCPEstablished, &t.TCPEstablished},
+			{&d.Timeouts.TCPTransitory, &t.TCPTransitory}, {&d.Timeouts.ICMP, &t.ICMP},
+		} {
+			if *f.src != 0 {
+				*f.dst = *f.src
+			}
+		}
+		eff = reconcile.EffectiveTimeouts(d.Timeouts)
+		return []reconcile.ID{reconcile.TimeoutsID()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.TimeoutsResponse{Timeouts: timeoutsPB(eff), Sync: sync}, nil
+}
+
+// GetTimeouts implements pb.SessionServiceServer: the intended timeouts,
+// defaults filled in.
+func (s *Server) GetTimeouts(ctx context.Context, req *pb.GetTimeoutsRequest) (*pb.TimeoutsResponse, error) {
+	var t model.Timeouts
+	s.cfg.Store.View(func(d *model.Desired) { t = d.Timeouts })
+	return &pb.TimeoutsResponse{Timeouts: timeoutsPB(reconcile.EffectiveTimeouts(t)), Sync: s.itemSync(reconcile.TimeoutsID())}, nil
+}
+
+// SetSessionLimit implements pb.SessionServiceServer; max 0 removes the
+// limit.
+func (s *Server) SetSessionLimit(ctx context.Context, req *pb.SetSessionLimitRequest) (*pb.SessionLimitResponse, error) {
+	l, err := validate.SessionLimit(req)
+	if err != nil {
+		return nil, InvalidArgument(err)
+	}
+	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		d.SessionLimits = slices.DeleteFunc(d.SessionLimits, func(x model.SessionLimit) bool { return x.VRF == l.VRF })
+		if l.Max != 0 {
+			d.SessionLimits = append(d.SessionLimits, l)
+		}
+		return []reconcile.ID{reconcile.SessionLimitID(l.VRF)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SessionLimitResponse{Sync: sync}, nil
+}
+
+// ListSessionLimits implements pb.SessionServiceServer (global first).
+func (s *Server) ListSessionLimits(ctx context.Context, req *pb.ListSessionLimitsRequest) (*pb.ListSessionLimitsResponse, error) {
+	var ls []model.SessionLimit
+	s.cfg.Store.View(func(d *model.Desired) { ls = slices.Clone(d.SessionLimits) })
+	slices.SortFunc(ls, func(a, b model.SessionLimit) int {
+		rank := func(v uint32) int64 {
+			if v == model.AllVRFs {
+				return -1
+			}
+			return int64(v)
+		}
+		return cmp.Compare(rank(a.VRF), rank(b.VRF))
+	})
+	out := &pb.ListSessionLimitsResponse{}
+	for _, l := range ls {
+		out.Limits = append(out.Limits, &pb.SessionLimit{Vrf: optVRFPB(l.VRF), Max: l.Max, Sync: s.itemSync(reconcile.SessionLimitID(l.VRF))})
+	}
+	return out, nil
+}
+
+// ------------------------------------------------------------ interfaces
+
+// ListInterfaces implements pb.InterfaceServiceServer.
+func (s *Server) ListInterfaces(ctx context.Context, req *pb.ListInterfacesRequest) (*pb.ListInterfacesResponse, error) {
+	ifs, err := s.cfg.Dataplane.ListInterfaces(ctx)
+	if err != nil {
+		return nil, dataplaneError(err)
+	}
+	snat := map[model.SNATInterface]bool{}
+	s.cfg.Store.View(func(d *model.Desired) {
+		for _, i := range d.SNATInterfaces {
+			snat[i] = true
+		}
+	})
+	slices.SortFunc(ifs, func(a, b model.Interface) int { return cmp.Compare(a.Name, b.Name) })
+	out := &pb.ListInterfacesResponse{}
+	for _, i := range ifs {
+		x := &pb.Interface{
+			Name: i.Name, Up: i.Up, Vrf4: i.VRF4, Vrf6: i.VRF6,
+			SnatIpv4: snat[model.SNATInterface{Interface: i.Name, Family: model.IPv4}],
+			SnatIpv6: snat[model.SNATInterface{Interface: i.Name, Family: model.IPv6}],
+		}
+		for _, p := range i.Addrs {
+			x.Addrs = append(x.Addrs, p.String())
+		}
+		out.Interfaces = append(out.Interfaces, x)
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------- status
+
+// GetStatus implements pb.StatusServiceServer.
+func (s *Server) GetStatus(ctx context.Context, req *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info := s.cfg.Dataplane.Info(ictx)
+	kind := s.cfg.DataplaneKind
+	if kind == "" {
+		kind = info.Name
+	}
+	out := &pb.GetStatusResponse{
+		AgentVersion: s.cfg.Version,
+		Dataplane: &pb.DataplaneStatus{
+			Kind: kind, SelectedBy: s.cfg.SelectedBy, Connected: info.Connected,
+			Version: info.Version, PluginVersion: info.Plugin,
+		},
+	}
+	if st, err := s.cfg.Dataplane.Stats(ictx); err == nil {
+		out.Counters = &pb.Counters{Translations: st.Translations, Sessions: st.Sessions, Drops: st.Drops}
+	}
+	s.cfg.Store.View(func(d *model.Desired) {
+		out.Intent = &pb.IntentCounts{
+			Translations: uint32(len(d.Translations)), SnatAddresses: uint32(len(d.SNATAddresses)),
+			SnatExclusions: uint32(len(d.SNATExclusions)), SnatInterfaces: uint32(len(d.SNATInterfaces)),
+			SessionLimits: uint32(len(d.SessionLimits)),
+		}
+	})
+	rs := s.cfg.Reconciler.Status()
+	if !rs.LastFullSync.IsZero() {
+		out.LastFullSync = timestamppb.New(rs.LastFullSync)
+	}
+	if rs.LastErr != nil {
+		out.LastSyncError = rs.LastErr.Error()
+	}
+	for _, it := range rs.Items {
+		out.Items = append(out.Items, &pb.ReconcileItem{
+			Kind: string(it.ID.Kind), Key: it.ID.Key(), Op: it.Op, State: syncStatePB(it.State),
+			Error: errString(it.Err), Attempts: uint32(it.Attempts), Since: timestamppb.New(it.Since),
+		})
+	}
+	return out, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// String describes the server for logs.
+func (s *Server) String() string {
+	return fmt.Sprintf("cloudnat server (dataplane %s, %s)", s.cfg.DataplaneKind, s.cfg.SelectedBy)
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# scripts/bench/report.sh <bench output dir>: the table of a bench run.
+#
+# Reads results.tsv (plugin family scenario rep nat_clk path_clk vec/call
+# delivered packets), memory.tsv and meta.txt written by scripts/bench.sh;
+# prints the table (medians over repetitions) and writes report.md and, when
+# gnuplot is installed, plot.png next to them.
+set -euo pipefail
+dir=${1:?usage: report.sh <bench output dir>}
+res=$dir/results.tsv
+mem=$dir/memory.tsv
+meta=$dir/meta.txt
+[ -f "$res" ] || {
+	echo "report: no $res" >&2
+	exit 1
+}
+[ -f "$mem" ] || : >"$mem"
+[ -f "$meta" ] || : >"$meta"
+
+awk -F'\t' -v out_md="$dir/report.md" -v out_plot="$dir/plot.dat" '
+function median(key,   n, i, j, t, a) {
+	n = cnt[key]
+	if (n == 0) return ""
+	for (i = 1; i <= n; i++) a[i] = val[key, i]
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+	if (n % 2) return a[(n+1)/2]
+	return (a[n/2] + a[n/2+1]) / 2
+}
+function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
+function fmt(v) { return v == "" ? "-" : sprintf("%.1f", v) }
+function row(label, c, n, x, ratio, target, verdict) {
+	line = sprintf("| %-38s | %9s | %9s | %9s | %6s | %-14s | %-5s |", label, c, n, x, ratio, target, verdict)
+	print line
+	print line >> out_md
+}
+FILENAME == ARGV[1] { meta[$1] = $2; next }
+FILENAME == ARGV[2] {
+	# plugin family scenario rep nat path vpc delivered pk
+	add("nat|" $1 "|" $2 "|" $3, $5); add("path|" $1 "|" $2 "|" $3, $6)
+	add("vpc|" $1 "|" $2 "|" $3, $7); add("dlv|" $1 "|" $2 "|" $3, $8)
+	next
+}
+FILENAME == ARGV[3] {
+	# plugin family sessions heapB/s rssB/s heap rss
+	k = $1 "|" $2 "|" ($3 > 10000000 ? "16m" : "1m")
+	memh[k] = $4; memr[k] = $5
+	next
+}
+END {
+	printf "" > out_md
+	hdr = sprintf("| %-38s | %9s | %9s | %9s | %6s | %-14s | %-5s |", "scenario (clocks/packet)", "cloudnat", "cnat", "nat44-ed", "ratio", "target", "")
+	sep = "|----------------------------------------|-----------|-----------|-----------|--------|----------------|-------|"
+	print hdr; print sep
+	print hdr >> out_md; print sep >> out_md
+	n = split("dnat|1k|VIP DNAT 1k flows: NAT node|0.5;dnat|1m|VIP DNAT ~1M flows: NAT node|0.35;dnat|create|VIP DNAT new sessions: NAT node|0.4;snat|1k|SNAT 1k flows: NAT node|0.5;snat|1m|SNAT ~1M flows: NAT node|0.35;snat|create|SNAT new sessions: NAT node|0.4", R, ";")
+	for (i = 1; i <= n; i++) {
+		split(R[i], f, "|")
+		c = median("nat|cloudnat|" f[1] "|" f[2]); q = median("nat|cnat|" f[1] "|" f[2]); x = median("nat|nat44|" f[1] "|" f[2])
+		ratio = (c != "" && q != "" && q > 0) ? c / q : ""
+		verdict = ratio == "" ? "-" : (ratio <= f[4] + 0 ? "PASS" : "MISS")
+		row(f[3], fmt(c), fmt(q), fmt(x), ratio == "" ? "-" : sprintf("%.2f", ratio), "<= " f[4] "x cnat", verdict)
+		printf "%s\t%s\t%s\t%s\n", f[3], (c == "" ? 0 : c), (q == "" ? 0 : q), (x == "" ? 0 : x) > out_plot
+	}
+	# 16M scale point: steady state against the same plugin at 1k flows.
+	c = median("nat|cloudnat|dnat|16m"); q = median("nat|cnat|dnat|16m")
+	c1 = median("nat|cloudnat|dnat|1k")
+	ratio = (c != "" && c1 != "" && c1 > 0) ? c / c1 : ""
+	verdict = ratio == "" ? "-" : (ratio <= 1.5 ? "PASS" : "MISS")
+	row("VIP DNAT 16M flows: NAT node", fmt(c), fmt(q), "-", ratio == "" ? "-" : sprintf("%.2f", ratio), "<= 1.5x own 1k", verdict)
+	c = median("nat|cloudnat|dnat|create16m"); q = median("nat|cnat|dnat|create16m")
+	ratio = (c != "" && q != "" && q > 0) ? c / q : ""
+	row("VIP DNAT 16M new sessions: NAT node", fmt(c), fmt(q), "-", ratio == "" ? "-" : sprintf("%.2f", ratio), "(info)", "")
+	# Whole path.
+	n = split("dnat|1k|VIP DNAT 1k flows: whole path;dnat|1m|VIP DNAT ~1M flows: whole path;dnat|create|VIP DNAT new sessions: whole path;snat|1k|SNAT 1k flows: whole path;snat|1m|SNAT ~1M flows: whole path;snat|create|SNAT new sessions: whole path;dnat|create16m|VIP DNAT 16M new sessions: whole path;dnat|16m|VIP DNAT 16M flows: whole path", R, ";")
+	for (i = 1; i <= n; i++) {
+		split(R[i], f, "|")
+		c = median("path|cloudnat|" f[1] "|" f[2]); q = median("path|cnat|" f[1] "|" f[2]); x = median("path|nat44|" f[1] "|" f[2])
+		ratio = (c != "" && q != "" && q > 0) ? c / q : ""
+		row(f[3], fmt(c), fmt(q), fmt(x), ratio == "" ? "-" : sprintf("%.2f", ratio), "(info)", "")
+	}
+	# Memory.
+	c = memh["cloudnat|dnat|16m"]; q = memh["cnat|dnat|16m"]
+	ratio = (c != "" && q != "" && q > 0) ? c / q : ""
+	verdict = c == "" ? "-" : (c <= 96 ? "PASS" : "MISS")
+	row("memory B/session, 16M DNAT", fmt(c), fmt(q), "-", ratio == "" ? "-" : sprintf("%.2f", ratio), "<= 96 B", verdict)
+	row("memory B/session, ~1M DNAT", fmt(memh["cloudnat|dnat|1m"]), fmt(memh["cnat|dnat|1m"]), "-", "", "(info)", "")
+	row("memory B/session, ~1M SNAT", fmt(memh["cloudnat|snat|1m"]), fmt(memh["cnat|snat|1m"]), fmt(memh["nat44|snat|1m"]), "", "(info)", "")
+	info = sprintf("VPP %s; %s, %s cores; %s; median of %s repetitions; main heap on hugepages: %s; %s s.",
+		meta["vpp"], meta["cpu"], meta["cores"], meta["date"], meta["reps"], meta["hugepages"] ? "yes" : "no", meta["elapsed"])
+	print info
+	print "" >> out_md
+	print info >> out_md
+	# NAT-node vectors/call and delivery, for the record.
+	printf "\nvectors/call of the NAT node and packets delivered (median):\n"
+	printf "\nvectors/call of the NAT node, packets delivered to pg1 (median):\n\n" >> out_md
+	split("cloudnat cnat nat44", P, " ")
+	split("dnat|1k dnat|create dnat|1m snat|1k snat|create snat|1m dnat|create16m dnat|16m", S, " ")
+	for (pi = 1; pi <= 3; pi++) for (si = 1; si <= 8; si++) {
+		split(S[si], f, "|")
+		v = median("vpc|" P[pi] "|" f[1] "|" f[2]); d = median("dlv|" P[pi] "|" f[1] "|" f[2])
+		if (v == "") continue
+		l = sprintf("  %-9s %-5s %-10s %6.1f vec/call  %6.1f%% delivered", P[pi], f[1], f[2], v, 100 * d)
+		print l; print "    " l >> out_md
+	}
+}' "$meta" "$res" "$mem"
+
+if command -v gnuplot >/dev/null 2>&1 && [ -s "$dir/plot.dat" ]; then
+	gnuplot -e "datafile='$dir/plot.dat'; outfile='$dir/plot.png'" "$(dirname "$0")/plot.gp" 2>/dev/null ||
+		echo "report: gnuplot failed (plot skipped)" >&2
+fi

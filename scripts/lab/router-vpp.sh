@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# scripts/lab/router-vpp.sh: the lab's router is a private VPP with
+# cloudnat_plugin.so. Each host's veth has its router-side end in the root
+# namespace, with no address; VPP takes it as an af_packet host-interface
+# (host-<veth>) and owns the addresses. The agent runs beside VPP and talks
+# to it over VPP's API socket. vppctl is used only for the interface/IP
+# plumbing the agent does not own.
+
+router_preflight() {
+	local envs
+	envs=$("$LAB_ROOT/scripts/find-vpp.sh" --env) || die "VPP not found (set VPP_PREFIX)"
+	eval "$envs"
+	[ -n "$VPP_PLUGIN_DIR" ] || die "VPP's plugin directory not found under $VPP_PREFIX"
+	[ -n "$CLOUDNAT_PLUGIN_DIR" ] || die "cloudnat_plugin.so not built (make plugin, or set CLOUDNAT_PLUGIN_DIR)"
+	[ -f "$VPP_PLUGIN_DIR/af_packet_plugin.so" ] || die "$VPP_PLUGIN_DIR has no af_packet_plugin.so"
+	VPP_RUN=$LAB_RUN
+	VPP_CLI=$VPP_RUN/cli.sock
+	VPP_API=$VPP_RUN/api.sock
+	VPP_SHM_PREFIX=$LAB_NS_PREFIX
+}
+
+vppctl() { "$VPPCTL" -s "$VPP_CLI" "$@"; }
+
+# vpp_do CMD...: a plumbing command; VPP's CLI reports errors on stdout with
+# exit 0, so its output is checked too.
+vpp_do() {
+	local out
+	out=$(vppctl "$@" 2>&1) || die "vppctl $*: $out"
+	echo "vppctl $* -> $out" >>"$VPP_RUN/vppctl.log"
+	case "$out" in
+	*rror* | *nknown* | *nvalid*) die "vppctl $*: $out" ;;
+	esac
+	printf '%s' "$out"
+}
+
+router_start() {
+	local plugins="$VPP_PLUGIN_DIR:$CLOUDNAT_PLUGIN_DIR"
+	cat >"$VPP_RUN/startup.conf" <<EOF
+unix {
+  nodaemon
+  cli-listen $VPP_CLI
+  log $VPP_RUN/vpp-unix.log
+  poll-sleep-usec 100
+  coredump-size 0
+}
+api-segment { prefix $VPP_SHM_PREFIX }
+socksvr { socket-name $VPP_API }
+statseg { socket-name $VPP_RUN/stats.sock size 32m page-size 4k }
+memory { main-heap-size 512M main-heap-page-size 4k }
+buffers { buffers-per-numa 16384 page-size 4k }
+${VPP_MAIN_CORE:+cpu { main-core $VPP_MAIN_CORE \}}
+plugins {
+  path $plugins
+  plugin default { disable }
+  plugin af_packet_plugin.so { enable }
+  plugin ping_plugin.so { enable }
+  plugin cloudnat_plugin.so { enable }
+  plugin cnat_plugin.so { disable }
+}
+logging { default-log-level info default-syslog-log-level emerg }
+EOF
+	log "starting VPP ($VPP_BIN, plugins from $CLOUDNAT_PLUGIN_DIR)"
+	bg vpp "$VPP_BIN" -c "$VPP_RUN/startup.conf"
+	if ! wait_for 30 "VPP's CLI" vppctl show version; then
+		tail -20 "$LAB_RUN/vpp.log" >&2
+		die "VPP did not start (see $LAB_RUN/vpp.log)"
+	fi
+	wait_for 10 "VPP's API socket" test -S "$VPP_API" || die "VPP has no API socket $VPP_API"
+	if ! vppctl show plugins | grep -q cloudnat_plugin.so; then
+		die "VPP did not load cloudnat_plugin.so (see $LAB_RUN/vpp.log)"
+	fi
+	log "$(vppctl show version)"
+}
+
+router_attach() {
+	local veth=$1 ifname
+	ip link set "$veth" up
+	sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1" || true
+	ifname=$(vpp_do create host-interface name "$veth")
+	ifname=${ifname//[[:space:]]/}
+	[ -n "$ifname" ] || ifname=host-$veth
+	vpp_do set interface state "$ifname" up >/dev/null
+	echo "$ifname"
+}
+
+router_addr() {
+	vpp_do set interface ip address "$1" "$2" >/dev/null
+	case "$2" in
+	*:*) vpp_do ip6 nd "$1" ra-suppress >/dev/null ;;
+	esac
+}
+
+router_ready() {
+	vppctl show interface address >"$VPP_RUN/interfaces.txt" 2>&1 || true
+}
+
+router_agent_exec() { echo ""; }
+
+router_agent_args() {
+	echo "--dataplane vpp --vpp.api_socket $VPP_API --vpp.stats_socket $VPP_RUN/stats.sock --log.level debug"
+}
+
+router_diag() {
+	local c
+	for c in "show interface" "show interface address" "show cnat translation" "show cnat session verbose" \
+		"show cnat snat" "show ip fib 10.200.0.10/32" "show ip fib 10.99.0.1/32" "show errors" "show log"; do
+		echo "vppctl $c:"
+		vppctl "$c" 2>&1 | tail -40 | sed 's/^/  /'
+	done
+	echo "agent log (tail):"
+	tail -30 "$LAB_RUN/agent.log" 2>/dev/null | sed 's/^/  /'
+}
+
+router_stop() {
+	rm -f /dev/shm/"$VPP_SHM_PREFIX"-* 2>/dev/null || true
+}

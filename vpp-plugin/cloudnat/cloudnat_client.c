@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloudnat_client.c: capture of addresses through the FIB.
+ *
+ * A client is one address in one FIB table that cloudnat must see packets
+ * to. A VIP gets an exclusive /32 (/128) entry whose DPO leads to the
+ * cloudnat node, where a miss is dropped. Everything else (real addresses,
+ * SNAT addresses, reply destinations of sessions) is interposed: the FIB
+ * hands us the forwarding the address had (its local receive, its
+ * adjacency, or its cover's) as a parent, and a miss in the node goes on
+ * to that parent untouched.
+ *
+ * FIB entries are only changed on the main thread with workers stopped. A
+ * worker that creates a session whose replies go to an address nobody
+ * captures yet asks the main thread (forced RPC, run under the barrier).
+ * Clients losing their last reference outside the barrier (expiry by the
+ * scanner) are only queued; cn_client_gc() removes them under the barrier.
+ */
+
+#include <vnet/fib/fib_table.h>
+#include <vnet/fib/fib_entry.h>
+#include <vnet/dpo/drop_dpo.h>
+#include <vnet/dpo/receive_dpo.h>
+#include <vnet/dpo/load_balance.h>
+#include <cloudnat/cloudnat_priv.h>
+
+static u32 *cn_client_gc_pending;
+
+static void
+cn_client_key (clib_bihash_kv_24_8_t *kv, u32 fib_index,
+	       const ip46_address_t *a, ip_address_family_t af)
+{
+  kv->key[0] = a->as_u64[0];
+  kv->key[1] = a->as_u64[1];
+  kv->key[2] = (u64) fib_index << 8 | af;
+  kv->value = ~0ULL;
+}
+
+u32
+cn_client_find (u32 fib_index, const ip46_address_t *a,
+		ip_address_family_t af)
+{
+  clib_bihash_kv_24_8_t kv;
+  cn_client_key (&kv, fib_index, a, af);
+  if (clib_bihash_search_inline_24_8 (&cn_dp.client_db, &kv))
+    return ~0;
+  return (u32) kv.value;
+}
+
+static void
+cn_client_prefix (const cn_client_t *c, fib_prefix_t *pfx)
+{
+  clib_memset (pfx, 0, sizeof (*pfx));
+  if (c->af == AF_IP4)
+    {
+      pfx->fp_proto = FIB_PROTOCOL_IP4;
+      pfx->fp_len = 32;
+      pfx->fp_addr.ip4 = c->addr.ip4;
+    }
+  else
+    {
+      pfx->fp_proto = FIB_PROTOCOL_IP6;
+      pfx->fp_len = 128;
+      pfx->fp_addr.ip6 = c->addr.ip6;
+    }
+}
+
+/* Make the FIB match the client's counts. Caller holds the barrier. */
+static void
+cn_client_sync (u32 ci)
+{
+  cn_client_t *c = pool_elt_at_index (cn_dp.clients, ci);
+  u8 want = c->n_vip ? CN_CAPTURE_EXCLUSIVE :
+	    (c->n_static || c->n_sessions > 0) ? CN_CAPTURE_INTERPOSE :
+						  CN_CAPTURE_NONE;
+  fib_prefix_t pfx;
+  dpo_proto_t dproto;
+  dpo_id_t tmp = DPO_INVALID;
+  cn_cdpo_t *cd;
+
+  if (want == c->mode)
+    return;
+  cn_client_prefix (c, &pfx);
+  dproto = fib_proto_to_dpo (pfx.fp_proto);
+  if (c->mode != CN_CAPTURE_NONE)
+    {
+      fib_table_entry_special_remove (c->fib_index, &pfx, cn_dp.fib_src);
+      c->mode = CN_CAPTURE_NONE;
+    }
+  if (want == CN_CAPTURE_NONE)
+    return;
+
+  pool_get_zero (cn_dp.cdpos, cd);
+  cd->client_index = ci;
+  cd->is_vip = want == CN_CAPTURE_EXCLUSIVE;
+  /* an exclusive entry has no parent; a miss is dropped */
+  dpo_copy (&cd->parent, drop_dpo_get (dproto));
+  dpo_set (&tmp, cn_dp.dpo_type, dproto, cd - cn_dp.cdpos);
+  fib_table_entry_special_dpo_add (
+    c->fib_index, &pfx, cn_dp.fib_src,
+    FIB_ENTRY_FLAG_LOOSE_URPF_EXEMPT |
+      (want == CN_CAPTURE_EXCLUSIVE ? FIB_ENTRY_FLAG_EXCLUSIVE :
+				      FIB_ENTRY_FLAG_INTERPOSE),
+    &tmp);
+  dpo_reset (&tmp);
+  /* pool_elt may have moved if the FIB created clones */
+  c = pool_elt_at_index (cn_dp.clients, ci);
+  c->mode = want;
+}
+
+static void
+cn_client_maybe_free (u32 ci)
+{
+  cn_client_t *c = pool_elt_at_index (cn_dp.clients, ci);
+  clib_bihash_kv_24_8_t kv;
+
+  cn_client_sync (ci);
+  c = pool_elt_at_index (cn_dp.clients, ci);
+  if (c->n_vip || c->n_static || c->n_sessions > 0)
+    return;
+  cn_client_key (&kv, c->fib_index, &c->addr, c->af);
+  clib_bihash_add_del_24_8 (&cn_dp.client_db, &kv, 0);
+  pool_put (cn_dp.clients, c);
+}
+
+u32
+cn_client_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af,
+	       int kind)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  clib_bihash_kv_24_8_t kv;
+  cn_client_t *c;
+  u32 ci;
+
+  vlib_worker_thread_barrier_sync (vm);
+  ci = cn_client_find (fib_index, a, af);
+  if (ci == ~0)
+    {
+      pool_get_zero (cn_dp.clients, c);
+      c->addr = *a;
+      c->af = af;
+      c->fib_index = fib_index;
+      ci = c - cn_dp.clients;
+      cn_client_key (&kv, fib_index, a, af);
+      kv.value = ci;
+      clib_bihash_add_del_24_8 (&cn_dp.client_db, &kv, 1);
+    }
+  c = pool_elt_at_index (cn_dp.clients, ci);
+  if (kind == CN_CLIENT_REF_VIP)
+    c->n_vip++;
+  else if (kind == CN_CLIENT_REF_STATIC)
+    c->n_static++;
+  else
+    c->n_sessions++;
+  cn_client_sync (ci);
+  vlib_worker_thread_barrier_release (vm);
+  return ci;
+}
+
+void
+cn_client_unref (u32 ci, int kind)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  cn_client_t *c;
+
+  if (ci == ~0 || pool_is_free_index (cn_dp.clients, ci))
+    return;
+  vlib_worker_thread_barrier_sync (vm);
+  c = pool_elt_at_index (cn_dp.clients, ci);
+  if (kind == CN_CLIENT_REF_VIP && c->n_vip)
+    c->n_vip--;
+  else if (kind == CN_CLIENT_REF_STATIC && c->n_static)
+    c->n_static--;
+  else if (kind == CN_CLIENT_REF_SESSION)
+    c->n_sessions--;
+  cn_client_maybe_free (ci);
+  vlib_worker_thread_barrier_release (vm);
+}
+
+typedef struct
+{
+  ip46_address_t addr;
+  u32 fib_index;
+  u8 af;
+} cn_client_rpc_t;
+
+static void
+cn_client_session_ref_rpc (void *arg)
+{
+  cn_client_rpc_t *r = arg;
+  cn_client_ref (r->fib_index, &r->addr, r->af, CN_CLIENT_REF_SESSION);
+}
+
+void
+cn_client_session_ref (u32 fib_index, const ip46_address_t *a,
+		       ip_address_family_t af)
+{
+  u32 ci = cn_client_find (fib_index, a, af);
+  cn_client_rpc_t r;
+
+  if (ci != ~0)
+    {
+      /* the pool only changes under the barrier: safe from a worker */
+      clib_atomic_fetch_add_relax (
+	&pool_elt_at_index (cn_dp.clients, ci)->n_sessions, 1);
+      return;
+    }
+  clib_memset (&r, 0, sizeof (r));
+  r.addr = *a;
+  r.fib_index = fib_index;
+  r.af = af;
+  vlib_force_rpc_call_main_thread (cn_client_session_ref_rpc, (u8 *) &r,
+				   sizeof (r));
+}
+
+void
+cn_client_session_unref (u32 fib_index, const ip46_address_t *a,
+			 ip_address_family_t af)
+{
+  u32 ci = cn_client_find (fib_index, a, af);
+  cn_client_t *c;
+  if (ci == ~0)
+    return; /* its RPC has not run yet; it will find the count low */
+  c = pool_elt_at_index (cn_dp.clients, ci);
+  if (clib_atomic_sub_fetch (&c->n_sessions, 1) <= 0 && !c->n_vip &&
+      !c->n_static)
+    vec_add1 (cn_client_gc_pending, ci);
+}
+
+/* Remove clients that lost their last reference. Main thread. */
+void
+cn_client_gc (vlib_main_t *vm)
+{
+  u32 *ci;
+  if (!vec_len (cn_client_gc_pending))
+    return;
+  vlib_worker_thread_barrier_sync (vm);
+  vec_foreach (ci, cn_client_gc_pending)
+    if (!pool_is_free_index (cn_dp.clients, *ci))
+      cn_client_maybe_free (*ci);
+  vec_reset_length (cn_client_gc_pending);
+  vlib_worker_thread_barrier_release (vm);
+}
+
+/* ------------------------------------------------------------------ */
+/* DPO type                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+cn_cdpo_lock (dpo_id_t *dpo)
+{
+  pool_elt_at_index (cn_dp.cdpos, dpo->dpoi_index)->locks++;
+}
+
+static void
+cn_cdpo_unlock (dpo_id_t *dpo)
+{
+  cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, dpo->dpoi_index);
+  if (--cd->locks == 0)
+    {
+      dpo_reset (&cd->parent);
+      pool_put (cn_dp.cdpos, cd);
+    }
+}
+
+static u8 *
+format_cn_cdpo (u8 *s, va_list *args)
+{
+  index_t i = va_arg (*args, index_t);
+  u32 indent = va_arg (*args, u32);
+  cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, i);
+  cn_client_t *c = pool_is_free_index (cn_dp.clients, cd->client_index) ?
+		     0 :
+		     pool_elt_at_index (cn_dp.clients, cd->client_index);
+
+  s = format (s, "cloudnat-%s[%d]", cd->is_vip ? "vip" : "interpose", i);
+  if (c)
+    s = format (s, " %U fib %d vip-refs %d static-refs %d session-refs %d",
+		format_ip46_address, &c->addr, IP46_TYPE_ANY, c->fib_index,
+		c->n_vip, c->n_static, c->n_sessions);
+  if (!cd->is_vip)
+    s = format (s, "\n%U%U", format_white_space, indent + 2, format_dpo_id,
+		&cd->parent, indent + 2);
+  return s;
+}
+
+/* The FIB stacks our DPO on the address's other forwarding: make a clone
+   whose parent is that forwarding. */
+static void
+cn_cdpo_interpose (const dpo_id_t *original, const dpo_id_t *parent,
+		   dpo_id_t *clone)
+{
+  cn_cdpo_t *cd, *orig;
+  u32 ci, is_vip;
+
+  orig = pool_elt_at_index (cn_dp.cdpos, original->dpoi_index);
+  ci = orig->client_index;
+  is_vip = orig->is_vip;
+  pool_get_zero (cn_dp.cdpos, cd);
+  cd->client_index = ci;
+  cd->is_vip = is_vip;
+  dpo_stack (cn_dp.dpo_type, original->dpoi_proto, &cd->parent, parent);
+  dpo_set (clone, cn_dp.dpo_type, original->dpoi_proto, cd - cn_dp.cdpos);
+}
+
+const static dpo_vft_t cn_cdpo_vft = {
+  .dv_lock = cn_cdpo_lock,
+  .dv_unlock = cn_cdpo_unlock,
+  .dv_format = format_cn_cdpo,
+  .dv_mk_interpose = cn_cdpo_interpose,
+};
+
+const static char *const cn_cdpo_ip4_nodes[] = { "ip4-cloudnat", NULL };
+const static char *const cn_cdpo_ip6_nodes[] = { "ip6-cloudnat", NULL };
+const static char *const *const cn_cdpo_nodes[DPO_PROTO_NUM] = {
+  [DPO_PROTO_IP4] = cn_cdpo_ip4_nodes,
+  [DPO_PROTO_IP6] = cn_cdpo_ip6_nodes,
+};
+
+/* Is this forwarding local delivery (possibly behind our interpose)? */
+int
+cn_dpo_is_local (const dpo_id_t *dpo)
+{
+  int depth;
+  for (depth = 0; depth < 4; depth++)
+    {
+      if (dpo->dpoi_type == DPO_RECEIVE)
+	return 1;
+      if (dpo->dpoi_type == DPO_LOAD_BALANCE)
+	{
+	  const load_balance_t *lb = load_balance_get (dpo->dpoi_index);
+	  if (lb->lb_n_buckets < 1)
+	    return 0;
+	  dpo = load_balance_get_bucket_i (lb, 0);
+	  continue;
+	}
+      if (dpo->dpoi_type == cn_dp.dpo_type)
+	{
+	  dpo = &pool_elt_at_index (cn_dp.cdpos, dpo->dpoi_index)->parent;
+	  continue;
+	}
+      return 0;
+    }
+  return 0;
+}
+
+void
+cn_client_init (vlib_main_t *vm)
+{
+  cn_dp.dpo_type = dpo_register_new_type (&cn_cdpo_vft, cn_cdpo_nodes);
+  /* priority just above cnat's so an interposed entry wins over the
+     usual sources (lower value = better) */
+  cn_dp.fib_src =
+    fib_source_allocate ("cloudnat", 0x02, FIB_SOURCE_BH_SIMPLE);
+  clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024,
+			 64 << 20);
+}

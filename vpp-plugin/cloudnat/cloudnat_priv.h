@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloudnat_priv.h: the dataplane's data structures, shared by the core
+ * (.c files of the plugin) and the graph nodes. Not for the CLI/API, which
+ * use cloudnat.h only.
+ *
+ * Sessions
+ *   One flow = one record + two bihash entries in the family's session
+ *   table: the forward 5-tuple (as the first packet arrived) and the reply
+ *   5-tuple (what the peer sends back), both with the FIB index in the key,
+ *   the value being (direction << 32 | record index). IPv4 keys fit
+ *   clib_bihash_16_8: src, dst, sport, dport, proto and a 24-bit FIB index;
+ *   IPv6 keys fit clib_bihash_40_8.
+ *
+ *   Records live in chunks of CN_CHUNK_SIZE that are allocated once and
+ *   never move or get freed, so any worker can read a record by index with
+ *   no lock while the main thread adds chunks. Every thread allocates from
+ *   its own cache of free indexes (refilled from a shared list, or from a
+ *   new chunk). Only the main thread deletes sessions; a record deleted
+ *   outside the barrier stays in limbo for CN_FREE_GRACE seconds before it
+ *   can be reused, so a worker still holding its index from a lookup in the
+ *   frame it is processing never sees it reused.
+ *
+ * Capture ("clients")
+ *   A client is an address in a FIB table that cloudnat captures: a VIP
+ *   (exclusive FIB entry whose DPO leads to ip4-cloudnat/ip6-cloudnat), a
+ *   real address, a source-NAT address, a backend's source rewrite, or the
+ *   address of a DNAT client (replies are sent to it): those are interposed
+ *   on whatever forwarding the address already has. A client is refcounted
+ *   (vip refs, static refs, session refs); the FIB entry follows the counts.
+ */
+#ifndef __included_cloudnat_priv_h__
+#define __included_cloudnat_priv_h__
+
+#include <cloudnat/cloudnat.h>
+#include <vnet/dpo/dpo.h>
+#include <vnet/fib/fib_source.h>
+#include <vppinfra/bihash_16_8.h>
+#include <vppinfra/bihash_40_8.h>
+#include <vppinfra/bihash_24_8.h>
+#include <vppinfra/lock.h>
+
+#include <cn_csum.h>
+#include <cn_pkt.h>
+#include <cn_rewrite.h>
+#include <cn_lb.h>
+#include <cn_port.h>
+#include <cn_tcp.h>
+#include <cn_timer.h>
+
+/* session record flags */
+#define CN_SF_USED	 0x01
+#define CN_SF_DNAT	 0x02
+#define CN_SF_SNAT	 0x04
+#define CN_SF_CLIENT_REF 0x08 /* holds a session ref on its reply client */
+#define CN_SF_DEAD	 0x10 /* unlinked, waiting in limbo */
+
+#define CN_DIR_FWD   0
+#define CN_DIR_REPLY 1
+
+/* 64 bytes: one cache line. rw[0] rewrites forward packets, rw[1] replies;
+   the lookup keys are the mirror images of the other direction's rewrite,
+   so they are not stored. */
+typedef struct
+{
+  cn_rw4_t rw[2];
+  u32 last;	 /* plugin clock, ticks */
+  u32 fib_index;
+  u32 tr_index;	 /* translation, ~0 for SNAT */
+  u32 packets;
+  u8 proto;
+  u8 tcp;	 /* cn_tcp.h state byte */
+  u8 flags;	 /* CN_SF_* */
+  u8 backend;
+  u32 pad[3];
+} cn_sess4_t;
+
+STATIC_ASSERT (sizeof (cn_sess4_t) == 64, "IPv4 session is one cache line");
+
+typedef struct
+{
+  cn_rw6_t rw[2];
+  u32 last;
+  u32 fib_index;
+  u32 tr_index;
+  u32 packets;
+  u8 proto;
+  u8 tcp;
+  u8 flags;
+  u8 backend;
+  u8 pad[28];
+} cn_sess6_t;
+
+STATIC_ASSERT (sizeof (cn_sess6_t) == 128, "IPv6 session is two lines");
+
+#define CN_CHUNK_BITS  14
+#define CN_CHUNK_SIZE  (1 << CN_CHUNK_BITS)
+#define CN_MAX_CHUNKS  2048 /* 32M sessions per family */
+#define CN_FREE_GRACE  1.0  /* seconds a freed record waits before reuse */
+#define CN_CACHE_BATCH 64
+
+typedef struct
+{
+  u32 *free; /* this thread's free indexes */
+} cn_store_thread_t;
+
+typedef struct
+{
+  u8 *chunks[CN_MAX_CHUNKS]; /* never move, never freed */
+  u32 elt_size;
+  volatile u32 n_chunks;
+  clib_spinlock_t lock; /* guards shared_free and chunk creation */
+  u32 *shared_free;
+  /* main thread only: freed outside the barrier, with their time */
+  u32 *limbo;
+  f64 *limbo_time;
+  cn_store_thread_t *threads;
+} cn_store_t;
+
+static_always_inline void *
+cn_store_get (cn_store_t *st, u32 index)
+{
+  return st->chunks[index >> CN_CHUNK_BITS] +
+	 (uword) (index & (CN_CHUNK_SIZE - 1)) * st->elt_size;
+}
+
+/* per (family, fib index) session count and limit */
+#define CN_MAX_FIB_INDEX 65536
+typedef struct
+{
+  volatile u32 n_sessions;
+  u32 limit;
+} cn_fib_count_t;
+
+/* ------------------------------------------------------------------ */
+/* translations                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  cloudnat_translation_spec_t spec;
+  u32 fib_index;
+  u32 client_index;   /* capture of the vip/real address */
+  u32 *src_clients;   /* captures of backends' source rewrites */
+  u8 *maglev;	      /* vec, backend index per slot */
+  u64 *backend_keys;  /* maglev identity of each backend */
+  volatile u32 n_sessions;
+} cn_translation_t;
+
+/* ------------------------------------------------------------------ */
+/* clients and their DPOs                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum
+{
+  CN_CAPTURE_NONE = 0,
+  CN_CAPTURE_EXCLUSIVE,
+  CN_CAPTURE_INTERPOSE,
+} cn_capture_mode_t;
+
+typedef struct
+{
+  ip46_address_t addr;
+  ip_address_family_t af;
+  u32 fib_index;
+  u32 n_vip;
+  u32 n_static;
+  volatile i32 n_sessions;
+  u8 mode;	  /* installed cn_capture_mode_t */
+  u32 dpo_index;  /* the template DPO given to the FIB */
+} cn_client_t;
+
+/* A DPO instance: the template given to the FIB, or an interpose clone
+   that the FIB stacked on the address's previous forwarding (parent). */
+typedef struct
+{
+  dpo_id_t parent;
+  u32 client_index;
+  u32 locks;
+  u8 is_vip; /* a miss here is dropped rather than passed to parent */
+} cn_cdpo_t;
+
+/* ------------------------------------------------------------------ */
+/* source NAT                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  ip46_address_t addr;
+  u8 len;
+} cn_prefix_t;
+
+typedef struct
+{
+  ip46_address_t *addrs;   /* pool of this table and family */
+  u32 *addr_clients;	   /* capture of each address */
+  cn_prefix_t *excludes;
+} cn_snat_table_t;
+
+/* ------------------------------------------------------------------ */
+/* main                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  clib_bihash_16_8_t sess4;
+  clib_bihash_40_8_t sess6;
+  cn_store_t store4, store6;
+  cn_fib_count_t *fib_counts[N_AF]; /* CN_MAX_FIB_INDEX entries each */
+  volatile u32 n_sessions;
+  u32 max_sessions; /* global, 0 = none */
+
+  /* translations: key (vip, fib, port, proto, af) -> index */
+  clib_bihash_24_8_t tr_db;
+  cn_translation_t *translations;
+  vlib_combined_counter_main_t tr_counters;
+
+  /* clients: key (addr, fib, af) -> index */
+  clib_bihash_24_8_t client_db;
+  cn_client_t *clients;
+  cn_cdpo_t *cdpos;
+  dpo_type_t dpo_type;
+  fib_source_t fib_src;
+
+  /* source NAT, per family, indexed by fib index */
+  cn_snat_table_t *snat[N_AF];
+
+  /* timeouts in seconds */
+  cloudnat_timeouts_t timeouts;
+
+  /* scanner */
+  u32 scan_cursor[N_AF];
+  u32 scanner_node_index;
+
+  /* node indexes */
+  u32 ip4_node_index, ip6_node_index;
+  u32 ip4_snat_node_index, ip6_snat_node_index;
+} cn_dp_main_t;
+
+extern cn_dp_main_t cn_dp;
+extern vlib_node_registration_t cn_ip4_node, cn_ip6_node;
+extern vlib_node_registration_t cn_ip4_snat_node, cn_ip6_snat_node;
+
+/* plugin clock in ticks */
+static_always_inline u32
+cn_now_ticks (vlib_main_t *vm)
+{
+  return cn_ticks_from_seconds (vlib_time_now (vm) +
+				(f64) cloudnat_main.clock_offset);
+}
+
+/* ---- keys ---- */
+
+static_always_inline void
+cn_key4_make (clib_bihash_kv_16_8_t *kv, u32 src, u32 dst, u16 sport,
+	      u16 dport, u8 proto, u32 fib_index)
+{
+  kv->key[0] = (u64) src << 32 | dst;
+  kv->key[1] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 |
+	       (fib_index & 0xffffff);
+}
+
+static_always_inline void
+cn_key6_make (clib_bihash_kv_40_8_t *kv, const u8 *src, const u8 *dst,
+	      u16 sport, u16 dport, u8 proto, u32 fib_index)
+{
+  clib_memcpy_fast (&kv->key[0], src, 16);
+  clib_memcpy_fast (&kv->key[2], dst, 16);
+  kv->key[4] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 |
+	       (fib_index & 0xffffff);
+}
+
+/* ---- store ---- */
+void cn_store_init (cn_store_t *st, u32 elt_size);
+u32 cn_store_alloc (cn_store_t *st, u32 thread_index); /* ~0 if full */
+/* return an index that was never published (creation race lost) */
+void cn_store_free_now (cn_store_t *st, u32 thread_index, u32 index);
+
+/* ---- sessions (cloudnat_session.c) ---- */
+
+typedef struct
+{
+  /* what the node found in the packet */
+  u8 is_ip6;
+  u8 proto;
+  u8 tcp_flags;
+  u8 is_dnat;
+  u32 fib_index;
+  u32 thread_index;
+  ip46_address_t src, dst; /* original */
+  u16 sport, dport;	   /* network order */
+  /* decided rewrite of the forward direction */
+  ip46_address_t nsrc, ndst;
+  u16 nsport, ndport; /* network order */
+  u32 tr_index;
+  u8 backend;
+  u8 src_port_free;   /* nsport may be reallocated on a reply collision */
+  u8 needs_client_ref;
+} cn_sess_create_args_t;
+
+/* returns a session index, or ~0 with *error set to a node error code */
+u32 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a,
+		       u32 *error, u32 *dir);
+void cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier);
+void cn_sessions_scan (vlib_main_t *vm, int full, int under_barrier);
+void cn_store_reclaim (vlib_main_t *vm, cn_store_t *st, int all);
+
+/* ---- translations (cloudnat_translation.c) ---- */
+/* returns translation index or ~0; readers: any thread */
+static_always_inline u32
+cn_translation_find (u32 fib_index, const ip46_address_t *vip,
+		     ip_address_family_t af, u16 port_net, u8 proto)
+{
+  clib_bihash_kv_24_8_t kv;
+  kv.key[0] = vip->as_u64[0];
+  kv.key[1] = vip->as_u64[1];
+  kv.key[2] = (u64) fib_index << 32 | (u64) port_net << 16 |
+	      (u64) proto << 8 | af;
+  if (clib_bihash_search_inline_24_8 (&cn_dp.tr_db, &kv))
+    return ~0;
+  return (u32) kv.value;
+}
+
+/* pick a backend for a new flow and fill the create args */
+int cn_translation_select (cn_translation_t *tr, cn_sess_create_args_t *a);
+
+/* ---- clients (cloudnat_client.c) ---- */
+u32 cn_client_find (u32 fib_index, const ip46_address_t *a,
+		    ip_address_family_t af);
+/* main thread: take / drop a reference of the given kind */
+#define CN_CLIENT_REF_VIP     0
+#define CN_CLIENT_REF_STATIC  1
+#define CN_CLIENT_REF_SESSION 2
+u32 cn_client_ref (u32 fib_index, const ip46_address_t *a,
+		   ip_address_family_t af, int kind);
+void cn_client_unref (u32 client_index, int kind);
+/* any thread: a new session sends its replies to (fib, a) */
+void cn_client_session_ref (u32 fib_index, const ip46_address_t *a,
+			    ip_address_family_t af);
+/* main thread: a session that held a ref is gone */
+void cn_client_session_unref (u32 fib_index, const ip46_address_t *a,
+			      ip_address_family_t af);
+void cn_client_init (vlib_main_t *vm);
+/* dpo type helpers for the SNAT "is local" test */
+int cn_dpo_is_local (const dpo_id_t *dpo);
+
+/* ---- source NAT (cloudnat_snat.c) ---- */
+/* decide a new SNAT flow; 0 = translate (a filled), else node error /
+   pass code */
+#define CN_SNAT_PASS_EXCLUDED 1
+#define CN_SNAT_PASS_NO_ADDR  2
+#define CN_SNAT_PASS_LOCAL    3
+int cn_snat_decide (cn_sess_create_args_t *a);
+
+/* ---- node errors ---- */
+#define foreach_cn_error                                                      \
+  _ (SESSION_HIT, session_hit, INFO, "packets of existing sessions")          \
+  _ (SESSION_CREATED, session_created, INFO, "sessions created")              \
+  _ (ICMP_ERROR_TRANSLATED, icmp_error_translated, INFO,                     \
+     "ICMP errors translated")                                                \
+  _ (PASSED, passed, INFO, "packets passed untouched")                        \
+  _ (SNAT_EXCLUDED, snat_excluded, INFO,                                      \
+     "source NAT skipped: excluded or local destination")                     \
+  _ (NO_SNAT_ADDRESS, no_snat_address, INFO,                                  \
+     "source NAT skipped: no address for the table")                         \
+  _ (NO_TRANSLATION, no_translation, ERROR,                                   \
+     "dropped: VIP port without translation")                                 \
+  _ (NOT_TRANSLATABLE, not_translatable, ERROR,                               \
+     "dropped: fragment, truncated or unsupported packet to a VIP")           \
+  _ (ICMP_ERROR_NO_SESSION, icmp_error_no_session, ERROR,                     \
+     "dropped: ICMP error to a VIP without session")                          \
+  _ (SESSION_LIMIT, session_limit, ERROR, "dropped: session limit reached")    \
+  _ (PORT_EXHAUSTED, port_exhausted, ERROR,                                   \
+     "dropped: no free source port")                                          \
+  _ (REPLY_TUPLE_IN_USE, reply_tuple_in_use, ERROR,                           \
+     "dropped: reply 5-tuple already used by another session")               \
+  _ (NO_MEMORY, no_memory, ERROR, "dropped: session table full")             \
+  _ (NO_BACKEND, no_backend, ERROR, "dropped: translation has no backend")
+
+typedef enum
+{
+#define _(sym, name, sev, str) CN_ERROR_##sym,
+  foreach_cn_error
+#undef _
+    CN_N_ERROR,
+} cn_error_t;
+
+extern vlib_error_desc_t cn_error_counters[];
+
+/* trace record */
+typedef struct
+{
+  u32 session_index;
+  u32 tr_index;
+  u32 fib_index;
+  u8 is_ip6;
+  u8 proto;
+  u8 what; /* CN_TRACE_* */
+  u8 dir;
+  u16 error;
+  ip46_address_t src, dst, nsrc, ndst;
+  u16 sport, dport, nsport, ndport; /* network order */
+} cn_trace_t;
+
+#define CN_TRACE_MISS	 0
+#define CN_TRACE_HIT	 1
+#define CN_TRACE_CREATED 2
+#define CN_TRACE_ICMP	 3
+#define CN_TRACE_DROP	 4
+
+format_function_t format_cn_trace;
+
+/* misc */
+u32 cn_table_id_of_fib (u32 fib_index, ip_address_family_t af);
+void cn_session_view_fill4 (const cn_sess4_t *s, u32 index,
+			    cloudnat_session_view_t *v, u32 now);
+void cn_session_view_fill6 (const cn_sess6_t *s, u32 index,
+			    cloudnat_session_view_t *v, u32 now);
+u32 cn_session_timeout (u8 proto, u8 tcp);
+/* delete every session of a translation whose backend map[] is ~0, and
+   renumber the others (map == NULL: delete all of the translation) */
+void cn_sessions_of_translation (u32 tr_index, const u32 *map);
+/* delete sessions using an SNAT address */
+void cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a,
+				  ip_address_family_t af);
+u32 cn_session_purge_fib (int af_mask, u32 fib4, u32 fib6);
+
+#endif /* __included_cloudnat_priv_h__ */

@@ -1,0 +1,965 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloudnat_session.c: session storage, creation (any thread), deletion and
+ * expiry (main thread), views, walks, limits, timeouts and the clock.
+ */
+
+#include <vnet/fib/fib_table.h>
+#include <vnet/ip/ip4.h>
+#include <vnet/ip/ip6.h>
+#include <cloudnat/cloudnat_priv.h>
+
+/* ------------------------------------------------------------------ */
+/* record store                                                        */
+/* ------------------------------------------------------------------ */
+
+void
+cn_store_init (cn_store_t *st, u32 elt_size)
+{
+  clib_memset (st, 0, sizeof (*st));
+  st->elt_size = elt_size;
+  clib_spinlock_init (&st->lock);
+  vec_validate (st->threads,
+		clib_max (vlib_get_thread_main ()->n_vlib_mains, 1) - 1);
+}
+
+u32
+cn_store_alloc (cn_store_t *st, u32 thread_index)
+{
+  cn_store_thread_t *t = &st->threads[thread_index];
+  u32 n, i, c;
+
+  if (PREDICT_TRUE (vec_len (t->free)))
+    return vec_pop (t->free);
+
+  clib_spinlock_lock (&st->lock);
+  n = clib_min (vec_len (st->shared_free), CN_CACHE_BATCH);
+  if (n)
+    {
+      vec_add (t->free, vec_end (st->shared_free) - n, n);
+      vec_dec_len (st->shared_free, n);
+    }
+  else if (st->n_chunks < CN_MAX_CHUNKS)
+    {
+      /* a new chunk: it is published before any of its indexes is, and
+	 it never moves */
+      c = st->n_chunks;
+      st->chunks[c] = clib_mem_alloc_aligned (
+	(uword) CN_CHUNK_SIZE * st->elt_size, CLIB_CACHE_LINE_BYTES);
+      clib_memset (st->chunks[c], 0, (uword) CN_CHUNK_SIZE * st->elt_size);
+      CLIB_MEMORY_STORE_BARRIER ();
+      st->n_chunks = c + 1;
+      vec_validate (t->free, CN_CHUNK_SIZE - 1);
+      vec_set_len (t->free, 0);
+      /* lowest index popped first */
+      for (i = CN_CHUNK_SIZE; i > 0; i--)
+	vec_add1 (t->free, (c << CN_CHUNK_BITS) | (i - 1));
+    }
+  clib_spinlock_unlock (&st->lock);
+
+  if (!vec_len (t->free))
+    return ~0;
+  return vec_pop (t->free);
+}
+
+void
+cn_store_free_now (cn_store_t *st, u32 thread_index, u32 index)
+{
+  vec_add1 (st->threads[thread_index].free, index);
+}
+
+static void
+cn_store_release (cn_store_t *st, u32 index, int under_barrier)
+{
+  if (under_barrier)
+    {
+      clib_spinlock_lock (&st->lock);
+      vec_add1 (st->shared_free, index);
+      clib_spinlock_unlock (&st->lock);
+    }
+  else
+    {
+      /* a worker may still hold this index from a lookup in the frame it
+	 is working on: let it rest before reuse */
+      vec_add1 (st->limbo, index);
+      vec_add1 (st->limbo_time, vlib_time_now (vlib_get_main ()));
+    }
+}
+
+void
+cn_store_reclaim (vlib_main_t *vm, cn_store_t *st, int all)
+{
+  f64 now = vlib_time_now (vm);
+  u32 i, n = 0, *p;
+
+  for (i = 0; i < vec_len (st->limbo); i++)
+    if (all || now - st->limbo_time[i] >= CN_FREE_GRACE)
+      n = i + 1;
+    else
+      break;
+  if (!n)
+    return;
+  for (i = 0; i < n; i++)
+    {
+      p = cn_store_get (st, st->limbo[i]);
+      /* both session layouts have flags at the same place relative to
+	 their end of rewrites; clear the whole record */
+      clib_memset (p, 0, st->elt_size);
+    }
+  clib_spinlock_lock (&st->lock);
+  vec_add (st->shared_free, st->limbo, n);
+  clib_spinlock_unlock (&st->lock);
+  vec_delete (st->limbo, n, 0);
+  vec_delete (st->limbo_time, n, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+u32
+cn_session_timeout (u8 proto, u8 tcp)
+{
+  cloudnat_timeouts_t *t = &cn_dp.timeouts;
+  switch (proto)
+    {
+    case IP_PROTOCOL_TCP:
+      return cn_tcp_is_established (tcp) ? t->tcp_established :
+					   t->tcp_transitory;
+    case IP_PROTOCOL_UDP:
+      return t->udp;
+    default:
+      return t->icmp;
+    }
+}
+
+static_always_inline cn_fib_count_t *
+cn_fib_count (u32 is_ip6, u32 fib_index)
+{
+  if (fib_index >= CN_MAX_FIB_INDEX)
+    return 0;
+  return &cn_dp.fib_counts[is_ip6 ? AF_IP6 : AF_IP4][fib_index];
+}
+
+u32
+cn_table_id_of_fib (u32 fib_index, ip_address_family_t af)
+{
+  return fib_table_get_table_id (fib_index, af == AF_IP6 ? FIB_PROTOCOL_IP6 :
+							    FIB_PROTOCOL_IP4);
+}
+
+/* ------------------------------------------------------------------ */
+/* creation (any thread)                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  cn_sess_create_args_t *a;
+  u16 port_net;
+} cn_port_ctx_t;
+
+/* is the reply tuple (ndst:ndport -> nsrc:port) free? */
+static int
+cn_reply_port_is_free (u16 port, void *arg)
+{
+  cn_sess_create_args_t *a = arg;
+  u16 p = clib_host_to_net_u16 (port);
+  u16 rdport = cn_proto_is_icmp (a->proto) ? p : a->ndport;
+
+  if (!a->is_ip6)
+    {
+      clib_bihash_kv_16_8_t kv;
+      cn_key4_make (&kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p,
+		    a->proto, a->fib_index);
+      return clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv) != 0;
+    }
+  else
+    {
+      clib_bihash_kv_40_8_t kv;
+      cn_key6_make (&kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p,
+		    a->proto, a->fib_index);
+      return clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv) != 0;
+    }
+}
+
+static int
+cn_session_pick_port (cn_sess_create_args_t *a)
+{
+  u16 lo = cn_proto_is_icmp (a->proto) ? 1 : 1024;
+  u32 seed;
+  u16 p;
+
+  seed = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1] ^
+			    ((u64) a->sport << 16) ^ a->dst.as_u64[1]);
+  p = cn_port_choose (clib_net_to_host_u16 (a->nsport), lo, 65535, seed,
+		      cn_reply_port_is_free, a);
+  if (!p)
+    return -1;
+  a->nsport = clib_host_to_net_u16 (p);
+  if (cn_proto_is_icmp (a->proto))
+    a->ndport = a->nsport; /* echo: both "ports" are the id */
+  return 0;
+}
+
+u32
+cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
+		   u32 *dir)
+{
+  cn_store_t *st = a->is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
+  cn_fib_count_t *fc = cn_fib_count (a->is_ip6, a->fib_index);
+  u32 idx, attempt, existing = ~0;
+  u32 now = cn_now_ticks (vm);
+  int rv;
+
+  *dir = CN_DIR_FWD;
+  if (PREDICT_FALSE (cn_dp.max_sessions &&
+		     cn_dp.n_sessions >= cn_dp.max_sessions))
+    {
+      *error = CN_ERROR_SESSION_LIMIT;
+      return ~0;
+    }
+  if (PREDICT_FALSE (fc && fc->limit && fc->n_sessions >= fc->limit))
+    {
+      *error = CN_ERROR_SESSION_LIMIT;
+      return ~0;
+    }
+
+  /* a reply tuple that is taken already needs another source port when
+     we choose the source (SNAT, or a backend rewriting the source address
+     but not its port) */
+  if (a->src_port_free && !cn_reply_port_is_free (
+			    clib_net_to_host_u16 (a->nsport), a))
+    {
+      if (cn_session_pick_port (a))
+	{
+	  *error = CN_ERROR_PORT_EXHAUSTED;
+	  return ~0;
+	}
+    }
+
+  idx = cn_store_alloc (st, a->thread_index);
+  if (PREDICT_FALSE (idx == ~0))
+    {
+      *error = CN_ERROR_NO_MEMORY;
+      return ~0;
+    }
+
+  for (attempt = 0; attempt < 8; attempt++)
+    {
+      if (!a->is_ip6)
+	{
+	  cn_sess4_t *s = cn_store_get (st, idx);
+	  clib_bihash_kv_16_8_t kr, kf;
+	  clib_memset (s, 0, sizeof (*s));
+	  cn_rw4_init (&s->rw[0], a->proto, a->src.ip4.as_u32,
+		       a->dst.ip4.as_u32, a->sport, a->dport,
+		       a->nsrc.ip4.as_u32, a->ndst.ip4.as_u32, a->nsport,
+		       a->ndport);
+	  cn_rw4_init (&s->rw[1], a->proto, a->ndst.ip4.as_u32,
+		       a->nsrc.ip4.as_u32, a->ndport, a->nsport,
+		       a->dst.ip4.as_u32, a->src.ip4.as_u32, a->dport,
+		       a->sport);
+	  s->last = now;
+	  s->fib_index = a->fib_index;
+	  s->tr_index = a->tr_index;
+	  s->proto = a->proto;
+	  s->backend = a->backend;
+	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
+	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
+		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
+	  CLIB_MEMORY_STORE_BARRIER ();
+
+	  cn_key4_make (&kr, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32,
+			a->ndport, a->nsport, a->proto, a->fib_index);
+	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
+	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 2);
+	  if (rv == -2)
+	    goto reply_taken;
+	  if (rv)
+	    goto no_mem;
+	  cn_key4_make (&kf, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport,
+			a->dport, a->proto, a->fib_index);
+	  kf.value = idx;
+	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kf, 2);
+	  if (rv)
+	    {
+	      /* another thread created this very flow meanwhile */
+	      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 0);
+	      if (rv == -2 &&
+		  !clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kf))
+		existing = (u32) kf.value;
+	      goto lost;
+	    }
+	}
+      else
+	{
+	  cn_sess6_t *s = cn_store_get (st, idx);
+	  clib_bihash_kv_40_8_t kr, kf;
+	  clib_memset (s, 0, sizeof (*s));
+	  cn_rw6_init (&s->rw[0], a->proto, a->src.ip6.as_u8,
+		       a->dst.ip6.as_u8, a->sport, a->dport, a->nsrc.ip6.as_u8,
+		       a->ndst.ip6.as_u8, a->nsport, a->ndport);
+	  cn_rw6_init (&s->rw[1], a->proto, a->ndst.ip6.as_u8,
+		       a->nsrc.ip6.as_u8, a->ndport, a->nsport,
+		       a->dst.ip6.as_u8, a->src.ip6.as_u8, a->dport, a->sport);
+	  s->last = now;
+	  s->fib_index = a->fib_index;
+	  s->tr_index = a->tr_index;
+	  s->proto = a->proto;
+	  s->backend = a->backend;
+	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
+	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
+		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
+	  CLIB_MEMORY_STORE_BARRIER ();
+
+	  cn_key6_make (&kr, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport,
+			a->nsport, a->proto, a->fib_index);
+	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
+	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 2);
+	  if (rv == -2)
+	    goto reply_taken;
+	  if (rv)
+	    goto no_mem;
+	  cn_key6_make (&kf, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport,
+			a->dport, a->proto, a->fib_index);
+	  kf.value = idx;
+	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kf, 2);
+	  if (rv)
+	    {
+	      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 0);
+	      if (rv == -2 &&
+		  !clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kf))
+		existing = (u32) kf.value;
+	      goto lost;
+	    }
+	}
+
+      /* published */
+      clib_atomic_fetch_add_relax (&cn_dp.n_sessions, 1);
+      if (fc)
+	clib_atomic_fetch_add_relax (&fc->n_sessions, 1);
+      if (a->tr_index != ~0)
+	clib_atomic_fetch_add_relax (
+	  &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions,
+	  1);
+      if (a->needs_client_ref)
+	cn_client_session_ref (a->fib_index, &a->nsrc,
+			       a->is_ip6 ? AF_IP6 : AF_IP4);
+      return idx;
+
+    reply_taken:
+      /* someone else's reply tuple: only a source we choose can move */
+      if (!a->src_port_free || cn_session_pick_port (a))
+	{
+	  *error = a->src_port_free ? CN_ERROR_PORT_EXHAUSTED :
+				      CN_ERROR_REPLY_TUPLE_IN_USE;
+	  break;
+	}
+      continue;
+    }
+
+  if (attempt == 8)
+    *error = CN_ERROR_PORT_EXHAUSTED;
+  cn_store_free_now (st, a->thread_index, idx);
+  return ~0;
+
+no_mem:
+  *error = CN_ERROR_NO_MEMORY;
+  cn_store_free_now (st, a->thread_index, idx);
+  return ~0;
+
+lost:
+  cn_store_free_now (st, a->thread_index, idx);
+  if (existing != ~0)
+    {
+      *dir = (u32) 0;
+      return existing;
+    }
+  *error = CN_ERROR_NO_MEMORY;
+  return ~0;
+}
+
+/* ------------------------------------------------------------------ */
+/* deletion (main thread)                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+cn_session_unlink_common (u32 is_ip6, u32 fib_index, u32 tr_index, u8 flags,
+			  const ip46_address_t *reply_dst)
+{
+  cn_fib_count_t *fc = cn_fib_count (is_ip6, fib_index);
+
+  clib_atomic_fetch_sub_relax (&cn_dp.n_sessions, 1);
+  if (fc)
+    clib_atomic_fetch_sub_relax (&fc->n_sessions, 1);
+  if (tr_index != ~0 && !pool_is_free_index (cn_dp.translations, tr_index))
+    clib_atomic_fetch_sub_relax (
+      &pool_elt_at_index (cn_dp.translations, tr_index)->n_sessions, 1);
+  if (flags & CN_SF_CLIENT_REF)
+    cn_client_session_unref (fib_index, reply_dst, is_ip6 ? AF_IP6 : AF_IP4);
+}
+
+void
+cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
+{
+  ip46_address_t rdst;
+
+  if (!is_ip6)
+    {
+      cn_sess4_t *s = cn_store_get (&cn_dp.store4, index);
+      clib_bihash_kv_16_8_t kv;
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return;
+      /* forward key = mirror of the reply rewrite, and vice versa */
+      cn_key4_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport,
+		    s->rw[1].sport, s->proto, s->fib_index);
+      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
+      cn_key4_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport,
+		    s->rw[0].sport, s->proto, s->fib_index);
+      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
+      ip46_address_set_ip4 (&rdst, (ip4_address_t *) &s->rw[0].src);
+      s->flags |= CN_SF_DEAD;
+      cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags,
+				&rdst);
+      if (under_barrier)
+	clib_memset (s, 0, sizeof (*s));
+      cn_store_release (&cn_dp.store4, index, under_barrier);
+    }
+  else
+    {
+      cn_sess6_t *s = cn_store_get (&cn_dp.store6, index);
+      clib_bihash_kv_40_8_t kv;
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return;
+      cn_key6_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport,
+		    s->rw[1].sport, s->proto, s->fib_index);
+      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
+      cn_key6_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport,
+		    s->rw[0].sport, s->proto, s->fib_index);
+      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
+      clib_memcpy (rdst.as_u8, s->rw[0].src, 16);
+      s->flags |= CN_SF_DEAD;
+      cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags,
+				&rdst);
+      if (under_barrier)
+	clib_memset (s, 0, sizeof (*s));
+      cn_store_release (&cn_dp.store6, index, under_barrier);
+    }
+}
+
+/* Visit every live record of a family. */
+#define cn_foreach_session(st, idx, ...)                                      \
+  do                                                                          \
+    {                                                                         \
+      u32 _c, _o;                                                             \
+      for (_c = 0; _c < (st)->n_chunks; _c++)                                 \
+	for (_o = 0; _o < CN_CHUNK_SIZE; _o++)                                \
+	  {                                                                   \
+	    idx = (_c << CN_CHUNK_BITS) | _o;                                 \
+	    __VA_ARGS__                                                       \
+	  }                                                                   \
+    }                                                                         \
+  while (0)
+
+static_always_inline u8
+cn_sess_flags (u32 is_ip6, u32 idx)
+{
+  return is_ip6 ? ((cn_sess6_t *) cn_store_get (&cn_dp.store6, idx))->flags :
+		  ((cn_sess4_t *) cn_store_get (&cn_dp.store4, idx))->flags;
+}
+
+static_always_inline int
+cn_sess_live (u32 is_ip6, u32 idx)
+{
+  return (cn_sess_flags (is_ip6, idx) & (CN_SF_USED | CN_SF_DEAD)) ==
+	 CN_SF_USED;
+}
+
+static int
+cn_session_is_expired (u32 is_ip6, u32 idx, u32 now)
+{
+  if (!is_ip6)
+    {
+      cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+      return cn_expired (now, s->last, cn_session_timeout (s->proto, s->tcp));
+    }
+  cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+  return cn_expired (now, s->last, cn_session_timeout (s->proto, s->tcp));
+}
+
+/* Expire sessions. full: everything now; else a bounded slice. */
+void
+cn_sessions_scan (vlib_main_t *vm, int full, int under_barrier)
+{
+  u32 now = cn_now_ticks (vm);
+  u32 is_ip6;
+
+  for (is_ip6 = 0; is_ip6 < 2; is_ip6++)
+    {
+      cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
+      u32 n_slots = st->n_chunks * CN_CHUNK_SIZE;
+      u32 budget, i, idx;
+      u32 *cursor = &cn_dp.scan_cursor[is_ip6];
+
+      if (!n_slots)
+	continue;
+      /* a full pass in about 2 s, at least 4096 slots per wake */
+      budget = full ? n_slots : cn_scan_budget (n_slots, 0.1, 2.0, 4096);
+      budget = clib_min (budget, n_slots);
+      for (i = 0; i < budget; i++)
+	{
+	  idx = (*cursor)++;
+	  if (*cursor >= n_slots)
+	    *cursor = 0;
+	  if (idx >= n_slots)
+	    idx = 0;
+	  if (cn_sess_live (is_ip6, idx) &&
+	      cn_session_is_expired (is_ip6, idx, now))
+	    cn_session_delete_i (is_ip6, idx, under_barrier);
+	}
+      cn_store_reclaim (vm, st, under_barrier);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* views and walks                                                     */
+/* ------------------------------------------------------------------ */
+
+void
+cn_session_view_fill4 (const cn_sess4_t *s, u32 index,
+		       cloudnat_session_view_t *v, u32 now)
+{
+  clib_memset (v, 0, sizeof (*v));
+  v->af = AF_IP4;
+  v->proto = s->proto;
+  v->table_id = cn_table_id_of_fib (s->fib_index, AF_IP4);
+  ip46_address_set_ip4 (&v->src_addr, (ip4_address_t *) &s->rw[1].dst);
+  ip46_address_set_ip4 (&v->dst_addr, (ip4_address_t *) &s->rw[1].src);
+  v->src_port = clib_net_to_host_u16 (s->rw[1].dport);
+  v->dst_port = clib_net_to_host_u16 (s->rw[1].sport);
+  ip46_address_set_ip4 (&v->new_src_addr, (ip4_address_t *) &s->rw[0].src);
+  ip46_address_set_ip4 (&v->new_dst_addr, (ip4_address_t *) &s->rw[0].dst);
+  v->new_src_port = clib_net_to_host_u16 (s->rw[0].sport);
+  v->new_dst_port = clib_net_to_host_u16 (s->rw[0].dport);
+  v->flags = (s->flags & CN_SF_DNAT ? CN_SESSION_F_DNAT : 0) |
+	     (s->flags & CN_SF_SNAT ? CN_SESSION_F_SNAT : 0);
+  v->tcp_state = s->proto == IP_PROTOCOL_TCP ? cn_tcp_state (s->tcp) : 0;
+  v->translation_id = s->tr_index;
+  v->backend_index = s->tr_index == ~0 ? ~0 : s->backend;
+  v->expires_in =
+    cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
+  v->packets = s->packets;
+  v->session_index = index;
+}
+
+void
+cn_session_view_fill6 (const cn_sess6_t *s, u32 index,
+		       cloudnat_session_view_t *v, u32 now)
+{
+  clib_memset (v, 0, sizeof (*v));
+  v->af = AF_IP6;
+  v->proto = s->proto;
+  v->table_id = cn_table_id_of_fib (s->fib_index, AF_IP6);
+  clib_memcpy (v->src_addr.as_u8, s->rw[1].dst, 16);
+  clib_memcpy (v->dst_addr.as_u8, s->rw[1].src, 16);
+  v->src_port = clib_net_to_host_u16 (s->rw[1].dport);
+  v->dst_port = clib_net_to_host_u16 (s->rw[1].sport);
+  clib_memcpy (v->new_src_addr.as_u8, s->rw[0].src, 16);
+  clib_memcpy (v->new_dst_addr.as_u8, s->rw[0].dst, 16);
+  v->new_src_port = clib_net_to_host_u16 (s->rw[0].sport);
+  v->new_dst_port = clib_net_to_host_u16 (s->rw[0].dport);
+  v->flags = (s->flags & CN_SF_DNAT ? CN_SESSION_F_DNAT : 0) |
+	     (s->flags & CN_SF_SNAT ? CN_SESSION_F_SNAT : 0);
+  v->tcp_state = s->proto == IP_PROTOCOL_TCP ? cn_tcp_state (s->tcp) : 0;
+  v->translation_id = s->tr_index;
+  v->backend_index = s->tr_index == ~0 ? ~0 : s->backend;
+  v->expires_in =
+    cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
+  v->packets = s->packets;
+  v->session_index = index;
+}
+
+static int
+cn_prefix_match (const ip46_address_t *a, const ip46_address_t *p, u8 len,
+		 ip_address_family_t af)
+{
+  ip46_address_t m = *a;
+  if (af == AF_IP4)
+    {
+      ip4_address_t mask;
+      ip4_preflen_to_mask (len, &mask);
+      return (a->ip4.as_u32 & mask.as_u32) == (p->ip4.as_u32 & mask.as_u32);
+    }
+  ip6_address_t mask;
+  ip6_preflen_to_mask (len, &mask);
+  ip6_address_mask (&m.ip6, &mask);
+  ip46_address_t pm = *p;
+  ip6_address_mask (&pm.ip6, &mask);
+  return ip6_address_is_equal (&m.ip6, &pm.ip6);
+}
+
+static int
+cn_view_matches (const cloudnat_session_view_t *v,
+		 const cloudnat_session_filter_t *f)
+{
+  if (f->proto && f->proto != v->proto)
+    return 0;
+  if (f->port && f->port != v->src_port && f->port != v->dst_port)
+    return 0;
+  if (f->addr_len)
+    {
+      if (f->af != v->af)
+	return 0;
+      if (!cn_prefix_match (&v->src_addr, &f->addr, f->addr_len, v->af) &&
+	  !cn_prefix_match (&v->dst_addr, &f->addr, f->addr_len, v->af))
+	return 0;
+    }
+  return 1;
+}
+
+int
+cloudnat_session_walk (const cloudnat_session_filter_t *filter,
+		       cloudnat_session_walk_cb_t cb, void *ctx)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  cloudnat_session_filter_t any = { .table_id = ~0 };
+  const cloudnat_session_filter_t *f = filter ? filter : &any;
+  u32 fib4 = ~0, fib6 = ~0, idx, now = cn_now_ticks (vm);
+  cloudnat_session_view_t v;
+  u8 proto = f->proto;
+
+  if (f->table_id != ~0)
+    {
+      fib4 = fib_table_find (FIB_PROTOCOL_IP4, f->table_id);
+      fib6 = fib_table_find (FIB_PROTOCOL_IP6, f->table_id);
+      if (fib4 == ~0 && fib6 == ~0)
+	return VNET_API_ERROR_NO_SUCH_FIB;
+    }
+
+  /* a walk may take a while: keep workers out of our way so the view is
+     consistent and records are not reused under us */
+  vlib_worker_thread_barrier_sync (vm);
+  if (!f->addr_len || f->af == AF_IP4)
+    {
+      cloudnat_session_filter_t f4 = *f;
+      if (proto == IP_PROTOCOL_ICMP6)
+	goto v6;
+      cn_foreach_session (&cn_dp.store4, idx, {
+			    cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+			    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+				CN_SF_USED)
+			      continue;
+			    if (f->table_id != ~0 && s->fib_index != fib4)
+			      continue;
+			    cn_session_view_fill4 (s, idx, &v, now);
+			    if (!cn_view_matches (&v, &f4))
+			      continue;
+			    if (cb (&v, ctx) == WALK_STOP)
+			      goto done;
+			  });
+    }
+v6:
+  if (!f->addr_len || f->af == AF_IP6)
+    {
+      cloudnat_session_filter_t f6 = *f;
+      /* "icmp" means echo in either family */
+      if (f6.proto == IP_PROTOCOL_ICMP)
+	f6.proto = IP_PROTOCOL_ICMP6;
+      cn_foreach_session (&cn_dp.store6, idx, {
+			    cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+			    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+				CN_SF_USED)
+			      continue;
+			    if (f->table_id != ~0 && s->fib_index != fib6)
+			      continue;
+			    cn_session_view_fill6 (s, idx, &v, now);
+			    if (!cn_view_matches (&v, &f6))
+			      continue;
+			    if (cb (&v, ctx) == WALK_STOP)
+			      goto done;
+			  });
+    }
+done:
+  vlib_worker_thread_barrier_release (vm);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* delete / purge                                                      */
+/* ------------------------------------------------------------------ */
+
+int
+cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src,
+			 u16 src_port, const ip46_address_t *dst,
+			 u16 dst_port, ip_address_family_t af)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  u32 fib_index = cloudnat_fib_index_from_table_id (table_id, af);
+  u16 sp = clib_host_to_net_u16 (src_port), dp = clib_host_to_net_u16 (dst_port);
+
+  if (fib_index == ~0)
+    return VNET_API_ERROR_NO_SUCH_FIB;
+  if (af == AF_IP6 && proto == IP_PROTOCOL_ICMP)
+    proto = IP_PROTOCOL_ICMP6;
+  if (af == AF_IP4 && proto == IP_PROTOCOL_ICMP6)
+    return VNET_API_ERROR_INVALID_PROTOCOL;
+  if (proto != IP_PROTOCOL_TCP && proto != IP_PROTOCOL_UDP &&
+      proto != IP_PROTOCOL_ICMP && proto != IP_PROTOCOL_ICMP6)
+    return VNET_API_ERROR_INVALID_PROTOCOL;
+
+  vlib_worker_thread_barrier_sync (vm);
+  if (af == AF_IP4)
+    {
+      clib_bihash_kv_16_8_t kv;
+      cn_key4_make (&kv, src->ip4.as_u32, dst->ip4.as_u32, sp, dp, proto,
+		    fib_index);
+      if (!clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv))
+	cn_session_delete_i (0, (u32) kv.value, 1);
+    }
+  else
+    {
+      clib_bihash_kv_40_8_t kv;
+      cn_key6_make (&kv, src->ip6.as_u8, dst->ip6.as_u8, sp, dp, proto,
+		    fib_index);
+      if (!clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv))
+	cn_session_delete_i (1, (u32) kv.value, 1);
+    }
+  vlib_worker_thread_barrier_release (vm);
+  return 0;
+}
+
+/* af_mask: bit 0 v4, bit 1 v6; fib ~0 = all of that family */
+u32
+cn_session_purge_fib (int af_mask, u32 fib4, u32 fib6)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  u32 idx, n = 0;
+
+  vlib_worker_thread_barrier_sync (vm);
+  if (af_mask & 1)
+    cn_foreach_session (&cn_dp.store4, idx, {
+			  cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+			      CN_SF_USED)
+			    continue;
+			  if (fib4 != ~0 && s->fib_index != fib4)
+			    continue;
+			  cn_session_delete_i (0, idx, 1);
+			  n++;
+			});
+  if (af_mask & 2)
+    cn_foreach_session (&cn_dp.store6, idx, {
+			  cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+			      CN_SF_USED)
+			    continue;
+			  if (fib6 != ~0 && s->fib_index != fib6)
+			    continue;
+			  cn_session_delete_i (1, idx, 1);
+			  n++;
+			});
+  cn_store_reclaim (vm, &cn_dp.store4, 1);
+  cn_store_reclaim (vm, &cn_dp.store6, 1);
+  vlib_worker_thread_barrier_release (vm);
+  return n;
+}
+
+u32
+cloudnat_session_purge (u32 table_id)
+{
+  u32 fib4, fib6;
+  int mask = 0;
+
+  if (table_id == ~0)
+    return cn_session_purge_fib (3, ~0, ~0);
+  fib4 = fib_table_find (FIB_PROTOCOL_IP4, table_id);
+  fib6 = fib_table_find (FIB_PROTOCOL_IP6, table_id);
+  if (fib4 != ~0)
+    mask |= 1;
+  if (fib6 != ~0)
+    mask |= 2;
+  if (!mask)
+    return 0;
+  return cn_session_purge_fib (mask, fib4, fib6);
+}
+
+/* Under the barrier (the caller holds it). */
+void
+cn_sessions_of_translation (u32 tr_index, const u32 *map)
+{
+  u32 idx;
+  cn_foreach_session (&cn_dp.store4, idx, {
+			cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+			if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+			      CN_SF_USED ||
+			    s->tr_index != tr_index)
+			  continue;
+			if (!map || map[s->backend] == ~0)
+			  cn_session_delete_i (0, idx, 1);
+			else
+			  s->backend = (u8) map[s->backend];
+		      });
+  cn_foreach_session (&cn_dp.store6, idx, {
+			cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+			if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
+			      CN_SF_USED ||
+			    s->tr_index != tr_index)
+			  continue;
+			if (!map || map[s->backend] == ~0)
+			  cn_session_delete_i (1, idx, 1);
+			else
+			  s->backend = (u8) map[s->backend];
+		      });
+}
+
+/* Under the barrier: sessions translated to SNAT address a. */
+void
+cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a,
+			     ip_address_family_t af)
+{
+  u32 idx;
+  if (af == AF_IP4)
+    cn_foreach_session (&cn_dp.store4, idx, {
+			  cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) !=
+				(CN_SF_USED | CN_SF_SNAT) ||
+			      s->fib_index != fib_index ||
+			      s->rw[0].src != a->ip4.as_u32)
+			    continue;
+			  cn_session_delete_i (0, idx, 1);
+			});
+  else
+    cn_foreach_session (&cn_dp.store6, idx, {
+			  cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) !=
+				(CN_SF_USED | CN_SF_SNAT) ||
+			      s->fib_index != fib_index ||
+			      memcmp (s->rw[0].src, a->ip6.as_u8, 16))
+			    continue;
+			  cn_session_delete_i (1, idx, 1);
+			});
+}
+
+/* ------------------------------------------------------------------ */
+/* timeouts, limits, status, clock                                     */
+/* ------------------------------------------------------------------ */
+
+void
+cloudnat_timeouts_get (cloudnat_timeouts_t *t)
+{
+  *t = cn_dp.timeouts;
+}
+
+int
+cloudnat_timeouts_set (const cloudnat_timeouts_t *t)
+{
+  if (t->udp > CN_TIMEOUT_MAX || t->tcp_established > CN_TIMEOUT_MAX ||
+      t->tcp_transitory > CN_TIMEOUT_MAX || t->icmp > CN_TIMEOUT_MAX)
+    return VNET_API_ERROR_INVALID_VALUE;
+  if (t->udp)
+    cn_dp.timeouts.udp = t->udp;
+  if (t->tcp_established)
+    cn_dp.timeouts.tcp_established = t->tcp_established;
+  if (t->tcp_transitory)
+    cn_dp.timeouts.tcp_transitory = t->tcp_transitory;
+  if (t->icmp)
+    cn_dp.timeouts.icmp = t->icmp;
+  return 0;
+}
+
+int
+cloudnat_session_limit_set (u32 table_id, u32 max_sessions)
+{
+  u32 fib4, fib6;
+  if (table_id == ~0)
+    {
+      cn_dp.max_sessions = max_sessions;
+      return 0;
+    }
+  fib4 = fib_table_find (FIB_PROTOCOL_IP4, table_id);
+  fib6 = fib_table_find (FIB_PROTOCOL_IP6, table_id);
+  if (fib4 == ~0 && fib6 == ~0)
+    return VNET_API_ERROR_NO_SUCH_FIB;
+  if ((fib4 != ~0 && fib4 >= CN_MAX_FIB_INDEX) ||
+      (fib6 != ~0 && fib6 >= CN_MAX_FIB_INDEX))
+    return VNET_API_ERROR_UNIMPLEMENTED;
+  /* the limit holds for each family of the table separately */
+  if (fib4 != ~0)
+    cn_dp.fib_counts[AF_IP4][fib4].limit = max_sessions;
+  if (fib6 != ~0)
+    cn_dp.fib_counts[AF_IP6][fib6].limit = max_sessions;
+  return 0;
+}
+
+void
+cloudnat_session_limit_walk (cloudnat_limit_walk_cb_t cb, void *ctx)
+{
+  uword *seen = hash_create (0, sizeof (uword));
+  ip_address_family_t af;
+  fib_table_t *ft;
+  u32 fib_index;
+
+  if (cb (~0, cn_dp.max_sessions, cn_dp.n_sessions, ctx) == WALK_STOP)
+    goto done;
+  FOR_EACH_IP_ADDRESS_FAMILY (af)
+  {
+    fib_table_t *fibs =
+      af == AF_IP4 ? ip4_main.fibs : ip6_main.fibs;
+    pool_foreach (ft, fibs)
+      {
+	u32 table_id = ft->ft_table_id, f4, f6, max = 0, n = 0;
+	if (hash_get (seen, table_id))
+	  continue;
+	hash_set (seen, table_id, 1);
+	f4 = fib_table_find (FIB_PROTOCOL_IP4, table_id);
+	f6 = fib_table_find (FIB_PROTOCOL_IP6, table_id);
+	if (f4 != ~0 && f4 < CN_MAX_FIB_INDEX)
+	  {
+	    max = cn_dp.fib_counts[AF_IP4][f4].limit;
+	    n += cn_dp.fib_counts[AF_IP4][f4].n_sessions;
+	  }
+	if (f6 != ~0 && f6 < CN_MAX_FIB_INDEX)
+	  {
+	    max = clib_max (max, cn_dp.fib_counts[AF_IP6][f6].limit);
+	    n += cn_dp.fib_counts[AF_IP6][f6].n_sessions;
+	  }
+	if (!max && !n)
+	  continue;
+	if (cb (table_id, max, n, ctx) == WALK_STOP)
+	  goto done;
+      }
+  }
+  (void) fib_index;
+done:
+  hash_free (seen);
+}
+
+void
+cloudnat_get_status (cloudnat_status_t *st)
+{
+  clib_memset (st, 0, sizeof (*st));
+  st->n_translations = cloudnat_translation_count ();
+  st->n_sessions = cn_dp.n_sessions;
+  st->max_sessions = cn_dp.max_sessions;
+  st->clock_offset = cloudnat_main.clock_offset;
+}
+
+f64
+cloudnat_now (void)
+{
+  return vlib_time_now (vlib_get_main ()) + (f64) cloudnat_main.clock_offset;
+}
+
+int
+cloudnat_clock_advance (u32 seconds)
+{
+  vlib_main_t *vm = vlib_get_main ();
+
+  vlib_worker_thread_barrier_sync (vm);
+  cloudnat_main.clock_offset += seconds;
+  cn_sessions_scan (vm, 1 /* full */, 1 /* under barrier */);
+  cn_store_reclaim (vm, &cn_dp.store4, 1);
+  cn_store_reclaim (vm, &cn_dp.store6, 1);
+  vlib_worker_thread_barrier_release (vm);
+  return 0;
+}
