@@ -23,7 +23,8 @@ for path in /sys/class/net/*; do
 	[ "$dev" = lo ] && continue
 	[ -e "/sys/class/net/$dev/device" ] && continue # only Docker's veths
 	addrs=$(ip -o -4 addr show dev "$dev" | awk '{print $4}')
-	ethtool -K "$dev" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
+	# Leave ethN's offloads on: af_packet takes its checksum/GSO handling from
+	# them, and with them off VPP's interface stopped answering in our lab.
 	ip addr flush dev "$dev"
 	sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1" 2>/dev/null || true
 	ip link set "$dev" up

@@ -32,19 +32,25 @@
 #   BENCH_REPS=n         repetitions (default 3)
 #   BENCH_PLUGINS="..."  subset of "cloudnat cnat nat44" (default all three)
 #   BENCH_SCALE=0|1      run the 16M scale point (default 1, 0 when quick)
+#   BENCH_BASE=0         skip the 1k/1M scenarios (e.g. only the 16M point)
 #   BENCH_HUGEPAGES=auto|0  main heap on 2 MiB hugepages when the kernel can
 #                        give them (vm.nr_hugepages is raised and restored)
 #   BENCH_MAIN_CORE=n    VPP main thread core (default 1)
 #   BENCH_WORKER_CORE=n  run the data plane on one worker on that core
 #                        (default: none, everything on the main thread)
 #   BENCH_OUT=dir        results (default build/bench/<date>, build/bench/last)
-#   VPP_PREFIX, CLOUDNAT_PLUGIN_DIR  see scripts/find-vpp.sh
+#   VPP_PREFIX           see scripts/find-vpp.sh
+#   CLOUDNAT_PLUGIN_DIR  measure that cloudnat_plugin.so; otherwise the one in
+#                        build/vpp-plugin if it is a Release build, else the
+#                        script builds one into build/vpp-plugin-bench
+#                        (BENCH_BUILD=0: never build, take what is found)
 # Prints the table and writes results.tsv, report.md (and plot.png when
 # gnuplot is installed) to the output directory. Exits 0 with one line when
 # VPP is not installed or not run as root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_CLOUDNAT_DIR_GIVEN=${CLOUDNAT_PLUGIN_DIR:-}
 # shellcheck source=bench/lib.sh
 . "$ROOT/scripts/bench/lib.sh"
 
@@ -73,6 +79,7 @@ BENCH_HUGEPAGES=${BENCH_HUGEPAGES:-auto}
 BENCH_MAIN_CORE=${BENCH_MAIN_CORE:-1}
 BENCH_WORKER_CORE=${BENCH_WORKER_CORE:-}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+start0=$(date +%s)
 BENCH_OUT=${BENCH_OUT:-$ROOT/build/bench/$STAMP}
 mkdir -p "$BENCH_OUT"
 ln -sfn "$BENCH_OUT" "$ROOT/build/bench/last" 2>/dev/null || true
@@ -86,12 +93,45 @@ MEM=$BENCH_OUT/memory.tsv
 N1K=1000                # 10.0.0.1:1024-2023 -> VIP
 N1M=$((16 * 64511))     # 16 addresses x ports 1025-65535 (coprime periods)
 N16M=$((256 * 65535))   # 256 addresses x ports 1-65535
+CNEW=4                 # the 1M warm-up in 4 chunks of 258,044 new flows
 if [ "$BENCH_QUICK" = 1 ]; then
-	T1K=1000000
-	T1M=$N1M
+	T1K=1000000 C1K=4     # 1k flows: 4 chunks of 250k packets
+	T1M=$N1M              # 1M flows: 2 chunks of half the flows
 else
-	T1K=4000000
-	T1M=$((3 * N1M))
+	T1K=4000000 C1K=8
+	T1M=$((3 * N1M))      # 6 chunks
+fi
+
+# cloudnat is measured as an optimised (Release) build of this tree: the one
+# scripts/find-vpp.sh finds when its CMakeCache says Release, else one made
+# here in build/vpp-plugin-bench. CLOUDNAT_PLUGIN_DIR, when set, is used as is.
+release_build() { # <dir holding cloudnat_plugin.so>: built with CMAKE_BUILD_TYPE Release?
+	local d=$1
+	while [ "$d" != / ] && [ ! -f "$d/CMakeCache.txt" ]; do d=$(dirname "$d"); done
+	grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$d/CMakeCache.txt" 2>/dev/null
+}
+if [ -z "${BENCH_CLOUDNAT_DIR_GIVEN:-}" ] && [ -d "$ROOT/vpp-plugin" ] && [ "${BENCH_BUILD:-1}" = 1 ] &&
+	! { [ -n "$CLOUDNAT_PLUGIN_DIR" ] && release_build "$CLOUDNAT_PLUGIN_DIR"; }; then
+	bdir=$ROOT/build/vpp-plugin-bench
+	b_log "bench: building cloudnat_plugin.so (Release) in $bdir"
+	if PATH=/usr/bin:$PATH cmake -S "$ROOT/vpp-plugin" -B "$bdir" -DCMAKE_PREFIX_PATH="$VPP_PREFIX" \
+		-DPython3_EXECUTABLE=/usr/bin/python3 -DCMAKE_BUILD_TYPE=Release >"$BENCH_OUT/plugin-build.log" 2>&1 &&
+		PATH=/usr/bin:$PATH cmake --build "$bdir" -j "$(nproc)" >>"$BENCH_OUT/plugin-build.log" 2>&1; then
+		f=$(find "$bdir" -name cloudnat_plugin.so -type f -print -quit)
+		[ -n "$f" ] && CLOUDNAT_PLUGIN_DIR=$(dirname "$f")
+	else
+		b_log "bench: that build failed ($BENCH_OUT/plugin-build.log); using ${CLOUDNAT_PLUGIN_DIR:-no cloudnat}"
+	fi
+fi
+
+# Measure a snapshot: a rebuild of the tree during the run must not mix
+# two versions of the plugin.
+if [ -n "$CLOUDNAT_PLUGIN_DIR" ] && [ -f "$CLOUDNAT_PLUGIN_DIR/cloudnat_plugin.so" ]; then
+	mkdir -p "$BENCH_OUT/plugin"
+	cp "$CLOUDNAT_PLUGIN_DIR/cloudnat_plugin.so" "$BENCH_OUT/plugin/"
+	CN_SO_INFO="$CLOUDNAT_PLUGIN_DIR/cloudnat_plugin.so, built $(date -u -r "$CLOUDNAT_PLUGIN_DIR/cloudnat_plugin.so" +%Y-%m-%dT%H:%MZ), tree $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo ?)"
+	b_log "bench: cloudnat_plugin.so: $CN_SO_INFO"
+	CLOUDNAT_PLUGIN_DIR=$BENCH_OUT/plugin
 fi
 
 # Plugins present?
@@ -192,6 +232,7 @@ extra_conf_of() {
 	esac
 }
 
+declare -A LIMIT
 # stream <name> <limit> <dnat|snat> <flows: 1k|1m|16m> <TCP flag>
 stream() {
 	local name=$1 limit=$2 fam=$3 set=$4 flag=$5 ifc src dst sport w=
@@ -203,44 +244,56 @@ stream() {
 	snat/1m) ifc=pg2 src=10.2.0.1 dst=40.0.1.0-40.0.1.15 sport=1025-65535 ;;
 	esac
 	[ -n "$BENCH_WORKER_CORE" ] && w="worker 0"
+	LIMIT[$name]=$limit
 	b_cfg packet-generator new "{ name $name limit $limit size 64-64 node ip4-input interface $ifc $w" \
-		"data { TCP: $src -> $dst TCP: $sport -> 80 $flag } }"
+		"data { TCP: $src -> $dst TCP: $sport -> 80 $flag incrementing 24 } }"
 }
 
-# measure <plugin> <family> <scenario> <rep> <stream> <packets>: run one
-# stream from a cleared runtime and record its clocks.
+# measure <plugin> <family> <scenario> <rep> <stream> <chunks>: run the
+# stream <chunks> times (each run sends its limit and goes on with the flow
+# sequence where the previous one stopped), each from a cleared runtime, and
+# record every chunk's clocks: the report takes the median over chunks and
+# repetitions, which keeps a chunk hit by a burst of other load from moving
+# the figure.
 measure() {
-	local p=$1 fam=$2 scen=$3 rep=$4 s=$5 pk=$6 rt sums nat path natv natc txv
-	rt=$B_VPP_DIR/$scen.$s.runtime
-	b_ctl clear runtime >/dev/null
-	b_ctl clear errors >/dev/null
-	b_ctl packet-generator enable-stream "$s" >/dev/null
-	b_stream_wait "$s"
-	b_ctl show runtime >"$rt"
-	b_ctl show errors >"$B_VPP_DIR/$scen.$s.errors"
-	sums=$(b_runtime_sum "$rt" "$(nat_re_of "$p")" pg1-tx)
-	read -r nat path natv natc txv <<<"$sums"
-	awk -v p="$p" -v f="$fam" -v sc="$scen" -v r="$rep" -v pk="$pk" -v nat="$nat" -v path="$path" \
-		-v natv="$natv" -v natc="$natc" -v txv="$txv" 'BEGIN {
-		printf "%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.4f\t%d\n", p, f, sc, r, nat / pk, path / pk,
-			(natc ? natv / natc : 0), txv / pk, pk }' >>"$RES"
-	awk -v pk="$pk" -v nat="$nat" -v path="$path" -v txv="$txv" -v t="$p $fam $scen #$rep" 'BEGIN {
-		printf "  %-34s NAT %7.1f  path %7.1f clk/pkt  delivered %5.1f%%\n", t, nat / pk, path / pk, 100 * txv / pk }' >&2
-	if [ "$txv" -lt "$pk" ]; then
-		b_log "    (not all packets reached pg1-tx; see $B_VPP_DIR/$scen.$s.errors)"
-	fi
+	local p=$1 fam=$2 scen=$3 rep=$4 s=$5 nch=$6 pk rt sums nat path natv natc txv c re
+	pk=${LIMIT[$s]}
+	re=$(nat_re_of "$p")
+	for c in $(seq 1 "$nch"); do
+		rt=$B_VPP_DIR/$scen.$s.$c.runtime
+		b_ctl clear runtime >/dev/null
+		b_ctl clear errors >/dev/null
+		b_ctl packet-generator enable-stream "$s" >/dev/null
+		b_stream_wait "$s"
+		b_ctl show runtime >"$rt"
+		b_ctl show errors >"$B_VPP_DIR/$scen.$s.$c.errors"
+		sums=$(b_runtime_sum "$rt" "$re" pg1-tx)
+		read -r nat path natv natc txv <<<"$sums"
+		awk -v p="$p" -v f="$fam" -v sc="$scen" -v r="$rep.$c" -v pk="$pk" -v nat="$nat" -v path="$path" \
+			-v natv="$natv" -v natc="$natc" -v txv="$txv" 'BEGIN {
+			printf "%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.4f\t%d\n", p, f, sc, r, nat / pk, path / pk,
+				(natc ? natv / natc : 0), txv / pk, pk }' >>"$RES"
+		awk -v pk="$pk" -v nat="$nat" -v path="$path" -v txv="$txv" -v t="$p $fam $scen #$rep.$c" 'BEGIN {
+			printf "  %-34s NAT %7.1f  path %7.1f clk/pkt  delivered %5.1f%%\n", t, nat / pk, path / pk, 100 * txv / pk }' >&2
+		if [ "$txv" -lt "$pk" ]; then
+			b_log "    (not all packets reached pg1-tx; see $B_VPP_DIR/$scen.$s.$c.errors)"
+		fi
+	done
 	b_ctl packet-generator delete "$s" >/dev/null || true
 }
 
-# mem_record <plugin> <family> <sessions> <heap0> <rss0>
+# mem_record <plugin> <family> <sessions> <heap0> <rss0>: memory per session,
+# (a) main heap in use now minus HEAP_BASE (a VPP with the same interfaces
+# and no NAT plugin: so what the plugin allocated at init counts too), and
+# (b) minus heap0 (in use before the NAT was configured), both / sessions.
 mem_record() {
 	local heap1 rss1
 	heap1=$(b_heap_used)
 	rss1=$(b_rss)
-	awk -v p="$1" -v f="$2" -v n="$3" -v h0="$4" -v h1="$heap1" -v r0="$5" -v r1="$rss1" 'BEGIN {
-		printf "%s\t%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\n", p, f, n, (h1 - h0) / n, (r1 - r0) / n, h1 - h0, r1 - r0 }' >>"$MEM"
-	awk -v t="$1 $2 $3 sessions" -v n="$3" -v h0="$4" -v h1="$heap1" -v r0="$5" -v r1="$rss1" 'BEGIN {
-		printf "  %-34s memory %.1f B/session (main heap), %.1f B/session (RSS)\n", t, (h1 - h0) / n, (r1 - r0) / n }' >&2
+	awk -v p="$1" -v f="$2" -v n="$3" -v h0="$4" -v h1="$heap1" -v r0="$5" -v r1="$rss1" -v hb="${HEAP_BASE:-$4}" 'BEGIN {
+		printf "%s\t%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\n", p, f, n, (h1 - hb) / n, (r1 - r0) / n, h1 - h0, r1 - r0, (h1 - h0) / n }' >>"$MEM"
+	awk -v t="$1 $2 $3 sessions" -v n="$3" -v h0="$4" -v h1="$heap1" -v hb="${HEAP_BASE:-$4}" 'BEGIN {
+		printf "  %-34s memory %.1f B/session (main heap, all the plugin holds; %.1f since the NAT was configured)\n", t, (h1 - hb) / n, (h1 - h0) / n }' >&2
 }
 
 HUGE_OK=0
@@ -261,14 +314,14 @@ instance() {
 	setup_interfaces || return 1
 	heap0=$(b_heap_used)
 	rss0=$(b_rss)
-	config_nat "$p" "$fam" $((2 * (N1K + N1M))) || return 1
-	stream w1k $N1K "$fam" 1k SYN && stream t1k $T1K "$fam" 1k ACK &&
-		stream w1m $N1M "$fam" 1m SYN && stream t1m $T1M "$fam" 1m ACK || return 1
-	measure "$p" "$fam" create1k "$rep" w1k $N1K
-	measure "$p" "$fam" 1k "$rep" t1k $T1K
-	measure "$p" "$fam" create "$rep" w1m $N1M
+	config_nat "$p" "$fam" $((N1K + N1M + 65536)) || return 1
+	stream w1k $N1K "$fam" 1k SYN && stream t1k $((T1K / C1K)) "$fam" 1k ACK &&
+		stream w1m $((N1M / CNEW)) "$fam" 1m SYN && stream t1m $((N1M / 2)) "$fam" 1m ACK || return 1
+	measure "$p" "$fam" create1k "$rep" w1k 1
+	measure "$p" "$fam" 1k "$rep" t1k $C1K
+	measure "$p" "$fam" create "$rep" w1m $CNEW
 	[ "$rep" = 1 ] && mem_record "$p" "$fam" $((N1K + N1M)) "$heap0" "$rss0"
-	measure "$p" "$fam" 1m "$rep" t1m $T1M
+	measure "$p" "$fam" 1m "$rep" t1m $((2 * T1M / N1M))
 	b_vpp_stop
 }
 
@@ -283,12 +336,12 @@ scale() {
 	heap0=$(b_heap_used)
 	rss0=$(b_rss)
 	config_nat "$p" dnat $((2 * N16M)) || return 1
-	stream w16m $N16M dnat 16m SYN || return 1
-	measure "$p" dnat create16m 1 w16m $N16M
+	stream w16m $((N16M / 16)) dnat 16m SYN || return 1
+	measure "$p" dnat create16m 1 w16m 16
 	mem_record "$p" dnat $N16M "$heap0" "$rss0"
 	for r in $(seq 1 "$BENCH_REPS"); do
-		stream t16m $N16M dnat 16m ACK || return 1
-		measure "$p" dnat 16m "$r" t16m $N16M
+		stream t16m $((N16M / 8)) dnat 16m ACK || return 1
+		measure "$p" dnat 16m "$r" t16m 8
 	done
 	b_vpp_stop
 }
@@ -305,10 +358,23 @@ CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 NCPU=$(nproc)
 start=$(date +%s)
 b_log "== bench: VPP at $VPP_PREFIX, $CPU_MODEL x$NCPU, plugins: ${plugins[*]}, reps $BENCH_REPS, output $BENCH_OUT"
-[ -n "$CLOUDNAT_PLUGIN_DIR" ] && b_log "   cloudnat_plugin.so from $CLOUDNAT_PLUGIN_DIR"
+
+# Main heap of a VPP without a NAT plugin, same interfaces: the memory
+# baseline.
+HEAP_BASE=
+if b_vpp_start "$BENCH_OUT/no-nat" "" 4G 0 && setup_interfaces; then
+	HEAP_BASE=$(b_heap_used)
+	[ -n "$VPP_VERSION" ] || VPP_VERSION=$(b_ctl show version | awk '{ print $2; exit }')
+	# VPP's view of the CPU: the CPUID name (lscpu may only say "AMD EPYC")
+	# and the TSC rate that show runtime's clocks count.
+	CPU_VPP=$(b_ctl show cpu | awk -F': *' '/^Model name/ { m = $2; sub(/ +$/, "", m) } /^Microarch/ { u = $2 }
+		/^Base frequency/ { f = $2 } END { printf "%s, %s, TSC %s", m, u, f }')
+fi
+b_vpp_stop
 
 failed=()
-for rep in $(seq 1 "$BENCH_REPS"); do
+[ "${BENCH_BASE:-1}" = 1 ] || BENCH_REPS_BASE=0
+for rep in $(seq 1 "${BENCH_REPS_BASE:-$BENCH_REPS}"); do
 	for fam in dnat snat; do
 		for p in "${plugins[@]}"; do
 			[ "$p/$fam" = nat44/dnat ] && continue
@@ -333,19 +399,20 @@ if [ "$BENCH_SCALE" = 1 ]; then
 	done
 fi
 b_hugepages_restore
-elapsed=$(($(date +%s) - start))
+elapsed=$(($(date +%s) - start0))
 
 # ---------------------------------------------------------------- report
 
 cat >"$BENCH_OUT/meta.txt" <<EOF
 date	$(date -u +%Y-%m-%dT%H:%MZ)
 vpp	$VPP_VERSION
-cpu	$CPU_MODEL
+cpu	$CPU_MODEL (${CPU_VPP:-?})
 cores	$NCPU
 hugepages	$HUGE_OK
 reps	$BENCH_REPS
 quick	$BENCH_QUICK
 elapsed	$elapsed
+cloudnat	${CN_SO_INFO:-not measured}
 EOF
 "$ROOT/scripts/bench/report.sh" "$BENCH_OUT"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -21,7 +21,7 @@ if [[ -n ${VPP_SRC:-} ]]; then
 	if [[ -f $VPP_SRC/src/tools/vppapigen/vppapigen.py ]]; then
 		apigen=$VPP_SRC/src/tools/vppapigen/vppapigen.py
 		incdir=$VPP_SRC/src
-		[[ -f $VPP_SRC/src/scripts/.version ]] && vppver=$(sed 's/^v//' "$VPP_SRC/src/scripts/.version")
+		vppver=$("$VPP_SRC/src/scripts/version" 2>/dev/null) || vppver= # as "vpp -v" prints it
 	fi
 else
 	for p in ${VPP_PREFIX:-/usr /opt/vpp /usr/local}; do

@@ -28,7 +28,9 @@
 # LAB_KEEP=1 keeps them always).
 #
 # Environment: LAB_ROUTER (auto|vpp|kernel), VPP_PREFIX, CLOUDNAT_PLUGIN_DIR,
-# LAB_CONNS (connections to the VIP, default 20), CLOUDNAT_AGENT, CLOUDNATCTL,
+# LAB_CONNS (connections to the VIP, default 20), LAB_BULK_MIB (size of the
+# bulk transfers, default 8), LAB_OFFLOADS=on (keep the hosts' checksum/TSO
+# offloads), CLOUDNAT_AGENT, CLOUDNATCTL,
 # LAB_SELFTEST=1 (kernel router only: hand-written nf_tables rules instead of
 # the agent, to test the lab itself).
 set -euo pipefail

@@ -69,13 +69,28 @@ b_vpp_start() {
 		plugins {
 		  path $path
 		  plugin default { disable }
-		  plugin $so { enable }
+		  ${so:+plugin $so { enable \}}
 		}
 		$extra
 	EOF
-	"$VPP_BIN" -c "$dir/startup.conf" >"$dir/stdout.log" 2>&1 &
-	B_VPP_PID=$!
+	# On a machine shared with other work, a preempted VPP charges the whole
+	# time it was off the CPU to the node it was running. So VPP runs in a
+	# session of its own (with autogroup scheduling, nice only ranks threads
+	# within one session's group) whose group has nice -20, and at nice -20.
+	rm -f "$dir/vpp.pid"
+	setsid bash -c 'echo $$ >"$1/vpp.pid"; echo "$3" >/proc/self/autogroup 2>/dev/null
+		exec nice -n "$3" "$2" -c "$1/startup.conf"' bench-vpp "$dir" "$VPP_BIN" "${BENCH_NICE:--20}" \
+		>"$dir/stdout.log" 2>&1 </dev/null &
 	B_VPP_DIR=$dir
+	for i in $(seq 1 50); do
+		[ -s "$dir/vpp.pid" ] && break
+		sleep 0.1
+	done
+	B_VPP_PID=$(cat "$dir/vpp.pid" 2>/dev/null || true)
+	[ -n "$B_VPP_PID" ] || {
+		b_log "bench: VPP did not start ($dir/stdout.log)"
+		return 1
+	}
 	for i in $(seq 1 300); do
 		if ! kill -0 "$B_VPP_PID" 2>/dev/null; then
 			b_log "bench: VPP exited at start ($dir); its output:"
@@ -102,7 +117,11 @@ b_vpp_stop() {
 		sleep 0.1
 	done
 	kill -9 "$B_VPP_PID" 2>/dev/null || true
-	wait "$B_VPP_PID" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		kill -0 "$B_VPP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait 2>/dev/null || true
 	B_VPP_PID=
 }
 
@@ -151,9 +170,14 @@ b_heap_used() {
 		/used:/ { for (i = 1; i <= NF; i++) if ($i == "used:") { v = $(i+1); sub(/,$/, "", v); printf "%.0f\n", bytes(v); exit } }'
 }
 
-# Resident memory of the VPP process in bytes (VmRSS + HugetlbPages).
+# Memory the VPP process holds, in bytes: VmRSS plus the 2 MiB hugepages in
+# use system-wide (the main heap's, when it is on hugepages: a hugetlb
+# mapping is not in VmRSS).
 b_rss() {
-	awk '/^VmRSS:|^HugetlbPages:/ { s += $2 } END { printf "%.0f\n", s * 1024 }' "/proc/$B_VPP_PID/status"
+	awk '/^VmRSS:/ { s += $2 * 1024 }
+		END { printf "%.0f\n", s }' "/proc/$B_VPP_PID/status" |
+		awk -v hp="$(awk '/^HugePages_Total:/ { t = $2 } /^HugePages_Free:/ { f = $2 } /^Hugepagesize:/ { z = $2 }
+			END { printf "%.0f", (t - f) * z * 1024 }' /proc/meminfo)" '{ printf "%.0f\n", $1 + hp }'
 }
 
 # b_stream_wait <name>: wait until the stream has sent its limit.
@@ -164,7 +188,7 @@ b_stream_wait() {
 		[ "$st" = "No" ] && return 0
 		[ -z "$st" ] && b_die "stream $name vanished"
 		kill -0 "$B_VPP_PID" 2>/dev/null || b_die "VPP died while stream $name ran ($B_VPP_DIR/stdout.log)"
-		sleep 0.2
+		sleep 0.05
 	done
 }
 

@@ -11,8 +11,12 @@
 #   router_ready                 called once every interface is attached
 #   router_agent_args            print the agent's dataplane-specific flags
 #   router_agent_exec            print a command prefix to run the agent with
+#   router_reset                 make the dataplane lose all NAT state (VPP:
+#                                restart it and redo the plumbing; kernel:
+#                                delete the agent's nf_tables table)
+#   router_reset_what            say what router_reset did, for the PASS line
 #   router_diag                  print state that explains a failure
-#   router_stop                  stop what router_start started
+#   router_stop                  clean up what the lab's processes leave
 #
 # All addresses live only inside the lab's own namespaces (and VPP's
 # interfaces on veths whose root-side ends carry no address).
@@ -82,12 +86,14 @@ fail() {
 }
 
 # bg NAME PROGRAM ARGS...: run PROGRAM (a program, not a shell function) in
-# the background in a session of its own, output to $LAB_RUN/NAME.log. Its
-# pid is also its process group id, so stop_pid ends it with its children.
+# the background in a session of its own, output appended to
+# $LAB_RUN/NAME.log (a restart adds to it). Its pid is also its process
+# group id, so stop_pid ends it with its children.
 bg() {
 	local name=$1
 	shift
-	setsid "$@" >"$LAB_RUN/$name.log" 2>&1 </dev/null &
+	echo "==== $(date -u +%FT%TZ) $*" >>"$LAB_RUN/$name.log"
+	setsid "$@" >>"$LAB_RUN/$name.log" 2>&1 </dev/null &
 	LAB_PIDS+=("$!")
 }
 
@@ -189,16 +195,17 @@ ctl_do() {
 
 # ---------------------------------------------------------------- topology
 
-# Offloads off on both ends of a veth: af_packet would otherwise see
-# CHECKSUM_PARTIAL packets (no TCP/UDP checksum yet) and TSO super-frames.
-# no_offload IFACE [HOST]: in HOST's namespace, else in the root namespace.
+# no_offload IFACE HOST: checksum and segmentation offloads off on the
+# host's end of its veth, so the router sees packets with complete checksums
+# and no TSO super-frames (LAB_OFFLOADS=on keeps them, to test the router's
+# handling of CHECKSUM_PARTIAL/GSO packets). The router's end is left alone:
+# VPP's af_packet takes its checksum/GSO mode from it when the host-interface
+# is created, and with offloads off there VPP v26.06 answered nothing (not
+# even ARP) in this lab.
 no_offload() {
+	[ "${LAB_OFFLOADS:-off}" = on ] && return 0
 	command -v ethtool >/dev/null || return 0
-	if [ -n "${2:-}" ]; then
-		in_ns "$2" ethtool -K "$1" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-	else
-		ethtool -K "$1" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-	fi
+	in_ns "$2" ethtool -K "$1" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
 topology_create() {
@@ -223,13 +230,40 @@ topology_create() {
 			[ "$r4" = - ] || in_ns "$h" ip route add default via "$r4"
 			[ "$r6" = - ] || in_ns "$h" ip -6 route add default via "$r6"
 		fi
-		no_offload "$veth"
-		ifname=$(router_attach "$veth")
+	done
+	topology_attach
+}
+
+# topology_attach: hand every host's router-side veth to the router and give
+# it the router's addresses (again after a router restart).
+topology_attach() {
+	local line h a4 r4 a6 r6 defrt ifname
+	for line in "${LAB_HOSTS[@]}"; do
+		read -r h a4 r4 a6 r6 defrt <<<"$line"
+		ifname=$(router_attach "${LAB_VETH[$h]}")
 		LAB_IF[$h]=$ifname
 		[ "$r4" = - ] || router_addr "$ifname" "$r4/${a4#*/}"
 		[ "$r6" = - ] || router_addr "$ifname" "$r6/${a6#*/}"
 	done
 	router_ready
+	topology_warmup
+}
+
+# Each host pings its router, so that the router knows every host's
+# link-layer address before the checks: VPP drops (does not queue) the packet
+# that makes it resolve a neighbour, which would cost a UDP check its first
+# datagram. Echoes every 0.2 s until one is answered: when the host already
+# knows the router (after a router restart), the first reply is the one VPP
+# drops.
+topology_warmup() {
+	local line h a4 r4 a6 r6 defrt
+	for line in "${LAB_HOSTS[@]}"; do
+		read -r h a4 r4 a6 r6 defrt <<<"$line"
+		[ "$r4" = - ] || in_ns "$h" ping -c 1 -i 0.2 -w 3 "$r4" >/dev/null 2>&1 ||
+			log "warm-up: $h cannot ping its router $r4"
+		[ "$r6" = - ] || in_ns "$h" ping -6 -c 1 -i 0.2 -w 3 "$r6" >/dev/null 2>&1 ||
+			log "warm-up: $h cannot ping its router $r6"
+	done
 }
 
 servers_start() {
@@ -258,7 +292,9 @@ agent_start() {
 	local -a pre args
 	read -r -a pre <<<"$(router_agent_exec)"
 	read -r -a args <<<"$(router_agent_args)"
-	log "starting the agent: $AGENT_BIN ${args[*]}"
+	log "starting the agent: $AGENT_BIN ${args[*]} ${LAB_AGENT_ARGS:-}"
+	# shellcheck disable=SC2206
+	args+=(${LAB_AGENT_ARGS:-})
 	bg agent "${pre[@]}" "$AGENT_BIN" "${args[@]}" \
 		--grpc.listen "$AGENT_ADDR" --state.path "$LAB_RUN/state.json"
 	AGENT_PID=${LAB_PIDS[-1]}
@@ -323,7 +359,9 @@ check_vip_lb() {
 	else
 		fail "vip-lb: both backends reached" "backend1 $c1, backend2 $c2 of $n"
 	fi
-	if [ $((c1 + c2)) -gt 0 ] && ! echo "$GOT" | grep '^backend' | grep -vq ' 10\.10\.1\.2$'; then
+	# (grep reads a here-string: "cmd | grep -q" under pipefail can fail when
+	# grep exits before cmd has written everything.)
+	if [ $((c1 + c2)) -gt 0 ] && ! grep '^backend' <<<"$GOT" | grep -v ' 10\.10\.1\.2$' >/dev/null; then
 		pass "vip-src: backends saw the client's own address 10.10.1.2"
 	else
 		fail "vip-src: backends saw the client's own address" "$(echo "$GOT" | grep '^backend' | awk '{print $2}' | sort -u | tr '\n' ' ')"
@@ -334,7 +372,7 @@ check_vip_lb() {
 expect_answer() {
 	local name=$1 h=$2 want=$3
 	shift 3
-	if get_from "$h" "$@" && echo "$GOT" | grep -Eq "^$want\$"; then
+	if get_from "$h" "$@" && grep -Eq "^$want\$" <<<"$GOT"; then
 		pass "$name: $h -> ${!#} answered '$(echo "$GOT" | head -1)'"
 	else
 		fail "$name" "$h -> ${!#}: want '$want', got '$(why "$GOT")'"
@@ -392,6 +430,44 @@ check_sessions() {
 	fi
 }
 
+# The agent restarts: intent comes back from its state file, and traffic
+# through the existing translations goes on.
+check_agent_restart() {
+	stop_pid "$AGENT_PID"
+	agent_start
+	local out
+	out=$(ctl translation list 2>&1) || true
+	if grep -q -- ":$FWD_PORT" <<<"$out"; then
+		pass "agent-restart: translations listed again after an agent restart"
+	else
+		fail "agent-restart" "translation list after an agent restart has no :$FWD_PORT translation: $(tail -2 <<<"$out" | tr "\n" " ")"
+	fi
+	expect_answer "agent-restart-portfwd" extranet "backend1 $EXT4" --n 2 "$SNAT4:$FWD_PORT"
+}
+
+# The dataplane loses everything (VPP restarts; the kernel's table is
+# deleted): the agent must put the intent back by itself.
+check_dataplane_reset() {
+	local start secs
+	start=$(date +%s)
+	router_reset || {
+		fail "dataplane-reset" "could not reset the router"
+		return
+	}
+	if wait_for "${LAB_RESYNC_SECS:-60}" "the agent to reprogram the dataplane" \
+		in_ns client "$LABNET" get --n 1 --timeout 1s "$EXT4:80" &&
+		wait_for 20 "the VIP after the reset" in_ns client "$LABNET" get --n 1 --timeout 1s "$VIP:$VIP_PORT"; then
+		secs=$(($(date +%s) - start))
+		pass "dataplane-reset: $(router_reset_what); source NAT and the VIP work again ${secs}s later"
+	else
+		fail "dataplane-reset" "$(router_reset_what); source NAT or the VIP did not come back within ${LAB_RESYNC_SECS:-60}s"
+		return
+	fi
+	expect_answer "dataplane-reset-snat" client "extranet $SNAT4" --n 2 "$EXT4:80"
+	expect_answer "dataplane-reset-portfwd" extranet "backend1 $EXT4" --n 2 "$SNAT4:$FWD_PORT"
+	expect_answer "dataplane-reset-snat6" client "extranet $SNAT6" --n 2 "[$EXT6]:80"
+}
+
 check_translation_del() {
 	if ! ctl translation del --proto tcp --vip "$VIP" --port "$VIP_PORT" >"$LAB_RUN/del.out" 2>&1; then
 		fail "vip-del" "cloudnatctl translation del: $(tail -1 "$LAB_RUN/del.out")"
@@ -406,22 +482,30 @@ check_translation_del() {
 }
 
 checks_run() {
+	local mib=${LAB_BULK_MIB:-8} bulk
+	bulk=$((mib << 20))
 	echo "---- (1) VIP load-balancing TCP to two backends"
 	check_vip_lb
+	expect_answer "vip-bulk" client "backend[12] 10\.10\.1\.2 $bulk bytes ok" --bytes "$bulk" "$VIP:$VIP_PORT"
 	echo "---- (2) source NAT to the extranet, port forwarding from it"
 	expect_answer "snat-tcp" client "extranet $SNAT4" --n 3 "$EXT4:80"
 	expect_answer "snat-udp" client "extranet $SNAT4" --proto udp --n 3 "$EXT4:53"
 	expect_answer "snat-tcp-backend" backend2 "extranet $SNAT4" --n 2 "$EXT4:80"
+	expect_answer "snat-bulk" client "extranet $SNAT4 $bulk bytes ok" --bytes "$bulk" "$EXT4:80"
 	check_ping "snat-ping" client "$EXT4"
 	check_ping_same_id
 	expect_answer "portfwd-tcp" extranet "backend1 $EXT4" --n 3 "$SNAT4:$FWD_PORT"
 	echo "---- (3) IPv6 source NAT with an excluded prefix"
 	expect_answer "snat6-tcp" client "extranet $SNAT6" --n 3 "[$EXT6]:80"
+	expect_answer "snat6-bulk" client "extranet $SNAT6 $bulk bytes ok" --bytes "$bulk" "[$EXT6]:80"
 	check_ping "snat6-ping" client "$EXT6" -6
 	expect_answer "snat6-excluded" client "partner fd00:10:1::2" --n 3 "[$PARTNER6]:80"
 	[ "${LAB_SELFTEST:-0}" = 1 ] && return 0
 	echo "---- agent state"
 	check_sessions
+	echo "---- restarts: the agent, then the dataplane"
+	check_agent_restart
+	check_dataplane_reset
 	check_translation_del
 }
 

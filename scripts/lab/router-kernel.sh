@@ -38,7 +38,7 @@ router_ready() { :; }
 
 router_agent_exec() { echo "ip netns exec $ROUTER_NS"; }
 
-router_agent_args() { echo "--dataplane kernel --log.level debug"; }
+router_agent_args() { echo "--dataplane kernel --log.level debug --reconcile.interval 3s"; }
 
 router_diag() {
 	echo "nft list ruleset (router namespace):"
@@ -50,6 +50,15 @@ router_diag() {
 	echo "agent log (tail):"
 	tail -30 "$LAB_RUN/agent.log" 2>/dev/null | sed 's/^/  /'
 }
+
+# router_reset: the agent's nf_tables table disappears and conntrack is
+# flushed, as after a reboot of the dataplane; the agent's periodic
+# reconcile (--reconcile.interval, shortened by the lab) restores it.
+router_reset() {
+	ip netns exec "$ROUTER_NS" nft delete table inet "${KERNEL_TABLE:-cloudnat}" || return 1
+	ip netns exec "$ROUTER_NS" conntrack -F >/dev/null 2>&1 || true
+}
+router_reset_what() { echo "the nf_tables table was deleted"; }
 
 router_stop() { :; }
 

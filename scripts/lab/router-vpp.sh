@@ -61,12 +61,13 @@ logging { default-log-level info default-syslog-log-level emerg }
 EOF
 	log "starting VPP ($VPP_BIN, plugins from $CLOUDNAT_PLUGIN_DIR)"
 	bg vpp "$VPP_BIN" -c "$VPP_RUN/startup.conf"
+	VPP_PID=${LAB_PIDS[-1]}
 	if ! wait_for 30 "VPP's CLI" vppctl show version; then
 		tail -20 "$LAB_RUN/vpp.log" >&2
 		die "VPP did not start (see $LAB_RUN/vpp.log)"
 	fi
 	wait_for 10 "VPP's API socket" test -S "$VPP_API" || die "VPP has no API socket $VPP_API"
-	if ! vppctl show plugins | grep -q cloudnat_plugin.so; then
+	if ! grep -q cloudnat_plugin.so <<<"$(vppctl show plugins)"; then
 		die "VPP did not load cloudnat_plugin.so (see $LAB_RUN/vpp.log)"
 	fi
 	log "$(vppctl show version)"
@@ -76,7 +77,10 @@ router_attach() {
 	local veth=$1 ifname
 	ip link set "$veth" up
 	sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1" || true
-	ifname=$(vpp_do create host-interface name "$veth")
+	# A stable MAC (the veth end's own): after a VPP restart the hosts'
+	# neighbour caches are still right, instead of pointing at a new random
+	# 02:fe:... address for half a minute.
+	ifname=$(vpp_do create host-interface name "$veth" hw-addr "$(cat "/sys/class/net/$veth/address")")
 	ifname=${ifname//[[:space:]]/}
 	[ -n "$ifname" ] || ifname=host-$veth
 	vpp_do set interface state "$ifname" up >/dev/null
@@ -102,14 +106,24 @@ router_agent_args() {
 
 router_diag() {
 	local c
-	for c in "show interface" "show interface address" "show cnat translation" "show cnat session verbose" \
-		"show cnat snat" "show ip fib 10.200.0.10/32" "show ip fib 10.99.0.1/32" "show errors" "show log"; do
+	for c in "show interface" "show interface address" "cnat show translation" "cnat show session verbose" \
+		"cnat show snat" "cnat show timeouts" "show ip fib 10.200.0.10/32" "show ip fib 10.99.0.1/32" \
+		"show ip6 fib fd00:99::1/128" "show errors" "show log"; do
 		echo "vppctl $c:"
 		vppctl "$c" 2>&1 | tail -40 | sed 's/^/  /'
 	done
 	echo "agent log (tail):"
 	tail -30 "$LAB_RUN/agent.log" 2>/dev/null | sed 's/^/  /'
 }
+
+# router_reset: restart VPP (it comes back empty) and redo the interface
+# plumbing the agent does not own; NAT intent is the agent's to restore.
+router_reset() {
+	stop_pid "$VPP_PID"
+	rm -f "$VPP_API" "$VPP_CLI"
+	router_start && topology_attach
+}
+router_reset_what() { echo "VPP restarted empty"; }
 
 router_stop() {
 	rm -f /dev/shm/"$VPP_SHM_PREFIX"-* 2>/dev/null || true

@@ -247,8 +247,6 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	}
 	icmpPort := pbTranslation("30.0.0.4", 7, "20.0.0.1:0")
 	icmpPort.Proto = pb.Protocol_PROTOCOL_ICMP
-	missingVRF := pbTranslation("30.0.0.6", 80, "20.0.0.1:80")
-	missingVRF.Vrf = 99
 	tr := func(t *pb.Translation) func() error {
 		return func() error {
 			_, err := a.Tr.CreateTranslation(ctx, &pb.CreateTranslationRequest{Translation: t})
@@ -264,7 +262,6 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"mixed families", tr(pbTranslation("30.0.0.5", 80, "[2001:db8::1]:80"))},
 		{"port on icmp", tr(icmpPort)},
 		{"65 backends (plugin limit 64)", tr(many)},
-		{"vrf without FIB table", tr(missingVRF)},
 		{"duplicate key", tr(pbTranslation("30.0.0.2", 80, "20.0.0.7:8080"))},
 		{"exclusion with host bits", func() error {
 			_, err := a.SNAT.AddSNATExclusion(ctx, &pb.AddSNATExclusionRequest{Prefix: "10.0.0.1/8"})

@@ -18,9 +18,12 @@ func BenchmarkResyncAfterRestart(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			r := agenttest.NewRig(b, nil)
-			a := agenttest.StartAgent(b, r, filepath.Join(r.Dir, "state.json"))
-			a.WaitConnected(15 * time.Second)
-			create(b, a, pbTranslations(n, 8))
+			state := filepath.Join(r.Dir, "state.json")
+			if err := agenttest.SeedState(state, n, 8); err != nil {
+				b.Fatal(err)
+			}
+			a := agenttest.StartAgent(b, r, state)
+			a.WaitConnected(2 * time.Minute)
 			ctx := agenttest.Context(b)
 			if _, err := r.WaitTranslations(ctx, n, 2*time.Minute); err != nil {
 				b.Fatalf("initial sync: %v", err)

@@ -15,6 +15,7 @@ package agenttest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -186,22 +187,70 @@ func (r *Rig) CountTranslations(ctx context.Context) (int, error) {
 	}
 }
 
+// Counter is a connection to the rig's current VPP that reads the
+// plugin's translation count (cloudnat_get_status: cheap, unlike a dump,
+// so polling it does not slow down what it measures).
+type Counter struct {
+	conn *core.Connection
+	cn   cloudnat.RPCService
+}
+
+// NewCounter connects to the current VPP's own API socket.
+func (r *Rig) NewCounter() (*Counter, error) {
+	quietGovpp()
+	c := socketclient.NewVppClient(r.VPP.APISock)
+	c.SetClientName("cloudnat-test-counter")
+	conn, err := core.Connect(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Counter{conn: conn, cn: cloudnat.NewServiceClient(conn)}, nil
+}
+
+// Translations is the plugin's n_translations.
+func (c *Counter) Translations(ctx context.Context) (int, error) {
+	st, err := c.cn.CloudnatGetStatus(ctx, &cloudnat.CloudnatGetStatus{})
+	if err != nil {
+		return 0, err
+	}
+	return int(st.NTranslations), nil
+}
+
+// Close disconnects.
+func (c *Counter) Close() { c.conn.Disconnect() }
+
 // WaitTranslations polls until VPP holds want translations and returns
 // when that was first seen.
 func (r *Rig) WaitTranslations(ctx context.Context, want int, timeout time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	var last int
 	var lastErr error
+	var c *Counter
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for time.Now().Before(deadline) {
+		if c == nil {
+			if c, lastErr = r.NewCounter(); lastErr != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		n, err := r.CountTranslations(cctx)
+		n, err := c.Translations(cctx)
 		cancel()
 		now := time.Now()
 		if err == nil && n == want {
+			// The count says how many; a dump confirms they are there.
+			if got, err := r.CountTranslations(ctx); err != nil || got != want {
+				return time.Time{}, fmt.Errorf("get_status says %d translations, the dump %d (%v)", n, got, err)
+			}
 			return now, nil
 		}
 		last, lastErr = n, err
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Time{}, fmt.Errorf("VPP holds %d translations (last error: %v), want %d, after %v", last, lastErr, want, timeout)
 }
@@ -386,4 +435,45 @@ func (a *Agent) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// SeedState writes an agent state file holding n translations of b
+// backends each (VIPs 30.x.y.z port 80 TCP, backends 20.j.y.z:8080), as
+// the agent's store writes it (format version 1: {"version":1,"desired":
+// model.Desired}), for intents too large to create one gRPC call at a
+// time. The agent refuses a file it cannot read, so a format change shows
+// up as a failing test, not as a silent difference.
+func SeedState(path string, n, b int) error {
+	type backend struct {
+		SrcAddr string
+		SrcPort uint16
+		DstAddr string
+		DstPort uint16
+	}
+	type key struct {
+		VRF   uint32
+		VIP   string
+		Port  uint16
+		Proto uint8
+	}
+	type translation struct {
+		Key        key
+		Kind       uint8
+		LB         uint8
+		HashFields uint8
+		MaglevLen  uint32
+		Backends   []backend
+	}
+	ts := make([]translation, n)
+	for i := range ts {
+		ts[i] = translation{Key: key{VIP: fmt.Sprintf("30.%d.%d.%d", byte(i>>16), byte(i>>8), byte(i)), Port: 80, Proto: 6}}
+		for j := 0; j < b; j++ {
+			ts[i].Backends = append(ts[i].Backends, backend{DstAddr: fmt.Sprintf("20.%d.%d.%d", byte(j), byte(i>>8), byte(i)), DstPort: 8080})
+		}
+	}
+	data, err := json.Marshal(map[string]any{"version": 1, "desired": map[string]any{"Translations": ts}})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
 }

@@ -105,6 +105,7 @@ func truncate(ip []byte, v6 bool) []byte {
 // every checksum right; an error from inside about the flow leaves
 // translated; no error deletes the session.
 func TestICMPErrorsThroughSNAT(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		enableSNAT(t, tp, f)
@@ -119,6 +120,8 @@ func TestICMPErrorsThroughSNAT(t *testing.T) {
 				want(t, "forward", got, f.snat(), 0, far, 0)
 				n := nSessions(t, tp.v, "")
 				dport := got.DstPort
+				// Prerequisite: the flow's plain replies come back.
+				want(t, "reply before errors", tp.one(t, tp.pg1, replyTo(tp.pg1, got, vh.SYN|vh.ACK), tp.pg0), far, 0, c.Src, sport)
 				for _, e := range icmpErrors(f.v6) {
 					for _, quote := range []string{"full", "ip+8"} {
 						q := got.Raw
@@ -161,6 +164,7 @@ func TestICMPErrorsThroughSNAT(t *testing.T) {
 // TestICMPErrorsThroughDNAT: errors from the backend's side about a
 // translated flow reach the client about the VIP.
 func TestICMPErrorsThroughDNAT(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		for i, pr := range protos {
@@ -191,6 +195,7 @@ func TestICMPErrorsThroughDNAT(t *testing.T) {
 // TestTracerouteThroughSNAT: TTL 1 gets VPP's own time-exceeded, TTL 2 an
 // outside router's; both reach the inside host about its own flow.
 func TestTracerouteThroughSNAT(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		enableSNAT(t, tp, f)
@@ -219,5 +224,52 @@ func TestTracerouteThroughSNAT(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestICMPErrorDoesNotRefreshSession: an ICMP error about a flow neither
+// refreshes nor deletes its session (RFC 5508 REQ-6, RFC 7857).
+func TestICMPErrorDoesNotRefreshSession(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t)
+	for _, f := range families {
+		for i, pr := range []vh.Proto{vh.UDP, vh.ICMP} {
+			t.Run(name(f.name, pr), func(t *testing.T) {
+				limit := map[vh.Proto]int{vh.UDP: 300, vh.ICMP: 60}[pr]
+				d := startFlow(t, tp, f, pr, uint16(1300+i))
+				clock(t, tp.v, limit-10)
+				r := tp.router(f)
+				e := portUnreach(f.v6)
+				back := tp.one(t, tp.pg1, icmpError(r, d.fwd.Src, e, d.got.Raw), tp.pg0)
+				checkError(t, "error", back, e, r.Src, d.fwd.Src, d.fwd.Src, d.fwd.SrcPort, f.vip(), cliPort(pr, 80), pr)
+				wantSessions(t, tp.v, "proto "+pr.String(), 1)
+				clock(t, tp.v, 11)
+				d.gone(t, fmt.Sprintf("%d s after the last packet, %d s after an ICMP error", limit+1, 11), 0)
+				wantSessions(t, tp.v, "proto "+pr.String(), 0)
+			})
+		}
+	}
+}
+
+// TestICMPErrorWithoutSessionCreatesNothing: an ICMP error about a flow
+// cloudnat does not know, addressed to a VIP, is dropped and counted and
+// creates no session.
+func TestICMPErrorWithoutSessionCreatesNothing(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t)
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			b := tp.pg1.Hosts[0].IP(f.v6)
+			addVIP(t, tp, vh.UDP, f.vip(), 80, "", to(b, 8080, vh.UDP))
+			c := tp.client(0, f)
+			// What the VIP would have sent to the client, had there been a flow.
+			quoted := vh.Pkt{Src: f.vip(), Dst: c.Src, Proto: vh.UDP, SrcPort: 80, DstPort: 9999}.MustIP()
+			before := cnatErrors(t, tp.v, "")
+			tp.v.SendAndExpectNone(t, tp.pg0, []vh.Pkt{icmpError(c, f.vip(), portUnreach(f.v6), quoted)})
+			if d := cnatErrors(t, tp.v, "") - before; d != 1 {
+				t.Errorf("ICMP error to the VIP without session: cloudnat drop counters grew by %d, want 1:\n%s", d, tp.cli(t, "show errors"))
+			}
+			wantSessions(t, tp.v, "", 0)
+		})
 	}
 }

@@ -213,11 +213,20 @@ func apiSessionCount(v *vh.VPP) string {
 	}
 }
 
-// cnatErrors sums the error counters of cloudnat's nodes whose reason
-// contains reason.
+// cnatErrors sums the error counters of cloudnat's nodes (ip4-cloudnat,
+// ip4-cnat-snat, ...) of severity error whose reason contains reason: the
+// drops.
 func cnatErrors(t *testing.T, v *vh.VPP, reason string) uint64 {
 	t.Helper()
-	return v.ErrorCount(t, "cnat", reason)
+	var n uint64
+	for _, c := range v.Errors(t) {
+		node := strings.ToLower(c.Node)
+		if (strings.Contains(node, "cnat") || strings.Contains(node, "cloudnat")) && c.Severity == "error" &&
+			strings.Contains(strings.ToLower(c.Reason), strings.ToLower(reason)) {
+			n += c.Count
+		}
+	}
+	return n
 }
 
 // clock moves the plugin's clock.

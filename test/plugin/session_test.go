@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"fmt"
+	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,9 +67,29 @@ func (d *dnatFlow) gone(t *testing.T, when string, flags uint8) {
 	}
 }
 
+var stateRe = regexp.MustCompile(`state (\S+)`)
+
+// wantState checks the TCP state "cnat show session verbose" shows for the
+// flow.
+func (d *dnatFlow) wantState(t *testing.T, state string) {
+	t.Helper()
+	out := d.tp.cli(t, "cnat show session verbose proto tcp")
+	key := netip.AddrPortFrom(d.fwd.Src, d.fwd.SrcPort).String() + " ->"
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, key) {
+			if m := stateRe.FindStringSubmatch(l); m == nil || m[1] != state {
+				t.Errorf("session %s: want state %s:\n%s", key, state, l)
+			}
+			return
+		}
+	}
+	t.Errorf("no session %s in:\n%s", key, out)
+}
+
 // TestTimeoutsDefault: UDP 300 s, ICMP 60 s, TCP SYN 240 s, established
 // 7440 s, FIN 240 s, RST 240 s; the plugin's clock is advanced, never slept.
 func TestTimeoutsDefault(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	out := tp.cli(t, "cnat show timeouts")
 	for _, n := range []string{"udp 300s", "tcp-established 7440s", "tcp-transitory 240s", "icmp 60s"} {
@@ -92,6 +114,7 @@ func TestTimeoutsDefault(t *testing.T) {
 		})
 		t.Run(name(f.name, "tcp-syn"), func(t *testing.T) {
 			d := startFlow(t, tp, f, vh.TCP, 1003)
+			d.wantState(t, "syn-sent")
 			clock(t, tp.v, 239)
 			d.alive(t, "tcp after SYN, idle 239 s", vh.SYN|vh.ACK)
 			clock(t, tp.v, 241)
@@ -101,6 +124,7 @@ func TestTimeoutsDefault(t *testing.T) {
 			d := startFlow(t, tp, f, vh.TCP, 1004)
 			d.backend(t, vh.SYN|vh.ACK)
 			d.client(t, vh.ACK)
+			d.wantState(t, "established")
 			clock(t, tp.v, 7439)
 			d.alive(t, "tcp established, idle 7439 s", vh.ACK)
 			clock(t, tp.v, 7441)
@@ -111,6 +135,7 @@ func TestTimeoutsDefault(t *testing.T) {
 			d.backend(t, vh.SYN|vh.ACK)
 			d.client(t, vh.ACK)
 			d.client(t, vh.FIN|vh.ACK)
+			d.wantState(t, "fin-wait")
 			clock(t, tp.v, 239)
 			d.alive(t, "tcp after FIN, idle 239 s", vh.FIN|vh.ACK)
 			d.client(t, vh.ACK)
@@ -130,6 +155,7 @@ func TestTimeoutsDefault(t *testing.T) {
 			d.backend(t, vh.SYN|vh.ACK)
 			d.client(t, vh.ACK)
 			d.client(t, vh.RST)
+			d.wantState(t, "closed")
 			clock(t, tp.v, 200)
 			d.alive(t, "tcp after RST, 200 s (RFC 7857: state kept 4 min)", vh.RST)
 			clock(t, tp.v, 241)
@@ -140,6 +166,7 @@ func TestTimeoutsDefault(t *testing.T) {
 
 // TestTimeoutsConfigurable: "cnat timeouts" changes them at run time.
 func TestTimeoutsConfigurable(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	tp.cli(t, "cnat timeouts udp 10 tcp-established 100 tcp-transitory 20 icmp 5")
 	out := tp.cli(t, "cnat show timeouts")
@@ -177,6 +204,7 @@ func TestTimeoutsConfigurable(t *testing.T) {
 // TestSessionLimitGlobal: over the global cap a new flow is dropped and
 // counted; existing flows keep working; raising the cap lets it through.
 func TestSessionLimitGlobal(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	tp.cli(t, "cnat session limit 2")
 	for _, f := range families {
@@ -184,10 +212,10 @@ func TestSessionLimitGlobal(t *testing.T) {
 			tp.cli(t, "cnat session purge")
 			d1 := startFlow(t, tp, f, vh.UDP, 3001)
 			startFlow(t, tp, f, vh.UDP, 3002)
-			before := cnatErrors(t, tp.v, "")
+			before := cnatErrors(t, tp.v, "session limit")
 			tp.v.SendAndExpectNone(t, tp.pg0, []vh.Pkt{flow(tp.client(1, f), f.vip(), vh.UDP, 3003, 80)})
-			if d := cnatErrors(t, tp.v, "") - before; d != 1 {
-				t.Errorf("flow over the session limit: cloudnat error counters grew by %d, want 1:\n%s", d, tp.cli(t, "show errors"))
+			if d := cnatErrors(t, tp.v, "session limit") - before; d != 1 {
+				t.Errorf("flow over the session limit: cloudnat's 'session limit' drop counter grew by %d, want 1:\n%s", d, tp.cli(t, "show errors"))
 			}
 			wantSessions(t, tp.v, "", 2)
 			d1.alive(t, "existing flow at the limit", 0)
@@ -201,6 +229,7 @@ func TestSessionLimitGlobal(t *testing.T) {
 // TestSessionListFilterDeletePurge: list with filters, delete one, purge
 // (purge never deletes translations).
 func TestSessionListFilterDeletePurge(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
@@ -221,6 +250,7 @@ func TestSessionListFilterDeletePurge(t *testing.T) {
 			}
 			wantSessions(t, tp.v, fmt.Sprintf("addr %s/%d", tp.pg0.Hosts[1].IP(f.v6), bits), 1)
 			wantSessions(t, tp.v, "table 0", 4)
+			tp.v.Table(t, 7) // exists, empty
 			wantSessions(t, tp.v, "table 7", 0)
 			if v := tp.cli(t, "cnat show session verbose"); !strings.Contains(v, tp.pg0.Hosts[0].IP(f.v6).String()) {
 				t.Errorf("cnat show session verbose does not show client %s:\n%s", tp.pg0.Hosts[0].IP(f.v6), v)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -22,6 +23,7 @@ func (tp *topo) far(f family) vh.Host { return tp.pg1.Hosts[farHost] }
 // source port (echo id); replies are restored; a second destination reuses
 // the mapping (endpoint-independent).
 func TestSNAT(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		enableSNAT(t, tp, f)
@@ -53,6 +55,7 @@ func TestSNAT(t *testing.T) {
 // TestSNATPortInUseGetsAnother: a second inside host with the same source
 // port (echo id) gets another one; each reply goes back to its own host.
 func TestSNATPortInUseGetsAnother(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		enableSNAT(t, tp, f)
@@ -87,6 +90,7 @@ func TestSNATPortInUseGetsAnother(t *testing.T) {
 // TestSNATPairedPool: with two SNAT addresses, all flows of one inside
 // address leave from one of them.
 func TestSNATPairedPool(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
@@ -116,6 +120,7 @@ func TestSNATPairedPool(t *testing.T) {
 // TestSNATExclude: destinations in an excluded prefix leave untranslated;
 // the seed commands verbatim for IPv6.
 func TestSNATExclude(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	tp.cli(t, "cnat snat with 30::1")
 	tp.cli(t, "cnat snat exclude 20::/100")
@@ -154,6 +159,7 @@ func TestSNATExclude(t *testing.T) {
 // TestSNATPortExhaustion: when every port of the SNAT address is mapped, a
 // new inside endpoint is dropped and counted; mapped flows keep working.
 func TestSNATPortExhaustion(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	tp.cli(t, "cnat session limit 0")
 	for _, f := range families {
@@ -170,14 +176,14 @@ func TestSNATPortExhaustion(t *testing.T) {
 			if n < 60000 {
 				t.Errorf("only %d of 65535 flows from one inside host were translated", n)
 			}
-			before := cnatErrors(t, tp.v, "")
+			before := cnatErrors(t, tp.v, "no free source port")
 			var pkts []vh.Pkt
 			for i := 0; i < 10; i++ {
 				pkts = append(pkts, flow(tp.client(1, f), far, vh.UDP, uint16(7000+i), 53))
 			}
 			tp.v.SendAndExpectNone(t, tp.pg0, pkts, tp.pg1)
-			if d := cnatErrors(t, tp.v, ""); d-before != 10 {
-				t.Errorf("10 flows with no port left: cloudnat error counters grew by %d, want 10:\n%s", d-before, tp.cli(t, "show errors"))
+			if d := cnatErrors(t, tp.v, "no free source port"); d-before != 10 {
+				t.Errorf("10 flows with no port left: cloudnat's 'no free source port' drop counter grew by %d, want 10:\n%s", d-before, tp.cli(t, "show errors"))
 			}
 			// A mapped flow still works both ways.
 			got := tp.one(t, tp.pg0, flow(c0, far, vh.UDP, 40000, 53), tp.pg1)
@@ -186,6 +192,49 @@ func TestSNATPortExhaustion(t *testing.T) {
 			}
 			want(t, "mapped flow's reply after exhaustion", tp.one(t, tp.pg1, replyTo(tp.pg1, got, 0), tp.pg0), far, 53, c0.Src, 40000)
 			tp.cli(t, "cnat session purge")
+		})
+	}
+}
+
+// TestTranslatedUDPChecksumNeverZero: when a translated UDP packet's
+// checksum comes out as zero it must be sent as 0xffff (RFC 768; a zero
+// UDP checksum is invalid in IPv6, RFC 8200, and means "none" in IPv4).
+// The source ports are chosen so that the correct checksum after source
+// NAT is 0xffff.
+func TestTranslatedUDPChecksumNeverZero(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t)
+	for _, f := range families {
+		enableSNAT(t, tp, f)
+	}
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			far := tp.far(f).IP(f.v6)
+			off := 20
+			if f.v6 {
+				off = 40
+			}
+			var ports []uint16
+			for p := 1024; p < 65536 && len(ports) < 3; p++ {
+				b := vh.Pkt{Src: f.snat(), Dst: far, Proto: vh.UDP, SrcPort: uint16(p), DstPort: 53}.MustIP()
+				if binary.BigEndian.Uint16(b[off+6:]) == 0xffff {
+					ports = append(ports, uint16(p))
+				}
+			}
+			if len(ports) == 0 {
+				t.Fatal("no source port gives checksum 0xffff")
+			}
+			for _, p := range ports {
+				got := tp.one(t, tp.pg0, flow(tp.client(0, f), far, vh.UDP, p, 53), tp.pg1)
+				if got.SrcPort != p || got.Src != f.snat() {
+					t.Errorf("port %d not kept: %s", p, got)
+					continue
+				}
+				if ck := binary.BigEndian.Uint16(got.Raw[off+6:]); ck != 0xffff {
+					t.Errorf("udp %s:%d -> %s:53 after source NAT to %s:%d: UDP checksum %#04x, want 0xffff (zero result sent as all ones)",
+						tp.client(0, f).Src, p, far, f.snat(), p, ck)
+				}
+			}
 		})
 	}
 }

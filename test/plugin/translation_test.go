@@ -31,6 +31,7 @@ func to(b netip.Addr, port uint16, pr vh.Proto) string {
 // its backend and restores the VIP as the source of the replies, for TCP,
 // UDP and ICMP echo, in IPv4 and IPv6.
 func TestDNAT(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
@@ -73,6 +74,7 @@ func TestDNAT(t *testing.T) {
 // TestDNATFourRewrites: a backend with a source address and port rewrites
 // all four fields; replies to the new source come back through cloudnat.
 func TestDNATFourRewrites(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		for _, pr := range []vh.Proto{vh.TCP, vh.UDP} {
@@ -122,6 +124,7 @@ func count(m map[string]netip.Addr) map[netip.Addr]int {
 // TestDNATSeveralBackends: flows spread over every backend (flow hash and
 // Maglev), a flow sticks to its backend, the hash option chooses the fields.
 func TestDNATSeveralBackends(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
@@ -133,8 +136,11 @@ func TestDNATSeveralBackends(t *testing.T) {
 			addVIP(t, tp, vh.UDP, f.vip(), 80, "", tos...)
 			addVIP(t, tp, vh.UDP, f.vip(), 81, "maglev", tos...)
 			addVIP(t, tp, vh.UDP, f.vip(), 82, "hash src-addr,dst-addr", tos...)
+			// Distinct source ports per VIP port: the same client port to the
+			// same backend from two VIP ports would share a reply 5-tuple.
 			for _, port := range []uint16{80, 81} {
-				m := backendsOf(t, tp, f, vh.UDP, port, 2000, 90, 3)
+				base := 2000 + 100*(port-80)
+				m := backendsOf(t, tp, f, vh.UDP, port, base, 90, 3)
 				c := count(m)
 				for _, b := range bs {
 					if c[b] < 10 {
@@ -142,7 +148,7 @@ func TestDNATSeveralBackends(t *testing.T) {
 					}
 				}
 				// The same flows again: same backends.
-				again := backendsOf(t, tp, f, vh.UDP, port, 2000, 90, 3)
+				again := backendsOf(t, tp, f, vh.UDP, port, base, 90, 3)
 				for k, b := range m {
 					if again[k] != b {
 						t.Errorf("port %d: flow %s moved from %s to %s", port, k, b, again[k])
@@ -161,6 +167,7 @@ func TestDNATSeveralBackends(t *testing.T) {
 // TestMaglevMinimalDisruption: removing one of three Maglev backends moves
 // (almost) only the flows that were on it.
 func TestMaglevMinimalDisruption(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
@@ -192,6 +199,7 @@ func TestMaglevMinimalDisruption(t *testing.T) {
 // TestTranslationUpdate: replacing a translation keeps the sessions of kept
 // backends and drops those of removed backends.
 func TestTranslationUpdate(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
@@ -235,6 +243,7 @@ func TestTranslationUpdate(t *testing.T) {
 // TestTranslationDelete: deleting a translation deletes its sessions; the
 // VIP is no longer captured.
 func TestTranslationDelete(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
@@ -266,21 +275,22 @@ func TestTranslationDelete(t *testing.T) {
 // TestVIPPortWithoutTranslationDropped: the VIP captures all its traffic;
 // ports and protocols without a translation are dropped and counted.
 func TestVIPPortWithoutTranslationDropped(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
 			b := tp.pg1.Hosts[0].IP(f.v6)
 			addVIP(t, tp, vh.TCP, f.vip(), 80, "", to(b, 8080, vh.TCP))
 			c := tp.client(0, f)
-			before := cnatErrors(t, tp.v, "")
+			before := cnatErrors(t, tp.v, "VIP port without")
 			pkts := []vh.Pkt{
 				flow(c, f.vip(), vh.TCP, 1234, 81),
 				flow(c, f.vip(), vh.UDP, 1234, 80),
 				flow(c, f.vip(), vh.ICMP, 1234, 0),
 			}
 			tp.v.SendAndExpectNone(t, tp.pg0, pkts)
-			if d := cnatErrors(t, tp.v, "") - before; d != 3 {
-				t.Errorf("3 packets to untranslated VIP ports: cloudnat error counters grew by %d, want 3:\n%s", d, tp.cli(t, "show errors"))
+			if d := cnatErrors(t, tp.v, "VIP port without") - before; d != 3 {
+				t.Errorf("3 packets to untranslated VIP ports: cloudnat's 'VIP port without (translation)' drop counter grew by %d, want 3:\n%s", d, tp.cli(t, "show errors"))
 			}
 			wantSessions(t, tp.v, "", 0)
 			// The translated port still works.
@@ -293,6 +303,7 @@ func TestVIPPortWithoutTranslationDropped(t *testing.T) {
 // TestBackendWithoutSessionPassesUntouched: traffic from a backend that
 // matches no session is forwarded as it is.
 func TestBackendWithoutSessionPassesUntouched(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
@@ -325,6 +336,7 @@ func TestBackendWithoutSessionPassesUntouched(t *testing.T) {
 // TestRealTranslation: a real translation on an interface address takes only
 // its port; the seed command verbatim.
 func TestRealTranslation(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	tp.cli(t, "set interface ip address pg0 30.0.0.2/24")
 	tp.cli(t, "set interface ip address pg0 30::2/64")
@@ -336,40 +348,66 @@ func TestRealTranslation(t *testing.T) {
 			real := f.vip()
 			src := f.a("1.2.3.4", "1:2:3::4")
 			b := f.a("20.0.0.1", "20::1")
-			got := tp.one(t, tp.pg0, flow(c, real, vh.TCP, 1234, 80), tp.pg1)
-			want(t, "forward", got, src, 0, b, 8080)
-			back := tp.one(t, tp.pg1, replyTo(tp.pg1, got, vh.SYN|vh.ACK), tp.pg0)
-			want(t, "reply", back, real, 80, c.Src, 1234)
 			// The rest of the address is delivered locally: VPP answers a ping.
 			echo := tp.one(t, tp.pg0, flow(c, real, vh.ICMP, 99, 0), tp.pg0)
 			if echo.ICMP != vh.EchoReply || echo.Src != real || echo.ICMPID != 99 {
 				t.Errorf("ping of the real address: got %s, want echo reply from %s", echo, real)
 			}
+			got := tp.one(t, tp.pg0, flow(c, real, vh.TCP, 1234, 80), tp.pg1)
+			want(t, "forward", got, src, 0, b, 8080)
+			back := tp.one(t, tp.pg1, replyTo(tp.pg1, got, vh.SYN|vh.ACK), tp.pg0)
+			want(t, "reply", back, real, 80, c.Src, 1234)
 		})
 	}
 }
 
-// TestShowTranslationCounters: "show cnat translation" counts packets.
+// TestShowTranslationCounters: "show cnat translation" counts packets and
+// sessions.
 func TestShowTranslationCounters(t *testing.T) {
+	t.Parallel()
 	tp := newTopo(t)
 	f := families[0]
 	tp.cli(t, "cnat translation add proto UDP vip 30.0.0.2 80 to ->20.0.0.1 8080")
 	c := tp.client(0, f)
+	p := flow(c, f.vip(), vh.UDP, 1234, 80)
+	tp.one(t, tp.pg0, p, tp.pg1) // creates the session
 	var pkts []vh.Pkt
-	for i := 0; i < 37; i++ {
-		pkts = append(pkts, flow(c, f.vip(), vh.UDP, 1234, 80))
+	for i := 0; i < 36; i++ {
+		pkts = append(pkts, p)
 	}
 	tp.v.SendAndExpect(t, tp.pg0, pkts, tp.pg1)
 	for _, cmd := range []string{"show cnat translation", "cnat show translation"} {
 		out := tp.cli(t, "%s", cmd)
-		found := false
-		for _, n := range numbersIn(out) {
-			if n == 37 {
-				found = true
-			}
+		if !strings.Contains(out, "packets 37") || !strings.Contains(out, "sessions 1") ||
+			!strings.Contains(out, "30.0.0.2") || !strings.Contains(out, "20.0.0.1") {
+			t.Errorf("%s after 37 packets of one flow: want the translation with 'sessions 1' and 'packets 37':\n%s", cmd, out)
 		}
-		if !found || !strings.Contains(out, "30.0.0.2") || !strings.Contains(out, "20.0.0.1") {
-			t.Errorf("%s after 37 packets: want the translation with a packet count of 37:\n%s", cmd, out)
+	}
+}
+
+// TestBurstOfNewFlowAllTranslated: several packets of one new flow in one
+// frame (a burst before the session exists) are all translated by the one
+// session the first creates.
+func TestBurstOfNewFlowAllTranslated(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t)
+	for _, f := range families {
+		for _, pr := range protos {
+			t.Run(name(f.name, pr), func(t *testing.T) {
+				b := tp.pg1.Hosts[0].IP(f.v6)
+				addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
+				c := tp.client(0, f)
+				p := flow(c, f.vip(), pr, 1234, 80)
+				var pkts []vh.Pkt
+				for i := 0; i < 8; i++ {
+					pkts = append(pkts, p)
+				}
+				for _, g := range tp.v.SendAndExpect(t, tp.pg0, pkts, tp.pg1) {
+					want(t, "burst", g, c.Src, 1234, b, map[bool]uint16{true: 0, false: 8080}[pr == vh.ICMP])
+				}
+				wantSessions(t, tp.v, "", 1)
+				tp.cli(t, "cnat translation del proto %s vip %s%s", pr, f.vip(), pa(pr, 80))
+			})
 		}
 	}
 }

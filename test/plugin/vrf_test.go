@@ -30,6 +30,7 @@ func newVRFTopo(t *testing.T) (*vh.VPP, [3]*vh.PG, [3]*vh.PG) {
 // two sessions, each translated by its table's translation and answered in
 // its table; purging one table leaves the other.
 func TestVRFSameInsideAddressesDNAT(t *testing.T) {
+	t.Parallel()
 	v, in, out := newVRFTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
@@ -75,6 +76,7 @@ func TestVRFSameInsideAddressesDNAT(t *testing.T) {
 // same inside endpoint in both tables keeps its port in both, and replies
 // return in the right table.
 func TestVRFSameInsideAddressesSNAT(t *testing.T) {
+	t.Parallel()
 	v, in, out := newVRFTopo(t)
 	for _, f := range families {
 		snat := [3]netip.Addr{{}, f.a("31.0.0.1", "31::1"), f.a("32.0.0.1", "32::1")}
@@ -103,6 +105,7 @@ func TestVRFSameInsideAddressesSNAT(t *testing.T) {
 // TestSessionLimitPerVRF: a table's cap drops its new flows (counted) while
 // the other table goes on.
 func TestSessionLimitPerVRF(t *testing.T) {
+	t.Parallel()
 	v, in, out := newVRFTopo(t)
 	v.CLIf(t, "cnat session limit 1 table 1")
 	for _, f := range families {
@@ -113,10 +116,10 @@ func TestSessionLimitPerVRF(t *testing.T) {
 			}
 			c1, c2 := in[1].From(0, f.v6), in[2].From(0, f.v6)
 			v.SendAndExpect(t, in[1], []vh.Pkt{flow(c1, f.vip(), vh.UDP, 1, 80)}, out[1])
-			before := cnatErrors(t, v, "")
+			before := cnatErrors(t, v, "session limit")
 			v.SendAndExpectNone(t, in[1], []vh.Pkt{flow(c1, f.vip(), vh.UDP, 2, 80)})
-			if d := cnatErrors(t, v, "") - before; d != 1 {
-				t.Errorf("flow over table 1's limit: cloudnat error counters grew by %d, want 1:\n%s", d, v.MustCLI(t, "show errors"))
+			if d := cnatErrors(t, v, "session limit") - before; d != 1 {
+				t.Errorf("flow over table 1's limit: cloudnat's 'session limit' drop counter grew by %d, want 1:\n%s", d, v.MustCLI(t, "show errors"))
 			}
 			v.SendAndExpect(t, in[2], []vh.Pkt{flow(c2, f.vip(), vh.UDP, 1, 80), flow(c2, f.vip(), vh.UDP, 2, 80), flow(c2, f.vip(), vh.UDP, 3, 80)}, out[2])
 			wantSessions(t, v, "table 1", 1)

@@ -9,10 +9,35 @@
 //
 //	func TestSomething(t *testing.T) {
 //		v := vppharness.Start(t, vppharness.Options{})
-//		pg0 := v.NewPG(t, vppharness.PGConfig{Index: 0, ...})
-//		...
-//		got := v.SendAndExpect(t, pg0, pkts, pg1)
+//		pg0 := v.NewPG(t, vppharness.PGConfig{IP4: "10.0.0.1/24", IP6: "10::1/64"})
+//		pg1 := v.NewPG(t, vppharness.PGConfig{IP4: "20.0.0.254/24"})
+//		v.MustCLI(t, "cnat translation add proto udp vip 30.0.0.2 80 to ->20.0.0.1 8080")
+//		p := pg0.From(0, false) // from pg0's host 0, IPv4
+//		p.Dst, p.Proto, p.SrcPort, p.DstPort = netip.MustParseAddr("30.0.0.2"), vppharness.UDP, 1234, 80
+//		got := v.SendAndExpect(t, pg0, []vppharness.Pkt{p}, pg1) // []*Parsed
 //	}
+//
+// Pieces:
+//   - Environment / Main / CannotRun: find VPP (VPP_PREFIX, else /usr,
+//     /opt/vpp, /usr/local) and cloudnat_plugin.so (CLOUDNAT_PLUGIN_DIR, else
+//     <repo>/build/vpp-plugin); Main prints one SKIP line and exits 0 when the
+//     tests cannot run (not root, no VPP, no plugin).
+//   - Start / StartProcess / Stop: a VPP with its own run directory, sockets,
+//     API segment prefix, 4k pages (no hugepages), only the plugins asked for
+//     (cnat_plugin.so stays disabled); stopped at test cleanup, its output and
+//     pcaps kept when the test failed (or VPPHARNESS_KEEP is set).
+//   - CLI / CLIContext / MustCLI / CLIf / VppCtl: commands; a command VPP
+//     rejects is an error. Conn gives the govpp connection for binapi calls.
+//   - NewPG / AddHost / From: pg interfaces with addresses, tables and static
+//     neighbors for remote hosts.
+//   - Pkt (builder, gopacket), Parsed / Parse / ParseIP (decoder that follows
+//     ICMP errors' quoted packets), Send / SendAndExpect / SendAndExpectN /
+//     SendAndExpectNone (pcap in, pcap capture out on every pg interface),
+//     SendOptions{Trace} and ShowTrace.
+//   - AssertChecksumsValid / ChecksumErrors: every captured packet's IPv4
+//     header, TCP/UDP/ICMP/ICMPv6 and quoted (inner) checksums; Send applies
+//     it to everything it captures.
+//   - Errors / ErrorCount / ParseErrors: "show errors" counters.
 //
 // Main prints exactly one line and exits 0 when the tests cannot run (no VPP,
 // no cloudnat plugin, not root).

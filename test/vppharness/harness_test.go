@@ -189,3 +189,26 @@ func TestCLIErrorsAreReported(t *testing.T) {
 		t.Errorf("show version: %q %v", out, err)
 	}
 }
+
+func TestFindCloudnatPlugin(t *testing.T) {
+	root := t.TempDir()
+	if _, err := findCloudnatPlugin(root); err == nil {
+		t.Fatal("found a plugin in an empty tree")
+	}
+	other := root + "/build/vpp-plugin/x/lib64/vpp_plugins"
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other+"/cloudnat_plugin.so", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := findCloudnatPlugin(root); err != nil || d != other {
+		t.Fatalf("walk: got %q %v", d, err)
+	}
+	pref := root + "/build/vpp-plugin/lib/vpp_plugins"
+	_ = os.MkdirAll(pref, 0o755)
+	_ = os.WriteFile(pref+"/cloudnat_plugin.so", nil, 0o644)
+	if d, err := findCloudnatPlugin(root); err != nil || d != pref {
+		t.Fatalf("preferred: got %q %v", d, err)
+	}
+}

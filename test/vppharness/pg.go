@@ -342,12 +342,20 @@ func readPcap(name string) ([]gopacket.Packet, error) {
 	return pkts, nil
 }
 
-// isIPv6Misc: ICMPv6 RS/RA/NS/NA/redirect and MLD.
+// isIPv6Misc: ICMPv6 RS/RA/NS/NA/redirect and MLD, directly or after a
+// hop-by-hop options header (MLD reports carry one).
 func isIPv6Misc(f []byte) bool {
-	if len(f) < 14+40+1 || f[12] != 0x86 || f[13] != 0xdd || f[14+6] != 58 {
+	if len(f) < 14+40+1 || f[12] != 0x86 || f[13] != 0xdd {
 		return false
 	}
-	switch f[14+40] {
+	nh, off := f[14+6], 14+40
+	if nh == 0 && len(f) >= off+2 { // hop-by-hop options
+		nh, off = f[off], off+(int(f[off+1])+1)*8
+	}
+	if nh != 58 || len(f) <= off {
+		return false
+	}
+	switch f[off] {
 	case 130, 131, 132, 133, 134, 135, 136, 137, 143:
 		return true
 	}

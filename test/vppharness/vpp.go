@@ -379,7 +379,7 @@ func (v *VPP) cleanup(t testing.TB) {
 	}
 	if t.Failed() || os.Getenv("VPPHARNESS_KEEP") != "" {
 		if !crashed {
-			t.Logf("VPP output tail:\n%s", v.LogTail(40))
+			t.Logf("VPP output tail:\n%s", v.LogTail(15))
 		}
 		t.Logf("VPP run directory kept: %s (startup.conf, vpp.out, pcaps)", v.Dir)
 		return

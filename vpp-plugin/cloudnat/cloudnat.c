@@ -22,8 +22,6 @@
 cloudnat_main_t cloudnat_main;
 cn_dp_main_t cn_dp;
 
-void cn_client_gc (vlib_main_t *vm);
-
 VLIB_PLUGIN_REGISTER () = {
   .version = VPP_BUILD_VER,
   .description = "cloudnat: cloud NAT (VIP/real DNAT with backends, "
@@ -79,8 +77,7 @@ unformat_cloudnat_proto (unformat_input_t *input, va_list *args)
     *proto = IP_PROTOCOL_UDP, rv = 1;
   else if (!strcasecmp ((char *) word, "icmp"))
     *proto = IP_PROTOCOL_ICMP, rv = 1;
-  else if (!strcasecmp ((char *) word, "icmp6") ||
-	   !strcasecmp ((char *) word, "icmpv6"))
+  else if (!strcasecmp ((char *) word, "icmp6") || !strcasecmp ((char *) word, "icmpv6"))
     *proto = IP_PROTOCOL_ICMP6, rv = 1;
   vec_free (word);
   return rv;
@@ -108,8 +105,7 @@ u8 *
 format_cloudnat_tcp_state (u8 *s, va_list *args)
 {
   u32 st = va_arg (*args, u32);
-  static const char *names[] = { "none", "syn-sent", "established",
-				 "fin-wait", "closed" };
+  static const char *names[] = { "none", "syn-sent", "established", "fin-wait", "closed" };
   if (st < ARRAY_LEN (names))
     return format (s, "%s", names[st]);
   return format (s, "state-%d", st);
@@ -139,16 +135,14 @@ format_cn_addr_port (u8 *s, va_list *args)
 u8 *
 format_cloudnat_translation (u8 *s, va_list *args)
 {
-  const cloudnat_translation_info_t *info =
-    va_arg (*args, const cloudnat_translation_info_t *);
+  const cloudnat_translation_info_t *info = va_arg (*args, const cloudnat_translation_info_t *);
   int verbose = va_arg (*args, int);
   const cloudnat_translation_spec_t *t = info->spec;
   const cloudnat_backend_t *b;
   u32 i = 0;
 
-  s = format (s, "[%d] %s %U %U table %d", info->id,
-	      t->kind == CN_KIND_VIP ? "vip" : "real", format_cloudnat_proto,
-	      (u32) t->proto, format_cn_addr_port, &t->vip, (u32) t->af,
+  s = format (s, "[%d] %s %U %U table %d", info->id, t->kind == CN_KIND_VIP ? "vip" : "real",
+	      format_cloudnat_proto, (u32) t->proto, format_cn_addr_port, &t->vip, (u32) t->af,
 	      (u32) t->port, t->table_id);
   if (t->lb_method == CN_LB_MAGLEV)
     s = format (s, " maglev len %d", t->maglev_len);
@@ -156,8 +150,8 @@ format_cloudnat_translation (u8 *s, va_list *args)
     s = format (s, " hash");
   if (t->hash_fields != CN_HASH_ALL)
     s = format (s, " fields 0x%x", t->hash_fields);
-  s = format (s, " sessions %d packets %llu bytes %llu", info->n_sessions,
-	      info->packets, info->bytes);
+  s = format (s, " sessions %d packets %llu bytes %llu", info->n_sessions, info->packets,
+	      info->bytes);
   vec_foreach (b, t->backends)
     {
       s = format (s, "\n  [%d] ", i++);
@@ -178,29 +172,23 @@ format_cloudnat_translation (u8 *s, va_list *args)
 u8 *
 format_cloudnat_session_view (u8 *s, va_list *args)
 {
-  const cloudnat_session_view_t *v =
-    va_arg (*args, const cloudnat_session_view_t *);
+  const cloudnat_session_view_t *v = va_arg (*args, const cloudnat_session_view_t *);
   int verbose = va_arg (*args, int);
 
-  s = format (s, "%U %U -> %U => %U -> %U", format_cloudnat_proto,
-	      (u32) v->proto, format_cn_addr_port, &v->src_addr, (u32) v->af,
-	      (u32) v->src_port, format_cn_addr_port, &v->dst_addr,
-	      (u32) v->af, (u32) v->dst_port, format_cn_addr_port,
-	      &v->new_src_addr, (u32) v->af, (u32) v->new_src_port,
-	      format_cn_addr_port, &v->new_dst_addr, (u32) v->af,
-	      (u32) v->new_dst_port);
-  s = format (s, " table %d %s", v->table_id,
-	      v->flags & CN_SESSION_F_DNAT ? "dnat" : "snat");
+  s = format (s, "%U %U -> %U => %U -> %U", format_cloudnat_proto, (u32) v->proto,
+	      format_cn_addr_port, &v->src_addr, (u32) v->af, (u32) v->src_port,
+	      format_cn_addr_port, &v->dst_addr, (u32) v->af, (u32) v->dst_port,
+	      format_cn_addr_port, &v->new_src_addr, (u32) v->af, (u32) v->new_src_port,
+	      format_cn_addr_port, &v->new_dst_addr, (u32) v->af, (u32) v->new_dst_port);
+  s = format (s, " table %d %s", v->table_id, v->flags & CN_SESSION_F_DNAT ? "dnat" : "snat");
   if (verbose)
     {
       if (v->translation_id != ~0)
-	s = format (s, " translation %d backend %d", v->translation_id,
-		    v->backend_index);
+	s = format (s, " translation %d backend %d", v->translation_id, v->backend_index);
       if (v->proto == IP_PROTOCOL_TCP)
-	s = format (s, " tcp %U", format_cloudnat_tcp_state,
-		    (u32) v->tcp_state);
-      s = format (s, " expires-in %ds packets %llu [%d]", v->expires_in,
-		  v->packets, v->session_index);
+	s = format (s, " tcp %U", format_cloudnat_tcp_state, (u32) v->tcp_state);
+      s = format (s, " expires-in %ds packets %llu [%d]", v->expires_in, v->packets,
+		  v->session_index);
     }
   return s;
 }
@@ -212,25 +200,23 @@ format_cn_trace (u8 *s, va_list *args)
   CLIB_UNUSED (vlib_node_t * node) = va_arg (*args, vlib_node_t *);
   cn_trace_t *t = va_arg (*args, cn_trace_t *);
   u32 af = t->is_ip6 ? AF_IP6 : AF_IP4;
-  static const char *what[] = { "miss", "session hit", "session created",
+  static const char *what[] = { "no session, passed", "session hit", "session created",
 				"icmp error via session", "drop" };
 
   s = format (s, "cloudnat: %s", t->what < 5 ? what[t->what] : "?");
   if (t->session_index != ~0)
-    s = format (s, " session %d %s", t->session_index,
-		t->dir == CN_DIR_REPLY ? "reply" : "forward");
+    s =
+      format (s, " session %d %s", t->session_index, t->dir == CN_DIR_REPLY ? "reply" : "forward");
   if (t->tr_index != ~0)
     s = format (s, " translation %d", t->tr_index);
   s = format (s, " fib %d\n", t->fib_index);
-  s = format (s, "  %U %U -> %U", format_cloudnat_proto, (u32) t->proto,
-	      format_cn_addr_port, &t->src, af,
-	      (u32) clib_net_to_host_u16 (t->sport), format_cn_addr_port,
-	      &t->dst, af, (u32) clib_net_to_host_u16 (t->dport));
-  if (t->what == CN_TRACE_HIT || t->what == CN_TRACE_CREATED ||
-      t->what == CN_TRACE_ICMP)
+  s = format (s, "  %U %U -> %U", format_cloudnat_proto, (u32) t->proto, format_cn_addr_port,
+	      &t->src, af, (u32) clib_net_to_host_u16 (t->sport), format_cn_addr_port, &t->dst, af,
+	      (u32) clib_net_to_host_u16 (t->dport));
+  if (t->what == CN_TRACE_HIT || t->what == CN_TRACE_CREATED || t->what == CN_TRACE_ICMP)
     s = format (s, "\n  => %U -> %U", format_cn_addr_port, &t->nsrc, af,
-		(u32) clib_net_to_host_u16 (t->nsport), format_cn_addr_port,
-		&t->ndst, af, (u32) clib_net_to_host_u16 (t->ndport));
+		(u32) clib_net_to_host_u16 (t->nsport), format_cn_addr_port, &t->ndst, af,
+		(u32) clib_net_to_host_u16 (t->ndport));
   return s;
 }
 
@@ -253,10 +239,9 @@ cloudnat_init (vlib_main_t *vm)
 
   /* VPP's cnat owns the same CLI words and captures the same traffic */
   if (hash_get_mem (pm->plugin_by_name_hash, "cnat_plugin.so"))
-    return clib_error_return (
-      0, "cloudnat: VPP's cnat_plugin.so is loaded too; add "
-	 "'plugin cnat_plugin.so { disable }' to the plugins section of "
-	 "startup.conf");
+    return clib_error_return (0, "cloudnat: VPP's cnat_plugin.so is loaded too; add "
+				 "'plugin cnat_plugin.so { disable }' to the plugins section of "
+				 "startup.conf");
 
   for (c = cm->cli_commands; c; c = c->next_cli_command)
     if ((err = vlib_cli_register (vm, c)))
@@ -267,22 +252,16 @@ cloudnat_init (vlib_main_t *vm)
   cn_dp.timeouts.tcp_transitory = CN_DEFAULT_TIMEOUT_TCP_TRANSITORY;
   cn_dp.timeouts.icmp = CN_DEFAULT_TIMEOUT_ICMP;
 
-  /* sized for millions of sessions; bihash memory is reserved virtual
-     space, pages are only touched as buckets fill */
-  clib_bihash_init_16_8 (&cn_dp.sess4, "cloudnat sessions ip4", 1 << 20,
-			 (uword) 4 << 30);
-  clib_bihash_init_40_8 (&cn_dp.sess6, "cloudnat sessions ip6", 1 << 18,
-			 (uword) 2 << 30);
-  clib_bihash_init_24_8 (&cn_dp.tr_db, "cloudnat translations", 4096,
-			 256 << 20);
+  /* the session tables are made in cloudnat_config: their size may be
+     configured */
+  clib_bihash_init_24_8 (&cn_dp.tr_db, "cloudnat translations", 4096, 256 << 20);
   cn_store_init (&cn_dp.store4, sizeof (cn_sess4_t));
   cn_store_init (&cn_dp.store6, sizeof (cn_sess6_t));
   FOR_EACH_IP_ADDRESS_FAMILY (af)
   {
-    cn_dp.fib_counts[af] = clib_mem_alloc_aligned (
-      CN_MAX_FIB_INDEX * sizeof (cn_fib_count_t), CLIB_CACHE_LINE_BYTES);
-    clib_memset (cn_dp.fib_counts[af], 0,
-		 CN_MAX_FIB_INDEX * sizeof (cn_fib_count_t));
+    cn_dp.fib_counts[af] =
+      clib_mem_alloc_aligned (CN_MAX_FIB_INDEX * sizeof (cn_fib_count_t), CLIB_CACHE_LINE_BYTES);
+    clib_memset (cn_dp.fib_counts[af], 0, CN_MAX_FIB_INDEX * sizeof (cn_fib_count_t));
   }
   cn_dp.tr_counters.name = "cloudnat-translation";
   cn_dp.tr_counters.stat_segment_name = "/cloudnat/translation";
@@ -294,13 +273,46 @@ cloudnat_init (vlib_main_t *vm)
 
 VLIB_INIT_FUNCTION (cloudnat_init);
 
+/*
+ * startup.conf:
+ *   cloudnat {
+ *     session-buckets <n>       bihash buckets of the IPv4 session table
+ *                               (default 256K; ~ number of sessions / 2 is
+ *                               a good value for millions of sessions)
+ *     ip6-session-buckets <n>   the same for IPv6 (default 64K)
+ *   }
+ * Config functions run after init functions, before the main loop.
+ */
+static clib_error_t *
+cloudnat_config (vlib_main_t *vm, unformat_input_t *input)
+{
+  u32 b4 = 1 << 18, b6 = 1 << 16;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "session-buckets %u", &b4))
+	;
+      else if (unformat (input, "ip6-session-buckets %u", &b6))
+	;
+      else
+	return clib_error_return (0, "cloudnat: unknown input '%U'", format_unformat_error,
+				  input);
+    }
+  if (!cloudnat_main.enabled)
+    return 0;
+  clib_bihash_init_16_8 (&cn_dp.sess4, "cloudnat sessions ip4", clib_max (b4, 1024), 0);
+  clib_bihash_init_40_8 (&cn_dp.sess6, "cloudnat sessions ip6", clib_max (b6, 1024), 0);
+  return 0;
+}
+
+VLIB_CONFIG_FUNCTION (cloudnat_config, "cloudnat");
+
 /* The store's per-thread caches need the final thread count (known from
    the configuration; workers start later). */
 static clib_error_t *
 cloudnat_main_loop_enter (vlib_main_t *vm)
 {
-  u32 n = clib_max (vlib_get_thread_main ()->n_vlib_mains,
-		    vlib_get_n_threads ());
+  u32 n = clib_max (vlib_get_thread_main ()->n_vlib_mains, vlib_get_n_threads ());
   vec_validate (cn_dp.store4.threads, n - 1);
   vec_validate (cn_dp.store6.threads, n - 1);
   return 0;

@@ -95,19 +95,19 @@ typedef struct
   u32 table_id;
   ip46_address_t vip;
   ip_address_family_t af;
-  u8 proto;	    /* IP_PROTOCOL_* */
-  u16 port;	    /* 0 for ICMP */
-  u8 kind;	    /* cloudnat_kind_t */
-  u8 lb_method;	    /* cloudnat_lb_method_t */
-  u8 hash_fields;   /* CN_HASH_*; 0 = all */
-  u32 maglev_len;   /* a prime; 0 = CN_MAGLEV_DEFAULT_LEN */
+  u8 proto;			/* IP_PROTOCOL_* */
+  u16 port;			/* 0 for ICMP */
+  u8 kind;			/* cloudnat_kind_t */
+  u8 lb_method;			/* cloudnat_lb_method_t */
+  u8 hash_fields;		/* CN_HASH_*; 0 = all */
+  u32 maglev_len;		/* a prime; 0 = CN_MAGLEV_DEFAULT_LEN */
   cloudnat_backend_t *backends; /* vec, 1..CN_MAX_BACKENDS entries */
 } cloudnat_translation_spec_t;
 
 /* What a walk shows of one translation. */
 typedef struct
 {
-  u32 id; /* informational: index of its stats counter */
+  u32 id;				   /* informational: index of its stats counter */
   const cloudnat_translation_spec_t *spec; /* normalised (proto, hash) */
   u32 n_sessions;
   u64 packets; /* both directions, summed over threads */
@@ -138,18 +138,17 @@ typedef struct
  * address's traffic in the table, as a vip does).
  * *id (may be NULL) receives the translation id.
  */
-int cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec,
-				     u32 *id);
+int cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec, u32 *id);
 
 /* Delete by key; absent = 0. Unknown table = VNET_API_ERROR_NO_SUCH_FIB. */
-int cloudnat_translation_del (u32 table_id, const ip46_address_t *vip,
-			      ip_address_family_t af, u16 port, u8 proto);
+int cloudnat_translation_del (u32 table_id, const ip46_address_t *vip, ip_address_family_t af,
+			      u16 port, u8 proto);
 
 /* Delete by id (as shown by walks); absent id = 0. */
 int cloudnat_translation_del_by_id (u32 id);
 
-typedef walk_rc_t (*cloudnat_translation_walk_cb_t) (
-  const cloudnat_translation_info_t *info, void *ctx);
+typedef walk_rc_t (*cloudnat_translation_walk_cb_t) (const cloudnat_translation_info_t *info,
+						     void *ctx);
 void cloudnat_translation_walk (cloudnat_translation_walk_cb_t cb, void *ctx);
 
 /* Look one up by id; returns 0 and fills *info, or NO_SUCH_ENTRY. The
@@ -173,12 +172,12 @@ typedef struct
   /* The same packet after translation. */
   ip46_address_t new_src_addr, new_dst_addr;
   u16 new_src_port, new_dst_port;
-  u8 flags;	     /* CN_SESSION_F_* */
-  u8 tcp_state;	     /* cloudnat_tcp_state_t */
+  u8 flags;	      /* CN_SESSION_F_* */
+  u8 tcp_state;	      /* cloudnat_tcp_state_t */
   u32 translation_id; /* ~0 for source-NAT sessions */
   u32 backend_index;  /* ~0 for source-NAT sessions */
   u32 expires_in;     /* seconds until expiry at the plugin's clock */
-  u64 packets;	     /* both directions */
+  u64 packets;	      /* both directions */
   u32 session_index;  /* internal, for debugging output only */
 } cloudnat_session_view_t;
 
@@ -193,19 +192,16 @@ typedef struct
   u16 port;    /* matches the original src or dst port; 0 = any */
 } cloudnat_session_filter_t;
 
-typedef walk_rc_t (*cloudnat_session_walk_cb_t) (
-  const cloudnat_session_view_t *s, void *ctx);
+typedef walk_rc_t (*cloudnat_session_walk_cb_t) (const cloudnat_session_view_t *s, void *ctx);
 
 /* Unknown filter table: VNET_API_ERROR_NO_SUCH_FIB (nothing walked). */
-int cloudnat_session_walk (const cloudnat_session_filter_t *filter,
-			   cloudnat_session_walk_cb_t cb, void *ctx);
+int cloudnat_session_walk (const cloudnat_session_filter_t *filter, cloudnat_session_walk_cb_t cb,
+			   void *ctx);
 
 /* Delete the session one of whose directions (as seen on the wire, i.e.
    the original forward 5-tuple or the reply 5-tuple) is this; absent = 0. */
-int cloudnat_session_delete (u32 table_id, u8 proto,
-			     const ip46_address_t *src, u16 src_port,
-			     const ip46_address_t *dst, u16 dst_port,
-			     ip_address_family_t af);
+int cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src, u16 src_port,
+			     const ip46_address_t *dst, u16 dst_port, ip_address_family_t af);
 
 /* Delete all sessions of a table (~0: all); never touches translations.
    Returns the number deleted (0 for an unknown table). */
@@ -219,39 +215,31 @@ u32 cloudnat_session_purge (u32 table_id);
    Adding twice = 0; removing an absent one = 0. Removing deletes the
    sessions that use it. Bad address (zero/multicast) =
    VNET_API_ERROR_INVALID_SRC_ADDRESS. */
-int cloudnat_snat_address_add_del (u32 table_id, const ip46_address_t *addr,
-				   ip_address_family_t af, int is_add);
+int cloudnat_snat_address_add_del (u32 table_id, const ip46_address_t *addr, ip_address_family_t af,
+				   int is_add);
 
-typedef walk_rc_t (*cloudnat_snat_address_walk_cb_t) (
-  u32 table_id, const ip46_address_t *addr, ip_address_family_t af,
-  void *ctx);
-void cloudnat_snat_address_walk (cloudnat_snat_address_walk_cb_t cb,
-				 void *ctx);
+typedef walk_rc_t (*cloudnat_snat_address_walk_cb_t) (u32 table_id, const ip46_address_t *addr,
+						      ip_address_family_t af, void *ctx);
+void cloudnat_snat_address_walk (cloudnat_snat_address_walk_cb_t cb, void *ctx);
 
 /* Exclusion prefix (destinations in it leave untranslated). len above the
    family's maximum = VNET_API_ERROR_INVALID_VALUE. Host bits are masked. */
-int cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx,
-				   u8 len, ip_address_family_t af,
-				   int is_add);
+int cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx, u8 len,
+				   ip_address_family_t af, int is_add);
 
-typedef walk_rc_t (*cloudnat_snat_exclude_walk_cb_t) (
-  u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_family_t af,
-  void *ctx);
-void cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb,
-				 void *ctx);
+typedef walk_rc_t (*cloudnat_snat_exclude_walk_cb_t) (u32 table_id, const ip46_address_t *pfx,
+						      u8 len, ip_address_family_t af, void *ctx);
+void cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb, void *ctx);
 
 /* Enable/disable the feature ip4-cnat-snat (ip4-unicast) or ip6-cnat-snat
    (ip6-unicast) on an interface; idempotent. Bad index =
    VNET_API_ERROR_INVALID_SW_IF_INDEX. */
-int cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6,
-					    int enable);
+int cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable);
 
 /* Interfaces with the feature enabled, however it was enabled (API, or
    "set interface feature"). */
-typedef walk_rc_t (*cloudnat_snat_interface_walk_cb_t) (u32 sw_if_index,
-							 u8 is_ip6, void *ctx);
-void cloudnat_snat_interface_walk (cloudnat_snat_interface_walk_cb_t cb,
-				   void *ctx);
+typedef walk_rc_t (*cloudnat_snat_interface_walk_cb_t) (u32 sw_if_index, u8 is_ip6, void *ctx);
+void cloudnat_snat_interface_walk (cloudnat_snat_interface_walk_cb_t cb, void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Timeouts, limits, status, clock                                     */
@@ -280,8 +268,8 @@ int cloudnat_session_limit_set (u32 table_id, u32 max_sessions);
 
 /* Visits the global limit first (table_id ~0), then every table that has a
    limit or sessions. */
-typedef walk_rc_t (*cloudnat_limit_walk_cb_t) (u32 table_id, u32 max_sessions,
-					       u32 n_sessions, void *ctx);
+typedef walk_rc_t (*cloudnat_limit_walk_cb_t) (u32 table_id, u32 max_sessions, u32 n_sessions,
+					       void *ctx);
 void cloudnat_session_limit_walk (cloudnat_limit_walk_cb_t cb, void *ctx);
 
 typedef struct
@@ -340,13 +328,13 @@ int cloudnat_table_exists (u32 table_id);
  * registers the list with vlib_cli_register() after it has checked that
  * cnat_plugin.so is not loaded.
  */
-#define CLOUDNAT_CLI_COMMAND(x)                                               \
-  static vlib_cli_command_t x;                                                \
-  static void __clib_constructor __cloudnat_cli_reg_##x (void)               \
-  {                                                                           \
-    x.next_cli_command = cloudnat_main.cli_commands;                          \
-    cloudnat_main.cli_commands = &x;                                          \
-  }                                                                           \
+#define CLOUDNAT_CLI_COMMAND(x)                                                                    \
+  static vlib_cli_command_t x;                                                                     \
+  static void __clib_constructor __cloudnat_cli_reg_##x (void)                                     \
+  {                                                                                                \
+    x.next_cli_command = cloudnat_main.cli_commands;                                               \
+    cloudnat_main.cli_commands = &x;                                                               \
+  }                                                                                                \
   static vlib_cli_command_t x
 
 /* ------------------------------------------------------------------ */

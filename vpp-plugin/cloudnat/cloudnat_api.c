@@ -11,7 +11,7 @@
  *   table_id that does not exist .............. NO_SUCH_FIB
  *   protocol not tcp/udp/icmp/icmp6 ........... INVALID_PROTOCOL
  *   port on ICMP, missing port on TCP/UDP ..... INVALID_VALUE
- *   n_backends 0 or above 64 .................. INVALID_VALUE_2
+ *   n_backends 0 or above 255................ INVALID_VALUE_2
  *   backend dst_addr unspecified .............. INVALID_DST_ADDRESS
  *   kind / lb_method / hash_fields unknown,
  *   maglev_len not a prime in 7..65521 or
@@ -19,6 +19,12 @@
  *   prefix longer than its family ............. INVALID_VALUE
  *   prefix with host bits set ................. IP_PREFIX_INVALID
  *   sw_if_index unknown ....................... INVALID_SW_IF_INDEX
+ *   SNAT address zero, multicast, broadcast ... INVALID_SRC_ADDRESS
+ *   vip zero or multicast, backend dst
+ *   multicast (dataplane) ..................... INVALID_DST_ADDRESS
+ *   kind real on an address that is not an
+ *   interface's (dataplane) ................... ADDRESS_NOT_FOUND_FOR_INTERFACE
+ *   a timeout above the dataplane's maximum ... INVALID_VALUE
  *
  * Message lengths: vlibapi checks every incoming message against its
  * generated calc_size function (which counts translation.n_backends
@@ -45,7 +51,7 @@
 #include <vlibapi/api_helper_macros.h>
 
 /* The API's limit on backends per translation. */
-#define CN_API_MAX_BACKENDS clib_min (64, CN_MAX_BACKENDS)
+#define CN_API_MAX_BACKENDS CN_MAX_BACKENDS
 
 /* The API enums and the header's values must agree. */
 STATIC_ASSERT ((int) CLOUDNAT_KIND_VIP == (int) CN_KIND_VIP, "kind");
@@ -525,6 +531,12 @@ vl_api_cloudnat_snat_address_add_del_t_handler (vl_api_cloudnat_snat_address_add
     goto done;
   if ((rv = cn_api_check_table (table_id, af)))
     goto done;
+  if (mp->is_add && af == AF_IP4 && addr.ip4.as_u32 == 0xffffffff)
+    {
+      /* the dataplane refuses zero and multicast; broadcast too */
+      rv = VNET_API_ERROR_INVALID_SRC_ADDRESS;
+      goto done;
+    }
   rv = cloudnat_snat_address_add_del (table_id, &addr, af, mp->is_add);
 
 done:

@@ -19,13 +19,24 @@
 
 /* Front-end limit on backends per translation (the binary API enforces
    the same). */
-#define CN_CLI_MAX_BACKENDS clib_min (64, CN_MAX_BACKENDS)
+#define CN_CLI_MAX_BACKENDS CN_MAX_BACKENDS
 
 #define CN_CLI_PROTO_HELP "expected tcp, udp or icmp"
 
 /* ------------------------------------------------------------------ */
 /* Parsing helpers                                                     */
 /* ------------------------------------------------------------------ */
+
+/* What is left of the input, quoted, or "end of line". */
+static u8 *
+format_cn_cli_rest (u8 *s, va_list *args)
+{
+  unformat_input_t *input = va_arg (*args, unformat_input_t *);
+
+  if (unformat_check_input (input) == UNFORMAT_END_OF_INPUT)
+    return format (s, "end of line");
+  return format (s, "'%U'", format_unformat_error, input);
+}
 
 /* "proto" was consumed: read its value. Case-insensitive. "icmp" is ICMP
    echo of the family it is used with (see cn_cli_proto_fix_family). */
@@ -98,8 +109,8 @@ cn_cli_unformat_port (unformat_input_t *input, const char *what, u16 *port)
   u32 v;
 
   if (!unformat (input, "%u", &v))
-    return clib_error_return (0, "%s: expected a number 1-65535, got '%U'", what,
-			      format_unformat_error, input);
+    return clib_error_return (0, "%s: expected a number 1-65535, got %U", what, format_cn_cli_rest,
+			      input);
   if (v < 1 || v > 65535)
     return clib_error_return (0, "%s %u out of range: expected 1-65535", what, v);
   *port = v;
@@ -126,8 +137,7 @@ static clib_error_t *
 cn_cli_unformat_u32 (unformat_input_t *input, const char *what, u32 *v)
 {
   if (!unformat (input, "%u", v))
-    return clib_error_return (0, "'%s' needs a number, got '%U'", what, format_unformat_error,
-			      input);
+    return clib_error_return (0, "'%s' needs a number, got %U", what, format_cn_cli_rest, input);
   return 0;
 }
 
@@ -218,8 +228,8 @@ cn_cli_unformat_prefix (unformat_input_t *input, const char *what, ip46_address_
       *len = cn_cli_af_addr_len (*af);
       return 0;
     }
-  return clib_error_return (0, "%s: expected an IPv4 or IPv6 prefix <addr>/<len>, got '%U'", what,
-			    format_unformat_error, input);
+  return clib_error_return (0, "%s: expected an IPv4 or IPv6 prefix <addr>/<len>, got %U", what,
+			    format_cn_cli_rest, input);
 }
 
 static const struct
@@ -328,31 +338,31 @@ cn_cli_unformat_backend (unformat_input_t *input, cn_cli_backend_t *be)
 	  if ((error = cn_cli_unformat_opt_port (input, "source port", &be->src_port, &given)))
 	    return error;
 	  if (!given)
-	    return clib_error_return (0, "expected '->' after 'to %U', got '%U'", format_ip_address,
-				      &be->src, format_unformat_error, input);
+	    return clib_error_return (0, "expected '->' after 'to %U', got %U", format_ip_address,
+				      &be->src, format_cn_cli_rest, input);
 	  if (!unformat (input, "->"))
-	    return clib_error_return (0, "expected '->' after 'to %U %u', got '%U'",
-				      format_ip_address, &be->src, be->src_port,
-				      format_unformat_error, input);
+	    return clib_error_return (0, "expected '->' after 'to %U %u', got %U",
+				      format_ip_address, &be->src, be->src_port, format_cn_cli_rest,
+				      input);
 	}
     }
   else
     return clib_error_return (0,
 			      "expected [<src-addr> [<src-port>]]-><dst-addr> [<dst-port>] after "
-			      "'to', got '%U'",
-			      format_unformat_error, input);
+			      "'to', got %U",
+			      format_cn_cli_rest, input);
 
   if (!unformat (input, "%U", unformat_ip_address, &be->dst))
-    return clib_error_return (0, "expected a destination address after '->', got '%U'",
-			      format_unformat_error, input);
+    return clib_error_return (0, "expected a destination address after '->', got %U",
+			      format_cn_cli_rest, input);
   return cn_cli_unformat_opt_port (input, "destination port", &be->dst_port, &given);
 }
 
 /* Turn an add/del return code into a message. */
 static clib_error_t *
-cn_cli_rv_error (int rv, const char *what)
+cn_cli_rv_error (int rv)
 {
-  return clib_error_return (0, "%s failed: %U (%d)", what, format_vnet_api_errno, rv, rv);
+  return clib_error_return (0, "%U (retval %d)", format_vnet_api_errno, rv, rv);
 }
 
 /* ------------------------------------------------------------------ */
@@ -506,9 +516,9 @@ cn_cli_translation_add (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 	    }
 	  if (!unformat (line, "%U", unformat_ip_address, &vip))
 	    {
-	      error = clib_error_return (0, "'%s' needs an IPv4 or IPv6 address, got '%U'",
+	      error = clib_error_return (0, "'%s' needs an IPv4 or IPv6 address, got %U",
 					 spec.kind == CN_KIND_REAL ? "real" : "vip",
-					 format_unformat_error, line);
+					 format_cn_cli_rest, line);
 	      goto done;
 	    }
 	  if ((error = cn_cli_unformat_opt_port (line, "port", &port, &given)))
@@ -544,7 +554,7 @@ cn_cli_translation_add (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 	}
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -705,7 +715,7 @@ cn_cli_translation_add (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 				 format_ip_address, &vip);
       break;
     default:
-      error = cn_cli_rv_error (rv, "cnat translation add");
+      error = cn_cli_rv_error (rv);
       break;
     }
 
@@ -755,8 +765,8 @@ cn_cli_translation_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 	    {
 	      error = clib_error_return (0,
 					 "expected an IPv4 or IPv6 address after vip/real, "
-					 "got '%U'",
-					 format_unformat_error, line);
+					 "got %U",
+					 format_cn_cli_rest, line);
 	      goto done;
 	    }
 	  if ((error = cn_cli_unformat_opt_port (line, "port", &port, &given)))
@@ -779,7 +789,7 @@ cn_cli_translation_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 	have_id = 1;
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -794,7 +804,7 @@ cn_cli_translation_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
 	}
       rv = cloudnat_translation_del_by_id (id);
       if (rv)
-	error = cn_cli_rv_error (rv, "cnat translation del");
+	error = cn_cli_rv_error (rv);
       goto done;
     }
 
@@ -827,7 +837,7 @@ cn_cli_translation_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
     goto done;
   rv = cloudnat_translation_del (table_id, &vip46, af, port, proto);
   if (rv)
-    error = cn_cli_rv_error (rv, "cnat translation del");
+    error = cn_cli_rv_error (rv);
 
 done:
   unformat_free (line);
@@ -867,8 +877,8 @@ cn_cli_show_translation (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comm
   cn_cli_show_ctx_t ctx = { .vm = vm };
 
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U': this command takes no arguments",
-			      format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U: this command takes no arguments",
+			      format_cn_cli_rest, input);
   cloudnat_translation_walk (cn_cli_show_translation_cb, &ctx);
   if (ctx.n == 0)
     vlib_cli_output (vm, "no translations");
@@ -1002,7 +1012,7 @@ cn_cli_show_session (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
 	}
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -1022,7 +1032,7 @@ cn_cli_show_session (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
   rv = cloudnat_session_walk (&f, cn_cli_show_session_cb, &ctx);
   if (rv)
     {
-      error = cn_cli_rv_error (rv, "cnat show session");
+      error = cn_cli_rv_error (rv);
       goto done;
     }
 
@@ -1115,8 +1125,8 @@ cn_cli_session_delete (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_c
 	    {
 	      error = clib_error_return (0,
 					 "expected the destination address after the source "
-					 "port, got '%U'",
-					 format_unformat_error, line);
+					 "port, got %U",
+					 format_cn_cli_rest, line);
 	      goto done;
 	    }
 	  if ((error = cn_cli_unformat_port (line, "destination port", &dport)))
@@ -1125,7 +1135,7 @@ cn_cli_session_delete (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_c
 	}
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -1156,7 +1166,7 @@ cn_cli_session_delete (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_c
     goto done;
   rv = cloudnat_session_delete (table_id, proto, &src46, sport, &dst46, dport, saf);
   if (rv)
-    error = cn_cli_rv_error (rv, "cnat session delete");
+    error = cn_cli_rv_error (rv);
 
 done:
   unformat_free (line);
@@ -1183,7 +1193,7 @@ cn_cli_session_purge (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
 	return error;
     }
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
   n = cloudnat_session_purge (table_id);
   vlib_cli_output (vm, "%u sessions deleted", n);
   return 0;
@@ -1205,8 +1215,8 @@ cn_cli_session_limit (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
   if (!unformat (input, "%u", &max))
     return clib_error_return (0,
 			      "expected the maximum number of sessions (0 = unlimited), got "
-			      "'%U'",
-			      format_unformat_error, input);
+			      "%U",
+			      format_cn_cli_rest, input);
   if (unformat (input, "table"))
     {
       if ((error = cn_cli_unformat_u32 (input, "table", &table_id)))
@@ -1215,10 +1225,10 @@ cn_cli_session_limit (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
 	return error;
     }
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
   rv = cloudnat_session_limit_set (table_id, max);
   if (rv)
-    return cn_cli_rv_error (rv, "cnat session limit");
+    return cn_cli_rv_error (rv);
   return 0;
 }
 
@@ -1256,8 +1266,8 @@ cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_comman
 	vec_add1 (addrs, ip);
       else
 	{
-	  error = clib_error_return (0, "expected an IPv4 or IPv6 address, got '%U'",
-				     format_unformat_error, line);
+	  error = clib_error_return (0, "expected an IPv4 or IPv6 address, got %U",
+				     format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -1347,7 +1357,7 @@ cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
 	have_addr = 1;
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -1361,7 +1371,7 @@ cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
     goto done;
   rv = cloudnat_snat_address_add_del (table_id, &a46, af, 0);
   if (rv)
-    error = cn_cli_rv_error (rv, "cnat snat del");
+    error = cn_cli_rv_error (rv);
 
 done:
   unformat_free (line);
@@ -1407,7 +1417,7 @@ cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
 	}
       else
 	{
-	  error = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
 	  goto done;
 	}
     }
@@ -1421,7 +1431,7 @@ cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
     goto done;
   rv = cloudnat_snat_exclude_add_del (table_id, &pfx, len, af, is_add);
   if (rv)
-    error = cn_cli_rv_error (rv, "cnat snat exclude");
+    error = cn_cli_rv_error (rv);
 
 done:
   unformat_free (line);
@@ -1440,7 +1450,7 @@ cn_cli_show_snat_addr_cb (u32 table_id, const ip46_address_t *addr, ip_address_f
 {
   cn_cli_show_ctx_t *ctx = arg;
 
-  vlib_cli_output (ctx->vm, "table %u address %U", table_id, format_ip46_address, addr,
+  vlib_cli_output (ctx->vm, "  table %u address %U", table_id, format_ip46_address, addr,
 		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4);
   ctx->n++;
   return WALK_CONTINUE;
@@ -1452,7 +1462,7 @@ cn_cli_show_snat_excl_cb (u32 table_id, const ip46_address_t *pfx, u8 len, ip_ad
 {
   cn_cli_show_ctx_t *ctx = arg;
 
-  vlib_cli_output (ctx->vm, "table %u exclude %U/%u", table_id, format_ip46_address, pfx,
+  vlib_cli_output (ctx->vm, "  table %u exclude %U/%u", table_id, format_ip46_address, pfx,
 		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4, len);
   ctx->n++;
   return WALK_CONTINUE;
@@ -1463,7 +1473,7 @@ cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, void *arg)
 {
   cn_cli_show_ctx_t *ctx = arg;
 
-  vlib_cli_output (ctx->vm, "interface %U %s", format_vnet_sw_if_index_name, vnet_get_main (),
+  vlib_cli_output (ctx->vm, "  interface %U %s", format_vnet_sw_if_index_name, vnet_get_main (),
 		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat");
   ctx->n++;
   return WALK_CONTINUE;
@@ -1475,8 +1485,8 @@ cn_cli_show_snat (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *
   cn_cli_show_ctx_t ctx = { .vm = vm };
 
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U': this command takes no arguments",
-			      format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U: this command takes no arguments",
+			      format_cn_cli_rest, input);
   vlib_cli_output (vm, "snat addresses:");
   cloudnat_snat_address_walk (cn_cli_show_snat_addr_cb, &ctx);
   if (!ctx.n)
@@ -1531,15 +1541,15 @@ cn_cli_timeouts (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
       else
 	{
 	  error = clib_error_return (0,
-				     "unknown input '%U': expected udp, tcp-established, "
+				     "unknown input %U: expected udp, tcp-established, "
 				     "tcp-transitory or icmp",
-				     format_unformat_error, line);
+				     format_cn_cli_rest, line);
 	  goto done;
 	}
       if (!unformat (line, "%u", &v))
 	{
-	  error = clib_error_return (0, "'%s' needs a number of seconds, got '%U'", name,
-				     format_unformat_error, line);
+	  error = clib_error_return (0, "'%s' needs a number of seconds, got %U", name,
+				     format_cn_cli_rest, line);
 	  goto done;
 	}
       if (v == 0)
@@ -1552,9 +1562,9 @@ cn_cli_timeouts (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
 
   rv = cloudnat_timeouts_set (&t);
   if (rv == VNET_API_ERROR_INVALID_VALUE)
-    error = clib_error_return (0, "cnat timeouts: a value is above the plugin's maximum");
+    error = clib_error_return (0, "a value is above the plugin's maximum timeout");
   else if (rv)
-    error = cn_cli_rv_error (rv, "cnat timeouts");
+    error = cn_cli_rv_error (rv);
 
 done:
   unformat_free (line);
@@ -1573,8 +1583,8 @@ cn_cli_show_timeouts (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
   cloudnat_timeouts_t t;
 
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U': this command takes no arguments",
-			      format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U: this command takes no arguments",
+			      format_cn_cli_rest, input);
   cloudnat_timeouts_get (&t);
   vlib_cli_output (vm, "udp %us", t.udp);
   vlib_cli_output (vm, "tcp-established %us", t.tcp_established);
@@ -1600,13 +1610,12 @@ cn_cli_clock_advance (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
   int rv;
 
   if (!unformat (input, "%u", &seconds))
-    return clib_error_return (0, "expected a number of seconds, got '%U'", format_unformat_error,
-			      input);
+    return clib_error_return (0, "expected a number of seconds, got %U", format_cn_cli_rest, input);
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
   rv = cloudnat_clock_advance (seconds);
   if (rv)
-    return cn_cli_rv_error (rv, "test cnat clock advance");
+    return cn_cli_rv_error (rv);
   vlib_cli_output (vm, "clock offset %llus", cloudnat_main.clock_offset);
   return 0;
 }

@@ -27,8 +27,8 @@
 static u32 *cn_client_gc_pending;
 
 static void
-cn_client_key (clib_bihash_kv_24_8_t *kv, u32 fib_index,
-	       const ip46_address_t *a, ip_address_family_t af)
+cn_client_key (clib_bihash_kv_24_8_t *kv, u32 fib_index, const ip46_address_t *a,
+	       ip_address_family_t af)
 {
   kv->key[0] = a->as_u64[0];
   kv->key[1] = a->as_u64[1];
@@ -37,8 +37,7 @@ cn_client_key (clib_bihash_kv_24_8_t *kv, u32 fib_index,
 }
 
 u32
-cn_client_find (u32 fib_index, const ip46_address_t *a,
-		ip_address_family_t af)
+cn_client_find (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   clib_bihash_kv_24_8_t kv;
   cn_client_key (&kv, fib_index, a, af);
@@ -70,9 +69,9 @@ static void
 cn_client_sync (u32 ci)
 {
   cn_client_t *c = pool_elt_at_index (cn_dp.clients, ci);
-  u8 want = c->n_vip ? CN_CAPTURE_EXCLUSIVE :
+  u8 want = c->n_vip			       ? CN_CAPTURE_EXCLUSIVE :
 	    (c->n_static || c->n_sessions > 0) ? CN_CAPTURE_INTERPOSE :
-						  CN_CAPTURE_NONE;
+						 CN_CAPTURE_NONE;
   fib_prefix_t pfx;
   dpo_proto_t dproto;
   dpo_id_t tmp = DPO_INVALID;
@@ -99,8 +98,7 @@ cn_client_sync (u32 ci)
   fib_table_entry_special_dpo_add (
     c->fib_index, &pfx, cn_dp.fib_src,
     FIB_ENTRY_FLAG_LOOSE_URPF_EXEMPT |
-      (want == CN_CAPTURE_EXCLUSIVE ? FIB_ENTRY_FLAG_EXCLUSIVE :
-				      FIB_ENTRY_FLAG_INTERPOSE),
+      (want == CN_CAPTURE_EXCLUSIVE ? FIB_ENTRY_FLAG_EXCLUSIVE : FIB_ENTRY_FLAG_INTERPOSE),
     &tmp);
   dpo_reset (&tmp);
   /* pool_elt may have moved if the FIB created clones */
@@ -124,8 +122,7 @@ cn_client_maybe_free (u32 ci)
 }
 
 u32
-cn_client_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af,
-	       int kind)
+cn_client_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af, int kind)
 {
   vlib_main_t *vm = vlib_get_main ();
   clib_bihash_kv_24_8_t kv;
@@ -192,8 +189,7 @@ cn_client_session_ref_rpc (void *arg)
 }
 
 void
-cn_client_session_ref (u32 fib_index, const ip46_address_t *a,
-		       ip_address_family_t af)
+cn_client_session_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   u32 ci = cn_client_find (fib_index, a, af);
   cn_client_rpc_t r;
@@ -201,29 +197,25 @@ cn_client_session_ref (u32 fib_index, const ip46_address_t *a,
   if (ci != ~0)
     {
       /* the pool only changes under the barrier: safe from a worker */
-      clib_atomic_fetch_add_relax (
-	&pool_elt_at_index (cn_dp.clients, ci)->n_sessions, 1);
+      clib_atomic_fetch_add_relax (&pool_elt_at_index (cn_dp.clients, ci)->n_sessions, 1);
       return;
     }
   clib_memset (&r, 0, sizeof (r));
   r.addr = *a;
   r.fib_index = fib_index;
   r.af = af;
-  vlib_force_rpc_call_main_thread (cn_client_session_ref_rpc, (u8 *) &r,
-				   sizeof (r));
+  vlib_force_rpc_call_main_thread (cn_client_session_ref_rpc, (u8 *) &r, sizeof (r));
 }
 
 void
-cn_client_session_unref (u32 fib_index, const ip46_address_t *a,
-			 ip_address_family_t af)
+cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   u32 ci = cn_client_find (fib_index, a, af);
   cn_client_t *c;
   if (ci == ~0)
     return; /* its RPC has not run yet; it will find the count low */
   c = pool_elt_at_index (cn_dp.clients, ci);
-  if (clib_atomic_sub_fetch (&c->n_sessions, 1) <= 0 && !c->n_vip &&
-      !c->n_static)
+  if (clib_atomic_sub_fetch (&c->n_sessions, 1) <= 0 && !c->n_vip && !c->n_static)
     vec_add1 (cn_client_gc_pending, ci);
 }
 
@@ -275,20 +267,18 @@ format_cn_cdpo (u8 *s, va_list *args)
 
   s = format (s, "cloudnat-%s[%d]", cd->is_vip ? "vip" : "interpose", i);
   if (c)
-    s = format (s, " %U fib %d vip-refs %d static-refs %d session-refs %d",
-		format_ip46_address, &c->addr, IP46_TYPE_ANY, c->fib_index,
-		c->n_vip, c->n_static, c->n_sessions);
+    s = format (s, " %U fib %d vip-refs %d static-refs %d session-refs %d", format_ip46_address,
+		&c->addr, IP46_TYPE_ANY, c->fib_index, c->n_vip, c->n_static, c->n_sessions);
   if (!cd->is_vip)
-    s = format (s, "\n%U%U", format_white_space, indent + 2, format_dpo_id,
-		&cd->parent, indent + 2);
+    s =
+      format (s, "\n%U%U", format_white_space, indent + 2, format_dpo_id, &cd->parent, indent + 2);
   return s;
 }
 
 /* The FIB stacks our DPO on the address's other forwarding: make a clone
    whose parent is that forwarding. */
 static void
-cn_cdpo_interpose (const dpo_id_t *original, const dpo_id_t *parent,
-		   dpo_id_t *clone)
+cn_cdpo_interpose (const dpo_id_t *original, const dpo_id_t *parent, dpo_id_t *clone)
 {
   cn_cdpo_t *cd, *orig;
   u32 ci, is_vip;
@@ -350,8 +340,6 @@ cn_client_init (vlib_main_t *vm)
   cn_dp.dpo_type = dpo_register_new_type (&cn_cdpo_vft, cn_cdpo_nodes);
   /* priority just above cnat's so an interposed entry wins over the
      usual sources (lower value = better) */
-  cn_dp.fib_src =
-    fib_source_allocate ("cloudnat", 0x02, FIB_SOURCE_BH_SIMPLE);
-  clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024,
-			 64 << 20);
+  cn_dp.fib_src = fib_source_allocate ("cloudnat", 0x02, FIB_SOURCE_BH_SIMPLE);
+  clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024, 64 << 20);
 }

@@ -28,6 +28,8 @@
 #include <vnet/ip/ip6.h>
 #include <cloudnat/cloudnat_priv.h>
 
+#define CN_PIPE 4
+
 typedef enum
 {
   CN_NEXT_DROP,
@@ -37,16 +39,14 @@ typedef enum
 
 #ifndef CLIB_MARCH_VARIANT
 vlib_error_desc_t cn_error_counters[] = {
-#define _(sym, n, sev, str)                                                   \
-  { .name = #n, .desc = str, .severity = VL_COUNTER_SEVERITY_##sev },
+#define _(sym, n, sev, str) { .name = #n, .desc = str, .severity = VL_COUNTER_SEVERITY_##sev },
   foreach_cn_error
 #undef _
 };
 #endif
 
 static_always_inline void
-cn_trace_tuple (cn_trace_t *t, const u8 *ip, const cn_pkt_info_t *pi,
-		int is_ip6, int is_new)
+cn_trace_tuple (cn_trace_t *t, const u8 *ip, const cn_pkt_info_t *pi, int is_ip6, int is_new)
 {
   ip46_address_t *s = is_new ? &t->nsrc : &t->src;
   ip46_address_t *d = is_new ? &t->ndst : &t->dst;
@@ -89,8 +89,8 @@ cn_feature_fib_index (vlib_buffer_t *b, int is_ip6)
 /* Build the lookup key of packet i; returns 0 when there is nothing to
    look up. */
 static_always_inline int
-cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
-	     int is_ip6, clib_bihash_kv_16_8_t *k4, clib_bihash_kv_40_8_t *k6)
+cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
+	     clib_bihash_kv_16_8_t *k4, clib_bihash_kv_40_8_t *k6)
 {
   switch (pi->kind)
     {
@@ -98,25 +98,22 @@ cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
     case CN_PKT_ECHO_REQUEST:
     case CN_PKT_ECHO_REPLY:
       if (is_ip6)
-	cn_key6_make (k6, ip + CN_IP6_SRC_OFF, ip + CN_IP6_DST_OFF, pi->sport,
-		      pi->dport, pi->proto, fib_index);
+	cn_key6_make (k6, ip + CN_IP6_SRC_OFF, ip + CN_IP6_DST_OFF, pi->sport, pi->dport, pi->proto,
+		      fib_index);
       else
-	cn_key4_make (k4, cn_ld32 (ip + CN_IP4_SRC_OFF),
-		      cn_ld32 (ip + CN_IP4_DST_OFF), pi->sport, pi->dport,
-		      pi->proto, fib_index);
+	cn_key4_make (k4, cn_ld32 (ip + CN_IP4_SRC_OFF), cn_ld32 (ip + CN_IP4_DST_OFF), pi->sport,
+		      pi->dport, pi->proto, fib_index);
       return 1;
     case CN_PKT_ICMP_ERROR:
       {
 	/* the quoted packet went the other way: reverse it */
 	const u8 *in = ip + pi->inner_offset;
 	if (is_ip6)
-	  cn_key6_make (k6, in + CN_IP6_DST_OFF, in + CN_IP6_SRC_OFF,
-			pi->inner_dport, pi->inner_sport, pi->inner_proto,
-			fib_index);
-	else
-	  cn_key4_make (k4, cn_ld32 (in + CN_IP4_DST_OFF),
-			cn_ld32 (in + CN_IP4_SRC_OFF), pi->inner_dport,
+	  cn_key6_make (k6, in + CN_IP6_DST_OFF, in + CN_IP6_SRC_OFF, pi->inner_dport,
 			pi->inner_sport, pi->inner_proto, fib_index);
+	else
+	  cn_key4_make (k4, cn_ld32 (in + CN_IP4_DST_OFF), cn_ld32 (in + CN_IP4_SRC_OFF),
+			pi->inner_dport, pi->inner_sport, pi->inner_proto, fib_index);
 	return 1;
       }
     default:
@@ -125,9 +122,8 @@ cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
 }
 
 static_always_inline void
-cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip,
-		     const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
-		     u32 thread_index)
+cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
+		     int is_ip6, u32 thread_index)
 {
   a->is_ip6 = is_ip6;
   a->proto = pi->proto;
@@ -151,8 +147,8 @@ cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip,
 }
 
 static_always_inline uword
-cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node,
-		vlib_frame_t *frame, int is_ip6, int is_feature)
+cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame, int is_ip6,
+		int is_feature)
 {
   u32 n_left = frame->n_vectors, *from = vlib_frame_vector_args (frame);
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], *b;
@@ -166,283 +162,279 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node,
   u32 counts[CN_N_ERROR] = { 0 };
   u32 thread_index = vm->thread_index;
   u32 now = cn_now_ticks (vm);
-  u32 i, n = n_left;
+  u32 i, k, n = n_left;
   cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
 
   vlib_get_buffers (vm, from, bufs, n);
 
-  /* pass 1: parse, key, hash, prefetch the bucket */
-  for (i = 0; i < n; i++)
+  /* A software pipeline over the frame, CN_PIPE packets apart per stage:
+     A parse, key, hash, prefetch the bucket; B prefetch the key/value
+     page; C look up, prefetch the session record; D translate. Keeping a
+     bounded number of misses in flight beats issuing them all at once. */
+  for (k = 0; k < n + 3 * CN_PIPE; k++)
     {
-      u8 *ip;
-      b = bufs[i];
-      if (i + 2 < n)
+      if (k < n)
 	{
-	  vlib_prefetch_buffer_header (bufs[i + 2], LOAD);
-	  CLIB_PREFETCH (vlib_buffer_get_current (bufs[i + 2]),
-			 CLIB_CACHE_LINE_BYTES, LOAD);
+	  u8 *ip;
+	  i = k;
+	  b = bufs[i];
+	  if (i + CN_PIPE < n)
+	    {
+	      vlib_prefetch_buffer_header (bufs[i + CN_PIPE], LOAD);
+	      CLIB_PREFETCH (vlib_buffer_get_current (bufs[i + CN_PIPE]), CLIB_CACHE_LINE_BYTES,
+			     LOAD);
+	    }
+	  ip = vlib_buffer_get_current (b);
+	  fibs[i] = is_feature ? cn_feature_fib_index (b, is_ip6) : vnet_buffer (b)->ip.fib_index;
+	  cn_pkt_parse (ip, b->current_length, is_ip6, &pis[i]);
+	  do_lookup[i] =
+	    cn_make_key (ip, &pis[i], fibs[i], is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0]);
+	  if (do_lookup[i])
+	    {
+	      if (is_ip6)
+		{
+		  hashes[i] = clib_bihash_hash_40_8 (&k6[i]);
+		  clib_bihash_prefetch_bucket_40_8 (&cn_dp.sess6, hashes[i]);
+		}
+	      else
+		{
+		  hashes[i] = clib_bihash_hash_16_8 (&k4[i]);
+		  clib_bihash_prefetch_bucket_16_8 (&cn_dp.sess4, hashes[i]);
+		}
+	    }
 	}
-      ip = vlib_buffer_get_current (b);
-      fibs[i] = is_feature ? cn_feature_fib_index (b, is_ip6) :
-			     vnet_buffer (b)->ip.fib_index;
-      cn_pkt_parse (ip, b->current_length, is_ip6, &pis[i]);
-      do_lookup[i] = cn_make_key (ip, &pis[i], fibs[i], is_ip6,
-				  &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0]);
-      if (!do_lookup[i])
+      if (k >= CN_PIPE && k - CN_PIPE < n)
+	{
+	  i = k - CN_PIPE;
+	  if (do_lookup[i])
+	    {
+	      if (is_ip6)
+		clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, hashes[i]);
+	      else
+		clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, hashes[i]);
+	    }
+	}
+      if (k >= 2 * CN_PIPE && k - 2 * CN_PIPE < n)
+	{
+	  i = k - 2 * CN_PIPE;
+	  values[i] = ~0ULL;
+	  if (do_lookup[i])
+	    {
+	      if (is_ip6)
+		{
+		  if (!clib_bihash_search_inline_with_hash_40_8 (&cn_dp.sess6, hashes[i], &k6[i]))
+		    values[i] = k6[i].value;
+		}
+	      else
+		{
+		  if (!clib_bihash_search_inline_with_hash_16_8 (&cn_dp.sess4, hashes[i], &k4[i]))
+		    values[i] = k4[i].value;
+		}
+	      if (values[i] != ~0ULL)
+		CLIB_PREFETCH (cn_store_get (st, (u32) values[i]), st->elt_size, STORE);
+	    }
+	}
+      if (k < 3 * CN_PIPE || k - 3 * CN_PIPE >= n)
 	continue;
-      if (is_ip6)
-	{
-	  hashes[i] = clib_bihash_hash_40_8 (&k6[i]);
-	  clib_bihash_prefetch_bucket_40_8 (&cn_dp.sess6, hashes[i]);
-	}
-      else
-	{
-	  hashes[i] = clib_bihash_hash_16_8 (&k4[i]);
-	  clib_bihash_prefetch_bucket_16_8 (&cn_dp.sess4, hashes[i]);
-	}
-    }
-
-  /* pass 2: prefetch the key/value pages */
-  for (i = 0; i < n; i++)
-    if (do_lookup[i])
+      i = k - 3 * CN_PIPE;
       {
-	if (is_ip6)
-	  clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, hashes[i]);
-	else
-	  clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, hashes[i]);
-      }
+	cn_pkt_info_t *pi = &pis[i];
+	u8 *ip;
+	u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
+	u32 error = ~0, what = CN_TRACE_MISS;
+	int created = 0, pass = 0;
+	cn_trace_t *t = 0;
 
-  /* pass 3: look up, prefetch the session record */
-  for (i = 0; i < n; i++)
-    {
-      values[i] = ~0ULL;
-      if (!do_lookup[i])
-	continue;
-      if (is_ip6)
-	{
-	  if (!clib_bihash_search_inline_with_hash_40_8 (&cn_dp.sess6,
-							 hashes[i], &k6[i]))
-	    values[i] = k6[i].value;
-	}
-      else
-	{
-	  if (!clib_bihash_search_inline_with_hash_16_8 (&cn_dp.sess4,
-							 hashes[i], &k4[i]))
-	    values[i] = k4[i].value;
-	}
-      if (values[i] != ~0ULL)
-	CLIB_PREFETCH (cn_store_get (st, (u32) values[i]), st->elt_size,
-		       STORE);
-    }
+	b = bufs[i];
+	ip = vlib_buffer_get_current (b);
+	if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
+	  {
+	    t = vlib_add_trace (vm, node, b, sizeof (*t));
+	    clib_memset (t, 0, sizeof (*t));
+	    t->is_ip6 = is_ip6;
+	    t->fib_index = fibs[i];
+	    t->proto = pi->kind == CN_PKT_ICMP_ERROR ? pi->proto : pi->proto;
+	    cn_trace_tuple (t, ip, pi, is_ip6, 0);
+	  }
 
-  /* pass 4: translate */
-  for (i = 0; i < n; i++)
-    {
-      cn_pkt_info_t *pi = &pis[i];
-      u8 *ip;
-      u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
-      u32 error = ~0, what = CN_TRACE_MISS;
-      int created = 0, pass = 0;
-      cn_trace_t *t = 0;
-
-      b = bufs[i];
-      ip = vlib_buffer_get_current (b);
-      if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
-	{
-	  t = vlib_add_trace (vm, node, b, sizeof (*t));
-	  clib_memset (t, 0, sizeof (*t));
-	  t->is_ip6 = is_ip6;
-	  t->fib_index = fibs[i];
-	  t->proto =
-	    pi->kind == CN_PKT_ICMP_ERROR ? pi->proto : pi->proto;
-	  cn_trace_tuple (t, ip, pi, is_ip6, 0);
-	}
-
-      if (values[i] != ~0ULL)
-	{
-	  idx = (u32) values[i];
-	  dir = (u32) (values[i] >> 32);
-	}
-      else if (pi->kind == CN_PKT_L4 || pi->kind == CN_PKT_ECHO_REQUEST)
-	{
-	  /* a new flow */
-	  cn_sess_create_args_t a;
-	  cn_args_from_packet (&a, ip, pi, fibs[i], is_ip6, thread_index);
-	  if (!is_feature)
-	    {
-	      u32 tri = cn_translation_find (
-		fibs[i], &a.dst, is_ip6 ? AF_IP6 : AF_IP4,
-		pi->kind == CN_PKT_L4 ? pi->dport : 0, pi->proto);
-	      if (tri != ~0)
-		{
-		  a.tr_index = tri;
-		  if (cn_translation_select (
-			pool_elt_at_index (cn_dp.translations, tri), &a))
-		    error = CN_ERROR_NO_BACKEND;
-		  else
-		    {
-		      idx = cn_session_create (vm, &a, &error, &dir);
-		      created = idx != ~0;
-		    }
-		}
-	      else
-		{
-		  cn_cdpo_t *cd = pool_elt_at_index (
-		    cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-		  if (cd->is_vip)
-		    error = CN_ERROR_NO_TRANSLATION;
-		  else
+	if (values[i] != ~0ULL)
+	  {
+	    idx = (u32) values[i];
+	    dir = (u32) (values[i] >> 32);
+	  }
+	else if (pi->kind == CN_PKT_L4 || pi->kind == CN_PKT_ECHO_REQUEST)
+	  {
+	    /* a new flow */
+	    cn_sess_create_args_t a;
+	    cn_args_from_packet (&a, ip, pi, fibs[i], is_ip6, thread_index);
+	    if (!is_feature)
+	      {
+		u32 tri = cn_translation_find (fibs[i], &a.dst, is_ip6 ? AF_IP6 : AF_IP4,
+					       pi->kind == CN_PKT_L4 ? pi->dport : 0, pi->proto);
+		if (tri != ~0)
+		  {
+		    a.tr_index = tri;
+		    if (cn_translation_select (pool_elt_at_index (cn_dp.translations, tri), &a))
+		      error = CN_ERROR_NO_BACKEND;
+		    else
+		      {
+			idx = cn_session_create (vm, &a, &error, &dir);
+			created = idx != ~0 && !a.existed;
+		      }
+		  }
+		else
+		  {
+		    cn_cdpo_t *cd =
+		      pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+		    if (cd->is_vip)
+		      error = CN_ERROR_NO_TRANSLATION;
+		    else
+		      pass = 1;
+		  }
+	      }
+	    else
+	      {
+		int rc = cn_snat_decide (&a);
+		if (rc == 0)
+		  {
+		    idx = cn_session_create (vm, &a, &error, &dir);
+		    created = idx != ~0 && !a.existed;
+		  }
+		else
+		  {
+		    counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS :
+							CN_ERROR_SNAT_EXCLUDED]++;
 		    pass = 1;
-		}
-	    }
-	  else
-	    {
-	      int rc = cn_snat_decide (&a);
-	      if (rc == 0)
-		{
-		  idx = cn_session_create (vm, &a, &error, &dir);
-		  created = idx != ~0;
-		}
-	      else
-		{
-		  counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS :
-						      CN_ERROR_SNAT_EXCLUDED]++;
+		  }
+	      }
+	  }
+	else
+	  {
+	    /* no session and nothing to create one from */
+	    if (!is_feature)
+	      {
+		cn_cdpo_t *cd =
+		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+		if (cd->is_vip)
+		  error = pi->kind == CN_PKT_ICMP_ERROR ? CN_ERROR_ICMP_ERROR_NO_SESSION :
+							  CN_ERROR_NOT_TRANSLATABLE;
+		else
 		  pass = 1;
-		}
-	    }
-	}
-      else
-	{
-	  /* no session and nothing to create one from */
-	  if (!is_feature)
-	    {
-	      cn_cdpo_t *cd = pool_elt_at_index (
-		cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-	      if (cd->is_vip)
-		error = pi->kind == CN_PKT_ICMP_ERROR ?
-			  CN_ERROR_ICMP_ERROR_NO_SESSION :
-			  CN_ERROR_NOT_TRANSLATABLE;
-	      else
-		pass = 1;
-	    }
-	  else
-	    pass = 1;
-	}
+	      }
+	    else
+	      pass = 1;
+	  }
 
-      if (idx != ~0)
-	{
-	  /* translate with the session */
-	  if (is_ip6)
-	    {
-	      cn_sess6_t *s = cn_store_get (st, idx);
-	      tr_index = s->tr_index;
-	      if (pi->kind == CN_PKT_ICMP_ERROR)
-		cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
-	      else
-		{
-		  int partial =
-		    (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-		    (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
-						VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
-		  cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir],
-				partial);
-		  if (pi->proto == IP_PROTOCOL_TCP && !created)
-		    {
-		      u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-		      if (nt != s->tcp)
-			s->tcp = nt;
-		    }
-		  if (s->last != now)
-		    s->last = now;
-		  s->packets++;
-		}
-	    }
-	  else
-	    {
-	      cn_sess4_t *s = cn_store_get (st, idx);
-	      tr_index = s->tr_index;
-	      if (pi->kind == CN_PKT_ICMP_ERROR)
-		cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
-	      else
-		{
-		  int partial =
-		    (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-		    (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
-						VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
-		  cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir],
-				partial);
-		  if (pi->proto == IP_PROTOCOL_TCP && !created)
-		    {
-		      u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-		      if (nt != s->tcp)
-			s->tcp = nt;
-		    }
-		  if (s->last != now)
-		    s->last = now;
-		  s->packets++;
-		}
-	    }
-	  if (tr_index != ~0)
-	    vlib_increment_combined_counter (
-	      &cn_dp.tr_counters, thread_index, tr_index, 1,
-	      vlib_buffer_length_in_chain (vm, b));
-	  if (pi->kind == CN_PKT_ICMP_ERROR)
-	    {
-	      counts[CN_ERROR_ICMP_ERROR_TRANSLATED]++;
-	      what = CN_TRACE_ICMP;
-	    }
-	  else if (created)
-	    {
-	      counts[CN_ERROR_SESSION_CREATED]++;
-	      what = CN_TRACE_CREATED;
-	    }
-	  else
-	    {
-	      counts[CN_ERROR_SESSION_HIT]++;
-	      what = CN_TRACE_HIT;
-	    }
-	  if (is_feature)
-	    vnet_feature_next (&next, b);
-	  else
-	    {
-	      /* forward in the same table to the new destination */
-	      next = CN_NEXT_LOOKUP;
-	      vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
-	    }
-	}
-      else if (pass)
-	{
-	  counts[CN_ERROR_PASSED]++;
-	  if (is_feature)
-	    vnet_feature_next (&next, b);
-	  else
-	    {
-	      cn_cdpo_t *cd = pool_elt_at_index (
-		cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-	      next = cd->parent.dpoi_next_node;
-	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
-	    }
-	}
-      else
-	{
-	  next = CN_NEXT_DROP;
-	  if (error == ~0)
-	    error = CN_ERROR_NOT_TRANSLATABLE;
-	  b->error = node->errors[error];
-	  what = CN_TRACE_DROP;
-	}
+	if (idx != ~0)
+	  {
+	    /* translate with the session */
+	    if (is_ip6)
+	      {
+		cn_sess6_t *s = cn_store_get (st, idx);
+		tr_index = s->tr_index;
+		if (pi->kind == CN_PKT_ICMP_ERROR)
+		  cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
+		else
+		  {
+		    int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+				  (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
+							      VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+		    cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+		    if (pi->proto == IP_PROTOCOL_TCP && !created)
+		      {
+			u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
+			if (nt != s->tcp)
+			  s->tcp = nt;
+		      }
+		    if (s->last != now)
+		      s->last = now;
+		    s->packets++;
+		  }
+	      }
+	    else
+	      {
+		cn_sess4_t *s = cn_store_get (st, idx);
+		tr_index = s->tr_index;
+		if (pi->kind == CN_PKT_ICMP_ERROR)
+		  cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
+		else
+		  {
+		    int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+				  (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
+							      VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+		    cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+		    if (pi->proto == IP_PROTOCOL_TCP && !created)
+		      {
+			u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
+			if (nt != s->tcp)
+			  s->tcp = nt;
+		      }
+		    if (s->last != now)
+		      s->last = now;
+		    s->packets++;
+		  }
+	      }
+	    if (tr_index != ~0)
+	      vlib_increment_combined_counter (&cn_dp.tr_counters, thread_index, tr_index, 1,
+					       vlib_buffer_length_in_chain (vm, b));
+	    if (pi->kind == CN_PKT_ICMP_ERROR)
+	      {
+		counts[CN_ERROR_ICMP_ERROR_TRANSLATED]++;
+		what = CN_TRACE_ICMP;
+	      }
+	    else if (created)
+	      {
+		counts[CN_ERROR_SESSION_CREATED]++;
+		what = CN_TRACE_CREATED;
+	      }
+	    else
+	      {
+		counts[CN_ERROR_SESSION_HIT]++;
+		what = CN_TRACE_HIT;
+	      }
+	    if (is_feature)
+	      vnet_feature_next (&next, b);
+	    else
+	      {
+		/* forward in the same table to the new destination */
+		next = CN_NEXT_LOOKUP;
+		vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
+	      }
+	  }
+	else if (pass)
+	  {
+	    counts[CN_ERROR_PASSED]++;
+	    if (is_feature)
+	      vnet_feature_next (&next, b);
+	    else
+	      {
+		cn_cdpo_t *cd =
+		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+		next = cd->parent.dpoi_next_node;
+		vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
+	      }
+	  }
+	else
+	  {
+	    next = CN_NEXT_DROP;
+	    if (error == ~0)
+	      error = CN_ERROR_NOT_TRANSLATABLE;
+	    b->error = node->errors[error];
+	    what = CN_TRACE_DROP;
+	  }
 
-      nexts[i] = next;
-      if (t)
-	{
-	  t->session_index = idx;
-	  t->dir = dir;
-	  t->tr_index = tr_index;
-	  t->what = what;
-	  t->error = error;
-	  if (idx != ~0)
-	    cn_trace_tuple (t, ip, pi, is_ip6, 1);
-	}
+	nexts[i] = next;
+	if (t)
+	  {
+	    t->session_index = idx;
+	    t->dir = dir;
+	    t->tr_index = tr_index;
+	    t->what = what;
+	    t->error = error;
+	    if (idx != ~0)
+	      cn_trace_tuple (t, ip, pi, is_ip6, 1);
+	  }
+      }
     }
 
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);

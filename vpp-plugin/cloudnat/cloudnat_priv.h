@@ -64,13 +64,13 @@
 typedef struct
 {
   cn_rw4_t rw[2];
-  u32 last;	 /* plugin clock, ticks */
+  u32 last; /* plugin clock, ticks */
   u32 fib_index;
-  u32 tr_index;	 /* translation, ~0 for SNAT */
+  u32 tr_index; /* translation, ~0 for SNAT */
   u32 packets;
   u8 proto;
-  u8 tcp;	 /* cn_tcp.h state byte */
-  u8 flags;	 /* CN_SF_* */
+  u8 tcp;   /* cn_tcp.h state byte */
+  u8 flags; /* CN_SF_* */
   u8 backend;
   u32 pad[3];
 } cn_sess4_t;
@@ -120,8 +120,7 @@ typedef struct
 static_always_inline void *
 cn_store_get (cn_store_t *st, u32 index)
 {
-  return st->chunks[index >> CN_CHUNK_BITS] +
-	 (uword) (index & (CN_CHUNK_SIZE - 1)) * st->elt_size;
+  return st->chunks[index >> CN_CHUNK_BITS] + (uword) (index & (CN_CHUNK_SIZE - 1)) * st->elt_size;
 }
 
 /* per (family, fib index) session count and limit */
@@ -140,10 +139,10 @@ typedef struct
 {
   cloudnat_translation_spec_t spec;
   u32 fib_index;
-  u32 client_index;   /* capture of the vip/real address */
-  u32 *src_clients;   /* captures of backends' source rewrites */
-  u8 *maglev;	      /* vec, backend index per slot */
-  u64 *backend_keys;  /* maglev identity of each backend */
+  u32 client_index;  /* capture of the vip/real address */
+  u32 *src_clients;  /* captures of backends' source rewrites */
+  u8 *maglev;	     /* vec, backend index per slot */
+  u64 *backend_keys; /* maglev identity of each backend */
   volatile u32 n_sessions;
 } cn_translation_t;
 
@@ -166,8 +165,8 @@ typedef struct
   u32 n_vip;
   u32 n_static;
   volatile i32 n_sessions;
-  u8 mode;	  /* installed cn_capture_mode_t */
-  u32 dpo_index;  /* the template DPO given to the FIB */
+  u8 mode;	 /* installed cn_capture_mode_t */
+  u32 dpo_index; /* the template DPO given to the FIB */
 } cn_client_t;
 
 /* A DPO instance: the template given to the FIB, or an interpose clone
@@ -192,8 +191,8 @@ typedef struct
 
 typedef struct
 {
-  ip46_address_t *addrs;   /* pool of this table and family */
-  u32 *addr_clients;	   /* capture of each address */
+  ip46_address_t *addrs; /* pool of this table and family */
+  u32 *addr_clients;	 /* capture of each address */
   cn_prefix_t *excludes;
 } cn_snat_table_t;
 
@@ -245,29 +244,26 @@ extern vlib_node_registration_t cn_ip4_snat_node, cn_ip6_snat_node;
 static_always_inline u32
 cn_now_ticks (vlib_main_t *vm)
 {
-  return cn_ticks_from_seconds (vlib_time_now (vm) +
-				(f64) cloudnat_main.clock_offset);
+  return cn_ticks_from_seconds (vlib_time_now (vm) + (f64) cloudnat_main.clock_offset);
 }
 
 /* ---- keys ---- */
 
 static_always_inline void
-cn_key4_make (clib_bihash_kv_16_8_t *kv, u32 src, u32 dst, u16 sport,
-	      u16 dport, u8 proto, u32 fib_index)
+cn_key4_make (clib_bihash_kv_16_8_t *kv, u32 src, u32 dst, u16 sport, u16 dport, u8 proto,
+	      u32 fib_index)
 {
   kv->key[0] = (u64) src << 32 | dst;
-  kv->key[1] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 |
-	       (fib_index & 0xffffff);
+  kv->key[1] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 | (fib_index & 0xffffff);
 }
 
 static_always_inline void
-cn_key6_make (clib_bihash_kv_40_8_t *kv, const u8 *src, const u8 *dst,
-	      u16 sport, u16 dport, u8 proto, u32 fib_index)
+cn_key6_make (clib_bihash_kv_40_8_t *kv, const u8 *src, const u8 *dst, u16 sport, u16 dport,
+	      u8 proto, u32 fib_index)
 {
   clib_memcpy_fast (&kv->key[0], src, 16);
   clib_memcpy_fast (&kv->key[2], dst, 16);
-  kv->key[4] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 |
-	       (fib_index & 0xffffff);
+  kv->key[4] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 | (fib_index & 0xffffff);
 }
 
 /* ---- store ---- */
@@ -294,13 +290,13 @@ typedef struct
   u16 nsport, ndport; /* network order */
   u32 tr_index;
   u8 backend;
-  u8 src_port_free;   /* nsport may be reallocated on a reply collision */
+  u8 src_port_free; /* nsport may be reallocated on a reply collision */
   u8 needs_client_ref;
+  u8 existed; /* set by create: the flow had a session already */
 } cn_sess_create_args_t;
 
 /* returns a session index, or ~0 with *error set to a node error code */
-u32 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a,
-		       u32 *error, u32 *dir);
+u32 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *dir);
 void cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier);
 void cn_sessions_scan (vlib_main_t *vm, int full, int under_barrier);
 void cn_store_reclaim (vlib_main_t *vm, cn_store_t *st, int all);
@@ -308,14 +304,13 @@ void cn_store_reclaim (vlib_main_t *vm, cn_store_t *st, int all);
 /* ---- translations (cloudnat_translation.c) ---- */
 /* returns translation index or ~0; readers: any thread */
 static_always_inline u32
-cn_translation_find (u32 fib_index, const ip46_address_t *vip,
-		     ip_address_family_t af, u16 port_net, u8 proto)
+cn_translation_find (u32 fib_index, const ip46_address_t *vip, ip_address_family_t af, u16 port_net,
+		     u8 proto)
 {
   clib_bihash_kv_24_8_t kv;
   kv.key[0] = vip->as_u64[0];
   kv.key[1] = vip->as_u64[1];
-  kv.key[2] = (u64) fib_index << 32 | (u64) port_net << 16 |
-	      (u64) proto << 8 | af;
+  kv.key[2] = (u64) fib_index << 32 | (u64) port_net << 16 | (u64) proto << 8 | af;
   if (clib_bihash_search_inline_24_8 (&cn_dp.tr_db, &kv))
     return ~0;
   return (u32) kv.value;
@@ -325,22 +320,20 @@ cn_translation_find (u32 fib_index, const ip46_address_t *vip,
 int cn_translation_select (cn_translation_t *tr, cn_sess_create_args_t *a);
 
 /* ---- clients (cloudnat_client.c) ---- */
-u32 cn_client_find (u32 fib_index, const ip46_address_t *a,
-		    ip_address_family_t af);
+u32 cn_client_find (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 /* main thread: take / drop a reference of the given kind */
 #define CN_CLIENT_REF_VIP     0
 #define CN_CLIENT_REF_STATIC  1
 #define CN_CLIENT_REF_SESSION 2
-u32 cn_client_ref (u32 fib_index, const ip46_address_t *a,
-		   ip_address_family_t af, int kind);
+u32 cn_client_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af, int kind);
 void cn_client_unref (u32 client_index, int kind);
 /* any thread: a new session sends its replies to (fib, a) */
-void cn_client_session_ref (u32 fib_index, const ip46_address_t *a,
-			    ip_address_family_t af);
+void cn_client_session_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 /* main thread: a session that held a ref is gone */
-void cn_client_session_unref (u32 fib_index, const ip46_address_t *a,
-			      ip_address_family_t af);
+void cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 void cn_client_init (vlib_main_t *vm);
+/* main thread: drop clients that lost their last reference */
+void cn_client_gc (vlib_main_t *vm);
 /* dpo type helpers for the SNAT "is local" test */
 int cn_dpo_is_local (const dpo_id_t *dpo);
 
@@ -353,28 +346,23 @@ int cn_dpo_is_local (const dpo_id_t *dpo);
 int cn_snat_decide (cn_sess_create_args_t *a);
 
 /* ---- node errors ---- */
-#define foreach_cn_error                                                      \
-  _ (SESSION_HIT, session_hit, INFO, "packets of existing sessions")          \
-  _ (SESSION_CREATED, session_created, INFO, "sessions created")              \
-  _ (ICMP_ERROR_TRANSLATED, icmp_error_translated, INFO,                     \
-     "ICMP errors translated")                                                \
-  _ (PASSED, passed, INFO, "packets passed untouched")                        \
-  _ (SNAT_EXCLUDED, snat_excluded, INFO,                                      \
-     "source NAT skipped: excluded or local destination")                     \
-  _ (NO_SNAT_ADDRESS, no_snat_address, INFO,                                  \
-     "source NAT skipped: no address for the table")                         \
-  _ (NO_TRANSLATION, no_translation, ERROR,                                   \
-     "dropped: VIP port without translation")                                 \
-  _ (NOT_TRANSLATABLE, not_translatable, ERROR,                               \
-     "dropped: fragment, truncated or unsupported packet to a VIP")           \
-  _ (ICMP_ERROR_NO_SESSION, icmp_error_no_session, ERROR,                     \
-     "dropped: ICMP error to a VIP without session")                          \
-  _ (SESSION_LIMIT, session_limit, ERROR, "dropped: session limit reached")    \
-  _ (PORT_EXHAUSTED, port_exhausted, ERROR,                                   \
-     "dropped: no free source port")                                          \
-  _ (REPLY_TUPLE_IN_USE, reply_tuple_in_use, ERROR,                           \
-     "dropped: reply 5-tuple already used by another session")               \
-  _ (NO_MEMORY, no_memory, ERROR, "dropped: session table full")             \
+#define foreach_cn_error                                                                           \
+  _ (SESSION_HIT, session_hit, INFO, "packets of existing sessions")                               \
+  _ (SESSION_CREATED, session_created, INFO, "sessions created")                                   \
+  _ (ICMP_ERROR_TRANSLATED, icmp_error_translated, INFO, "ICMP errors translated")                 \
+  _ (PASSED, passed, INFO, "packets passed untouched")                                             \
+  _ (SNAT_EXCLUDED, snat_excluded, INFO, "source NAT skipped: excluded or local destination")      \
+  _ (NO_SNAT_ADDRESS, no_snat_address, INFO, "source NAT skipped: no address for the table")       \
+  _ (NO_TRANSLATION, no_translation, ERROR, "dropped: VIP port without translation")               \
+  _ (NOT_TRANSLATABLE, not_translatable, ERROR,                                                    \
+     "dropped: fragment, truncated or unsupported packet to a VIP")                                \
+  _ (ICMP_ERROR_NO_SESSION, icmp_error_no_session, ERROR,                                          \
+     "dropped: ICMP error to a VIP without session")                                               \
+  _ (SESSION_LIMIT, session_limit, ERROR, "dropped: session limit reached")                        \
+  _ (PORT_EXHAUSTED, port_exhausted, ERROR, "dropped: no free source port")                        \
+  _ (REPLY_TUPLE_IN_USE, reply_tuple_in_use, ERROR,                                                \
+     "dropped: reply 5-tuple already used by another session")                                     \
+  _ (NO_MEMORY, no_memory, ERROR, "dropped: session table full")                                   \
   _ (NO_BACKEND, no_backend, ERROR, "dropped: translation has no backend")
 
 typedef enum
@@ -412,17 +400,14 @@ format_function_t format_cn_trace;
 
 /* misc */
 u32 cn_table_id_of_fib (u32 fib_index, ip_address_family_t af);
-void cn_session_view_fill4 (const cn_sess4_t *s, u32 index,
-			    cloudnat_session_view_t *v, u32 now);
-void cn_session_view_fill6 (const cn_sess6_t *s, u32 index,
-			    cloudnat_session_view_t *v, u32 now);
+void cn_session_view_fill4 (const cn_sess4_t *s, u32 index, cloudnat_session_view_t *v, u32 now);
+void cn_session_view_fill6 (const cn_sess6_t *s, u32 index, cloudnat_session_view_t *v, u32 now);
 u32 cn_session_timeout (u8 proto, u8 tcp);
 /* delete every session of a translation whose backend map[] is ~0, and
    renumber the others (map == NULL: delete all of the translation) */
 void cn_sessions_of_translation (u32 tr_index, const u32 *map);
 /* delete sessions using an SNAT address */
-void cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a,
-				  ip_address_family_t af);
+void cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 u32 cn_session_purge_fib (int af_mask, u32 fib4, u32 fib6);
 
 #endif /* __included_cloudnat_priv_h__ */

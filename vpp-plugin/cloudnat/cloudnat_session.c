@@ -19,8 +19,7 @@ cn_store_init (cn_store_t *st, u32 elt_size)
   clib_memset (st, 0, sizeof (*st));
   st->elt_size = elt_size;
   clib_spinlock_init (&st->lock);
-  vec_validate (st->threads,
-		clib_max (vlib_get_thread_main ()->n_vlib_mains, 1) - 1);
+  vec_validate (st->threads, clib_max (vlib_get_thread_main ()->n_vlib_mains, 1) - 1);
 }
 
 u32
@@ -44,8 +43,8 @@ cn_store_alloc (cn_store_t *st, u32 thread_index)
       /* a new chunk: it is published before any of its indexes is, and
 	 it never moves */
       c = st->n_chunks;
-      st->chunks[c] = clib_mem_alloc_aligned (
-	(uword) CN_CHUNK_SIZE * st->elt_size, CLIB_CACHE_LINE_BYTES);
+      st->chunks[c] =
+	clib_mem_alloc_aligned ((uword) CN_CHUNK_SIZE * st->elt_size, CLIB_CACHE_LINE_BYTES);
       clib_memset (st->chunks[c], 0, (uword) CN_CHUNK_SIZE * st->elt_size);
       CLIB_MEMORY_STORE_BARRIER ();
       st->n_chunks = c + 1;
@@ -124,8 +123,7 @@ cn_session_timeout (u8 proto, u8 tcp)
   switch (proto)
     {
     case IP_PROTOCOL_TCP:
-      return cn_tcp_is_established (tcp) ? t->tcp_established :
-					   t->tcp_transitory;
+      return cn_tcp_is_established (tcp) ? t->tcp_established : t->tcp_transitory;
     case IP_PROTOCOL_UDP:
       return t->udp;
     default:
@@ -144,8 +142,7 @@ cn_fib_count (u32 is_ip6, u32 fib_index)
 u32
 cn_table_id_of_fib (u32 fib_index, ip_address_family_t af)
 {
-  return fib_table_get_table_id (fib_index, af == AF_IP6 ? FIB_PROTOCOL_IP6 :
-							    FIB_PROTOCOL_IP4);
+  return fib_table_get_table_id (fib_index, af == AF_IP6 ? FIB_PROTOCOL_IP6 : FIB_PROTOCOL_IP4);
 }
 
 /* ------------------------------------------------------------------ */
@@ -169,15 +166,13 @@ cn_reply_port_is_free (u16 port, void *arg)
   if (!a->is_ip6)
     {
       clib_bihash_kv_16_8_t kv;
-      cn_key4_make (&kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p,
-		    a->proto, a->fib_index);
+      cn_key4_make (&kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
       return clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv) != 0;
     }
   else
     {
       clib_bihash_kv_40_8_t kv;
-      cn_key6_make (&kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p,
-		    a->proto, a->fib_index);
+      cn_key6_make (&kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
       return clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv) != 0;
     }
 }
@@ -189,10 +184,9 @@ cn_session_pick_port (cn_sess_create_args_t *a)
   u32 seed;
   u16 p;
 
-  seed = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1] ^
-			    ((u64) a->sport << 16) ^ a->dst.as_u64[1]);
-  p = cn_port_choose (clib_net_to_host_u16 (a->nsport), lo, 65535, seed,
-		      cn_reply_port_is_free, a);
+  seed = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1] ^ ((u64) a->sport << 16) ^
+			    a->dst.as_u64[1]);
+  p = cn_port_choose (clib_net_to_host_u16 (a->nsport), lo, 65535, seed, cn_reply_port_is_free, a);
   if (!p)
     return -1;
   a->nsport = clib_host_to_net_u16 (p);
@@ -201,19 +195,51 @@ cn_session_pick_port (cn_sess_create_args_t *a)
   return 0;
 }
 
+/* The flow's own forward entry: it exists when an earlier packet of the
+   same frame, or another thread, created the session meanwhile. */
+static u64
+cn_session_find_fwd (cn_sess_create_args_t *a)
+{
+  if (!a->is_ip6)
+    {
+      clib_bihash_kv_16_8_t kv;
+      cn_key4_make (&kv, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
+		    a->fib_index);
+      if (!clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv))
+	return kv.value;
+    }
+  else
+    {
+      clib_bihash_kv_40_8_t kv;
+      cn_key6_make (&kv, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto,
+		    a->fib_index);
+      if (!clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv))
+	return kv.value;
+    }
+  return ~0ULL;
+}
+
 u32
-cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
-		   u32 *dir)
+cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *dir)
 {
   cn_store_t *st = a->is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
   cn_fib_count_t *fc = cn_fib_count (a->is_ip6, a->fib_index);
   u32 idx, attempt, existing = ~0;
   u32 now = cn_now_ticks (vm);
   int rv;
+  u64 v;
 
   *dir = CN_DIR_FWD;
-  if (PREDICT_FALSE (cn_dp.max_sessions &&
-		     cn_dp.n_sessions >= cn_dp.max_sessions))
+  a->existed = 0;
+  /* lookups of a frame all happen before its sessions are made: a second
+     packet of a new flow finds the session its first packet created */
+  if ((v = cn_session_find_fwd (a)) != ~0ULL)
+    {
+      a->existed = 1;
+      *dir = (u32) (v >> 32);
+      return (u32) v;
+    }
+  if (PREDICT_FALSE (cn_dp.max_sessions && cn_dp.n_sessions >= cn_dp.max_sessions))
     {
       *error = CN_ERROR_SESSION_LIMIT;
       return ~0;
@@ -227,8 +253,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
   /* a reply tuple that is taken already needs another source port when
      we choose the source (SNAT, or a backend rewriting the source address
      but not its port) */
-  if (a->src_port_free && !cn_reply_port_is_free (
-			    clib_net_to_host_u16 (a->nsport), a))
+  if (a->src_port_free && !cn_reply_port_is_free (clib_net_to_host_u16 (a->nsport), a))
     {
       if (cn_session_pick_port (a))
 	{
@@ -251,14 +276,10 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
 	  cn_sess4_t *s = cn_store_get (st, idx);
 	  clib_bihash_kv_16_8_t kr, kf;
 	  clib_memset (s, 0, sizeof (*s));
-	  cn_rw4_init (&s->rw[0], a->proto, a->src.ip4.as_u32,
-		       a->dst.ip4.as_u32, a->sport, a->dport,
-		       a->nsrc.ip4.as_u32, a->ndst.ip4.as_u32, a->nsport,
-		       a->ndport);
-	  cn_rw4_init (&s->rw[1], a->proto, a->ndst.ip4.as_u32,
-		       a->nsrc.ip4.as_u32, a->ndport, a->nsport,
-		       a->dst.ip4.as_u32, a->src.ip4.as_u32, a->dport,
-		       a->sport);
+	  cn_rw4_init (&s->rw[0], a->proto, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport,
+		       a->dport, a->nsrc.ip4.as_u32, a->ndst.ip4.as_u32, a->nsport, a->ndport);
+	  cn_rw4_init (&s->rw[1], a->proto, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport,
+		       a->nsport, a->dst.ip4.as_u32, a->src.ip4.as_u32, a->dport, a->sport);
 	  s->last = now;
 	  s->fib_index = a->fib_index;
 	  s->tr_index = a->tr_index;
@@ -269,24 +290,23 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
 		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
 	  CLIB_MEMORY_STORE_BARRIER ();
 
-	  cn_key4_make (&kr, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32,
-			a->ndport, a->nsport, a->proto, a->fib_index);
+	  cn_key4_make (&kr, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport, a->proto,
+			a->fib_index);
 	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
 	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 2);
 	  if (rv == -2)
 	    goto reply_taken;
 	  if (rv)
 	    goto no_mem;
-	  cn_key4_make (&kf, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport,
-			a->dport, a->proto, a->fib_index);
+	  cn_key4_make (&kf, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
+			a->fib_index);
 	  kf.value = idx;
 	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kf, 2);
 	  if (rv)
 	    {
 	      /* another thread created this very flow meanwhile */
 	      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 0);
-	      if (rv == -2 &&
-		  !clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kf))
+	      if (rv == -2 && !clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kf))
 		existing = (u32) kf.value;
 	      goto lost;
 	    }
@@ -296,12 +316,10 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
 	  cn_sess6_t *s = cn_store_get (st, idx);
 	  clib_bihash_kv_40_8_t kr, kf;
 	  clib_memset (s, 0, sizeof (*s));
-	  cn_rw6_init (&s->rw[0], a->proto, a->src.ip6.as_u8,
-		       a->dst.ip6.as_u8, a->sport, a->dport, a->nsrc.ip6.as_u8,
-		       a->ndst.ip6.as_u8, a->nsport, a->ndport);
-	  cn_rw6_init (&s->rw[1], a->proto, a->ndst.ip6.as_u8,
-		       a->nsrc.ip6.as_u8, a->ndport, a->nsport,
-		       a->dst.ip6.as_u8, a->src.ip6.as_u8, a->dport, a->sport);
+	  cn_rw6_init (&s->rw[0], a->proto, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport,
+		       a->nsrc.ip6.as_u8, a->ndst.ip6.as_u8, a->nsport, a->ndport);
+	  cn_rw6_init (&s->rw[1], a->proto, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport,
+		       a->nsport, a->dst.ip6.as_u8, a->src.ip6.as_u8, a->dport, a->sport);
 	  s->last = now;
 	  s->fib_index = a->fib_index;
 	  s->tr_index = a->tr_index;
@@ -312,23 +330,22 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
 		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
 	  CLIB_MEMORY_STORE_BARRIER ();
 
-	  cn_key6_make (&kr, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport,
-			a->nsport, a->proto, a->fib_index);
+	  cn_key6_make (&kr, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport, a->proto,
+			a->fib_index);
 	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
 	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 2);
 	  if (rv == -2)
 	    goto reply_taken;
 	  if (rv)
 	    goto no_mem;
-	  cn_key6_make (&kf, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport,
-			a->dport, a->proto, a->fib_index);
+	  cn_key6_make (&kf, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto,
+			a->fib_index);
 	  kf.value = idx;
 	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kf, 2);
 	  if (rv)
 	    {
 	      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 0);
-	      if (rv == -2 &&
-		  !clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kf))
+	      if (rv == -2 && !clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kf))
 		existing = (u32) kf.value;
 	      goto lost;
 	    }
@@ -340,19 +357,24 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error,
 	clib_atomic_fetch_add_relax (&fc->n_sessions, 1);
       if (a->tr_index != ~0)
 	clib_atomic_fetch_add_relax (
-	  &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions,
-	  1);
+	  &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions, 1);
       if (a->needs_client_ref)
-	cn_client_session_ref (a->fib_index, &a->nsrc,
-			       a->is_ip6 ? AF_IP6 : AF_IP4);
+	cn_client_session_ref (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
       return idx;
 
     reply_taken:
+      /* a racing thread made this very flow? */
+      if ((v = cn_session_find_fwd (a)) != ~0ULL)
+	{
+	  cn_store_free_now (st, a->thread_index, idx);
+	  a->existed = 1;
+	  *dir = (u32) (v >> 32);
+	  return (u32) v;
+	}
       /* someone else's reply tuple: only a source we choose can move */
       if (!a->src_port_free || cn_session_pick_port (a))
 	{
-	  *error = a->src_port_free ? CN_ERROR_PORT_EXHAUSTED :
-				      CN_ERROR_REPLY_TUPLE_IN_USE;
+	  *error = a->src_port_free ? CN_ERROR_PORT_EXHAUSTED : CN_ERROR_REPLY_TUPLE_IN_USE;
 	  break;
 	}
       continue;
@@ -372,6 +394,7 @@ lost:
   cn_store_free_now (st, a->thread_index, idx);
   if (existing != ~0)
     {
+      a->existed = 1;
       *dir = (u32) 0;
       return existing;
     }
@@ -393,8 +416,7 @@ cn_session_unlink_common (u32 is_ip6, u32 fib_index, u32 tr_index, u8 flags,
   if (fc)
     clib_atomic_fetch_sub_relax (&fc->n_sessions, 1);
   if (tr_index != ~0 && !pool_is_free_index (cn_dp.translations, tr_index))
-    clib_atomic_fetch_sub_relax (
-      &pool_elt_at_index (cn_dp.translations, tr_index)->n_sessions, 1);
+    clib_atomic_fetch_sub_relax (&pool_elt_at_index (cn_dp.translations, tr_index)->n_sessions, 1);
   if (flags & CN_SF_CLIENT_REF)
     cn_client_session_unref (fib_index, reply_dst, is_ip6 ? AF_IP6 : AF_IP4);
 }
@@ -411,16 +433,15 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
       if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
 	return;
       /* forward key = mirror of the reply rewrite, and vice versa */
-      cn_key4_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport,
-		    s->rw[1].sport, s->proto, s->fib_index);
+      cn_key4_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
+		    s->fib_index);
       clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
-      cn_key4_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport,
-		    s->rw[0].sport, s->proto, s->fib_index);
+      cn_key4_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
+		    s->fib_index);
       clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
       ip46_address_set_ip4 (&rdst, (ip4_address_t *) &s->rw[0].src);
       s->flags |= CN_SF_DEAD;
-      cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags,
-				&rdst);
+      cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));
       cn_store_release (&cn_dp.store4, index, under_barrier);
@@ -431,16 +452,15 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
       clib_bihash_kv_40_8_t kv;
       if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
 	return;
-      cn_key6_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport,
-		    s->rw[1].sport, s->proto, s->fib_index);
+      cn_key6_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
+		    s->fib_index);
       clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
-      cn_key6_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport,
-		    s->rw[0].sport, s->proto, s->fib_index);
+      cn_key6_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
+		    s->fib_index);
       clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
       clib_memcpy (rdst.as_u8, s->rw[0].src, 16);
       s->flags |= CN_SF_DEAD;
-      cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags,
-				&rdst);
+      cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));
       cn_store_release (&cn_dp.store6, index, under_barrier);
@@ -448,17 +468,17 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 }
 
 /* Visit every live record of a family. */
-#define cn_foreach_session(st, idx, ...)                                      \
-  do                                                                          \
-    {                                                                         \
-      u32 _c, _o;                                                             \
-      for (_c = 0; _c < (st)->n_chunks; _c++)                                 \
-	for (_o = 0; _o < CN_CHUNK_SIZE; _o++)                                \
-	  {                                                                   \
-	    idx = (_c << CN_CHUNK_BITS) | _o;                                 \
-	    __VA_ARGS__                                                       \
-	  }                                                                   \
-    }                                                                         \
+#define cn_foreach_session(st, idx, ...)                                                           \
+  do                                                                                               \
+    {                                                                                              \
+      u32 _c, _o;                                                                                  \
+      for (_c = 0; _c < (st)->n_chunks; _c++)                                                      \
+	for (_o = 0; _o < CN_CHUNK_SIZE; _o++)                                                     \
+	  {                                                                                        \
+	    idx = (_c << CN_CHUNK_BITS) | _o;                                                      \
+	    __VA_ARGS__                                                                            \
+	  }                                                                                        \
+    }                                                                                              \
   while (0)
 
 static_always_inline u8
@@ -471,8 +491,7 @@ cn_sess_flags (u32 is_ip6, u32 idx)
 static_always_inline int
 cn_sess_live (u32 is_ip6, u32 idx)
 {
-  return (cn_sess_flags (is_ip6, idx) & (CN_SF_USED | CN_SF_DEAD)) ==
-	 CN_SF_USED;
+  return (cn_sess_flags (is_ip6, idx) & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
 }
 
 static int
@@ -513,8 +532,7 @@ cn_sessions_scan (vlib_main_t *vm, int full, int under_barrier)
 	    *cursor = 0;
 	  if (idx >= n_slots)
 	    idx = 0;
-	  if (cn_sess_live (is_ip6, idx) &&
-	      cn_session_is_expired (is_ip6, idx, now))
+	  if (cn_sess_live (is_ip6, idx) && cn_session_is_expired (is_ip6, idx, now))
 	    cn_session_delete_i (is_ip6, idx, under_barrier);
 	}
       cn_store_reclaim (vm, st, under_barrier);
@@ -526,8 +544,7 @@ cn_sessions_scan (vlib_main_t *vm, int full, int under_barrier)
 /* ------------------------------------------------------------------ */
 
 void
-cn_session_view_fill4 (const cn_sess4_t *s, u32 index,
-		       cloudnat_session_view_t *v, u32 now)
+cn_session_view_fill4 (const cn_sess4_t *s, u32 index, cloudnat_session_view_t *v, u32 now)
 {
   clib_memset (v, 0, sizeof (*v));
   v->af = AF_IP4;
@@ -546,15 +563,13 @@ cn_session_view_fill4 (const cn_sess4_t *s, u32 index,
   v->tcp_state = s->proto == IP_PROTOCOL_TCP ? cn_tcp_state (s->tcp) : 0;
   v->translation_id = s->tr_index;
   v->backend_index = s->tr_index == ~0 ? ~0 : s->backend;
-  v->expires_in =
-    cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
+  v->expires_in = cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
   v->packets = s->packets;
   v->session_index = index;
 }
 
 void
-cn_session_view_fill6 (const cn_sess6_t *s, u32 index,
-		       cloudnat_session_view_t *v, u32 now)
+cn_session_view_fill6 (const cn_sess6_t *s, u32 index, cloudnat_session_view_t *v, u32 now)
 {
   clib_memset (v, 0, sizeof (*v));
   v->af = AF_IP6;
@@ -573,15 +588,13 @@ cn_session_view_fill6 (const cn_sess6_t *s, u32 index,
   v->tcp_state = s->proto == IP_PROTOCOL_TCP ? cn_tcp_state (s->tcp) : 0;
   v->translation_id = s->tr_index;
   v->backend_index = s->tr_index == ~0 ? ~0 : s->backend;
-  v->expires_in =
-    cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
+  v->expires_in = cn_expires_in (now, s->last, cn_session_timeout (s->proto, s->tcp));
   v->packets = s->packets;
   v->session_index = index;
 }
 
 static int
-cn_prefix_match (const ip46_address_t *a, const ip46_address_t *p, u8 len,
-		 ip_address_family_t af)
+cn_prefix_match (const ip46_address_t *a, const ip46_address_t *p, u8 len, ip_address_family_t af)
 {
   ip46_address_t m = *a;
   if (af == AF_IP4)
@@ -599,8 +612,7 @@ cn_prefix_match (const ip46_address_t *a, const ip46_address_t *p, u8 len,
 }
 
 static int
-cn_view_matches (const cloudnat_session_view_t *v,
-		 const cloudnat_session_filter_t *f)
+cn_view_matches (const cloudnat_session_view_t *v, const cloudnat_session_filter_t *f)
 {
   if (f->proto && f->proto != v->proto)
     return 0;
@@ -618,8 +630,8 @@ cn_view_matches (const cloudnat_session_view_t *v,
 }
 
 int
-cloudnat_session_walk (const cloudnat_session_filter_t *filter,
-		       cloudnat_session_walk_cb_t cb, void *ctx)
+cloudnat_session_walk (const cloudnat_session_filter_t *filter, cloudnat_session_walk_cb_t cb,
+		       void *ctx)
 {
   vlib_main_t *vm = vlib_get_main ();
   cloudnat_session_filter_t any = { .table_id = ~0 };
@@ -645,18 +657,17 @@ cloudnat_session_walk (const cloudnat_session_filter_t *filter,
       if (proto == IP_PROTOCOL_ICMP6)
 	goto v6;
       cn_foreach_session (&cn_dp.store4, idx, {
-			    cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
-			    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-				CN_SF_USED)
-			      continue;
-			    if (f->table_id != ~0 && s->fib_index != fib4)
-			      continue;
-			    cn_session_view_fill4 (s, idx, &v, now);
-			    if (!cn_view_matches (&v, &f4))
-			      continue;
-			    if (cb (&v, ctx) == WALK_STOP)
-			      goto done;
-			  });
+	cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+	if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	  continue;
+	if (f->table_id != ~0 && s->fib_index != fib4)
+	  continue;
+	cn_session_view_fill4 (s, idx, &v, now);
+	if (!cn_view_matches (&v, &f4))
+	  continue;
+	if (cb (&v, ctx) == WALK_STOP)
+	  goto done;
+      });
     }
 v6:
   if (!f->addr_len || f->af == AF_IP6)
@@ -666,18 +677,17 @@ v6:
       if (f6.proto == IP_PROTOCOL_ICMP)
 	f6.proto = IP_PROTOCOL_ICMP6;
       cn_foreach_session (&cn_dp.store6, idx, {
-			    cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
-			    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-				CN_SF_USED)
-			      continue;
-			    if (f->table_id != ~0 && s->fib_index != fib6)
-			      continue;
-			    cn_session_view_fill6 (s, idx, &v, now);
-			    if (!cn_view_matches (&v, &f6))
-			      continue;
-			    if (cb (&v, ctx) == WALK_STOP)
-			      goto done;
-			  });
+	cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+	if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	  continue;
+	if (f->table_id != ~0 && s->fib_index != fib6)
+	  continue;
+	cn_session_view_fill6 (s, idx, &v, now);
+	if (!cn_view_matches (&v, &f6))
+	  continue;
+	if (cb (&v, ctx) == WALK_STOP)
+	  goto done;
+      });
     }
 done:
   vlib_worker_thread_barrier_release (vm);
@@ -689,9 +699,8 @@ done:
 /* ------------------------------------------------------------------ */
 
 int
-cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src,
-			 u16 src_port, const ip46_address_t *dst,
-			 u16 dst_port, ip_address_family_t af)
+cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src, u16 src_port,
+			 const ip46_address_t *dst, u16 dst_port, ip_address_family_t af)
 {
   vlib_main_t *vm = vlib_get_main ();
   u32 fib_index = cloudnat_fib_index_from_table_id (table_id, af);
@@ -703,27 +712,26 @@ cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src,
     proto = IP_PROTOCOL_ICMP6;
   if (af == AF_IP4 && proto == IP_PROTOCOL_ICMP6)
     return VNET_API_ERROR_INVALID_PROTOCOL;
-  if (proto != IP_PROTOCOL_TCP && proto != IP_PROTOCOL_UDP &&
-      proto != IP_PROTOCOL_ICMP && proto != IP_PROTOCOL_ICMP6)
+  if (proto != IP_PROTOCOL_TCP && proto != IP_PROTOCOL_UDP && proto != IP_PROTOCOL_ICMP &&
+      proto != IP_PROTOCOL_ICMP6)
     return VNET_API_ERROR_INVALID_PROTOCOL;
 
   vlib_worker_thread_barrier_sync (vm);
   if (af == AF_IP4)
     {
       clib_bihash_kv_16_8_t kv;
-      cn_key4_make (&kv, src->ip4.as_u32, dst->ip4.as_u32, sp, dp, proto,
-		    fib_index);
+      cn_key4_make (&kv, src->ip4.as_u32, dst->ip4.as_u32, sp, dp, proto, fib_index);
       if (!clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv))
 	cn_session_delete_i (0, (u32) kv.value, 1);
     }
   else
     {
       clib_bihash_kv_40_8_t kv;
-      cn_key6_make (&kv, src->ip6.as_u8, dst->ip6.as_u8, sp, dp, proto,
-		    fib_index);
+      cn_key6_make (&kv, src->ip6.as_u8, dst->ip6.as_u8, sp, dp, proto, fib_index);
       if (!clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv))
 	cn_session_delete_i (1, (u32) kv.value, 1);
     }
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }
@@ -738,28 +746,27 @@ cn_session_purge_fib (int af_mask, u32 fib4, u32 fib6)
   vlib_worker_thread_barrier_sync (vm);
   if (af_mask & 1)
     cn_foreach_session (&cn_dp.store4, idx, {
-			  cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
-			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-			      CN_SF_USED)
-			    continue;
-			  if (fib4 != ~0 && s->fib_index != fib4)
-			    continue;
-			  cn_session_delete_i (0, idx, 1);
-			  n++;
-			});
+      cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	continue;
+      if (fib4 != ~0 && s->fib_index != fib4)
+	continue;
+      cn_session_delete_i (0, idx, 1);
+      n++;
+    });
   if (af_mask & 2)
     cn_foreach_session (&cn_dp.store6, idx, {
-			  cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
-			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-			      CN_SF_USED)
-			    continue;
-			  if (fib6 != ~0 && s->fib_index != fib6)
-			    continue;
-			  cn_session_delete_i (1, idx, 1);
-			  n++;
-			});
+      cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	continue;
+      if (fib6 != ~0 && s->fib_index != fib6)
+	continue;
+      cn_session_delete_i (1, idx, 1);
+      n++;
+    });
   cn_store_reclaim (vm, &cn_dp.store4, 1);
   cn_store_reclaim (vm, &cn_dp.store6, 1);
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   return n;
 }
@@ -789,55 +796,46 @@ cn_sessions_of_translation (u32 tr_index, const u32 *map)
 {
   u32 idx;
   cn_foreach_session (&cn_dp.store4, idx, {
-			cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
-			if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-			      CN_SF_USED ||
-			    s->tr_index != tr_index)
-			  continue;
-			if (!map || map[s->backend] == ~0)
-			  cn_session_delete_i (0, idx, 1);
-			else
-			  s->backend = (u8) map[s->backend];
-		      });
+    cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED || s->tr_index != tr_index)
+      continue;
+    if (!map || map[s->backend] == ~0)
+      cn_session_delete_i (0, idx, 1);
+    else
+      s->backend = (u8) map[s->backend];
+  });
   cn_foreach_session (&cn_dp.store6, idx, {
-			cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
-			if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) !=
-			      CN_SF_USED ||
-			    s->tr_index != tr_index)
-			  continue;
-			if (!map || map[s->backend] == ~0)
-			  cn_session_delete_i (1, idx, 1);
-			else
-			  s->backend = (u8) map[s->backend];
-		      });
+    cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED || s->tr_index != tr_index)
+      continue;
+    if (!map || map[s->backend] == ~0)
+      cn_session_delete_i (1, idx, 1);
+    else
+      s->backend = (u8) map[s->backend];
+  });
 }
 
 /* Under the barrier: sessions translated to SNAT address a. */
 void
-cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a,
-			     ip_address_family_t af)
+cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   u32 idx;
   if (af == AF_IP4)
     cn_foreach_session (&cn_dp.store4, idx, {
-			  cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
-			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) !=
-				(CN_SF_USED | CN_SF_SNAT) ||
-			      s->fib_index != fib_index ||
-			      s->rw[0].src != a->ip4.as_u32)
-			    continue;
-			  cn_session_delete_i (0, idx, 1);
-			});
+      cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) != (CN_SF_USED | CN_SF_SNAT) ||
+	  s->fib_index != fib_index || s->rw[0].src != a->ip4.as_u32)
+	continue;
+      cn_session_delete_i (0, idx, 1);
+    });
   else
     cn_foreach_session (&cn_dp.store6, idx, {
-			  cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
-			  if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) !=
-				(CN_SF_USED | CN_SF_SNAT) ||
-			      s->fib_index != fib_index ||
-			      memcmp (s->rw[0].src, a->ip6.as_u8, 16))
-			    continue;
-			  cn_session_delete_i (1, idx, 1);
-			});
+      cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD | CN_SF_SNAT)) != (CN_SF_USED | CN_SF_SNAT) ||
+	  s->fib_index != fib_index || memcmp (s->rw[0].src, a->ip6.as_u8, 16))
+	continue;
+      cn_session_delete_i (1, idx, 1);
+    });
 }
 
 /* ------------------------------------------------------------------ */
@@ -880,8 +878,7 @@ cloudnat_session_limit_set (u32 table_id, u32 max_sessions)
   fib6 = fib_table_find (FIB_PROTOCOL_IP6, table_id);
   if (fib4 == ~0 && fib6 == ~0)
     return VNET_API_ERROR_NO_SUCH_FIB;
-  if ((fib4 != ~0 && fib4 >= CN_MAX_FIB_INDEX) ||
-      (fib6 != ~0 && fib6 >= CN_MAX_FIB_INDEX))
+  if ((fib4 != ~0 && fib4 >= CN_MAX_FIB_INDEX) || (fib6 != ~0 && fib6 >= CN_MAX_FIB_INDEX))
     return VNET_API_ERROR_UNIMPLEMENTED;
   /* the limit holds for each family of the table separately */
   if (fib4 != ~0)
@@ -903,8 +900,7 @@ cloudnat_session_limit_walk (cloudnat_limit_walk_cb_t cb, void *ctx)
     goto done;
   FOR_EACH_IP_ADDRESS_FAMILY (af)
   {
-    fib_table_t *fibs =
-      af == AF_IP4 ? ip4_main.fibs : ip6_main.fibs;
+    fib_table_t *fibs = af == AF_IP4 ? ip4_main.fibs : ip6_main.fibs;
     pool_foreach (ft, fibs)
       {
 	u32 table_id = ft->ft_table_id, f4, f6, max = 0, n = 0;
@@ -960,6 +956,7 @@ cloudnat_clock_advance (u32 seconds)
   cn_sessions_scan (vm, 1 /* full */, 1 /* under barrier */);
   cn_store_reclaim (vm, &cn_dp.store4, 1);
   cn_store_reclaim (vm, &cn_dp.store6, 1);
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }

@@ -40,8 +40,8 @@ cn_addr_shape_ok (const ip46_address_t *a, ip_address_family_t af)
 }
 
 int
-cloudnat_snat_address_add_del (u32 table_id, const ip46_address_t *addr,
-			       ip_address_family_t af, int is_add)
+cloudnat_snat_address_add_del (u32 table_id, const ip46_address_t *addr, ip_address_family_t af,
+			       int is_add)
 {
   vlib_main_t *vm = vlib_get_main ();
   cn_snat_table_t *t;
@@ -56,8 +56,7 @@ cloudnat_snat_address_add_del (u32 table_id, const ip46_address_t *addr,
     return VNET_API_ERROR_INVALID_SRC_ADDRESS;
   if (!cn_addr_shape_ok (addr, af))
     return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
-  if (af == AF_IP4 ? ip4_address_is_multicast (&addr->ip4) :
-		     ip6_address_is_multicast (&addr->ip6))
+  if (af == AF_IP4 ? ip4_address_is_multicast (&addr->ip4) : ip6_address_is_multicast (&addr->ip6))
     return VNET_API_ERROR_INVALID_SRC_ADDRESS;
 
   vlib_worker_thread_barrier_sync (vm);
@@ -97,8 +96,7 @@ cloudnat_snat_address_walk (cloudnat_snat_address_walk_cb_t cb, void *ctx)
       {
 	cn_snat_table_t *t = &cn_dp.snat[af][fib_index];
 	for (i = 0; i < vec_len (t->addrs); i++)
-	  if (cb (cn_table_id_of_fib (fib_index, af), &t->addrs[i], af, ctx) ==
-	      WALK_STOP)
+	  if (cb (cn_table_id_of_fib (fib_index, af), &t->addrs[i], af, ctx) == WALK_STOP)
 	    return;
       }
   }
@@ -122,8 +120,8 @@ cn_prefix_mask (ip46_address_t *a, u8 len, ip_address_family_t af)
 }
 
 int
-cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx,
-			       u8 len, ip_address_family_t af, int is_add)
+cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx, u8 len,
+			       ip_address_family_t af, int is_add)
 {
   vlib_main_t *vm = vlib_get_main ();
   cn_snat_table_t *t;
@@ -145,8 +143,7 @@ cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx,
   vlib_worker_thread_barrier_sync (vm);
   t = cn_snat_table (af, fib_index, is_add);
   for (i = 0; t && i < vec_len (t->excludes); i++)
-    if (t->excludes[i].len == len &&
-	ip46_address_is_equal (&t->excludes[i].addr, &p))
+    if (t->excludes[i].len == len && ip46_address_is_equal (&t->excludes[i].addr, &p))
       break;
   if (is_add && i == vec_len (t->excludes))
     {
@@ -171,8 +168,8 @@ cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb, void *ctx)
       {
 	cn_snat_table_t *t = &cn_dp.snat[af][fib_index];
 	for (i = 0; i < vec_len (t->excludes); i++)
-	  if (cb (cn_table_id_of_fib (fib_index, af), &t->excludes[i].addr,
-		  t->excludes[i].len, af, ctx) == WALK_STOP)
+	  if (cb (cn_table_id_of_fib (fib_index, af), &t->excludes[i].addr, t->excludes[i].len, af,
+		  ctx) == WALK_STOP)
 	    return;
       }
   }
@@ -191,20 +188,17 @@ cn_snat_feature (u8 is_ip6)
 }
 
 int
-cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6,
-					int enable)
+cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
 {
   vnet_main_t *vnm = vnet_get_main ();
   int on;
 
   if (!vnet_sw_interface_is_valid (vnm, sw_if_index))
     return VNET_API_ERROR_INVALID_SW_IF_INDEX;
-  on = vnet_feature_is_enabled (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6),
-				sw_if_index);
+  on = vnet_feature_is_enabled (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), sw_if_index);
   if (!!on == !!enable)
     return 0;
-  return vnet_feature_enable_disable (cn_snat_arc (is_ip6),
-				      cn_snat_feature (is_ip6), sw_if_index,
+  return vnet_feature_enable_disable (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), sw_if_index,
 				      enable, 0, 0);
 }
 
@@ -220,8 +214,7 @@ cloudnat_snat_interface_walk (cloudnat_snat_interface_walk_cb_t cb, void *ctx)
     vec_add1 (ids, si->sw_if_index);
   vec_foreach (id, ids)
     for (is_ip6 = 0; is_ip6 < 2; is_ip6++)
-      if (vnet_feature_is_enabled (cn_snat_arc (is_ip6),
-				   cn_snat_feature (is_ip6), *id) > 0)
+      if (vnet_feature_is_enabled (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), *id) > 0)
 	if (cb (*id, is_ip6, ctx) == WALK_STOP)
 	  goto done;
 done:
@@ -269,19 +262,17 @@ cn_snat_decide (cn_sess_create_args_t *a)
     {
       if (ip6_address_is_multicast (&a->dst.ip6) ||
 	  ip6_address_is_link_local_unicast (&a->dst.ip6) ||
-	  ip6_address_is_link_local_unicast (&a->src.ip6) ||
-	  ip6_address_is_zero (&a->src.ip6))
+	  ip6_address_is_link_local_unicast (&a->src.ip6) || ip6_address_is_zero (&a->src.ip6))
 	return CN_SNAT_PASS_EXCLUDED;
     }
-  else if (ip4_address_is_multicast (&a->dst.ip4) ||
-	   a->dst.ip4.as_u32 == 0xffffffff || a->src.ip4.as_u32 == 0)
+  else if (ip4_address_is_multicast (&a->dst.ip4) || a->dst.ip4.as_u32 == 0xffffffff ||
+	   a->src.ip4.as_u32 == 0)
     return CN_SNAT_PASS_EXCLUDED;
 
   /* traffic to VPP itself (e.g. a ping of the gateway) is not NATed */
   d.dpoi_type = DPO_LOAD_BALANCE;
-  d.dpoi_index = a->is_ip6 ?
-		   ip6_fib_table_fwding_lookup (a->fib_index, &a->dst.ip6) :
-		   ip4_fib_forwarding_lookup (a->fib_index, &a->dst.ip4);
+  d.dpoi_index = a->is_ip6 ? ip6_fib_table_fwding_lookup (a->fib_index, &a->dst.ip6) :
+			     ip4_fib_forwarding_lookup (a->fib_index, &a->dst.ip4);
   if (cn_dpo_is_local (&d))
     return CN_SNAT_PASS_LOCAL;
 

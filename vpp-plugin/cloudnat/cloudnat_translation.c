@@ -21,8 +21,8 @@ cn_tr_key (clib_bihash_kv_24_8_t *kv, u32 fib_index, const ip46_address_t *vip,
 {
   kv->key[0] = vip->as_u64[0];
   kv->key[1] = vip->as_u64[1];
-  kv->key[2] = (u64) fib_index << 32 |
-	       (u64) clib_host_to_net_u16 (port) << 16 | (u64) proto << 8 | af;
+  kv->key[2] =
+    (u64) fib_index << 32 | (u64) clib_host_to_net_u16 (port) << 16 | (u64) proto << 8 | af;
 }
 
 static int
@@ -46,15 +46,13 @@ cn_addr_family_ok (const ip46_address_t *a, ip_address_family_t af)
 static int
 cn_addr_is_multicast (const ip46_address_t *a, ip_address_family_t af)
 {
-  return af == AF_IP4 ? ip4_address_is_multicast (&a->ip4) :
-			ip6_address_is_multicast (&a->ip6);
+  return af == AF_IP4 ? ip4_address_is_multicast (&a->ip4) : ip6_address_is_multicast (&a->ip6);
 }
 
 u32
 cloudnat_fib_index_from_table_id (u32 table_id, ip_address_family_t af)
 {
-  return fib_table_find (af == AF_IP6 ? FIB_PROTOCOL_IP6 : FIB_PROTOCOL_IP4,
-			 table_id);
+  return fib_table_find (af == AF_IP6 ? FIB_PROTOCOL_IP6 : FIB_PROTOCOL_IP4, table_id);
 }
 
 int
@@ -66,8 +64,7 @@ cloudnat_table_exists (u32 table_id)
 
 /* Is a an address of an interface, in that table? */
 static int
-cn_addr_is_interface_address (u32 fib_index, const ip46_address_t *a,
-			      ip_address_family_t af)
+cn_addr_is_interface_address (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   fib_prefix_t pfx;
   fib_node_index_t fei;
@@ -97,16 +94,15 @@ cn_translation_validate (cloudnat_translation_spec_t *s, u32 *fib_index)
 
   if (s->af == AF_IP6 && s->proto == IP_PROTOCOL_ICMP)
     s->proto = IP_PROTOCOL_ICMP6;
-  if (s->proto != IP_PROTOCOL_TCP && s->proto != IP_PROTOCOL_UDP &&
-      s->proto != IP_PROTOCOL_ICMP && s->proto != IP_PROTOCOL_ICMP6)
+  if (s->proto != IP_PROTOCOL_TCP && s->proto != IP_PROTOCOL_UDP && s->proto != IP_PROTOCOL_ICMP &&
+      s->proto != IP_PROTOCOL_ICMP6)
     return VNET_API_ERROR_INVALID_PROTOCOL;
   if (s->af == AF_IP4 && s->proto == IP_PROTOCOL_ICMP6)
     return VNET_API_ERROR_INVALID_PROTOCOL;
 
   if (cn_proto_is_icmp (s->proto) ? s->port != 0 : s->port == 0)
     return VNET_API_ERROR_INVALID_VALUE;
-  if (s->kind > CN_KIND_REAL || s->lb_method > CN_LB_MAGLEV ||
-      (s->hash_fields & ~CN_HASH_ALL))
+  if (s->kind > CN_KIND_REAL || s->lb_method > CN_LB_MAGLEV || (s->hash_fields & ~CN_HASH_ALL))
     return VNET_API_ERROR_INVALID_ARGUMENT;
 
   n = vec_len (s->backends);
@@ -120,11 +116,9 @@ cn_translation_validate (cloudnat_translation_spec_t *s, u32 *fib_index)
 
   vec_foreach (b, s->backends)
     {
-      if (!cn_addr_family_ok (&b->dst_addr, s->af) ||
-	  !cn_addr_family_ok (&b->src_addr, s->af))
+      if (!cn_addr_family_ok (&b->dst_addr, s->af) || !cn_addr_family_ok (&b->src_addr, s->af))
 	return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
-      if (cn_addr_is_zero (&b->dst_addr) ||
-	  cn_addr_is_multicast (&b->dst_addr, s->af))
+      if (cn_addr_is_zero (&b->dst_addr) || cn_addr_is_multicast (&b->dst_addr, s->af))
 	return VNET_API_ERROR_INVALID_DST_ADDRESS;
       if (cn_addr_is_multicast (&b->src_addr, s->af))
 	return VNET_API_ERROR_INVALID_SRC_ADDRESS;
@@ -136,8 +130,7 @@ cn_translation_validate (cloudnat_translation_spec_t *s, u32 *fib_index)
     {
       if (s->maglev_len == 0)
 	s->maglev_len = CN_MAGLEV_DEFAULT_LEN;
-      if (!cn_is_prime (s->maglev_len) || s->maglev_len > CN_MAGLEV_MAX_LEN ||
-	  s->maglev_len < n)
+      if (!cn_is_prime (s->maglev_len) || s->maglev_len > CN_MAGLEV_MAX_LEN || s->maglev_len < n)
 	return VNET_API_ERROR_INVALID_ARGUMENT;
     }
   if (s->lb_method != CN_LB_MAGLEV)
@@ -145,8 +138,7 @@ cn_translation_validate (cloudnat_translation_spec_t *s, u32 *fib_index)
   if (s->hash_fields == 0)
     s->hash_fields = CN_HASH_ALL;
 
-  if (s->kind == CN_KIND_REAL &&
-      !cn_addr_is_interface_address (*fib_index, &s->vip, s->af))
+  if (s->kind == CN_KIND_REAL && !cn_addr_is_interface_address (*fib_index, &s->vip, s->af))
     return VNET_API_ERROR_ADDRESS_NOT_FOUND_FOR_INTERFACE;
   return 0;
 }
@@ -155,8 +147,8 @@ static int
 cn_backend_equal (const cloudnat_backend_t *a, const cloudnat_backend_t *b)
 {
   return ip46_address_is_equal (&a->src_addr, &b->src_addr) &&
-	 ip46_address_is_equal (&a->dst_addr, &b->dst_addr) &&
-	 a->src_port == b->src_port && a->dst_port == b->dst_port;
+	 ip46_address_is_equal (&a->dst_addr, &b->dst_addr) && a->src_port == b->src_port &&
+	 a->dst_port == b->dst_port;
 }
 
 static void
@@ -173,8 +165,7 @@ cn_translation_build_lb (cn_translation_t *tr)
     return;
   vec_validate (tr->maglev, tr->spec.maglev_len - 1);
   vec_validate (next, n - 1);
-  cn_maglev_build (tr->backend_keys, n, tr->spec.maglev_len, tr->maglev,
-		   next);
+  cn_maglev_build (tr->backend_keys, n, tr->spec.maglev_len, tr->maglev, next);
   vec_free (next);
   (void) i;
 }
@@ -188,8 +179,7 @@ cn_translation_ref_src_clients (cn_translation_t *tr)
   vec_foreach (b, tr->spec.backends)
     if (!cn_addr_is_zero (&b->src_addr))
       vec_add1 (tr->src_clients,
-		cn_client_ref (tr->fib_index, &b->src_addr, tr->spec.af,
-			       CN_CLIENT_REF_STATIC));
+		cn_client_ref (tr->fib_index, &b->src_addr, tr->spec.af, CN_CLIENT_REF_STATIC));
 }
 
 static void
@@ -202,8 +192,7 @@ cn_translation_unref_src_clients (cn_translation_t *tr)
 }
 
 int
-cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec,
-				 u32 *id)
+cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec, u32 *id)
 {
   vlib_main_t *vm = vlib_get_main ();
   cloudnat_translation_spec_t s = *spec;
@@ -241,12 +230,11 @@ cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec,
       tr = pool_elt_at_index (cn_dp.translations, ti);
       if (tr->spec.kind != s.kind)
 	{
-	  cn_client_unref (tr->client_index, tr->spec.kind == CN_KIND_VIP ?
-					       CN_CLIENT_REF_VIP :
-					       CN_CLIENT_REF_STATIC);
-	  tr->client_index = cn_client_ref (
-	    fib_index, &s.vip, s.af,
-	    s.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP : CN_CLIENT_REF_STATIC);
+	  cn_client_unref (tr->client_index,
+			   tr->spec.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP : CN_CLIENT_REF_STATIC);
+	  tr->client_index =
+	    cn_client_ref (fib_index, &s.vip, s.af,
+			   s.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP : CN_CLIENT_REF_STATIC);
 	  tr = pool_elt_at_index (cn_dp.translations, ti);
 	}
       cn_translation_unref_src_clients (tr);
@@ -269,12 +257,12 @@ cloudnat_translation_add_update (const cloudnat_translation_spec_t *spec,
       clib_bihash_add_del_24_8 (&cn_dp.tr_db, &kv, 1);
       /* capture the address only now that the translation can be found */
       u32 ci = cn_client_ref (fib_index, &s.vip, s.af,
-			      s.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP :
-						      CN_CLIENT_REF_STATIC);
+			      s.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP : CN_CLIENT_REF_STATIC);
       tr = pool_elt_at_index (cn_dp.translations, ti);
       tr->client_index = ci;
       cn_translation_ref_src_clients (tr);
     }
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   if (id)
     *id = ti;
@@ -288,14 +276,12 @@ cn_translation_del_i (u32 ti)
   clib_bihash_kv_24_8_t kv;
 
   /* no new sessions from here on, then the existing ones go */
-  cn_tr_key (&kv, tr->fib_index, &tr->spec.vip, tr->spec.af, tr->spec.port,
-	     tr->spec.proto);
+  cn_tr_key (&kv, tr->fib_index, &tr->spec.vip, tr->spec.af, tr->spec.port, tr->spec.proto);
   clib_bihash_add_del_24_8 (&cn_dp.tr_db, &kv, 0);
   cn_sessions_of_translation (ti, 0);
   tr = pool_elt_at_index (cn_dp.translations, ti);
-  cn_client_unref (tr->client_index, tr->spec.kind == CN_KIND_VIP ?
-				       CN_CLIENT_REF_VIP :
-				       CN_CLIENT_REF_STATIC);
+  cn_client_unref (tr->client_index,
+		   tr->spec.kind == CN_KIND_VIP ? CN_CLIENT_REF_VIP : CN_CLIENT_REF_STATIC);
   tr = pool_elt_at_index (cn_dp.translations, ti);
   cn_translation_unref_src_clients (tr);
   vec_free (tr->spec.backends);
@@ -305,8 +291,8 @@ cn_translation_del_i (u32 ti)
 }
 
 int
-cloudnat_translation_del (u32 table_id, const ip46_address_t *vip,
-			  ip_address_family_t af, u16 port, u8 proto)
+cloudnat_translation_del (u32 table_id, const ip46_address_t *vip, ip_address_family_t af, u16 port,
+			  u8 proto)
 {
   vlib_main_t *vm = vlib_get_main ();
   clib_bihash_kv_24_8_t kv;
@@ -324,6 +310,7 @@ cloudnat_translation_del (u32 table_id, const ip46_address_t *vip,
     return 0;
   vlib_worker_thread_barrier_sync (vm);
   cn_translation_del_i ((u32) kv.value);
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }
@@ -336,6 +323,7 @@ cloudnat_translation_del_by_id (u32 id)
     return 0;
   vlib_worker_thread_barrier_sync (vm);
   cn_translation_del_i (id);
+  cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }
@@ -402,8 +390,7 @@ cn_translation_select (cn_translation_t *tr, cn_sess_create_args_t *a)
 
   if (PREDICT_FALSE (n == 0))
     return -1;
-  h = cn_flow_hash (tr->spec.hash_fields, src, dst, alen, a->sport, a->dport,
-		    a->proto);
+  h = cn_flow_hash (tr->spec.hash_fields, src, dst, alen, a->sport, a->dport, a->proto);
   if (tr->spec.lb_method == CN_LB_MAGLEV && vec_len (tr->maglev))
     bi = tr->maglev[h % vec_len (tr->maglev)];
   else

@@ -61,8 +61,8 @@ cn_hash_bytes (const void *p, uint32_t n, uint64_t seed)
 
 /* addr_len is 4 or 16; ports in network order as in the packet. */
 static inline uint32_t
-cn_flow_hash (uint8_t fields, const uint8_t *src, const uint8_t *dst,
-	      uint32_t addr_len, uint16_t sport, uint16_t dport, uint8_t proto)
+cn_flow_hash (uint8_t fields, const uint8_t *src, const uint8_t *dst, uint32_t addr_len,
+	      uint16_t sport, uint16_t dport, uint8_t proto)
 {
   uint64_t h = 0x5bd1e995ull;
   if (fields == 0)
@@ -94,12 +94,11 @@ cn_is_prime (uint32_t n)
 /* table: m entries (backend indexes); next: n_backends scratch entries.
    Returns 0, or -1 when the arguments are unusable. */
 static inline int
-cn_maglev_build (const uint64_t *keys, uint32_t n_backends, uint32_t m,
-		 uint8_t *table, uint32_t *next)
+cn_maglev_build (const uint64_t *keys, uint32_t n_backends, uint32_t m, uint8_t *table,
+		 uint32_t *next)
 {
   uint32_t i, filled = 0;
-  if (n_backends == 0 || n_backends > 255 || m < n_backends || m < 2 ||
-      !cn_is_prime (m))
+  if (n_backends == 0 || n_backends > 255 || m < n_backends || m < 2 || !cn_is_prime (m))
     return -1;
   memset (table, 0xff, m);
   memset (next, 0, sizeof (next[0]) * n_backends);

@@ -27,21 +27,21 @@
 
 typedef enum
 {
-  CN_PKT_OTHER = 0,	/* not translatable: passes or is dropped */
-  CN_PKT_L4,		/* TCP or UDP with ports */
-  CN_PKT_ECHO_REQUEST,	/* ICMP(v6) echo request, id in ports */
-  CN_PKT_ECHO_REPLY,	/* ICMP(v6) echo reply, id in ports */
-  CN_PKT_ICMP_ERROR,	/* quotes a packet whose tuple we know */
-  CN_PKT_ICMP_OTHER,	/* other ICMP (unknown type, bad quote) */
-  CN_PKT_FRAGMENT,	/* a fragment: no ports here */
-  CN_PKT_TRUNCATED,	/* shorter than its headers */
+  CN_PKT_OTHER = 0,    /* not translatable: passes or is dropped */
+  CN_PKT_L4,	       /* TCP or UDP with ports */
+  CN_PKT_ECHO_REQUEST, /* ICMP(v6) echo request, id in ports */
+  CN_PKT_ECHO_REPLY,   /* ICMP(v6) echo reply, id in ports */
+  CN_PKT_ICMP_ERROR,   /* quotes a packet whose tuple we know */
+  CN_PKT_ICMP_OTHER,   /* other ICMP (unknown type, bad quote) */
+  CN_PKT_FRAGMENT,     /* a fragment: no ports here */
+  CN_PKT_TRUNCATED,    /* shorter than its headers */
 } cn_pkt_kind_t;
 
 typedef struct
 {
-  uint8_t kind;	    /* cn_pkt_kind_t */
+  uint8_t kind; /* cn_pkt_kind_t */
   uint8_t is_ip6;
-  uint8_t proto;    /* L4 protocol of the packet (for errors: ICMP/ICMP6) */
+  uint8_t proto; /* L4 protocol of the packet (for errors: ICMP/ICMP6) */
   uint8_t tcp_flags;
   uint16_t l4_offset; /* from the IP header */
   uint16_t sport;     /* network order; echo: id */
@@ -73,8 +73,8 @@ cn_ipv6_is_ext_header (uint8_t nh)
    Returns 0 on success and sets *proto, *l4_off; -1 truncated/bad,
    1 fragment (non-first, or any v6 fragment). */
 static inline int
-cn_ip_find_l4 (const uint8_t *ip, uint32_t len, int is_ip6, uint8_t *proto,
-	       uint16_t *l4_off, int is_inner)
+cn_ip_find_l4 (const uint8_t *ip, uint32_t len, int is_ip6, uint8_t *proto, uint16_t *l4_off,
+	       int is_inner)
 {
   if (!is_ip6)
     {
@@ -146,19 +146,14 @@ static inline int
 cn_icmp_echo_kind (int is_ip6, uint8_t type)
 {
   if (!is_ip6)
-    return type == 8 ? CN_PKT_ECHO_REQUEST :
-	   type == 0 ? CN_PKT_ECHO_REPLY :
-		       0;
-  return type == 128 ? CN_PKT_ECHO_REQUEST :
-	 type == 129 ? CN_PKT_ECHO_REPLY :
-		       0;
+    return type == 8 ? CN_PKT_ECHO_REQUEST : type == 0 ? CN_PKT_ECHO_REPLY : 0;
+  return type == 128 ? CN_PKT_ECHO_REQUEST : type == 129 ? CN_PKT_ECHO_REPLY : 0;
 }
 
 /* Parse the quoted packet of an ICMP error whose ICMP header is at
    ip + l4_off. Sets the inner_* fields; returns the packet kind. */
 static inline int
-cn_pkt_parse_inner (const uint8_t *ip, uint32_t len, int is_ip6,
-		    cn_pkt_info_t *pi)
+cn_pkt_parse_inner (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
 {
   uint32_t in_off = (uint32_t) pi->l4_offset + 8;
   uint16_t in_l4 = 0;
@@ -168,8 +163,7 @@ cn_pkt_parse_inner (const uint8_t *ip, uint32_t len, int is_ip6,
 
   if (in_off >= len)
     return CN_PKT_ICMP_OTHER;
-  rv = cn_ip_find_l4 (ip + in_off, len - in_off, is_ip6, &in_proto, &in_l4,
-		      1 /* inner */);
+  rv = cn_ip_find_l4 (ip + in_off, len - in_off, is_ip6, &in_proto, &in_l4, 1 /* inner */);
   if (rv != 0)
     return CN_PKT_ICMP_OTHER;
   l4 = in_off + in_l4;

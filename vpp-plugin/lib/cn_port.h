@@ -23,8 +23,8 @@ typedef int (*cn_port_is_free_fn) (uint16_t port, void *ctx);
 #define CN_PORT_RANDOM_TRIES 16
 
 static inline uint16_t
-cn_port_choose (uint16_t orig, uint16_t lo, uint16_t hi, uint32_t seed,
-		cn_port_is_free_fn is_free, void *ctx)
+cn_port_choose (uint16_t orig, uint16_t lo, uint16_t hi, uint32_t seed, cn_port_is_free_fn is_free,
+		void *ctx)
 {
   uint32_t n = (uint32_t) hi - lo + 1, i, start;
   uint16_t p;

@@ -58,9 +58,8 @@ cn_proto_is_icmp (uint8_t proto)
 /* Fill rw for packets whose current fields are (osrc, odst, osport,
    odport) and must become (nsrc, ndst, nsport, ndport). */
 static inline void
-cn_rw4_init (cn_rw4_t *rw, uint8_t proto, uint32_t osrc, uint32_t odst,
-	     uint16_t osport, uint16_t odport, uint32_t nsrc, uint32_t ndst,
-	     uint16_t nsport, uint16_t ndport)
+cn_rw4_init (cn_rw4_t *rw, uint8_t proto, uint32_t osrc, uint32_t odst, uint16_t osport,
+	     uint16_t odport, uint32_t nsrc, uint32_t ndst, uint16_t nsport, uint16_t ndport)
 {
   uint32_t o[2] = { osrc, odst }, n[2] = { nsrc, ndst };
   uint16_t pd;
@@ -75,16 +74,14 @@ cn_rw4_init (cn_rw4_t *rw, uint8_t proto, uint32_t osrc, uint32_t odst,
     {
       pd = (proto == CN_IPPROTO_ICMP6) ?
 	     cn_csum_delta16 (osport, nsport) :
-	     cn_csum_add_delta (cn_csum_delta16 (osport, nsport),
-				cn_csum_delta16 (odport, ndport));
+	     cn_csum_add_delta (cn_csum_delta16 (osport, nsport), cn_csum_delta16 (odport, ndport));
       rw->l4_delta = cn_csum_add_delta (rw->addr_delta, pd);
     }
 }
 
 static inline void
-cn_rw6_init (cn_rw6_t *rw, uint8_t proto, const uint8_t *osrc,
-	     const uint8_t *odst, uint16_t osport, uint16_t odport,
-	     const uint8_t *nsrc, const uint8_t *ndst, uint16_t nsport,
+cn_rw6_init (cn_rw6_t *rw, uint8_t proto, const uint8_t *osrc, const uint8_t *odst, uint16_t osport,
+	     uint16_t odport, const uint8_t *nsrc, const uint8_t *ndst, uint16_t nsport,
 	     uint16_t ndport)
 {
   uint16_t pd;
@@ -92,20 +89,19 @@ cn_rw6_init (cn_rw6_t *rw, uint8_t proto, const uint8_t *osrc,
   memcpy (rw->dst, ndst, 16);
   rw->sport = nsport;
   rw->dport = ndport;
-  rw->addr_delta = cn_csum_add_delta (cn_csum_delta (osrc, nsrc, 16),
-				      cn_csum_delta (odst, ndst, 16));
+  rw->addr_delta =
+    cn_csum_add_delta (cn_csum_delta (osrc, nsrc, 16), cn_csum_delta (odst, ndst, 16));
   pd = cn_proto_is_icmp (proto) ?
 	 cn_csum_delta16 (osport, nsport) :
-	 cn_csum_add_delta (cn_csum_delta16 (osport, nsport),
-			    cn_csum_delta16 (odport, ndport));
+	 cn_csum_add_delta (cn_csum_delta16 (osport, nsport), cn_csum_delta16 (odport, ndport));
   rw->l4_delta = cn_csum_add_delta (rw->addr_delta, pd);
 }
 
 /* L4 part shared by both families. l4 points at the L4 header; partial
    says the L4 checksum field holds a pseudo-header sum (tx offload). */
 static inline void
-cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport,
-		uint16_t l4_delta, uint16_t addr_delta, int partial, int is_ip6)
+cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport, uint16_t l4_delta,
+		uint16_t addr_delta, int partial, int is_ip6)
 {
   switch (proto)
     {
@@ -113,8 +109,7 @@ cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport,
       cn_st16 (l4, sport);
       cn_st16 (l4 + 2, dport);
       if (partial)
-	cn_st16 (l4 + 16, cn_csum_update_partial (cn_ld16 (l4 + 16),
-						   addr_delta));
+	cn_st16 (l4 + 16, cn_csum_update_partial (cn_ld16 (l4 + 16), addr_delta));
       else
 	cn_st16 (l4 + 16, cn_csum_update (cn_ld16 (l4 + 16), l4_delta));
       break;
@@ -122,8 +117,7 @@ cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport,
       cn_st16 (l4, sport);
       cn_st16 (l4 + 2, dport);
       if (partial)
-	cn_st16 (l4 + 6, cn_csum_update_partial (cn_ld16 (l4 + 6),
-						  addr_delta));
+	cn_st16 (l4 + 6, cn_csum_update_partial (cn_ld16 (l4 + 6), addr_delta));
       else if (is_ip6)
 	cn_st16 (l4 + 6, cn_csum_update (cn_ld16 (l4 + 6), l4_delta));
       else
@@ -140,33 +134,30 @@ cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport,
 
 /* Rewrite an IPv4 packet (TCP/UDP/echo) matching the direction of rw. */
 static inline void
-cn_rw4_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw4_t *rw,
-	      int partial)
+cn_rw4_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw4_t *rw, int partial)
 {
   cn_st32 (ip + CN_IP4_SRC_OFF, rw->src);
   cn_st32 (ip + CN_IP4_DST_OFF, rw->dst);
   cn_st16 (ip + 10, cn_csum_update (cn_ld16 (ip + 10), rw->addr_delta));
-  cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta,
-		  rw->addr_delta, partial, 0);
+  cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta, rw->addr_delta, partial,
+		  0);
 }
 
 static inline void
-cn_rw6_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw6_t *rw,
-	      int partial)
+cn_rw6_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw6_t *rw, int partial)
 {
   memcpy (ip + CN_IP6_SRC_OFF, rw->src, 16);
   memcpy (ip + CN_IP6_DST_OFF, rw->dst, 16);
-  cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta,
-		  rw->addr_delta, partial, 1);
+  cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta, rw->addr_delta, partial,
+		  1);
 }
 
 /* Rewrite the inner L4 header of a quote; returns the delta of the quoted
    bytes for the ICMP checksum. ia_delta is the inner address delta
    (pseudo header of the inner L4 checksum). */
 static inline uint16_t
-cn_icmp_error_inner_l4 (uint8_t *il4, const cn_pkt_info_t *pi, int is_ip6,
-			uint16_t new_sport, uint16_t new_dport,
-			uint16_t ia_delta)
+cn_icmp_error_inner_l4 (uint8_t *il4, const cn_pkt_info_t *pi, int is_ip6, uint16_t new_sport,
+			uint16_t new_dport, uint16_t ia_delta)
 {
   uint16_t d = 0, o, n, dp;
   switch (pi->inner_proto)
@@ -210,8 +201,7 @@ cn_icmp_error_inner_l4 (uint8_t *il4, const cn_pkt_info_t *pi, int is_ip6,
 /* Rewrite an IPv4 ICMP error whose reversed quote matched the direction
    of rw (see the top of this file). */
 static inline void
-cn_icmp_error_rewrite4 (uint8_t *ip, const cn_pkt_info_t *pi,
-			const cn_rw4_t *rw)
+cn_icmp_error_rewrite4 (uint8_t *ip, const cn_pkt_info_t *pi, const cn_rw4_t *rw)
 {
   uint8_t *in = ip + pi->inner_offset;
   uint8_t *icmp = ip + pi->l4_offset;
@@ -233,8 +223,7 @@ cn_icmp_error_rewrite4 (uint8_t *ip, const cn_pkt_info_t *pi,
 
   /* inner ports / id and inner L4 checksum */
   d_icmp = cn_csum_add_delta (
-    d_icmp, cn_icmp_error_inner_l4 (ip + pi->inner_l4_offset, pi, 0,
-				    rw->dport, rw->sport, ia));
+    d_icmp, cn_icmp_error_inner_l4 (ip + pi->inner_l4_offset, pi, 0, rw->dport, rw->sport, ia));
 
   /* outer addresses and header checksum */
   o_out[0] = cn_ld32 (ip + CN_IP4_SRC_OFF);
@@ -251,8 +240,7 @@ cn_icmp_error_rewrite4 (uint8_t *ip, const cn_pkt_info_t *pi,
 }
 
 static inline void
-cn_icmp_error_rewrite6 (uint8_t *ip, const cn_pkt_info_t *pi,
-			const cn_rw6_t *rw)
+cn_icmp_error_rewrite6 (uint8_t *ip, const cn_pkt_info_t *pi, const cn_rw6_t *rw)
 {
   uint8_t *in = ip + pi->inner_offset;
   uint8_t *icmp = ip + pi->l4_offset;
@@ -261,15 +249,13 @@ cn_icmp_error_rewrite6 (uint8_t *ip, const cn_pkt_info_t *pi,
 
   memcpy (o_isrc, in + CN_IP6_SRC_OFF, 16);
   memcpy (o_idst, in + CN_IP6_DST_OFF, 16);
-  ia = cn_csum_add_delta (cn_csum_delta (o_isrc, rw->dst, 16),
-			  cn_csum_delta (o_idst, rw->src, 16));
+  ia = cn_csum_add_delta (cn_csum_delta (o_isrc, rw->dst, 16), cn_csum_delta (o_idst, rw->src, 16));
   memcpy (in + CN_IP6_SRC_OFF, rw->dst, 16);
   memcpy (in + CN_IP6_DST_OFF, rw->src, 16);
   d_icmp = ia;
 
   d_icmp = cn_csum_add_delta (
-    d_icmp, cn_icmp_error_inner_l4 (ip + pi->inner_l4_offset, pi, 1,
-				    rw->dport, rw->sport, ia));
+    d_icmp, cn_icmp_error_inner_l4 (ip + pi->inner_l4_offset, pi, 1, rw->dport, rw->sport, ia));
 
   memcpy (o_osrc, ip + CN_IP6_SRC_OFF, 16);
   if (memcmp (o_osrc, o_idst, 16) == 0)

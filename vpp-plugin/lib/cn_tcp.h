@@ -80,8 +80,7 @@ cn_tcp_update (uint8_t st, uint8_t flags, int is_reply)
   if (flags & CN_TCP_F_FIN)
     {
       st |= is_reply ? CN_TCPS_FIN_REV : CN_TCPS_FIN_FWD;
-      if ((st & (CN_TCPS_FIN_FWD | CN_TCPS_FIN_REV)) ==
-	  (CN_TCPS_FIN_FWD | CN_TCPS_FIN_REV))
+      if ((st & (CN_TCPS_FIN_FWD | CN_TCPS_FIN_REV)) == (CN_TCPS_FIN_FWD | CN_TCPS_FIN_REV))
 	st = (uint8_t) ((st & ~CN_TCPS_MASK) | CN_TCPS_CLOSED);
       else
 	st = (uint8_t) ((st & ~CN_TCPS_MASK) | CN_TCPS_FIN_WAIT);

@@ -51,8 +51,7 @@ cn_expires_in (uint32_t now, uint32_t last, uint32_t timeout_s)
    over n_slots takes about pass_s seconds when waking every interval_s,
    with a floor so small tables are still swept promptly. */
 static inline uint32_t
-cn_scan_budget (uint32_t n_slots, double interval_s, double pass_s,
-		uint32_t floor_)
+cn_scan_budget (uint32_t n_slots, double interval_s, double pass_s, uint32_t floor_)
 {
   double per = pass_s > 0 ? (double) n_slots * interval_s / pass_s : n_slots;
   uint32_t b = (uint32_t) per + 1;

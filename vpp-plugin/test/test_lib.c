@@ -18,17 +18,17 @@
 
 static int n_pass, n_fail;
 
-#define CHECK(c)                                                              \
-  do                                                                          \
-    {                                                                         \
-      if (c)                                                                  \
-	n_pass++;                                                             \
-      else                                                                    \
-	{                                                                     \
-	  n_fail++;                                                           \
-	  fprintf (stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #c);      \
-	}                                                                     \
-    }                                                                         \
+#define CHECK(c)                                                                                   \
+  do                                                                                               \
+    {                                                                                              \
+      if (c)                                                                                       \
+	n_pass++;                                                                                  \
+      else                                                                                         \
+	{                                                                                          \
+	  n_fail++;                                                                                \
+	  fprintf (stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #c);                           \
+	}                                                                                          \
+    }                                                                                              \
   while (0)
 
 /* ---- packet builders: compute every checksum from scratch ---- */
@@ -85,13 +85,11 @@ ip4_csums_ok (const uint8_t *ip, uint32_t len)
   switch (ip[9])
     {
     case CN_IPPROTO_TCP:
-      return cn_csum_fold (pseudo4 (ip, 6, l4len) +
-			   cn_csum_words (l4, l4len)) == 0xffff;
+      return cn_csum_fold (pseudo4 (ip, 6, l4len) + cn_csum_words (l4, l4len)) == 0xffff;
     case CN_IPPROTO_UDP:
       if (cn_ld16 (l4 + 6) == 0)
 	return 1;
-      return cn_csum_fold (pseudo4 (ip, 17, l4len) +
-			   cn_csum_words (l4, l4len)) == 0xffff;
+      return cn_csum_fold (pseudo4 (ip, 17, l4len) + cn_csum_words (l4, l4len)) == 0xffff;
     case CN_IPPROTO_ICMP:
       return cn_csum_fold (cn_csum_words (l4, l4len)) == 0xffff;
     }
@@ -103,8 +101,7 @@ ip6_csums_ok (const uint8_t *ip, uint32_t len)
 {
   const uint8_t *l4 = ip + 40;
   uint32_t l4len = len - 40;
-  return cn_csum_fold (pseudo6 (ip, ip[6], l4len) +
-		       cn_csum_words (l4, l4len)) == 0xffff;
+  return cn_csum_fold (pseudo6 (ip, ip[6], l4len) + cn_csum_words (l4, l4len)) == 0xffff;
 }
 
 static void
@@ -143,8 +140,8 @@ fix6 (uint8_t *ip, uint32_t len)
 }
 
 static uint32_t
-mk4 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp,
-     uint16_t dp, uint32_t payload)
+mk4 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp, uint16_t dp,
+     uint32_t payload)
 {
   uint32_t l4len = proto == CN_IPPROTO_TCP ? 20 : 8;
   uint32_t len = 20 + l4len + payload, i;
@@ -181,8 +178,8 @@ mk4 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp,
 }
 
 static uint32_t
-mk6 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp,
-     uint16_t dp, uint32_t payload)
+mk6 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp, uint16_t dp,
+     uint32_t payload)
 {
   uint32_t l4len = proto == CN_IPPROTO_TCP ? 20 : 8;
   uint32_t len = 40 + l4len + payload, i;
@@ -219,8 +216,7 @@ mk6 (uint8_t *b, uint8_t proto, const char *s, const char *d, uint16_t sp,
 
 /* ICMPv4 error from router r to the source of the quoted packet q. */
 static uint32_t
-mk4_err (uint8_t *b, const char *r, uint8_t type, const uint8_t *q,
-	 uint32_t qlen)
+mk4_err (uint8_t *b, const char *r, uint8_t type, const uint8_t *q, uint32_t qlen)
 {
   uint32_t len = 20 + 8 + qlen;
   memset (b, 0, 28);
@@ -238,8 +234,7 @@ mk4_err (uint8_t *b, const char *r, uint8_t type, const uint8_t *q,
 }
 
 static uint32_t
-mk6_err (uint8_t *b, const char *r, uint8_t type, const uint8_t *q,
-	 uint32_t qlen)
+mk6_err (uint8_t *b, const char *r, uint8_t type, const uint8_t *q, uint32_t qlen)
 {
   uint32_t len = 40 + 8 + qlen;
   memset (b, 0, 48);
@@ -268,10 +263,9 @@ test_csum (void)
   CHECK (ntohs (cn_csum_fold (cn_csum_words (ex, 8))) == 0xddf2);
   CHECK (ntohs (cn_csum_compute (ex, 8, 0)) == 0x220d);
   /* odd length pads with zero */
-  CHECK (cn_csum_fold (cn_csum_words (ex, 7)) ==
-	 cn_csum_fold (cn_csum_words ((uint8_t[8]){ 0x00, 0x01, 0xf2, 0x03,
-						    0xf4, 0xf5, 0xf6, 0 },
-				      8)));
+  CHECK (
+    cn_csum_fold (cn_csum_words (ex, 7)) ==
+    cn_csum_fold (cn_csum_words ((uint8_t[8]){ 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0 }, 8)));
   /* incremental update equals a recompute */
   memset (buf, 0, sizeof (buf));
   for (int i = 0; i < 40; i++)
@@ -332,8 +326,7 @@ test_parse (void)
   len = mk4 (b, CN_IPPROTO_TCP, "20.0.0.1", "8.8.8.8", 40000, 443, 0);
   elen = mk4_err (e, "1.1.1.1", 11, b, len);
   CHECK (cn_pkt_parse (e, elen, 0, &pi) == CN_PKT_ICMP_ERROR);
-  CHECK (pi.inner_proto == 6 && pi.inner_offset == 28 &&
-	 pi.inner_l4_offset == 48);
+  CHECK (pi.inner_proto == 6 && pi.inner_offset == 28 && pi.inner_l4_offset == 48);
   CHECK (ntohs (pi.inner_sport) == 40000 && ntohs (pi.inner_dport) == 443);
   CHECK (pi.inner_has_l4csum == 1);
   elen = mk4_err (e, "1.1.1.1", 3, b, 28); /* ip + 8 bytes */
@@ -354,7 +347,7 @@ test_parse (void)
   CHECK (cn_pkt_parse (b, len, 1, &pi) == CN_PKT_ECHO_REQUEST);
   CHECK (ntohs (pi.sport) == 4321);
   CHECK (cn_pkt_parse (b, len, 0, &pi) == CN_PKT_TRUNCATED); /* wrong af */
-  elen = mk6_err (e, "2002::9", 2, b, len); /* packet too big */
+  elen = mk6_err (e, "2002::9", 2, b, len);		     /* packet too big */
   CHECK (cn_pkt_parse (e, elen, 1, &pi) == CN_PKT_ICMP_ERROR);
   CHECK (pi.inner_proto == CN_IPPROTO_ICMP6 && pi.inner_offset == 48);
   elen = mk6_err (e, "2002::9", 1, b, len);
@@ -384,8 +377,7 @@ test_parse (void)
 static void
 test_rewrite4 (void)
 {
-  static const uint8_t protos[] = { CN_IPPROTO_TCP, CN_IPPROTO_UDP,
-				    CN_IPPROTO_ICMP };
+  static const uint8_t protos[] = { CN_IPPROTO_TCP, CN_IPPROTO_UDP, CN_IPPROTO_ICMP };
   uint8_t b[256], e[512];
   cn_pkt_info_t pi;
   cn_rw4_t fwd, rev;
@@ -395,24 +387,22 @@ test_rewrite4 (void)
   for (i = 0; i < 3; i++)
     {
       uint8_t p = protos[i];
-      uint16_t sp = htons (40000), dp = htons (80), nsp = htons (1025),
-	       ndp = htons (8080);
+      uint16_t sp = htons (40000), dp = htons (80), nsp = htons (1025), ndp = htons (8080);
       if (p == CN_IPPROTO_ICMP)
 	dp = sp, ndp = nsp;
       /* forward: 10.0.0.1:40000 -> 30.0.0.2:80 becomes
 	 1.2.3.4:1025 -> 20.0.0.1:8080 */
-      cn_rw4_init (&fwd, p, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"), sp, dp,
-		   ip4 ("1.2.3.4"), ip4 ("20.0.0.1"), nsp, ndp);
+      cn_rw4_init (&fwd, p, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"), sp, dp, ip4 ("1.2.3.4"),
+		   ip4 ("20.0.0.1"), nsp, ndp);
       /* reply: 20.0.0.1:8080 -> 1.2.3.4:1025 becomes
 	 30.0.0.2:80 -> 10.0.0.1:40000 */
-      cn_rw4_init (&rev, p, ip4 ("20.0.0.1"), ip4 ("1.2.3.4"), ndp, nsp,
-		   ip4 ("30.0.0.2"), ip4 ("10.0.0.1"), dp, sp);
+      cn_rw4_init (&rev, p, ip4 ("20.0.0.1"), ip4 ("1.2.3.4"), ndp, nsp, ip4 ("30.0.0.2"),
+		   ip4 ("10.0.0.1"), dp, sp);
       len = mk4 (b, p, "10.0.0.1", "30.0.0.2", 40000, 80, 17);
       CHECK (cn_pkt_parse (b, len, 0, &pi) != CN_PKT_OTHER);
       cn_rw4_apply (b, pi.l4_offset, p, &fwd, 0);
       CHECK (ip4_csums_ok (b, len));
-      CHECK (cn_ld32 (b + 12) == ip4 ("1.2.3.4") &&
-	     cn_ld32 (b + 16) == ip4 ("20.0.0.1"));
+      CHECK (cn_ld32 (b + 12) == ip4 ("1.2.3.4") && cn_ld32 (b + 16) == ip4 ("20.0.0.1"));
       cn_pkt_parse (b, len, 0, &pi);
       CHECK (pi.sport == nsp && pi.dport == ndp);
 
@@ -453,8 +443,7 @@ test_rewrite4 (void)
       CHECK (cn_ld32 (e + 12) == ip4 ("30.0.0.2"));
 
       /* reply direction */
-      len = mk4 (b, p, "20.0.0.1", "1.2.3.4",
-		 p == CN_IPPROTO_ICMP ? 1025 : 8080, 1025, 5);
+      len = mk4 (b, p, "20.0.0.1", "1.2.3.4", p == CN_IPPROTO_ICMP ? 1025 : 8080, 1025, 5);
       if (p == CN_IPPROTO_ICMP)
 	{
 	  b[20] = 0; /* echo reply, id 1025 */
@@ -463,25 +452,22 @@ test_rewrite4 (void)
       cn_pkt_parse (b, len, 0, &pi);
       cn_rw4_apply (b, pi.l4_offset, p, &rev, 0);
       CHECK (ip4_csums_ok (b, len));
-      CHECK (cn_ld32 (b + 12) == ip4 ("30.0.0.2") &&
-	     cn_ld32 (b + 16) == ip4 ("10.0.0.1"));
+      CHECK (cn_ld32 (b + 12) == ip4 ("30.0.0.2") && cn_ld32 (b + 16) == ip4 ("10.0.0.1"));
     }
 
   /* UDP without checksum stays without */
   len = mk4 (b, CN_IPPROTO_UDP, "10.0.0.1", "30.0.0.2", 40000, 80, 3);
   cn_st16 (b + 26, 0);
-  cn_rw4_init (&fwd, CN_IPPROTO_UDP, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"),
-	       htons (40000), htons (80), ip4 ("10.0.0.1"), ip4 ("20.0.0.1"),
-	       htons (40000), htons (80));
+  cn_rw4_init (&fwd, CN_IPPROTO_UDP, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"), htons (40000), htons (80),
+	       ip4 ("10.0.0.1"), ip4 ("20.0.0.1"), htons (40000), htons (80));
   cn_rw4_apply (b, 20, CN_IPPROTO_UDP, &fwd, 0);
   CHECK (cn_ld16 (b + 26) == 0 && ip4_csums_ok (b, len));
 
   /* tx-offload partial checksum: the field holds the pseudo-header sum */
   len = mk4 (b, CN_IPPROTO_TCP, "10.0.0.1", "30.0.0.2", 40000, 80, 3);
   cn_st16 (b + 36, cn_csum_fold (pseudo4 (b, 6, len - 20)));
-  cn_rw4_init (&fwd, CN_IPPROTO_TCP, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"),
-	       htons (40000), htons (80), ip4 ("5.6.7.8"), ip4 ("20.0.0.1"),
-	       htons (1), htons (2));
+  cn_rw4_init (&fwd, CN_IPPROTO_TCP, ip4 ("10.0.0.1"), ip4 ("30.0.0.2"), htons (40000), htons (80),
+	       ip4 ("5.6.7.8"), ip4 ("20.0.0.1"), htons (1), htons (2));
   cn_rw4_apply (b, 20, CN_IPPROTO_TCP, &fwd, 1);
   partial_ok = cn_ld16 (b + 36) == cn_csum_fold (pseudo4 (b, 6, len - 20));
   CHECK (partial_ok);
@@ -490,17 +476,16 @@ test_rewrite4 (void)
 static void
 test_rewrite6 (void)
 {
-  static const uint8_t protos[] = { CN_IPPROTO_TCP, CN_IPPROTO_UDP,
-				    CN_IPPROTO_ICMP6 };
+  static const uint8_t protos[] = { CN_IPPROTO_TCP, CN_IPPROTO_UDP, CN_IPPROTO_ICMP6 };
   uint8_t b[256], e[512], a[4][16];
   cn_pkt_info_t pi;
   cn_rw6_t fwd, rev;
   uint32_t len, elen;
   int i;
 
-  ip6 ("2001:db8::1", a[0]);  /* inside client */
+  ip6 ("2001:db8::1", a[0]);	/* inside client */
   ip6 ("2001:db8:ff::9", a[1]); /* far server */
-  ip6 ("30::1", a[2]);	      /* SNAT address */
+  ip6 ("30::1", a[2]);		/* SNAT address */
   for (i = 0; i < 3; i++)
     {
       uint8_t p = protos[i];
@@ -593,10 +578,8 @@ test_lb (void)
   uint32_t h1 = cn_flow_hash (CN_LB_F_SRC_ADDR, s4, d4, 4, 1, 2, 6);
   uint32_t h2 = cn_flow_hash (CN_LB_F_SRC_ADDR, s4, s4, 4, 9, 8, 17);
   CHECK (h1 == h2);
-  CHECK (cn_flow_hash (0, s4, d4, 4, 1, 2, 6) !=
-	 cn_flow_hash (0, s4, d4, 4, 1, 3, 6));
-  CHECK (cn_flow_hash (0, s4, d4, 4, 1, 2, 6) ==
-	 cn_flow_hash (CN_LB_F_ALL, s4, d4, 4, 1, 2, 6));
+  CHECK (cn_flow_hash (0, s4, d4, 4, 1, 2, 6) != cn_flow_hash (0, s4, d4, 4, 1, 3, 6));
+  CHECK (cn_flow_hash (0, s4, d4, 4, 1, 2, 6) == cn_flow_hash (CN_LB_F_ALL, s4, d4, 4, 1, 2, 6));
   /* spread over backends */
   memset (counts, 0, sizeof (counts));
   for (i = 0; i < 4000; i++)
@@ -693,8 +676,7 @@ test_tcp (void)
   CHECK (cn_tcp_state (cn_tcp_new (CN_TCP_F_RST)) == CN_TCPS_CLOSED);
   /* mid-stream pickup */
   CHECK (cn_tcp_state (cn_tcp_new (CN_TCP_F_ACK)) == CN_TCPS_ESTABLISHED);
-  CHECK (cn_tcp_state (cn_tcp_new (CN_TCP_F_FIN | CN_TCP_F_ACK)) ==
-	 CN_TCPS_FIN_WAIT);
+  CHECK (cn_tcp_state (cn_tcp_new (CN_TCP_F_FIN | CN_TCP_F_ACK)) == CN_TCPS_FIN_WAIT);
   /* a SYN in established does not reset */
   CHECK (cn_tcp_state (cn_tcp_update (CN_TCPS_ESTABLISHED, CN_TCP_F_SYN, 0)) ==
 	 CN_TCPS_ESTABLISHED);

@@ -7,16 +7,24 @@
 //	labnet serve --name backend1 --listen tcp::80 --listen udp::53
 //	labnet get --n 20 --timeout 2s 10.200.0.10:80
 //	labnet get --proto udp --n 5 [fd00:99::2]:53
+//	labnet get --bytes 8388608 10.200.0.10:80
 //
 // Every answer is one line "<name> <peer-ip>". get prints one line per try:
 // the answer, or "ERR <reason>"; it exits 1 if any try failed.
+//
+// With --bytes N (TCP), get then asks for N bytes of a fixed pattern; the
+// server sends them and closes, and get checks count and content, adding
+// "<N> bytes ok" to its line: a bulk transfer through the NAT, with full-size
+// segments (and TSO/GSO where the hosts' offloads are on).
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -121,9 +129,34 @@ func serveTCP(ln net.Listener, name string) error {
 		go func() {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "%s %s\n", name, peerIP(c.RemoteAddr()))
+			if _, err := fmt.Fprintf(c, "%s %s\n", name, peerIP(c.RemoteAddr())); err != nil {
+				return
+			}
+			// An optional request "<n>\n" for n bytes of the pattern; a plain
+			// client just closes, which ends this read at once.
+			var n int64
+			if _, err := fmt.Fscanf(bufio.NewReader(c), "%d\n", &n); err != nil || n <= 0 || n > maxBulk {
+				return
+			}
+			_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+			_, _ = io.CopyN(c, &pattern{}, n)
 		}()
 	}
+}
+
+// maxBulk caps a bulk request.
+const maxBulk = 1 << 30
+
+// pattern is an endless reader of byte i = i mod 251 (a prime, so that a
+// lost, repeated or reordered segment shows).
+type pattern struct{ off int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte((p.off + int64(i)) % 251)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
 }
 
 func serveUDP(pc net.PacketConn, name string) error {
@@ -142,6 +175,7 @@ func get(args []string) error {
 	proto := fs.String("proto", "tcp", "tcp or udp")
 	n := fs.Int("n", 1, "number of connections (datagrams), at most 10000")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout of each try")
+	bulk := fs.Int64("bytes", 0, "TCP: then fetch this many bytes and check them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -154,10 +188,13 @@ func get(args []string) error {
 	if *proto != "tcp" && *proto != "udp" {
 		return fmt.Errorf("get: bad --proto %q", *proto)
 	}
+	if *bulk < 0 || *bulk > maxBulk || (*bulk > 0 && *proto != "tcp") {
+		return fmt.Errorf("get: --bytes must be 0..%d, with tcp", maxBulk)
+	}
 	target := fs.Arg(0)
 	failed := 0
 	for i := 0; i < *n; i++ {
-		line, err := once(*proto, target, *timeout)
+		line, err := once(*proto, target, *timeout, *bulk)
 		if err != nil {
 			failed++
 			fmt.Printf("ERR %v\n", err)
@@ -171,7 +208,7 @@ func get(args []string) error {
 	return nil
 }
 
-func once(proto, target string, timeout time.Duration) (string, error) {
+func once(proto, target string, timeout time.Duration, bulk int64) (string, error) {
 	c, err := net.DialTimeout(proto, target, timeout)
 	if err != nil {
 		return "", err
@@ -183,9 +220,55 @@ func once(proto, target string, timeout time.Duration) (string, error) {
 			return "", err
 		}
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(line), nil
+	line = strings.TrimSpace(line)
+	if bulk == 0 {
+		return line, nil
+	}
+	// The transfer gets its own, longer deadline: timeout per MiB, at least 10 s.
+	d := max(10*time.Second, timeout*time.Duration(bulk>>20))
+	_ = c.SetDeadline(time.Now().Add(d))
+	if _, err := fmt.Fprintf(c, "%d\n", bulk); err != nil {
+		return "", err
+	}
+	got, err := checkPattern(r)
+	if err != nil {
+		return "", fmt.Errorf("%s: after %d of %d bytes: %w", line, got, bulk, err)
+	}
+	if got != bulk {
+		return "", fmt.Errorf("%s: got %d of %d bytes", line, got, bulk)
+	}
+	return fmt.Sprintf("%s %d bytes ok", line, got), nil
+}
+
+// checkPattern reads r to EOF and checks it against pattern.
+func checkPattern(r io.Reader) (int64, error) {
+	buf := make([]byte, 64<<10)
+	want := make([]byte, len(buf))
+	var p pattern
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			_, _ = p.Read(want[:k])
+			if !bytes.Equal(buf[:k], want[:k]) {
+				for i := 0; i < k; i++ {
+					if buf[i] != want[i] {
+						return n + int64(i), fmt.Errorf("content differs at byte %d", n+int64(i))
+					}
+				}
+			}
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

@@ -111,12 +111,10 @@ func translationProto(p model.Proto, vip netip.Addr) (ip_types.IPProto, error) {
 	return 0, unsupported("protocol %s: translations take tcp, udp or icmp", p)
 }
 
-// fromTranslationProto is translationProto's inverse: ICMP6 is reported as
-// model.ProtoICMP, so that a key read back equals the key written.
+// fromTranslationProto is translationProto's inverse. ICMP6 is reported as
+// model.ProtoICMPv6: the canonical form of an IPv6 ICMP key (see
+// reconcile.NormalizeKey).
 func fromTranslationProto(p ip_types.IPProto) model.Proto {
-	if p == ip_types.IP_API_PROTO_ICMP6 {
-		return model.ProtoICMP
-	}
 	return model.Proto(p)
 }
 

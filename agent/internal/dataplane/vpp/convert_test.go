@@ -76,11 +76,11 @@ func TestTranslationConversion(t *testing.T) {
 			wantProto: ip_types.IP_API_PROTO_ICMP,
 		},
 		{
-			name: "v6 icmp is icmp6 on the wire and ProtoICMP read back",
-			in: model.Translation{Key: model.TranslationKey{VIP: mustAddr("2001:db8::1"), Proto: model.ProtoICMPv6},
+			name: "v6 icmp is icmp6 on the wire and ProtoICMPv6 read back",
+			in: model.Translation{Key: model.TranslationKey{VIP: mustAddr("2001:db8::1"), Proto: model.ProtoICMP},
 				Backends: []model.Backend{{DstAddr: mustAddr("2001:db8::2")}}},
 			wantProto: ip_types.IP_API_PROTO_ICMP6,
-			wantBack: model.Translation{Key: model.TranslationKey{VIP: mustAddr("2001:db8::1"), Proto: model.ProtoICMP},
+			wantBack: model.Translation{Key: model.TranslationKey{VIP: mustAddr("2001:db8::1"), Proto: model.ProtoICMPv6},
 				Backends: []model.Backend{{DstAddr: mustAddr("2001:db8::2")}}},
 		},
 		{

@@ -114,20 +114,23 @@ func (p *pipe) writer() {
 			return
 		case c = <-p.sendq:
 		}
-		// Reserve the in-flight slot first so that the reader sees calls in
-		// send order; release it if the send fails.
-		select {
-		case <-p.done:
-			c.errc <- p.err
-			return
-		case p.inflight <- c:
-		}
 		if err := p.stream.SendMsg(c.req); err != nil {
-			// The connection is gone or the message is unknown to VPP. The
-			// reader may already wait for this call's reply: stop the pipe,
-			// failing everything queued, and let the owner open a new one.
+			// The connection is gone or the message is unknown to VPP:
+			// fail this call, stop the pipe (failing everything queued) and
+			// let the owner open a new one.
+			c.errc <- fmt.Errorf("send %s: %w", c.req.GetMessageName(), err)
 			p.close(fmt.Errorf("send %s: %w", c.req.GetMessageName(), err))
 			return
+		}
+		// Only a sent call goes in flight, in send order. The reader must
+		// not call RecvMsg before the first SendMsg has returned: govpp's
+		// stream resolves replies by the package path SendMsg records
+		// after writing, and a fast reply would otherwise be "unknown
+		// message ID for path ''".
+		select {
+		case <-p.done:
+			return // the reader fails it: see wait
+		case p.inflight <- c:
 		}
 	}
 }

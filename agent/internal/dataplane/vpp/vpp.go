@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -114,15 +115,42 @@ type session struct {
 
 var logOnce sync.Once
 
-// quietGovpp keeps govpp's logrus chatter (connection retries at info
-// level) out of the agent's log; warnings and errors still show.
-func quietGovpp() {
+// slogHook forwards govpp's logrus entries to the agent's slog logger.
+type slogHook struct{ log *slog.Logger }
+
+func (h slogHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h slogHook) Fire(e *logrus.Entry) error {
+	lvl := slog.LevelDebug
+	switch {
+	case e.Level <= logrus.ErrorLevel:
+		lvl = slog.LevelError
+	case e.Level == logrus.WarnLevel:
+		lvl = slog.LevelWarn
+	case e.Level == logrus.InfoLevel:
+		lvl = slog.LevelInfo
+	}
+	args := make([]any, 0, 2*len(e.Data))
+	for k, v := range e.Data {
+		args = append(args, k, v)
+	}
+	h.log.Log(context.Background(), lvl, "govpp: "+e.Message, args...)
+	return nil
+}
+
+// quietGovpp sends govpp's logrus output (warnings and errors only: its
+// connection retries log at info level) to log, once per process.
+func quietGovpp(log *slog.Logger) {
 	logOnce.Do(func() {
 		l := logrus.New()
+		l.SetOutput(io.Discard)
 		l.SetLevel(logrus.WarnLevel)
+		l.AddHook(slogHook{log})
 		core.SetLogger(l)
 		socketclient.SetLogger(l)
+		statsclient.Log.SetOutput(io.Discard)
 		statsclient.Log.SetLevel(logrus.ErrorLevel)
+		statsclient.Log.AddHook(slogHook{log})
 		// Detect a dead VPP within a fraction of a second (default 1 s):
 		// a VPP restart should be seen and resynced quickly.
 		core.HealthCheckProbeInterval = healthInterval
@@ -156,7 +184,7 @@ func New(opts Options) *Dataplane {
 		sock := opts.APISocket
 		opts.MsgTable = func(ctx context.Context) (map[string]string, error) { return socketMsgTable(ctx, sock) }
 	}
-	quietGovpp()
+	quietGovpp(opts.Logger.With("dataplane", "vpp"))
 	d := &Dataplane{
 		opts:   opts,
 		log:    opts.Logger.With("dataplane", "vpp"),
@@ -187,7 +215,7 @@ func probe(ctx context.Context, cfg registry.Config) error {
 
 // Probe connects to the API socket, asks VPP's version and disconnects.
 func Probe(ctx context.Context, socket string) error {
-	quietGovpp()
+	quietGovpp(slog.Default().With("dataplane", "vpp"))
 	type result struct {
 		conn *core.Connection
 		err  error

@@ -87,7 +87,7 @@ func TestTranslationRoundTrip(t *testing.T) {
 	ts := []model.Translation{
 		sampleTranslation("30.0.0.2", 80, 2),
 		{
-			Key:        model.TranslationKey{VRF: 7, VIP: mustAddr("2001:db8::1"), Port: 0, Proto: model.ProtoICMP},
+			Key:        model.TranslationKey{VRF: 7, VIP: mustAddr("2001:db8::1"), Port: 0, Proto: model.ProtoICMPv6},
 			Kind:       model.KindReal,
 			LB:         model.LBMaglev,
 			HashFields: model.HashSrcAddr | model.HashProto,

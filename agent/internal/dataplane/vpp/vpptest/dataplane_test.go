@@ -20,6 +20,7 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane/vpp"
 	"github.com/cloudnat/cloudnat/agent/internal/model"
+	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
 	agenttest "github.com/cloudnat/cloudnat/test/agent"
 	"github.com/cloudnat/cloudnat/test/vppharness"
 )
@@ -86,9 +87,11 @@ func keyOrder(a, b model.Translation) int {
 		cmp.Compare(a.Key.Proto, b.Key.Proto))
 }
 
+// sameTranslation compares as the reconciler does (hash fields 0 = all,
+// ICMP = ICMPv6 for an IPv6 VIP, backend order), and keys exactly after
+// normalization.
 func sameTranslation(a, b model.Translation) bool {
-	return a.Key == b.Key && a.Kind == b.Kind && a.LB == b.LB && a.HashFields == b.HashFields &&
-		a.MaglevLen == b.MaglevLen && slices.Equal(a.Backends, b.Backends)
+	return reconcile.NormalizeKey(a.Key) == reconcile.NormalizeKey(b.Key) && reconcile.EqualTranslations(a, b)
 }
 
 // TestDataplaneRoundTrips drives the VPP dataplane directly: every object
@@ -119,7 +122,7 @@ func TestDataplaneRoundTrips(t *testing.T) {
 			Backends: []model.Backend{{DstAddr: a("20.0.0.4")}}},
 		{Key: model.TranslationKey{VRF: 7, VIP: a("2001:db8:30::2"), Port: 443, Proto: model.ProtoTCP}, LB: model.LBMaglev, MaglevLen: 251,
 			Backends: []model.Backend{{DstAddr: a("2001:db8:20::1"), DstPort: 8443}, {DstAddr: a("2001:db8:20::2")}}},
-		{Key: model.TranslationKey{VIP: a("2001:db8:30::3"), Proto: model.ProtoICMP},
+		{Key: model.TranslationKey{VIP: a("2001:db8:30::3"), Proto: model.ProtoICMPv6},
 			Backends: []model.Backend{{DstAddr: a("2001:db8:20::4")}}},
 		{Key: model.TranslationKey{VIP: pg0.IP4, Port: 8080, Proto: model.ProtoTCP}, Kind: model.KindReal,
 			Backends: []model.Backend{{SrcAddr: a("1.2.3.4"), DstAddr: a("20.0.0.1"), DstPort: 80}}},
