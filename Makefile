@@ -10,6 +10,7 @@
 #   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
 #   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
 #   make deploy-config  validate deploy/docker-compose.yml (docker compose)
+#   make shellcheck lint the shell scripts
 #   make clean      remove bin/ and build/
 #
 # VPP is found by scripts/find-vpp.sh: $VPP_PREFIX, else the first of /usr,
@@ -39,17 +40,21 @@ PLUGIN_BUILD  := build/vpp-plugin
 VPP_FOUND := $(shell scripts/find-vpp.sh)
 
 # vppapigen needs Debian's python3 with python3-ply, not a pyenv/venv one.
+# find-vpp.sh's answer is final: without it, CMake's find_package(VPP) is
+# switched off (it would otherwise find e.g. /opt/vpp* on its own, or a VPP
+# left in the cache by an earlier configure).
 PLUGIN_ENV    := PATH=/usr/bin:$$PATH
 CMAKE_ARGS    ?=
-CMAKE_CONFIGURE = $(PLUGIN_ENV) $(CMAKE) -S vpp-plugin -B $(PLUGIN_BUILD) \
-	-DPython3_EXECUTABLE=/usr/bin/python3 $(if $(VPP_FOUND),-DCMAKE_PREFIX_PATH=$(VPP_FOUND)) $(CMAKE_ARGS)
+CMAKE_CONFIGURE = $(PLUGIN_ENV) $(CMAKE) -S vpp-plugin -B $(PLUGIN_BUILD) -DPython3_EXECUTABLE=/usr/bin/python3 \
+	$(if $(VPP_FOUND),-DCMAKE_PREFIX_PATH=$(VPP_FOUND) -DCMAKE_DISABLE_FIND_PACKAGE_VPP=OFF,-DCMAKE_DISABLE_FIND_PACKAGE_VPP=ON) \
+	$(CMAKE_ARGS)
 
 # Tests and scripts see the same VPP as the build.
 ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench binapi proto deploy-config clean help
+.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -85,7 +90,7 @@ test:
 	echo "make test: every step passed: $(TEST_STEPS) ($${secs}s)"
 
 fmt-check:
-	@files=$$(find . -name '*.go' -not -path './build/*' -not -path './.git/*' -not -path './bin/*' | sort); \
+	@files=$$(find . -name '*.go' -not -path './build/*' -not -path './.git/*' -not -path './bin/*' -not -path './vendor/*' | sort); \
 	bad=$$($(GOFMT) -l $$files); \
 	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi; \
 	echo "gofmt: ok"
@@ -137,8 +142,14 @@ deploy-config:
 		docker compose -f deploy/docker-compose.yml config --quiet && echo "deploy/docker-compose.yml: valid"; \
 	else echo "docker compose not installed: skipping the deploy/ check"; fi
 
+# Lint the shell scripts (not part of make test).
+shellcheck:
+	@if command -v shellcheck >/dev/null; then \
+		shellcheck -x scripts/*.sh scripts/*/*.sh deploy/*.sh .ci/run && echo "shellcheck: ok"; \
+	else echo "shellcheck not installed (apt-get install shellcheck): skipping"; fi
+
 clean:
 	rm -rf $(BIN_DIR) build
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'

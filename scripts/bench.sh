@@ -224,10 +224,19 @@ config_nat() {
 	esac
 }
 
-# Startup-config extras (timeouts long enough that nothing expires mid-run).
+# extra_conf_of <plugin> <sessions>: startup-config extras. cnat: timeouts
+# long enough that nothing expires mid-run (its tables are sized for 16M
+# sessions by default). cloudnat: its session table sized as its startup.conf
+# doc says (buckets ~ sessions / 2, a power of two). nat44-ed is sized by
+# "nat44 plugin enable sessions <n>" (config_nat).
 extra_conf_of() {
+	local b=1024
 	case $1 in
 	cnat) echo "cnat { session-max-age 3600 tcp-max-age 3600 }" ;;
+	cloudnat)
+		while [ $((b * 2)) -lt "$2" ]; do b=$((b * 2)); done
+		echo "cloudnat { session-buckets $b }"
+		;;
 	*) echo "" ;;
 	esac
 }
@@ -309,7 +318,7 @@ instance() {
 	local p=$1 fam=$2 rep=$3 dir heap0 rss0
 	dir=$BENCH_OUT/$p-$fam-$rep
 	huge_for 4
-	b_vpp_start "$dir" "$(so_of "$p")" 4G "$HUGE" "$(extra_conf_of "$p")" || return 1
+	b_vpp_start "$dir" "$(so_of "$p")" 4G "$HUGE" "$(extra_conf_of "$p" $((N1K + N1M)))" || return 1
 	[ -n "$VPP_VERSION" ] || VPP_VERSION=$(b_ctl show version | awk '{ print $2; exit }')
 	setup_interfaces || return 1
 	heap0=$(b_heap_used)
@@ -330,7 +339,7 @@ scale() {
 	local p=$1 dir heap0 rss0 r
 	dir=$BENCH_OUT/$p-dnat-16m
 	huge_for 12
-	b_vpp_start "$dir" "$(so_of "$p")" 12G "$HUGE" "$(extra_conf_of "$p")" || return 1
+	b_vpp_start "$dir" "$(so_of "$p")" 12G "$HUGE" "$(extra_conf_of "$p" $N16M)" || return 1
 	[ -n "$VPP_VERSION" ] || VPP_VERSION=$(b_ctl show version | awk '{ print $2; exit }')
 	setup_interfaces || return 1
 	heap0=$(b_heap_used)
@@ -367,7 +376,7 @@ if b_vpp_start "$BENCH_OUT/no-nat" "" 4G 0 && setup_interfaces; then
 	[ -n "$VPP_VERSION" ] || VPP_VERSION=$(b_ctl show version | awk '{ print $2; exit }')
 	# VPP's view of the CPU: the CPUID name (lscpu may only say "AMD EPYC")
 	# and the TSC rate that show runtime's clocks count.
-	CPU_VPP=$(b_ctl show cpu | awk -F': *' '/^Model name/ { m = $2; sub(/ +$/, "", m) } /^Microarch/ { u = $2 }
+	CPU_VPP=$(b_ctl show cpu | awk -F': *' '/^Model name/ { m = $2; sub(/[[:space:]]+$/, "", m) } /^Microarch/ { u = $2 }
 		/^Base frequency/ { f = $2 } END { printf "%s, %s, TSC %s", m, u, f }')
 fi
 b_vpp_stop

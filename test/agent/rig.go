@@ -263,7 +263,8 @@ var (
 	buildErr  error
 )
 
-// AgentBinary builds cloudnat-agent once per test process.
+// AgentBinary builds cloudnat-agent once per test process, into
+// build/test/ of the repository (git-ignored, reused by go's build cache).
 func AgentBinary() (string, error) {
 	buildOnce.Do(func() {
 		root, err := vppharness.RepoRoot()
@@ -271,12 +272,7 @@ func AgentBinary() (string, error) {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "cnagent-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		agentBin = filepath.Join(dir, "cloudnat-agent")
+		agentBin = filepath.Join(root, "build", "test", "cloudnat-agent")
 		cmd := exec.Command("go", "build", "-o", agentBin, "./agent/cmd/cloudnat-agent")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {

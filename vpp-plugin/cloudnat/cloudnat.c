@@ -295,8 +295,7 @@ cloudnat_config (vlib_main_t *vm, unformat_input_t *input)
       else if (unformat (input, "ip6-session-buckets %u", &b6))
 	;
       else
-	return clib_error_return (0, "cloudnat: unknown input '%U'", format_unformat_error,
-				  input);
+	return clib_error_return (0, "cloudnat: unknown input '%U'", format_unformat_error, input);
     }
   if (!cloudnat_main.enabled)
     return 0;

@@ -26,6 +26,17 @@
 
 static u32 *cn_client_gc_pending;
 
+/* Session refs dropped before the RPC that takes them has run (the
+   session expired or was deleted first): key -> count, main thread only. */
+static uword *cn_client_early_unrefs;
+
+typedef struct
+{
+  ip46_address_t addr;
+  u32 fib_index;
+  u32 af;
+} cn_client_hkey_t;
+
 static void
 cn_client_key (clib_bihash_kv_24_8_t *kv, u32 fib_index, const ip46_address_t *a,
 	       ip_address_family_t af)
@@ -185,6 +196,21 @@ static void
 cn_client_session_ref_rpc (void *arg)
 {
   cn_client_rpc_t *r = arg;
+  cn_client_hkey_t hk = { .addr = r->addr, .fib_index = r->fib_index, .af = r->af };
+  uword *p;
+
+  if (cn_client_early_unrefs && (p = hash_get_mem (cn_client_early_unrefs, &hk)))
+    {
+      /* its session is gone already: the ref and the unref cancel out */
+      if (--p[0] == 0)
+	{
+	  hash_pair_t *hp = hash_get_pair_mem (cn_client_early_unrefs, &hk);
+	  void *k = (void *) hp->key;
+	  hash_unset_mem (cn_client_early_unrefs, &hk);
+	  clib_mem_free (k);
+	}
+      return;
+    }
   cn_client_ref (r->fib_index, &r->addr, r->af, CN_CLIENT_REF_SESSION);
 }
 
@@ -213,7 +239,26 @@ cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_fami
   u32 ci = cn_client_find (fib_index, a, af);
   cn_client_t *c;
   if (ci == ~0)
-    return; /* its RPC has not run yet; it will find the count low */
+    {
+      /* its RPC has not run yet: remember, so that it takes no ref */
+      cn_client_hkey_t hk, *kp;
+      uword *p;
+      clib_memset (&hk, 0, sizeof (hk));
+      hk.addr = *a;
+      hk.fib_index = fib_index;
+      hk.af = af;
+      if (!cn_client_early_unrefs)
+	cn_client_early_unrefs = hash_create_mem (0, sizeof (cn_client_hkey_t), sizeof (uword));
+      if ((p = hash_get_mem (cn_client_early_unrefs, &hk)))
+	p[0]++;
+      else
+	{
+	  kp = clib_mem_alloc (sizeof (*kp));
+	  *kp = hk;
+	  hash_set_mem (cn_client_early_unrefs, kp, 1);
+	}
+      return;
+    }
   c = pool_elt_at_index (cn_dp.clients, ci);
   if (clib_atomic_sub_fetch (&c->n_sessions, 1) <= 0 && !c->n_vip && !c->n_static)
     vec_add1 (cn_client_gc_pending, ci);

@@ -10,7 +10,8 @@
  * serve different destinations.
  *
  * Reallocated ports come from [lo, hi] (1024..65535 for TCP/UDP,
- * 1..65535 for echo ids). Returns 0 when every port is taken (exhaustion).
+ * 1..65535 for echo ids). Returns 0 when no free port was found within
+ * the bounded search (exhaustion, or a space used to more than ~99%).
  * Ports are in host order here.
  */
 #ifndef CN_PORT_H
@@ -20,13 +21,19 @@
 
 typedef int (*cn_port_is_free_fn) (uint16_t port, void *ctx);
 
-#define CN_PORT_RANDOM_TRIES 16
+/* The search is bounded so that a packet of a flow that finds the space
+   (nearly) exhausted costs a few hundred lookups, not 64K: a worker must
+   never stall for long (it would miss the barrier). Random probes find a
+   free port fast while the space is below ~99% use; the final window
+   sweep catches dense tails. */
+#define CN_PORT_RANDOM_TRIES 32
+#define CN_PORT_SWEEP	     512
 
 static inline uint16_t
 cn_port_choose (uint16_t orig, uint16_t lo, uint16_t hi, uint32_t seed, cn_port_is_free_fn is_free,
 		void *ctx)
 {
-  uint32_t n = (uint32_t) hi - lo + 1, i, start;
+  uint32_t n = (uint32_t) hi - lo + 1, i, start, w;
   uint16_t p;
   int pass;
 
@@ -35,8 +42,7 @@ cn_port_choose (uint16_t orig, uint16_t lo, uint16_t hi, uint32_t seed, cn_port_
   if (hi < lo)
     return 0;
 
-  /* a few pseudo-random probes of the same parity: cheap when the space
-     is mostly free */
+  /* pseudo-random probes of the same parity */
   for (i = 0; i < CN_PORT_RANDOM_TRIES; i++)
     {
       seed = seed * 1103515245u + 12345u;
@@ -47,10 +53,12 @@ cn_port_choose (uint16_t orig, uint16_t lo, uint16_t hi, uint32_t seed, cn_port_
 	return p;
     }
 
-  /* then an exhaustive sweep: same parity first, then the other one */
+  /* then a window after a random start: same parity first, then the
+     other one */
+  w = n < CN_PORT_SWEEP ? n : CN_PORT_SWEEP;
   start = (seed >> 8) % n;
   for (pass = 0; pass < 2; pass++)
-    for (i = 0; i < n; i++)
+    for (i = 0; i < w; i++)
       {
 	p = (uint16_t) (lo + (start + i) % n);
 	if (((p & 1) == (orig & 1)) != (pass == 0))

@@ -601,6 +601,29 @@ port_free (uint16_t p, void *ctx)
   return !((port_ctx_t *) ctx)->used[p];
 }
 
+static int n_probes;
+
+static int
+port_free_counting (uint16_t p, void *ctx)
+{
+  n_probes++;
+  return !((port_ctx_t *) ctx)->used[p];
+}
+
+static void
+test_port_bounded (void)
+{
+  static port_ctx_t c;
+  memset (&c, 1, sizeof (c));
+  n_probes = 0;
+  CHECK (cn_port_choose (2000, 1024, 65535, 9, port_free_counting, &c) == 0);
+  CHECK (n_probes <= 1 + CN_PORT_RANDOM_TRIES + 2 * CN_PORT_SWEEP);
+  /* a small range is swept completely */
+  memset (&c, 1, sizeof (c));
+  c.used[17] = 0;
+  CHECK (cn_port_choose (3, 1, 100, 9, port_free_counting, &c) == 17);
+}
+
 static void
 test_port (void)
 {
@@ -630,9 +653,18 @@ test_port (void)
   /* exhaustion */
   memset (&c, 1, sizeof (c));
   CHECK (cn_port_choose (2000, 1024, 65535, 5, port_free, &c) == 0);
-  /* exactly one left is found */
-  c.used[40001] = 0;
-  CHECK (cn_port_choose (2000, 1024, 65535, 5, port_free, &c) == 40001);
+  /* the search is bounded: a lone free port far away is not hunted down,
+     but one inside the swept window is */
+  {
+    c.used[40001] = 0;
+    p = cn_port_choose (2000, 1024, 65535, 5, port_free, &c);
+    CHECK (p == 0 || p == 40001);
+    memset (&c, 1, sizeof (c));
+    for (i = 0; i < 1000; i++) /* a dense tail: 1 in 100 free */
+      c.used[1024 + i * 64] = 0;
+    p = cn_port_choose (2000, 1024, 65535, 5, port_free, &c);
+    CHECK (p != 0 && !c.used[p]);
+  }
   /* many allocations stay distinct */
   memset (&c, 0, sizeof (c));
   c.used[1111] = 1;
@@ -712,6 +744,7 @@ main (void)
   test_rewrite6 ();
   test_lb ();
   test_port ();
+  test_port_bounded ();
   test_tcp ();
   test_timer ();
   printf ("%d passed, %d failed\n", n_pass, n_fail);

@@ -431,10 +431,23 @@ func (r *Reconciler) record(id ID, verb string, err error) {
 	it.Attempts++
 }
 
+// BatchTranslator is implemented by dataplanes that can program many
+// translations in one pipelined call (package vpp): one error per item.
+type BatchTranslator interface {
+	PutTranslations(ctx context.Context, ts []model.Translation) []error
+	DeleteTranslations(ctx context.Context, ks []model.TranslationKey) []error
+}
+
+// batchMin is the smallest set of translation ops worth the batch calls.
+const batchMin = 16
+
 // apply runs ops against the dataplane, keeping r.actual up to date, and
 // returns the failed ones. Called with r.syncMu held and r.actual set.
 func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 	failed := map[ID]error{}
+	if b, ok := r.dp.(BatchTranslator); ok {
+		ops = r.applyBatches(ctx, b, ops, failed)
+	}
 	for _, op := range ops {
 		if ctx.Err() != nil {
 			// Stopping: what was not tried stays as it is.
@@ -609,4 +622,58 @@ func (r *Reconciler) dump(ctx context.Context) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// applyBatches applies the translation ops through the batch calls and
+// returns the other ops (all of them when there are fewer than batchMin
+// translation ops). Called like apply.
+func (r *Reconciler) applyBatches(ctx context.Context, b BatchTranslator, ops []Op, failed map[ID]error) []Op {
+	var puts, dels, rest []Op
+	for _, op := range ops {
+		switch {
+		case op.ID.Kind != KindTranslation:
+			rest = append(rest, op)
+		case op.Delete:
+			dels = append(dels, op)
+		default:
+			puts = append(puts, op)
+		}
+	}
+	if len(puts)+len(dels) < batchMin {
+		return ops
+	}
+	// Time budget: the per-call timeout for every 1,000 objects.
+	budget := func(n int) time.Duration { return r.opts.OpTimeout * time.Duration(1+n/1000) }
+	done := func(op Op, err error) {
+		r.record(op.ID, op.verb(), err)
+		if err != nil {
+			failed[op.ID] = err
+			r.forget(op)
+			return
+		}
+		r.remember(op)
+	}
+	if len(puts) > 0 {
+		cctx, cancel := context.WithTimeout(ctx, budget(len(puts)))
+		ts := make([]model.Translation, len(puts))
+		for i, op := range puts {
+			ts[i] = op.Translation
+		}
+		for i, err := range b.PutTranslations(cctx, ts) {
+			done(puts[i], err)
+		}
+		cancel()
+	}
+	if len(dels) > 0 {
+		cctx, cancel := context.WithTimeout(ctx, budget(len(dels)))
+		ks := make([]model.TranslationKey, len(dels))
+		for i, op := range dels {
+			ks[i] = op.ID.Translation
+		}
+		for i, err := range b.DeleteTranslations(cctx, ks) {
+			done(dels[i], err)
+		}
+		cancel()
+	}
+	return rest
 }

@@ -19,10 +19,10 @@ import (
 // allTables is the API's "every table" (~0), the same value as model.AllVRFs.
 const allTables = ^uint32(0)
 
-// maxBackends is the plugin's limit (CN_API_MAX_BACKENDS in
-// cloudnat_api.c; the API's u8 n_backends could carry 255): beyond it the
-// plugin answers INVALID_VALUE_2, the agent says ErrUnsupported first.
-const maxBackends = 64
+// maxBackends is the plugin's limit (CN_MAX_BACKENDS, the most the API's
+// u8 n_backends carries): beyond it the plugin answers INVALID_VALUE_2, the
+// agent says ErrUnsupported first.
+const maxBackends = 255
 
 func unsupported(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", dataplane.ErrUnsupported, fmt.Sprintf(format, args...))

@@ -347,11 +347,11 @@ func TestDataplaneRefusals(t *testing.T) {
 		}
 	}
 	tooMany := model.Translation{Key: model.TranslationKey{VIP: a("30.0.0.2"), Port: 80, Proto: model.ProtoTCP}}
-	for i := 0; i < 65; i++ {
+	for i := 0; i < 256; i++ {
 		tooMany.Backends = append(tooMany.Backends, model.Backend{DstAddr: netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)})})
 	}
 	if err := d.PutTranslation(ctx, tooMany); !errors.Is(err, dataplane.ErrUnsupported) {
-		t.Errorf("65 backends: %v, want ErrUnsupported", err)
+		t.Errorf("256 backends: %v, want ErrUnsupported", err)
 	}
 	if err := d.PutSNATExclusion(ctx, model.SNATExclusion{Prefix: netip.MustParsePrefix("10.0.0.1/8")}); err == nil {
 		t.Error("exclusion with host bits accepted")
