@@ -365,7 +365,7 @@ trap 'exit 130' INT TERM
 VPP_VERSION=
 CPU_MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 NCPU=$(nproc)
-start=$(date +%s)
+
 b_log "== bench: VPP at $VPP_PREFIX, $CPU_MODEL x$NCPU, plugins: ${plugins[*]}, reps $BENCH_REPS, output $BENCH_OUT"
 
 # Main heap of a VPP without a NAT plugin, same interfaces: the memory

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/bench/lib.sh: helpers of scripts/bench.sh (sourced, not run).
 #
 # One private VPP at a time: its own run directory (startup.conf, cli.sock,
@@ -44,7 +45,7 @@ b_hugepages_restore() {
 B_VPP_PID=
 B_VPP_DIR=
 b_vpp_start() {
-	local dir=$1 so=$2 heap=$3 huge=$4 extra=${5:-} path page cpu i
+	local dir=$1 so=$2 heap=$3 huge=$4 extra=${5:-} path page cpu
 	mkdir -p "$dir"
 	rm -f "$dir/cli.sock"
 	path=$VPP_PLUGIN_DIR
@@ -78,11 +79,12 @@ b_vpp_start() {
 	# session of its own (with autogroup scheduling, nice only ranks threads
 	# within one session's group) whose group has nice -20, and at nice -20.
 	rm -f "$dir/vpp.pid"
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	setsid bash -c 'echo $$ >"$1/vpp.pid"; echo "$3" >/proc/self/autogroup 2>/dev/null
 		exec nice -n "$3" "$2" -c "$1/startup.conf"' bench-vpp "$dir" "$VPP_BIN" "${BENCH_NICE:--20}" \
 		>"$dir/stdout.log" 2>&1 </dev/null &
 	B_VPP_DIR=$dir
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ -s "$dir/vpp.pid" ] && break
 		sleep 0.1
 	done
@@ -91,7 +93,7 @@ b_vpp_start() {
 		b_log "bench: VPP did not start ($dir/stdout.log)"
 		return 1
 	}
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		if ! kill -0 "$B_VPP_PID" 2>/dev/null; then
 			b_log "bench: VPP exited at start ($dir); its output:"
 			tail -20 "$dir/stdout.log" >&2
@@ -109,15 +111,14 @@ b_vpp_start() {
 }
 
 b_vpp_stop() {
-	local i
 	[ -n "$B_VPP_PID" ] || return 0
 	kill "$B_VPP_PID" 2>/dev/null || true
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$B_VPP_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -9 "$B_VPP_PID" 2>/dev/null || true
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$B_VPP_PID" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -26,6 +26,9 @@
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip4.h>
 #include <vnet/ip/ip6.h>
+#include <vnet/fib/ip4_fib.h>
+#include <vnet/fib/ip6_fib.h>
+#include <vnet/dpo/load_balance.h>
 #include <cloudnat/cloudnat_priv.h>
 
 #define CN_PIPE 4
@@ -34,6 +37,7 @@ typedef enum
 {
   CN_NEXT_DROP,
   CN_NEXT_LOOKUP,
+  CN_NEXT_LOAD_BALANCE,
   CN_N_NEXT,
 } cn_next_t;
 
@@ -396,9 +400,35 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	      vnet_feature_next (&next, b);
 	    else
 	      {
-		/* forward in the same table to the new destination */
-		next = CN_NEXT_LOOKUP;
-		vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
+		/* forward in the same table to the new destination: look
+		   it up here (saves a trip through ip4-lookup); if we
+		   capture that address too (a reply going back to a
+		   client), go straight to the forwarding it had rather
+		   than through this node again */
+		index_t lbi =
+		  is_ip6 ?
+		    ip6_fib_table_fwding_lookup (fibs[i], (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
+		    ip4_fib_forwarding_lookup (fibs[i], (ip4_address_t *) (ip + CN_IP4_DST_OFF));
+		const load_balance_t *lb = load_balance_get (lbi);
+		const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
+		if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
+		    !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip)
+		  {
+		    cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
+		    next = cd->parent.dpoi_next_node;
+		    vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
+		  }
+		else if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
+		  {
+		    /* a VIP of ours: let it be translated again */
+		    next = CN_NEXT_LOOKUP;
+		    vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
+		  }
+		else
+		  {
+		    next = CN_NEXT_LOAD_BALANCE;
+		    vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
+		  }
 	      }
 	  }
 	else if (pass)
@@ -479,6 +509,7 @@ VLIB_REGISTER_NODE (cn_ip4_node) = {
   .next_nodes = {
     [CN_NEXT_DROP] = "ip4-drop",
     [CN_NEXT_LOOKUP] = "ip4-lookup",
+    [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
   },
 };
 
@@ -493,6 +524,7 @@ VLIB_REGISTER_NODE (cn_ip6_node) = {
   .next_nodes = {
     [CN_NEXT_DROP] = "ip6-drop",
     [CN_NEXT_LOOKUP] = "ip6-lookup",
+    [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
   },
 };
 
@@ -507,6 +539,7 @@ VLIB_REGISTER_NODE (cn_ip4_snat_node) = {
   .next_nodes = {
     [CN_NEXT_DROP] = "ip4-drop",
     [CN_NEXT_LOOKUP] = "ip4-lookup",
+    [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
   },
 };
 
@@ -521,6 +554,7 @@ VLIB_REGISTER_NODE (cn_ip6_snat_node) = {
   .next_nodes = {
     [CN_NEXT_DROP] = "ip6-drop",
     [CN_NEXT_LOOKUP] = "ip6-lookup",
+    [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
   },
 };
 
