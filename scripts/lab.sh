@@ -16,11 +16,18 @@
 # cloudnatctl only, and the same checks run:
 #
 #   (1) client -> VIP 10.200.0.10:80, load-balanced over backend1/backend2
-#   (2) client/backends -> extranet through source NAT (TCP, UDP, ping, two
-#       hosts pinging with the same echo id); extranet -> 10.99.0.1:8080
-#       port-forwarded to backend1:80 (a "real" translation)
+#       (N connections, both backends seen, backends see the client's own
+#       address, an 8 MiB transfer checked byte for byte)
+#   (2) client/backends -> extranet through source NAT (TCP, UDP, bulk, ping,
+#       two hosts pinging at once with the same echo id); extranet ->
+#       10.99.0.1:8080 port-forwarded to backend1:80 (a "real" translation);
+#       source NAT to an address on no interface (10.99.1.1, routed to the
+#       router by the extranet)
 #   (3) client -> extranet over IPv6 through source NAT; client -> partner
 #       (excluded prefix) keeps its own source address
+#   then: sessions listed; the agent restarted (intent back from its state
+#   file); the dataplane reset (VPP restarted empty / the kernel's nf_tables
+#   table deleted) and reprogrammed by the agent alone; translation del.
 #
 # One "PASS <check>" or "FAIL <check>: <why>" line per check, then a summary;
 # exits 1 if any check failed. Everything it creates is removed on exit,

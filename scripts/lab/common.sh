@@ -36,6 +36,7 @@ EXT6=fd00:99::2
 PARTNER6=fd00:98::2
 EXCLUDED6=fd00:98::/64
 FWD_PORT=8080
+SNAT4_ROUTED=10.99.1.1 # a SNAT address on no interface, routed to the router
 
 # host  v4-addr/len   v4-router     v6-addr/len       v6-router    default-route?
 LAB_HOSTS=(
@@ -79,10 +80,18 @@ pass() {
 	LAB_PASS=$((LAB_PASS + 1))
 	echo "PASS $1"
 }
+# fail also saves the router's state at that moment (first 5 failures) in
+# $LAB_RUN/diag-N.txt; the summary prints the first one.
 fail() {
 	LAB_FAIL=$((LAB_FAIL + 1))
 	LAB_FAILED_CHECKS+=("$1")
 	echo "FAIL $1: $2"
+	if [ "$LAB_FAIL" -le 5 ] && type router_diag >/dev/null 2>&1; then
+		{
+			echo "after FAIL $1: $2"
+			router_diag
+		} >"$LAB_RUN/diag-$LAB_FAIL.txt" 2>&1 || true
+	fi
 }
 
 # bg NAME PROGRAM ARGS...: run PROGRAM (a program, not a shell function) in
@@ -229,6 +238,9 @@ topology_create() {
 		if [ "$defrt" = yes ]; then
 			[ "$r4" = - ] || in_ns "$h" ip route add default via "$r4"
 			[ "$r6" = - ] || in_ns "$h" ip -6 route add default via "$r6"
+		elif [ "$h" = extranet ]; then
+			# Only the routed SNAT pool goes back through the router.
+			in_ns "$h" ip route add "$SNAT4_ROUTED/32" via "$r4"
 		fi
 	done
 	topology_attach
@@ -468,6 +480,19 @@ check_dataplane_reset() {
 	expect_answer "dataplane-reset-snat6" client "extranet $SNAT6" --n 2 "[$EXT6]:80"
 }
 
+# Source NAT to an address that is on no interface: the extranet routes it
+# to the router, which must take the replies for it.
+check_snat_routed_address() {
+	if ! ctl_do snat set "$SNAT4_ROUTED" "$SNAT6"; then
+		fail "snat-routed" "cannot set the SNAT address $SNAT4_ROUTED"
+		return
+	fi
+	sleep 1
+	expect_answer "snat-routed-tcp" client "extranet $SNAT4_ROUTED" --n 3 "$EXT4:80"
+	check_ping "snat-routed-ping" client "$EXT4"
+	ctl_do snat set "$SNAT4" "$SNAT6" || true
+}
+
 check_translation_del() {
 	if ! ctl translation del --proto tcp --vip "$VIP" --port "$VIP_PORT" >"$LAB_RUN/del.out" 2>&1; then
 		fail "vip-del" "cloudnatctl translation del: $(tail -1 "$LAB_RUN/del.out")"
@@ -500,7 +525,9 @@ checks_run() {
 	expect_answer "snat6-bulk" client "extranet $SNAT6 $bulk bytes ok" --bytes "$bulk" "[$EXT6]:80"
 	check_ping "snat6-ping" client "$EXT6" -6
 	expect_answer "snat6-excluded" client "partner fd00:10:1::2" --n 3 "[$PARTNER6]:80"
-	[ "${LAB_SELFTEST:-0}" = 1 ] && return 0
+	[ "${LAB_SELFTEST:-0}" = 1 ] && return 0 # the rest needs the agent
+	echo "---- source NAT to a routed address (on no interface)"
+	check_snat_routed_address
 	echo "---- agent state"
 	check_sessions
 	echo "---- restarts: the agent, then the dataplane"
@@ -513,8 +540,8 @@ summary() {
 	echo "---- summary: $LAB_PASS passed, $LAB_FAIL failed (router: $LAB_ROUTER)"
 	if [ "$LAB_FAIL" -gt 0 ]; then
 		printf '  failed: %s\n' "${LAB_FAILED_CHECKS[@]}"
-		echo "---- diagnostics"
-		router_diag 2>&1 | sed 's/^/  /' || true
+		echo "---- diagnostics, taken right after the first failure ($LAB_RUN/diag-*.txt has up to 5)"
+		sed 's/^/  /' "$LAB_RUN/diag-1.txt" 2>/dev/null || true
 		return 1
 	fi
 }

@@ -80,7 +80,14 @@ static void
 cn_client_sync (u32 ci)
 {
   cn_client_t *c = pool_elt_at_index (cn_dp.clients, ci);
-  u8 want = c->n_vip			       ? CN_CAPTURE_EXCLUSIVE :
+  /* A VIP is taken whole. So is an address only cloudnat stands for (a
+     source-NAT address or a backend's source rewrite that no interface
+     owns): the FIB will not interpose on an address without a route, and
+     it has no other use. Addresses of interfaces and the addresses of
+     DNAT clients are interposed on. */
+  int interposable =
+    c->n_static == 0 || cn_addr_is_interface_address (c->fib_index, &c->addr, c->af);
+  u8 want = (c->n_vip || !interposable)	       ? CN_CAPTURE_EXCLUSIVE :
 	    (c->n_static || c->n_sessions > 0) ? CN_CAPTURE_INTERPOSE :
 						 CN_CAPTURE_NONE;
   fib_prefix_t pfx;
@@ -88,7 +95,7 @@ cn_client_sync (u32 ci)
   dpo_id_t tmp = DPO_INVALID;
   cn_cdpo_t *cd;
 
-  if (want == c->mode)
+  if (want == c->mode && (c->n_vip > 0) == c->mode_vip)
     return;
   cn_client_prefix (c, &pfx);
   dproto = fib_proto_to_dpo (pfx.fp_proto);
@@ -102,7 +109,7 @@ cn_client_sync (u32 ci)
 
   pool_get_zero (cn_dp.cdpos, cd);
   cd->client_index = ci;
-  cd->is_vip = want == CN_CAPTURE_EXCLUSIVE;
+  cd->is_vip = c->n_vip > 0;
   /* an exclusive entry has no parent; a miss is dropped */
   dpo_copy (&cd->parent, drop_dpo_get (dproto));
   dpo_set (&tmp, cn_dp.dpo_type, dproto, cd - cn_dp.cdpos);
@@ -115,6 +122,7 @@ cn_client_sync (u32 ci)
   /* pool_elt may have moved if the FIB created clones */
   c = pool_elt_at_index (cn_dp.clients, ci);
   c->mode = want;
+  c->mode_vip = c->n_vip > 0;
 }
 
 static void

@@ -125,6 +125,24 @@ cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
     }
 }
 
+/* After a rewrite: does the packet, as it is now, belong to a session
+   too (chained translations, e.g. a DNAT reply that must then be restored
+   by source NAT)? Only asked when its new destination is one we capture. */
+static_always_inline int
+cn_rewritten_has_session (const u8 *ip, u32 len, u32 fib_index, int is_ip6)
+{
+  cn_pkt_info_t pi;
+  clib_bihash_kv_16_8_t k4;
+  clib_bihash_kv_40_8_t k6;
+
+  cn_pkt_parse (ip, len, is_ip6, &pi);
+  if (!cn_make_key (ip, &pi, fib_index, is_ip6, &k4, &k6))
+    return 0;
+  if (is_ip6)
+    return clib_bihash_search_inline_40_8 (&cn_dp.sess6, &k6) == 0;
+  return clib_bihash_search_inline_16_8 (&cn_dp.sess4, &k4) == 0;
+}
+
 static_always_inline void
 cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
 		     int is_ip6, u32 thread_index)
@@ -412,7 +430,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 		const load_balance_t *lb = load_balance_get (lbi);
 		const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
 		if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
-		    !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip)
+		    !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip &&
+		    !cn_rewritten_has_session (ip, b->current_length, fibs[i], is_ip6))
 		  {
 		    cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
 		    next = cd->parent.dpoi_next_node;
@@ -420,7 +439,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 		  }
 		else if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
 		  {
-		    /* a VIP of ours: let it be translated again */
+		    /* a VIP of ours, or another session applies (source
+		       NAT behind a DNAT reply): translate it again */
 		    next = CN_NEXT_LOOKUP;
 		    vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
 		  }

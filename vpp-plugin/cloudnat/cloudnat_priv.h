@@ -166,6 +166,7 @@ typedef struct
   u32 n_static;
   volatile i32 n_sessions;
   u8 mode;	 /* installed cn_capture_mode_t */
+  u8 mode_vip;	 /* installed with is_vip: misses dropped as no_translation */
   u32 dpo_index; /* the template DPO given to the FIB */
 } cn_client_t;
 
@@ -318,6 +319,9 @@ cn_translation_find (u32 fib_index, const ip46_address_t *vip, ip_address_family
 
 /* pick a backend for a new flow and fill the create args */
 int cn_translation_select (cn_translation_t *tr, cn_sess_create_args_t *a);
+
+/* is a an interface address in that table (FIB interface source)? */
+int cn_addr_is_interface_address (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 
 /* ---- clients (cloudnat_client.c) ---- */
 u32 cn_client_find (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);

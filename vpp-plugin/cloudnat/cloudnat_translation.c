@@ -63,7 +63,7 @@ cloudnat_table_exists (u32 table_id)
 }
 
 /* Is a an address of an interface, in that table? */
-static int
+int
 cn_addr_is_interface_address (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
 {
   fib_prefix_t pfx;
