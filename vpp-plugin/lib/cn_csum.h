@@ -109,10 +109,12 @@ cn_csum_update (uint16_t csum, uint16_t delta)
 /* Same for UDP over IPv4 where 0 means "no checksum": keep 0, and never
    produce 0 (RFC 768: a computed 0 is sent as all ones). */
 static inline uint16_t
-cn_csum_update_udp (uint16_t csum, uint16_t delta)
+cn_csum_update_udp (uint16_t csum, uint16_t delta, int is_ip6)
 {
   uint16_t r;
-  if (csum == 0)
+  /* IPv4 UDP may carry no checksum (0): keep it absent. In IPv6 it is
+     mandatory (RFC 8200 8.1). In both, a computed 0 is sent as 0xffff. */
+  if (csum == 0 && !is_ip6)
     return 0;
   r = cn_csum_update (csum, delta);
   return r ? r : 0xffff;

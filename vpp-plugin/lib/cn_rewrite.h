@@ -118,10 +118,9 @@ cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport, uint
       cn_st16 (l4 + 2, dport);
       if (partial)
 	cn_st16 (l4 + 6, cn_csum_update_partial (cn_ld16 (l4 + 6), addr_delta));
-      else if (is_ip6)
-	cn_st16 (l4 + 6, cn_csum_update (cn_ld16 (l4 + 6), l4_delta));
       else
-	cn_st16 (l4 + 6, cn_csum_update_udp (cn_ld16 (l4 + 6), l4_delta));
+	cn_st16 (l4 + 6,
+		 cn_csum_update_udp (cn_ld16 (l4 + 6), l4_delta, is_ip6));
       break;
     case CN_IPPROTO_ICMP:
     case CN_IPPROTO_ICMP6:
@@ -173,8 +172,9 @@ cn_icmp_error_inner_l4 (uint8_t *il4, const cn_pkt_info_t *pi, int is_ip6, uint1
 	{
 	  int off = pi->inner_proto == CN_IPPROTO_TCP ? 16 : 6;
 	  o = cn_ld16 (il4 + off);
-	  if (pi->inner_proto == CN_IPPROTO_UDP && !is_ip6)
-	    n = cn_csum_update_udp (o, cn_csum_add_delta (ia_delta, dp));
+	  if (pi->inner_proto == CN_IPPROTO_UDP)
+	    n = cn_csum_update_udp (o, cn_csum_add_delta (ia_delta, dp),
+				    is_ip6);
 	  else
 	    n = cn_csum_update (o, cn_csum_add_delta (ia_delta, dp));
 	  cn_st16 (il4 + off, n);

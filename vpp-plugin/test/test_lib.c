@@ -278,9 +278,23 @@ test_csum (void)
   cn_st16 (buf + 20, neww);
   cn_st16 (buf + 10, cn_csum_update (cn_ld16 (buf + 10), d));
   CHECK (cn_csum_fold (cn_csum_words (buf, 40)) == 0xffff);
-  /* UDP zero checksum stays zero */
-  CHECK (cn_csum_update_udp (0, 0x1234) == 0);
-  CHECK (cn_csum_update_udp (0x1234, 0) == 0x1234);
+  /* IPv4 UDP without checksum (0) stays without; IPv6 has no such case */
+  CHECK (cn_csum_update_udp (0, 0x1234, 0) == 0);
+  CHECK (cn_csum_update_udp (0x1234, 0, 0) == 0x1234);
+  CHECK (cn_csum_update_udp (0x1234, 0, 1) == 0x1234);
+  /* an update whose result is 0 is sent as 0xffff, in both families */
+  {
+    uint16_t c = 0x1234, zd = 0;
+    for (uint32_t dd = 0; dd <= 0xffff; dd++)
+      if (cn_csum_update (c, (uint16_t) dd) == 0)
+	{
+	  zd = (uint16_t) dd;
+	  break;
+	}
+    CHECK (cn_csum_update (c, zd) == 0);
+    CHECK (cn_csum_update_udp (c, zd, 0) == 0xffff);
+    CHECK (cn_csum_update_udp (c, zd, 1) == 0xffff);
+  }
   /* partial update = pseudo sum moved by the delta */
   CHECK (cn_csum_update_partial (0x1000, 0x0234) == 0x1234);
 }
