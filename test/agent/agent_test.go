@@ -242,8 +242,8 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	snatBefore := r.VPP.MustCLI(t, "cnat show snat")
 
 	many := pbTranslation("30.0.0.9", 80)
-	for i := 0; i < 65; i++ {
-		many.Backends = append(many.Backends, &pb.Backend{DstAddr: netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)}).String(), DstPort: 80})
+	for i := 0; i < 256; i++ {
+		many.Backends = append(many.Backends, &pb.Backend{DstAddr: netip.AddrFrom4([4]byte{20, 0, 1 + byte(i/200), byte(i%200 + 1)}).String(), DstPort: 80})
 	}
 	icmpPort := pbTranslation("30.0.0.4", 7, "20.0.0.1:0")
 	icmpPort.Proto = pb.Protocol_PROTOCOL_ICMP
@@ -261,7 +261,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"no backends", tr(pbTranslation("30.0.0.5", 80))},
 		{"mixed families", tr(pbTranslation("30.0.0.5", 80, "[2001:db8::1]:80"))},
 		{"port on icmp", tr(icmpPort)},
-		{"65 backends (plugin limit 64)", tr(many)},
+		{"256 backends (limit 255)", tr(many)},
 		{"duplicate key", tr(pbTranslation("30.0.0.2", 80, "20.0.0.7:8080"))},
 		{"exclusion with host bits", func() error {
 			_, err := a.SNAT.AddSNATExclusion(ctx, &pb.AddSNATExclusionRequest{Prefix: "10.0.0.1/8"})
