@@ -106,10 +106,7 @@ func truncate(ip []byte, v6 bool) []byte {
 // translated; no error deletes the session.
 func TestICMPErrorsThroughSNAT(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t)
-	for _, f := range families {
-		enableSNAT(t, tp, f)
-	}
+	tp := newSNATTopo(t)
 	for _, f := range families {
 		for i, pr := range protos {
 			t.Run(name(f.name, "inner-"+pr.String()), func(t *testing.T) {
@@ -196,10 +193,7 @@ func TestICMPErrorsThroughDNAT(t *testing.T) {
 // outside router's; both reach the inside host about its own flow.
 func TestTracerouteThroughSNAT(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t)
-	for _, f := range families {
-		enableSNAT(t, tp, f)
-	}
+	tp := newSNATTopo(t)
 	for _, f := range families {
 		for _, pr := range []vh.Proto{vh.UDP, vh.ICMP} {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -259,8 +253,7 @@ func TestICMPErrorWithoutSessionCreatesNothing(t *testing.T) {
 	tp := newTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
-			b := tp.pg1.Hosts[0].IP(f.v6)
-			addVIP(t, tp, vh.UDP, f.vip(), 80, "", to(b, 8080, vh.UDP))
+			addVIPToBackend0(t, tp, f, vh.UDP)
 			c := tp.client(0, f)
 			// What the VIP would have sent to the client, had there been a flow.
 			quoted := vh.Pkt{Src: f.vip(), Dst: c.Src, Proto: vh.UDP, SrcPort: 80, DstPort: 9999}.MustIP()

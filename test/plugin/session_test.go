@@ -26,7 +26,7 @@ func startFlow(t *testing.T, tp *topo, f family, pr vh.Proto, sport uint16) *dna
 	b := tp.pg1.Hosts[0].IP(f.v6)
 	key := name(f.name, pr)
 	if !tp.vips[key] {
-		addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
+		addVIPToBackend0(t, tp, f, pr)
 		tp.vips[key] = true
 	}
 	d := &dnatFlow{tp: tp, f: f, pr: pr, fwd: flow(tp.client(0, f), f.vip(), pr, sport, 80)}

@@ -16,6 +16,16 @@ func enableSNAT(t *testing.T, tp *topo, f family) {
 	tp.cli(t, "set interface feature pg0 %s arc %s-unicast", f.snatFeature(), f.arc())
 }
 
+// newSNATTopo is a topology with source NAT on pg0 in both families.
+func newSNATTopo(t *testing.T) *topo {
+	t.Helper()
+	tp := newTopo(t)
+	for _, f := range families {
+		enableSNAT(t, tp, f)
+	}
+	return tp
+}
+
 // far is pg1's host outside every exclusion used here.
 func (tp *topo) far(f family) vh.Host { return tp.pg1.Hosts[farHost] }
 
@@ -24,10 +34,7 @@ func (tp *topo) far(f family) vh.Host { return tp.pg1.Hosts[farHost] }
 // the mapping (endpoint-independent).
 func TestSNAT(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t)
-	for _, f := range families {
-		enableSNAT(t, tp, f)
-	}
+	tp := newSNATTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -56,10 +63,7 @@ func TestSNAT(t *testing.T) {
 // port (echo id) gets another one; each reply goes back to its own host.
 func TestSNATPortInUseGetsAnother(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t)
-	for _, f := range families {
-		enableSNAT(t, tp, f)
-	}
+	tp := newSNATTopo(t)
 	for _, f := range families {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -203,10 +207,7 @@ func TestSNATPortExhaustion(t *testing.T) {
 // NAT is 0xffff.
 func TestTranslatedUDPChecksumNeverZero(t *testing.T) {
 	t.Parallel()
-	tp := newTopo(t)
-	for _, f := range families {
-		enableSNAT(t, tp, f)
-	}
+	tp := newSNATTopo(t)
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
 			far := tp.far(f).IP(f.v6)

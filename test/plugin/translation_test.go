@@ -27,18 +27,30 @@ func to(b netip.Addr, port uint16, pr vh.Proto) string {
 	return fmt.Sprintf("->%s%s", b, pa(pr, port))
 }
 
+// addVIPToBackend0 adds the usual translation: the family's VIP port 80 to
+// pg1's host 0 port 8080.
+func addVIPToBackend0(t *testing.T, tp *topo, f family, pr vh.Proto) {
+	t.Helper()
+	addVIP(t, tp, pr, f.vip(), 80, "", to(tp.pg1.Hosts[0].IP(f.v6), 8080, pr))
+}
+
+// addVIPsToBackend0 adds the usual translation for every family and protocol.
+func addVIPsToBackend0(t *testing.T, tp *topo) {
+	t.Helper()
+	for _, f := range families {
+		for _, pr := range protos {
+			addVIPToBackend0(t, tp, f, pr)
+		}
+	}
+}
+
 // TestDNAT: a vip translation rewrites the destination of a client's flow to
 // its backend and restores the VIP as the source of the replies, for TCP,
 // UDP and ICMP echo, in IPv4 and IPv6.
 func TestDNAT(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t)
-	for _, f := range families {
-		for _, pr := range protos {
-			b := tp.pg1.Hosts[0].IP(f.v6)
-			addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
-		}
-	}
+	addVIPsToBackend0(t, tp)
 	for _, f := range families {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -249,7 +261,7 @@ func TestTranslationDelete(t *testing.T) {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
 				b := tp.pg1.Hosts[0].IP(f.v6)
-				addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
+				addVIPToBackend0(t, tp, f, pr)
 				c := tp.client(0, f)
 				got := tp.one(t, tp.pg0, flow(c, f.vip(), pr, 1234, 80), tp.pg1)
 				wantSessions(t, tp.v, "", 1)
@@ -280,7 +292,7 @@ func TestVIPPortWithoutTranslationDropped(t *testing.T) {
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) {
 			b := tp.pg1.Hosts[0].IP(f.v6)
-			addVIP(t, tp, vh.TCP, f.vip(), 80, "", to(b, 8080, vh.TCP))
+			addVIPToBackend0(t, tp, f, vh.TCP)
 			c := tp.client(0, f)
 			before := cnatErrors(t, tp.v, "VIP port without")
 			pkts := []vh.Pkt{
@@ -305,12 +317,7 @@ func TestVIPPortWithoutTranslationDropped(t *testing.T) {
 func TestBackendWithoutSessionPassesUntouched(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t)
-	for _, f := range families {
-		for _, pr := range protos {
-			b := tp.pg1.Hosts[0].IP(f.v6)
-			addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
-		}
-	}
+	addVIPsToBackend0(t, tp)
 	for _, f := range families {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -395,7 +402,7 @@ func TestBurstOfNewFlowAllTranslated(t *testing.T) {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
 				b := tp.pg1.Hosts[0].IP(f.v6)
-				addVIP(t, tp, pr, f.vip(), 80, "", to(b, 8080, pr))
+				addVIPToBackend0(t, tp, f, pr)
 				c := tp.client(0, f)
 				p := flow(c, f.vip(), pr, 1234, 80)
 				var pkts []vh.Pkt

@@ -334,6 +334,36 @@ typedef struct
   u32 context;
 } cn_api_dump_ctx_t;
 
+/* Sets up a dump's replies; 0 if its client has gone. */
+static int
+cn_api_dump_ctx_init (cn_api_dump_ctx_t *ctx, u32 client_index, u32 context)
+{
+  ctx->rp = vl_api_client_index_to_registration (client_index);
+  ctx->context = context;
+  return ctx->rp != 0;
+}
+
+/* The leading fields of every details message. */
+typedef CLIB_PACKED (struct {
+  u16 _vl_msg_id;
+  u32 context;
+}) cn_api_details_header_t;
+
+STATIC_ASSERT (STRUCT_OFFSET_OF (vl_api_cloudnat_session_details_t, context) ==
+		 STRUCT_OFFSET_OF (cn_api_details_header_t, context),
+	       "details header");
+
+/* A zeroed details message of SIZE bytes for the dump's client. */
+static void *
+cn_api_details_alloc (const cn_api_dump_ctx_t *ctx, uword size, u16 msg_id)
+{
+  cn_api_details_header_t *h = vl_msg_api_alloc_zero (size);
+
+  h->_vl_msg_id = clib_host_to_net_u16 (msg_id + cloudnat_main.msg_id_base);
+  h->context = ctx->context;
+  return h;
+}
+
 static void
 cn_api_translation_encode (const cloudnat_translation_spec_t *spec, u32 n_backends,
 			   vl_api_cloudnat_translation_t *out)
@@ -368,10 +398,8 @@ cn_api_translation_send_details (const cloudnat_translation_info_t *info, void *
   vl_api_cloudnat_translation_details_t *mp;
   u32 n_backends = clib_min (vec_len (info->spec->backends), 255);
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp) + n_backends * sizeof (mp->translation.backends[0]));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_TRANSLATION_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp) + n_backends * sizeof (mp->translation.backends[0]),
+			     VL_API_CLOUDNAT_TRANSLATION_DETAILS);
   mp->id = clib_host_to_net_u32 (info->id);
   mp->n_sessions = clib_host_to_net_u32 (info->n_sessions);
   mp->packets = clib_host_to_net_u64 (info->packets);
@@ -384,14 +412,10 @@ cn_api_translation_send_details (const cloudnat_translation_info_t *info, void *
 static void
 vl_api_cloudnat_translation_dump_t_handler (vl_api_cloudnat_translation_dump_t *mp)
 {
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
-  ctx.rp = rp;
-  ctx.context = mp->context;
   cloudnat_translation_walk (cn_api_translation_send_details, &ctx);
 }
 
@@ -406,10 +430,7 @@ cn_api_session_send_details (const cloudnat_session_view_t *s, void *arg)
   vl_api_cloudnat_session_details_t *mp;
   vl_api_cloudnat_session_t *o;
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_SESSION_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SESSION_DETAILS);
   o = &mp->session;
   o->table_id = clib_host_to_net_u32 (s->table_id);
   o->proto = ip_proto_encode (s->proto);
@@ -436,12 +457,10 @@ static void
 vl_api_cloudnat_session_dump_t_handler (vl_api_cloudnat_session_dump_t *mp)
 {
   cloudnat_session_filter_t f = {};
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
   ip_address_family_t af = AF_IP4;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
 
   f.table_id = clib_net_to_host_u32 (mp->table_id);
@@ -461,8 +480,6 @@ vl_api_cloudnat_session_dump_t_handler (vl_api_cloudnat_session_dump_t *mp)
 	f.proto = IP_PROTOCOL_ICMP;
     }
 
-  ctx.rp = rp;
-  ctx.context = mp->context;
   /* with IP_PROTOCOL_ICMP and no address the walk covers both families */
   cloudnat_session_walk (&f, cn_api_session_send_details, &ctx);
 }
@@ -550,10 +567,7 @@ cn_api_snat_address_send_details (u32 table_id, const ip46_address_t *addr, ip_a
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_snat_address_details_t *mp;
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_SNAT_ADDRESS_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SNAT_ADDRESS_DETAILS);
   mp->table_id = clib_host_to_net_u32 (table_id);
   cn_api_address_encode (addr, af, &mp->addr);
   vl_api_send_msg (ctx->rp, (u8 *) mp);
@@ -563,14 +577,10 @@ cn_api_snat_address_send_details (u32 table_id, const ip46_address_t *addr, ip_a
 static void
 vl_api_cloudnat_snat_address_dump_t_handler (vl_api_cloudnat_snat_address_dump_t *mp)
 {
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
-  ctx.rp = rp;
-  ctx.context = mp->context;
   cloudnat_snat_address_walk (cn_api_snat_address_send_details, &ctx);
 }
 
@@ -602,10 +612,7 @@ cn_api_snat_exclude_send_details (u32 table_id, const ip46_address_t *pfx, u8 le
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_snat_exclude_details_t *mp;
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_SNAT_EXCLUDE_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SNAT_EXCLUDE_DETAILS);
   mp->table_id = clib_host_to_net_u32 (table_id);
   cn_api_prefix_encode (pfx, len, af, &mp->prefix);
   vl_api_send_msg (ctx->rp, (u8 *) mp);
@@ -615,14 +622,10 @@ cn_api_snat_exclude_send_details (u32 table_id, const ip46_address_t *pfx, u8 le
 static void
 vl_api_cloudnat_snat_exclude_dump_t_handler (vl_api_cloudnat_snat_exclude_dump_t *mp)
 {
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
-  ctx.rp = rp;
-  ctx.context = mp->context;
   cloudnat_snat_exclude_walk (cn_api_snat_exclude_send_details, &ctx);
 }
 
@@ -648,10 +651,7 @@ cn_api_snat_interface_send_details (u32 sw_if_index, u8 is_ip6, void *arg)
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_snat_interface_details_t *mp;
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_SNAT_INTERFACE_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SNAT_INTERFACE_DETAILS);
   mp->sw_if_index = clib_host_to_net_u32 (sw_if_index);
   mp->is_ip6 = is_ip6 ? 1 : 0;
   vl_api_send_msg (ctx->rp, (u8 *) mp);
@@ -661,14 +661,10 @@ cn_api_snat_interface_send_details (u32 sw_if_index, u8 is_ip6, void *arg)
 static void
 vl_api_cloudnat_snat_interface_dump_t_handler (vl_api_cloudnat_snat_interface_dump_t *mp)
 {
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
-  ctx.rp = rp;
-  ctx.context = mp->context;
   cloudnat_snat_interface_walk (cn_api_snat_interface_send_details, &ctx);
 }
 
@@ -731,10 +727,7 @@ cn_api_session_limit_send_details (u32 table_id, u32 max_sessions, u32 n_session
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_session_limit_details_t *mp;
 
-  mp = vl_msg_api_alloc_zero (sizeof (*mp));
-  mp->_vl_msg_id =
-    clib_host_to_net_u16 (VL_API_CLOUDNAT_SESSION_LIMIT_DETAILS + cloudnat_main.msg_id_base);
-  mp->context = ctx->context;
+  mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SESSION_LIMIT_DETAILS);
   mp->table_id = clib_host_to_net_u32 (table_id);
   mp->max_sessions = clib_host_to_net_u32 (max_sessions);
   mp->n_sessions = clib_host_to_net_u32 (n_sessions);
@@ -745,14 +738,10 @@ cn_api_session_limit_send_details (u32 table_id, u32 max_sessions, u32 n_session
 static void
 vl_api_cloudnat_session_limit_dump_t_handler (vl_api_cloudnat_session_limit_dump_t *mp)
 {
-  vl_api_registration_t *rp;
   cn_api_dump_ctx_t ctx;
 
-  rp = vl_api_client_index_to_registration (mp->client_index);
-  if (!rp)
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
     return;
-  ctx.rp = rp;
-  ctx.context = mp->context;
   cloudnat_session_limit_walk (cn_api_session_limit_send_details, &ctx);
 }
 

@@ -102,21 +102,6 @@ cn_cli_af_name (ip_address_family_t af)
   return af == AF_IP6 ? "IPv6" : "IPv4";
 }
 
-/* A port given on the command line: 1..65535. */
-static clib_error_t *
-cn_cli_unformat_port (unformat_input_t *input, const char *what, u16 *port)
-{
-  u32 v;
-
-  if (!unformat (input, "%u", &v))
-    return clib_error_return (0, "%s: expected a number 1-65535, got %U", what, format_cn_cli_rest,
-			      input);
-  if (v < 1 || v > 65535)
-    return clib_error_return (0, "%s %u out of range: expected 1-65535", what, v);
-  *port = v;
-  return 0;
-}
-
 /* An optional port: a number, if one comes next. */
 static clib_error_t *
 cn_cli_unformat_opt_port (unformat_input_t *input, const char *what, u16 *port, u8 *given)
@@ -130,6 +115,21 @@ cn_cli_unformat_opt_port (unformat_input_t *input, const char *what, u16 *port, 
     return clib_error_return (0, "%s %u out of range: expected 1-65535", what, v);
   *port = v;
   *given = 1;
+  return 0;
+}
+
+/* A port given on the command line: 1..65535. */
+static clib_error_t *
+cn_cli_unformat_port (unformat_input_t *input, const char *what, u16 *port)
+{
+  clib_error_t *error;
+  u8 given;
+
+  if ((error = cn_cli_unformat_opt_port (input, what, port, &given)))
+    return error;
+  if (!given)
+    return clib_error_return (0, "%s: expected a number 1-65535, got %U", what, format_cn_cli_rest,
+			      input);
   return 0;
 }
 
@@ -158,6 +158,29 @@ cn_cli_check_table_any (u32 table_id)
 {
   if (!cloudnat_table_exists (table_id))
     return clib_error_return (0, "table %u does not exist", table_id);
+  return 0;
+}
+
+/* An optional 'table <id>' of a table in either family. */
+static clib_error_t *
+cn_cli_unformat_opt_table_any (unformat_input_t *input, u32 *table_id)
+{
+  clib_error_t *error;
+
+  if (!unformat (input, "table"))
+    return 0;
+  if ((error = cn_cli_unformat_u32 (input, "table", table_id)))
+    return error;
+  return cn_cli_check_table_any (*table_id);
+}
+
+/* For commands that take no arguments. */
+static clib_error_t *
+cn_cli_no_args (unformat_input_t *input)
+{
+  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    return clib_error_return (0, "unknown input %U: this command takes no arguments",
+			      format_cn_cli_rest, input);
   return 0;
 }
 
@@ -875,10 +898,10 @@ static clib_error_t *
 cn_cli_show_translation (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   cn_cli_show_ctx_t ctx = { .vm = vm };
+  clib_error_t *error;
 
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U: this command takes no arguments",
-			      format_cn_cli_rest, input);
+  if ((error = cn_cli_no_args (input)))
+    return error;
   cloudnat_translation_walk (cn_cli_show_translation_cb, &ctx);
   if (ctx.n == 0)
     vlib_cli_output (vm, "no translations");
@@ -1185,13 +1208,8 @@ cn_cli_session_purge (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
   clib_error_t *error;
   u32 table_id = ~0, n;
 
-  if (unformat (input, "table"))
-    {
-      if ((error = cn_cli_unformat_u32 (input, "table", &table_id)))
-	return error;
-      if ((error = cn_cli_check_table_any (table_id)))
-	return error;
-    }
+  if ((error = cn_cli_unformat_opt_table_any (input, &table_id)))
+    return error;
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
   n = cloudnat_session_purge (table_id);
@@ -1217,13 +1235,8 @@ cn_cli_session_limit (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command
 			      "expected the maximum number of sessions (0 = unlimited), got "
 			      "%U",
 			      format_cn_cli_rest, input);
-  if (unformat (input, "table"))
-    {
-      if ((error = cn_cli_unformat_u32 (input, "table", &table_id)))
-	return error;
-      if ((error = cn_cli_check_table_any (table_id)))
-	return error;
-    }
+  if ((error = cn_cli_unformat_opt_table_any (input, &table_id)))
+    return error;
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
   rv = cloudnat_session_limit_set (table_id, max);
@@ -1245,6 +1258,7 @@ CLOUDNAT_CLI_COMMAND (cn_cli_session_limit_cmd) = {
 static clib_error_t *
 cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
 {
+  const char *missing = "missing address: cnat snat with <addr> [<addr>...] [table <id>]";
   unformat_input_t _line, *line = &_line;
   clib_error_t *error = 0;
   ip_address_t ip, *addrs = 0, *a;
@@ -1252,8 +1266,7 @@ cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_comman
   int rv;
 
   if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "missing address: cnat snat with <addr> [<addr>...] "
-				 "[table <id>]");
+    return clib_error_return (0, "%s", missing);
 
   while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
     {
@@ -1273,8 +1286,7 @@ cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_comman
     }
   if (vec_len (addrs) == 0)
     {
-      error = clib_error_return (0, "missing address: cnat snat with <addr> [<addr>...] "
-				    "[table <id>]");
+      error = clib_error_return (0, "%s", missing);
       goto done;
     }
   vec_foreach (a, addrs)
@@ -1285,9 +1297,7 @@ cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_comman
       cn_cli_ip_to_46 (a, &a46, &af);
       if ((error = cn_cli_check_table (table_id, af)))
 	goto done;
-      if (cn_cli_ip46_is_zero (&a46) ||
-	  (af == AF_IP4 ? ip4_address_is_multicast (&a46.ip4) :
-			  ip6_address_is_multicast (&a46.ip6)) ||
+      if (cn_cli_ip46_is_zero (&a46) || cn_cli_ip46_is_multicast (&a46, af) ||
 	  (af == AF_IP4 && a46.ip4.as_u32 == 0xffffffff))
 	{
 	  error = clib_error_return (0,
@@ -1334,6 +1344,7 @@ CLOUDNAT_CLI_COMMAND (cn_cli_snat_with_cmd) = {
 static clib_error_t *
 cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
 {
+  const char *missing = "missing address: cnat snat del <addr> [table <id>]";
   unformat_input_t _line, *line = &_line;
   clib_error_t *error = 0;
   ip_address_t ip;
@@ -1344,7 +1355,7 @@ cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
   int rv;
 
   if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "missing address: cnat snat del <addr> [table <id>]");
+    return clib_error_return (0, "%s", missing);
 
   while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
     {
@@ -1363,7 +1374,7 @@ cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command
     }
   if (!have_addr)
     {
-      error = clib_error_return (0, "missing address: cnat snat del <addr> [table <id>]");
+      error = clib_error_return (0, "%s", missing);
       goto done;
     }
   cn_cli_ip_to_46 (&ip, &a46, &af);
@@ -1387,6 +1398,7 @@ CLOUDNAT_CLI_COMMAND (cn_cli_snat_del_cmd) = {
 static clib_error_t *
 cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
 {
+  const char *missing = "missing prefix: cnat snat exclude [del] <prefix> [table <id>]";
   unformat_input_t _line, *line = &_line;
   clib_error_t *error = 0;
   ip46_address_t pfx;
@@ -1396,7 +1408,7 @@ cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
   int rv;
 
   if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "missing prefix: cnat snat exclude [del] <prefix> [table <id>]");
+    return clib_error_return (0, "%s", missing);
 
   while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
     {
@@ -1423,8 +1435,7 @@ cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
     }
   if (!have_pfx)
     {
-      error = clib_error_return (0, "missing prefix: cnat snat exclude [del] <prefix> "
-				    "[table <id>]");
+      error = clib_error_return (0, "%s", missing);
       goto done;
     }
   if ((error = cn_cli_check_table (table_id, af)))
@@ -1483,10 +1494,10 @@ static clib_error_t *
 cn_cli_show_snat (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   cn_cli_show_ctx_t ctx = { .vm = vm };
+  clib_error_t *error;
 
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U: this command takes no arguments",
-			      format_cn_cli_rest, input);
+  if ((error = cn_cli_no_args (input)))
+    return error;
   vlib_cli_output (vm, "snat addresses:");
   cloudnat_snat_address_walk (cn_cli_show_snat_addr_cb, &ctx);
   if (!ctx.n)
@@ -1581,10 +1592,10 @@ static clib_error_t *
 cn_cli_show_timeouts (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   cloudnat_timeouts_t t;
+  clib_error_t *error;
 
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U: this command takes no arguments",
-			      format_cn_cli_rest, input);
+  if ((error = cn_cli_no_args (input)))
+    return error;
   cloudnat_timeouts_get (&t);
   vlib_cli_output (vm, "udp %us", t.udp);
   vlib_cli_output (vm, "tcp-established %us", t.tcp_established);

@@ -57,15 +57,9 @@ func (a *app) translationCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewTranslationServiceClient, pb.TranslationServiceClient.DeleteTranslation, &pb.DeleteTranslationRequest{Key: k})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewTranslationServiceClient(c).DeleteTranslation(ctx, &pb.DeleteTranslationRequest{Key: k})
-			if err != nil {
-				return fail(err)
 			}
 			return a.done(resp, resp.GetSync(), "deleted")
 		},
@@ -80,15 +74,9 @@ func (a *app) translationCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewTranslationServiceClient, pb.TranslationServiceClient.GetTranslation, &pb.GetTranslationRequest{Key: k})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewTranslationServiceClient(c).GetTranslation(ctx, &pb.GetTranslationRequest{Key: k})
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -102,19 +90,13 @@ func (a *app) translationCmd() *cobra.Command {
 	listCmd := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List translations", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
 			req := &pb.ListTranslationsRequest{}
 			if cmd.Flags().Changed("vrf") {
 				req.Vrf = &listVRF
 			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewTranslationServiceClient(c).ListTranslations(ctx, req)
+			resp, err := call(a, cmd, pb.NewTranslationServiceClient, pb.TranslationServiceClient.ListTranslations, req)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -173,15 +155,9 @@ func (a *app) translationPutCmd(use, short string, allowMissing bool) *cobra.Com
 				}
 				t.Backends = append(t.Backends, b)
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewTranslationServiceClient, pb.TranslationServiceClient.UpdateTranslation, &pb.UpdateTranslationRequest{Translation: t, AllowMissing: allowMissing})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewTranslationServiceClient(c).UpdateTranslation(ctx, &pb.UpdateTranslationRequest{Translation: t, AllowMissing: allowMissing})
-			if err != nil {
-				return fail(err)
 			}
 			a.warnSync(resp.GetSync())
 			if a.output == "json" {
@@ -216,15 +192,9 @@ func (a *app) snatCmd() *cobra.Command {
 			if len(args) > 0 && clear {
 				return usagef("--clear takes no addresses")
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSNATServiceClient, pb.SNATServiceClient.SetSNATAddresses, &pb.SetSNATAddressesRequest{Vrf: setVRF, Addrs: args})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSNATServiceClient(c).SetSNATAddresses(ctx, &pb.SetSNATAddressesRequest{Vrf: setVRF, Addrs: args})
-			if err != nil {
-				return fail(err)
 			}
 			return a.done(resp, resp.GetSync(), fmt.Sprintf("vrf %d: %d SNAT address(es)", setVRF, len(args)))
 		},
@@ -238,21 +208,15 @@ func (a *app) snatCmd() *cobra.Command {
 		Use: "exclude [--vrf N] [--del] <prefix>", Short: "Add (or --del) a destination prefix source NAT leaves alone",
 		Args: exactArgs(1, "one prefix"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
+			var resp *pb.SNATExclusionResponse
+			var err error
+			if exDel {
+				resp, err = call(a, cmd, pb.NewSNATServiceClient, pb.SNATServiceClient.DeleteSNATExclusion, &pb.DeleteSNATExclusionRequest{Vrf: exVRF, Prefix: args[0]})
+			} else {
+				resp, err = call(a, cmd, pb.NewSNATServiceClient, pb.SNATServiceClient.AddSNATExclusion, &pb.AddSNATExclusionRequest{Vrf: exVRF, Prefix: args[0]})
+			}
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			sc := pb.NewSNATServiceClient(c)
-			var resp *pb.SNATExclusionResponse
-			if exDel {
-				resp, err = sc.DeleteSNATExclusion(ctx, &pb.DeleteSNATExclusionRequest{Vrf: exVRF, Prefix: args[0]})
-			} else {
-				resp, err = sc.AddSNATExclusion(ctx, &pb.AddSNATExclusionRequest{Vrf: exVRF, Prefix: args[0]})
-			}
-			if err != nil {
-				return fail(err)
 			}
 			what := "excluded"
 			if exDel {
@@ -269,22 +233,14 @@ func (a *app) snatCmd() *cobra.Command {
 		c := &cobra.Command{
 			Use: use + " <interface> [--ipv4] [--ipv6]", Short: short, Args: exactArgs(1, "one interface name"),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				conn, err := a.client()
+				method := pb.SNATServiceClient.EnableSNATInterface
+				if !enable {
+					method = pb.SNATServiceClient.DisableSNATInterface
+				}
+				req := &pb.SNATInterfaceRequest{Interface: args[0], Ipv4: v4, Ipv6: v6}
+				resp, err := call(a, cmd, pb.NewSNATServiceClient, method, req)
 				if err != nil {
 					return err
-				}
-				ctx, cancel := a.ctx(cmd)
-				defer cancel()
-				req := &pb.SNATInterfaceRequest{Interface: args[0], Ipv4: v4, Ipv6: v6}
-				sc := pb.NewSNATServiceClient(conn)
-				var resp *pb.SNATInterfaceResponse
-				if enable {
-					resp, err = sc.EnableSNATInterface(ctx, req)
-				} else {
-					resp, err = sc.DisableSNATInterface(ctx, req)
-				}
-				if err != nil {
-					return fail(err)
 				}
 				return a.done(resp, resp.GetSync(), use+"d")
 			},
@@ -297,15 +253,9 @@ func (a *app) snatCmd() *cobra.Command {
 	showCmd := &cobra.Command{
 		Use: "show", Aliases: []string{"list"}, Short: "Show SNAT addresses, exclusions and interfaces", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSNATServiceClient, pb.SNATServiceClient.GetSNAT, &pb.GetSNATRequest{})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSNATServiceClient(c).GetSNAT(ctx, &pb.GetSNATRequest{})
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -436,15 +386,9 @@ func (a *app) sessionCmd() *cobra.Command {
 			if req.DstAddr, req.DstPort, err = parseAddrPort("dst", dDst); err != nil {
 				return err
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.DeleteSession, req)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).DeleteSession(ctx, req)
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -467,15 +411,9 @@ func (a *app) sessionCmd() *cobra.Command {
 			if cmd.Flags().Changed("vrf") {
 				req.Vrf = &pVRF
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.PurgeSessions, req)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).PurgeSessions(ctx, req)
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -539,15 +477,9 @@ func (a *app) timeoutsCmd() *cobra.Command {
 			if t.Udp == nil && t.TcpEstablished == nil && t.TcpTransitory == nil && t.Icmp == nil {
 				return usagef("set at least one of --udp, --tcp-established, --tcp-transitory, --icmp")
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.SetTimeouts, &pb.SetTimeoutsRequest{Timeouts: t})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).SetTimeouts(ctx, &pb.SetTimeoutsRequest{Timeouts: t})
-			if err != nil {
-				return fail(err)
 			}
 			a.warnSync(resp.GetSync())
 			return a.printTimeouts(resp)
@@ -561,15 +493,9 @@ func (a *app) timeoutsCmd() *cobra.Command {
 	getCmd := &cobra.Command{
 		Use: "get", Aliases: []string{"show"}, Short: "Show session idle timeouts", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.GetTimeouts, &pb.GetTimeoutsRequest{})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).GetTimeouts(ctx, &pb.GetTimeoutsRequest{})
-			if err != nil {
-				return fail(err)
 			}
 			return a.printTimeouts(resp)
 		},
@@ -591,15 +517,9 @@ func (a *app) limitCmd() *cobra.Command {
 			if cmd.Flags().Changed("vrf") {
 				req.Vrf = &vrf
 			}
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.SetSessionLimit, req)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).SetSessionLimit(ctx, req)
-			if err != nil {
-				return fail(err)
 			}
 			return a.done(resp, resp.GetSync(), fmt.Sprintf("limit %s: %d", vrfString(req.Vrf), max))
 		},
@@ -609,15 +529,9 @@ func (a *app) limitCmd() *cobra.Command {
 	listCmd := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List session limits", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewSessionServiceClient, pb.SessionServiceClient.ListSessionLimits, &pb.ListSessionLimitsRequest{})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewSessionServiceClient(c).ListSessionLimits(ctx, &pb.ListSessionLimitsRequest{})
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -641,15 +555,9 @@ func (a *app) interfaceCmd() *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List the dataplane's interfaces", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			resp, err := call(a, cmd, pb.NewInterfaceServiceClient, pb.InterfaceServiceClient.ListInterfaces, &pb.ListInterfacesRequest{})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			resp, err := pb.NewInterfaceServiceClient(c).ListInterfaces(ctx, &pb.ListInterfacesRequest{})
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(resp)
@@ -673,15 +581,9 @@ func (a *app) statusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "status", Short: "Agent and dataplane status, pending and failed items", Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			s, err := call(a, cmd, pb.NewStatusServiceClient, pb.StatusServiceClient.GetStatus, &pb.GetStatusRequest{})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
-			s, err := pb.NewStatusServiceClient(c).GetStatus(ctx, &pb.GetStatusRequest{})
-			if err != nil {
-				return fail(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(s)

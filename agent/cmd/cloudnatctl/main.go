@@ -253,6 +253,25 @@ func (a *app) ctx(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), a.timeout)
 }
 
+// call makes one unary RPC, e.g. call(a, cmd, pb.NewXClient, pb.XClient.M, req),
+// on the agent connection with --timeout; an RPC error is a run error.
+func call[C, Req, Resp any](a *app, cmd *cobra.Command, newClient func(grpc.ClientConnInterface) C,
+	method func(C, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req,
+) (Resp, error) {
+	var zero Resp
+	conn, err := a.client()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := a.ctx(cmd)
+	defer cancel()
+	resp, err := method(newClient(conn), ctx, req)
+	if err != nil {
+		return zero, fail(err)
+	}
+	return resp, nil
+}
+
 // args wraps a cobra positional-argument check so its error is a usage
 // error (it is already; kept for clarity).
 func exactArgs(n int, what string) cobra.PositionalArgs {

@@ -1,10 +1,12 @@
 package vpptest_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
+	"github.com/cloudnat/cloudnat/agent/internal/dataplane/vpp"
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 	agenttest "github.com/cloudnat/cloudnat/test/agent"
 )
@@ -42,11 +44,10 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
-// BenchmarkProgram10kTranslations8Backends: time to program 10,000
-// translations of 8 backends each into an empty VPP through the
-// dataplane's pipelined batch call (goal: under 1 s). Each iteration starts
-// from empty; the removal between iterations is not timed.
-func BenchmarkProgram10kTranslations8Backends(b *testing.B) {
+// setUpProgramBenchmark opens the dataplane of a new rig and makes the
+// 10,000 translations of 8 backends to program, and their keys.
+func setUpProgramBenchmark(b *testing.B) (*vpp.Dataplane, context.Context, []model.Translation, []model.TranslationKey) {
+	b.Helper()
 	r := agenttest.NewRig(b, nil)
 	d := openDP(b, r)
 	ctx := agenttest.Context(b)
@@ -55,6 +56,15 @@ func BenchmarkProgram10kTranslations8Backends(b *testing.B) {
 	for i := range ts {
 		keys[i] = ts[i].Key
 	}
+	return d, ctx, ts, keys
+}
+
+// BenchmarkProgram10kTranslations8Backends: time to program 10,000
+// translations of 8 backends each into an empty VPP through the
+// dataplane's pipelined batch call (goal: under 1 s). Each iteration starts
+// from empty; the removal between iterations is not timed.
+func BenchmarkProgram10kTranslations8Backends(b *testing.B) {
+	d, ctx, ts, keys := setUpProgramBenchmark(b)
 	var total time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -85,14 +95,7 @@ func BenchmarkProgram10kTranslations8Backends(b *testing.B) {
 // PutTranslation call at a time (what a reconciler without the batch call
 // does): each waits for its reply, through the same pipe.
 func BenchmarkProgram10kTranslations8BackendsSerial(b *testing.B) {
-	r := agenttest.NewRig(b, nil)
-	d := openDP(b, r)
-	ctx := agenttest.Context(b)
-	ts := translations(10000, 8)
-	keys := make([]model.TranslationKey, len(ts))
-	for i := range ts {
-		keys[i] = ts[i].Key
-	}
+	d, ctx, ts, keys := setUpProgramBenchmark(b)
 	var total time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
