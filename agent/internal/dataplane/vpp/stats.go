@@ -2,6 +2,7 @@ package vpp
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -38,12 +39,26 @@ func (d *Dataplane) readDrops() (map[string]uint64, error) {
 	return dropsFromEntries(entries), nil
 }
 
+// infoCounters are the plugin's node counters of severity INFO
+// (foreach_cn_error in vpp-plugin/cloudnat/cloudnat_priv.h): they count
+// traffic handled, not drops, so they stay out of Stats.Drops. The stats
+// segment does not carry severities; TestInfoCountersMatchPlugin keeps
+// this list equal to the C one.
+var infoCounters = map[string]bool{
+	"session_hit":           true,
+	"session_created":       true,
+	"icmp_error_translated": true,
+	"passed":                true,
+	"snat_excluded":         true,
+	"no_snat_address":       true,
+}
+
 func dropsFromEntries(entries []adapter.StatEntry) map[string]uint64 {
 	drops := map[string]uint64{}
 	for _, e := range entries {
 		name := strings.TrimPrefix(string(e.Name), "/err/")
 		node, _, ok := strings.Cut(name, "/")
-		if !ok || !isCloudnatNode(node) {
+		if !ok || !isCloudnatNode(node) || infoCounters[path.Base(name)] {
 			continue
 		}
 		var sum uint64
