@@ -151,9 +151,14 @@ func quietGovpp(log *slog.Logger) {
 		statsclient.Log.SetOutput(io.Discard)
 		statsclient.Log.SetLevel(logrus.ErrorLevel)
 		statsclient.Log.AddHook(slogHook{log})
-		// Detect a dead VPP within a fraction of a second (default 1 s):
-		// a VPP restart should be seen and resynced quickly.
+		// Probe often (default 1 s): a VPP that stops answering should be
+		// seen and resynced quickly. A crash needs no timeout at all (the
+		// probe fails on the closed socket); the reply timeout only decides
+		// when a live but busy VPP counts as hung, so it is generous: a
+		// main thread busy with a burst of API calls under barrier, on a
+		// loaded host, must not look dead (3 silent seconds do).
 		core.HealthCheckProbeInterval = healthInterval
+		core.HealthCheckReplyTimeout = time.Second
 	})
 }
 
