@@ -168,6 +168,338 @@ cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t
     }
 }
 
+/* The outcome of a new flow, decided and created in the node's second
+   pass. */
+typedef struct
+{
+  u32 idx;
+  u32 dir;
+  u32 error;
+  u8 created;
+  u8 pass;
+} cn_new_flow_t;
+
+/* The translation lookup of the last new flow of this frame: new flows
+   of a frame mostly go to one VIP. Translations do not change while a
+   frame is processed. */
+typedef struct
+{
+  ip46_address_t vip;
+  u32 fib_index;
+  u16 port;
+  u8 proto;
+  u8 valid;
+  u32 tr_index; /* may be ~0: no translation */
+} cn_tr_cache_t;
+
+/* Decide what a new flow becomes (translation or source NAT); 0 when a
+   session is to be created from a, else the outcome is final in nf. */
+static_always_inline int
+cn_new_flow_decide (vlib_buffer_t *b, const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index,
+		    int is_ip6, int is_feature, u32 thread_index, u32 now, cn_sess_create_args_t *a,
+		    cn_new_flow_t *nf, u32 *counts, cn_tr_cache_t *trc)
+{
+  nf->idx = ~0;
+  nf->dir = 0;
+  nf->error = ~0;
+  nf->created = 0;
+  nf->pass = 0;
+  cn_args_from_packet (a, ip, pi, fib_index, is_ip6, thread_index);
+  a->have_hashes = 0;
+  a->now = now;
+  if (!is_feature)
+    {
+      u16 port = pi->kind == CN_PKT_L4 ? pi->dport : 0;
+      u32 tri;
+      if (trc->valid && trc->fib_index == fib_index && trc->port == port &&
+	  trc->proto == pi->proto && ip46_address_is_equal (&trc->vip, &a->dst))
+	tri = trc->tr_index;
+      else
+	{
+	  tri = cn_translation_find (fib_index, &a->dst, is_ip6 ? AF_IP6 : AF_IP4, port, pi->proto);
+	  trc->vip = a->dst;
+	  trc->fib_index = fib_index;
+	  trc->port = port;
+	  trc->proto = pi->proto;
+	  trc->tr_index = tri;
+	  trc->valid = 1;
+	}
+      if (tri != ~0)
+	{
+	  a->tr_index = tri;
+	  if (cn_translation_select (pool_elt_at_index (cn_dp.translations, tri), a))
+	    {
+	      nf->error = CN_ERROR_NO_BACKEND;
+	      return -1;
+	    }
+	  return 0;
+	}
+      cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+      if (cd->is_vip)
+	nf->error = CN_ERROR_NO_TRANSLATION;
+      else
+	nf->pass = 1;
+      return -1;
+    }
+  else
+    {
+      int rc = cn_snat_decide (a);
+      if (rc == 0)
+	return 0;
+      counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS : CN_ERROR_SNAT_EXCLUDED]++;
+      nf->pass = 1;
+      return -1;
+    }
+}
+
+/* The forwarding of the last translated destination of this frame that
+   goes to plain forwarding (not to an address we capture): consecutive
+   packets to one backend skip the FIB lookup. The FIB does not change
+   while a frame is processed. */
+typedef struct
+{
+  u32 fib_index;
+  index_t lbi; /* INDEX_INVALID: empty */
+  ip46_address_t dst;
+  /* translation counter increments, added up while consecutive packets
+     belong to the same translation */
+  u32 ctr_tr; /* ~0: none pending */
+  u32 ctr_packets;
+  u64 ctr_bytes;
+} cn_fwd_cache_t;
+
+static_always_inline void
+cn_tr_counter_flush (cn_fwd_cache_t *fwc, u32 thread_index)
+{
+  if (fwc->ctr_tr != ~0)
+    vlib_increment_combined_counter (&cn_dp.tr_counters, thread_index, fwc->ctr_tr,
+				     fwc->ctr_packets, fwc->ctr_bytes);
+  fwc->ctr_tr = ~0;
+}
+
+static_always_inline int
+cn_fwd_cache_hit (const cn_fwd_cache_t *fwc, u32 fib_index, const u8 *dstp, int is_ip6)
+{
+  if (fwc->lbi == INDEX_INVALID || fwc->fib_index != fib_index)
+    return 0;
+  if (is_ip6)
+    return !memcmp (fwc->dst.ip6.as_u8, dstp, 16);
+  return fwc->dst.ip4.as_u32 == cn_ld32 (dstp);
+}
+
+/* Translate, pass or drop packet b; value is its session lookup result,
+   nf the outcome of a new flow (0 for a packet that is not one). */
+static_always_inline u16
+cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_pkt_info_t *pi,
+	       u32 fib_index, u64 value, const cn_new_flow_t *nf, int is_ip6, int is_feature,
+	       cn_store_t *st, u32 now, u32 thread_index, u32 *counts, cn_fwd_cache_t *fwc)
+{
+  u8 *ip;
+  u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
+  u32 error = ~0, what = CN_TRACE_MISS;
+  int created = 0, pass = 0;
+  cn_trace_t *t = 0;
+
+  ip = vlib_buffer_get_current (b);
+  if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
+    {
+      t = vlib_add_trace (vm, node, b, sizeof (*t));
+      clib_memset (t, 0, sizeof (*t));
+      t->is_ip6 = is_ip6;
+      t->fib_index = fib_index;
+      t->proto = pi->proto;
+      cn_trace_tuple (t, ip, pi, is_ip6, 0);
+    }
+
+  if (value != ~0ULL)
+    {
+      idx = (u32) value;
+      dir = (u32) (value >> 32);
+    }
+  else if (nf)
+    {
+      idx = nf->idx;
+      dir = nf->dir;
+      error = nf->error;
+      created = nf->created;
+      pass = nf->pass;
+    }
+  else
+    {
+      /* no session and nothing to create one from */
+      if (!is_feature)
+	{
+	  cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+	  if (cd->is_vip)
+	    error = pi->kind == CN_PKT_ICMP_ERROR ? CN_ERROR_ICMP_ERROR_NO_SESSION :
+						    CN_ERROR_NOT_TRANSLATABLE;
+	  else
+	    pass = 1;
+	}
+      else
+	pass = 1;
+    }
+  if (idx != ~0)
+    {
+      /* translate with the session */
+      if (is_ip6)
+	{
+	  cn_sess6_t *s = cn_store_get (st, idx);
+	  tr_index = s->tr_index;
+	  if (pi->kind == CN_PKT_ICMP_ERROR)
+	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
+	  else
+	    {
+	      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+			    (vnet_buffer (b)->oflags &
+			     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+	      cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+	      if (pi->proto == IP_PROTOCOL_TCP && !created)
+		{
+		  u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
+		  if (nt != s->tcp)
+		    s->tcp = nt;
+		}
+	      if (s->last != now)
+		s->last = now;
+	      s->packets++;
+	    }
+	}
+      else
+	{
+	  cn_sess4_t *s = cn_store_get (st, idx);
+	  tr_index = s->tr_index;
+	  if (pi->kind == CN_PKT_ICMP_ERROR)
+	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
+	  else
+	    {
+	      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+			    (vnet_buffer (b)->oflags &
+			     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+	      cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+	      if (pi->proto == IP_PROTOCOL_TCP && !created)
+		{
+		  u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
+		  if (nt != s->tcp)
+		    s->tcp = nt;
+		}
+	      if (s->last != now)
+		s->last = now;
+	      s->packets++;
+	    }
+	}
+      if (tr_index != ~0)
+	{
+	  if (tr_index != fwc->ctr_tr)
+	    {
+	      cn_tr_counter_flush (fwc, thread_index);
+	      fwc->ctr_tr = tr_index;
+	      fwc->ctr_packets = 0;
+	      fwc->ctr_bytes = 0;
+	    }
+	  fwc->ctr_packets++;
+	  fwc->ctr_bytes += vlib_buffer_length_in_chain (vm, b);
+	}
+      if (pi->kind == CN_PKT_ICMP_ERROR)
+	{
+	  counts[CN_ERROR_ICMP_ERROR_TRANSLATED]++;
+	  what = CN_TRACE_ICMP;
+	}
+      else if (created)
+	{
+	  counts[CN_ERROR_SESSION_CREATED]++;
+	  what = CN_TRACE_CREATED;
+	}
+      else
+	{
+	  counts[CN_ERROR_SESSION_HIT]++;
+	  what = CN_TRACE_HIT;
+	}
+      if (is_feature)
+	vnet_feature_next (&next, b);
+      else
+	{
+	  /* forward in the same table to the new destination: look
+	     it up here (saves a trip through ip4-lookup); if we
+	     capture that address too (a reply going back to a
+	     client), go straight to the forwarding it had rather
+	     than through this node again */
+	  const u8 *dstp = ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF);
+	  index_t lbi;
+	  if (cn_fwd_cache_hit (fwc, fib_index, dstp, is_ip6))
+	    {
+	      next = CN_NEXT_LOAD_BALANCE;
+	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = fwc->lbi;
+	      goto forwarded;
+	    }
+	  lbi = is_ip6 ?
+		  ip6_fib_table_fwding_lookup (fib_index, (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
+		  ip4_fib_forwarding_lookup (fib_index, (ip4_address_t *) (ip + CN_IP4_DST_OFF));
+	  const load_balance_t *lb = load_balance_get (lbi);
+	  const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
+	  if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
+	      !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip &&
+	      !cn_rewritten_has_session (ip, b->current_length, fib_index, is_ip6))
+	    {
+	      cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
+	      next = cd->parent.dpoi_next_node;
+	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
+	    }
+	  else if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
+	    {
+	      /* a VIP of ours, or another session applies (source
+		 NAT behind a DNAT reply): translate it again */
+	      next = CN_NEXT_LOOKUP;
+	      vnet_buffer (b)->sw_if_index[VLIB_TX] = fib_index;
+	    }
+	  else
+	    {
+	      next = CN_NEXT_LOAD_BALANCE;
+	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
+	      fwc->lbi = lbi;
+	      fwc->fib_index = fib_index;
+	      if (is_ip6)
+		clib_memcpy_fast (fwc->dst.ip6.as_u8, dstp, 16);
+	      else
+		fwc->dst.ip4.as_u32 = cn_ld32 (dstp);
+	    }
+	forwarded:;
+	}
+    }
+  else if (pass)
+    {
+      counts[CN_ERROR_PASSED]++;
+      if (is_feature)
+	vnet_feature_next (&next, b);
+      else
+	{
+	  cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
+	  next = cd->parent.dpoi_next_node;
+	  vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
+	}
+    }
+  else
+    {
+      next = CN_NEXT_DROP;
+      if (error == ~0)
+	error = CN_ERROR_NOT_TRANSLATABLE;
+      b->error = node->errors[error];
+      what = CN_TRACE_DROP;
+    }
+
+  if (t)
+    {
+      t->session_index = idx;
+      t->dir = dir;
+      t->tr_index = tr_index;
+      t->what = what;
+      t->error = error;
+      if (idx != ~0)
+	cn_trace_tuple (t, ip, pi, is_ip6, 1);
+    }
+  return next;
+}
+
 static_always_inline uword
 cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame, int is_ip6,
 		int is_feature)
@@ -181,18 +513,25 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   u64 hashes[VLIB_FRAME_SIZE], values[VLIB_FRAME_SIZE];
   u32 fibs[VLIB_FRAME_SIZE];
   u8 do_lookup[VLIB_FRAME_SIZE];
+  u16 pending[VLIB_FRAME_SIZE];
+  cn_sess_create_args_t args[VLIB_FRAME_SIZE];
+  cn_new_flow_t nfs[VLIB_FRAME_SIZE];
+  u8 decided[VLIB_FRAME_SIZE], creatable[VLIB_FRAME_SIZE];
   u32 counts[CN_N_ERROR] = { 0 };
   u32 thread_index = vm->thread_index;
   u32 now = cn_now_ticks (vm);
-  u32 i, k, n = n_left;
+  u32 i, j, k, n = n_left, n_pending = 0, n_created = 0;
   cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
+  cn_fwd_cache_t fwc = { .lbi = INDEX_INVALID, .ctr_tr = ~0 };
+  cn_tr_cache_t trc = { .valid = 0 };
 
   vlib_get_buffers (vm, from, bufs, n);
 
   /* A software pipeline over the frame, CN_PIPE packets apart per stage:
      A parse, key, hash, prefetch the bucket; B prefetch the key/value
      page; C look up, prefetch the session record; D translate. Keeping a
-     bounded number of misses in flight beats issuing them all at once. */
+     bounded number of misses in flight beats issuing them all at once.
+     Packets of new flows are set aside for a second pass. */
   for (k = 0; k < n + 3 * CN_PIPE; k++)
     {
       if (k < n)
@@ -259,234 +598,119 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       if (k < 3 * CN_PIPE || k - 3 * CN_PIPE >= n)
 	continue;
       i = k - 3 * CN_PIPE;
-      {
-	cn_pkt_info_t *pi = &pis[i];
-	u8 *ip;
-	u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
-	u32 error = ~0, what = CN_TRACE_MISS;
-	int created = 0, pass = 0;
-	cn_trace_t *t = 0;
-
-	b = bufs[i];
-	ip = vlib_buffer_get_current (b);
-	if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
-	  {
-	    t = vlib_add_trace (vm, node, b, sizeof (*t));
-	    clib_memset (t, 0, sizeof (*t));
-	    t->is_ip6 = is_ip6;
-	    t->fib_index = fibs[i];
-	    t->proto = pi->kind == CN_PKT_ICMP_ERROR ? pi->proto : pi->proto;
-	    cn_trace_tuple (t, ip, pi, is_ip6, 0);
-	  }
-
-	if (values[i] != ~0ULL)
-	  {
-	    idx = (u32) values[i];
-	    dir = (u32) (values[i] >> 32);
-	  }
-	else if (pi->kind == CN_PKT_L4 || pi->kind == CN_PKT_ECHO_REQUEST)
-	  {
-	    /* a new flow */
-	    cn_sess_create_args_t a;
-	    cn_args_from_packet (&a, ip, pi, fibs[i], is_ip6, thread_index);
-	    if (!is_feature)
-	      {
-		u32 tri = cn_translation_find (fibs[i], &a.dst, is_ip6 ? AF_IP6 : AF_IP4,
-					       pi->kind == CN_PKT_L4 ? pi->dport : 0, pi->proto);
-		if (tri != ~0)
-		  {
-		    a.tr_index = tri;
-		    if (cn_translation_select (pool_elt_at_index (cn_dp.translations, tri), &a))
-		      error = CN_ERROR_NO_BACKEND;
-		    else
-		      {
-			idx = cn_session_create (vm, &a, &error, &dir);
-			created = idx != ~0 && !a.existed;
-		      }
-		  }
-		else
-		  {
-		    cn_cdpo_t *cd =
-		      pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-		    if (cd->is_vip)
-		      error = CN_ERROR_NO_TRANSLATION;
-		    else
-		      pass = 1;
-		  }
-	      }
-	    else
-	      {
-		int rc = cn_snat_decide (&a);
-		if (rc == 0)
-		  {
-		    idx = cn_session_create (vm, &a, &error, &dir);
-		    created = idx != ~0 && !a.existed;
-		  }
-		else
-		  {
-		    counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS :
-							CN_ERROR_SNAT_EXCLUDED]++;
-		    pass = 1;
-		  }
-	      }
-	  }
-	else
-	  {
-	    /* no session and nothing to create one from */
-	    if (!is_feature)
-	      {
-		cn_cdpo_t *cd =
-		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-		if (cd->is_vip)
-		  error = pi->kind == CN_PKT_ICMP_ERROR ? CN_ERROR_ICMP_ERROR_NO_SESSION :
-							  CN_ERROR_NOT_TRANSLATABLE;
-		else
-		  pass = 1;
-	      }
-	    else
-	      pass = 1;
-	  }
-
-	if (idx != ~0)
-	  {
-	    /* translate with the session */
-	    if (is_ip6)
-	      {
-		cn_sess6_t *s = cn_store_get (st, idx);
-		tr_index = s->tr_index;
-		if (pi->kind == CN_PKT_ICMP_ERROR)
-		  cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
-		else
-		  {
-		    int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-				  (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
-							      VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
-		    cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-		    if (pi->proto == IP_PROTOCOL_TCP && !created)
-		      {
-			u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-			if (nt != s->tcp)
-			  s->tcp = nt;
-		      }
-		    if (s->last != now)
-		      s->last = now;
-		    s->packets++;
-		  }
-	      }
-	    else
-	      {
-		cn_sess4_t *s = cn_store_get (st, idx);
-		tr_index = s->tr_index;
-		if (pi->kind == CN_PKT_ICMP_ERROR)
-		  cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
-		else
-		  {
-		    int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-				  (vnet_buffer (b)->oflags & (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM |
-							      VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
-		    cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-		    if (pi->proto == IP_PROTOCOL_TCP && !created)
-		      {
-			u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-			if (nt != s->tcp)
-			  s->tcp = nt;
-		      }
-		    if (s->last != now)
-		      s->last = now;
-		    s->packets++;
-		  }
-	      }
-	    if (tr_index != ~0)
-	      vlib_increment_combined_counter (&cn_dp.tr_counters, thread_index, tr_index, 1,
-					       vlib_buffer_length_in_chain (vm, b));
-	    if (pi->kind == CN_PKT_ICMP_ERROR)
-	      {
-		counts[CN_ERROR_ICMP_ERROR_TRANSLATED]++;
-		what = CN_TRACE_ICMP;
-	      }
-	    else if (created)
-	      {
-		counts[CN_ERROR_SESSION_CREATED]++;
-		what = CN_TRACE_CREATED;
-	      }
-	    else
-	      {
-		counts[CN_ERROR_SESSION_HIT]++;
-		what = CN_TRACE_HIT;
-	      }
-	    if (is_feature)
-	      vnet_feature_next (&next, b);
-	    else
-	      {
-		/* forward in the same table to the new destination: look
-		   it up here (saves a trip through ip4-lookup); if we
-		   capture that address too (a reply going back to a
-		   client), go straight to the forwarding it had rather
-		   than through this node again */
-		index_t lbi =
-		  is_ip6 ?
-		    ip6_fib_table_fwding_lookup (fibs[i], (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
-		    ip4_fib_forwarding_lookup (fibs[i], (ip4_address_t *) (ip + CN_IP4_DST_OFF));
-		const load_balance_t *lb = load_balance_get (lbi);
-		const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
-		if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
-		    !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip &&
-		    !cn_rewritten_has_session (ip, b->current_length, fibs[i], is_ip6))
-		  {
-		    cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
-		    next = cd->parent.dpoi_next_node;
-		    vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
-		  }
-		else if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
-		  {
-		    /* a VIP of ours, or another session applies (source
-		       NAT behind a DNAT reply): translate it again */
-		    next = CN_NEXT_LOOKUP;
-		    vnet_buffer (b)->sw_if_index[VLIB_TX] = fibs[i];
-		  }
-		else
-		  {
-		    next = CN_NEXT_LOAD_BALANCE;
-		    vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
-		  }
-	      }
-	  }
-	else if (pass)
-	  {
-	    counts[CN_ERROR_PASSED]++;
-	    if (is_feature)
-	      vnet_feature_next (&next, b);
-	    else
-	      {
-		cn_cdpo_t *cd =
-		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX]);
-		next = cd->parent.dpoi_next_node;
-		vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
-	      }
-	  }
-	else
-	  {
-	    next = CN_NEXT_DROP;
-	    if (error == ~0)
-	      error = CN_ERROR_NOT_TRANSLATABLE;
-	    b->error = node->errors[error];
-	    what = CN_TRACE_DROP;
-	  }
-
-	nexts[i] = next;
-	if (t)
-	  {
-	    t->session_index = idx;
-	    t->dir = dir;
-	    t->tr_index = tr_index;
-	    t->what = what;
-	    t->error = error;
-	    if (idx != ~0)
-	      cn_trace_tuple (t, ip, pi, is_ip6, 1);
-	  }
-      }
+      if (values[i] == ~0ULL && do_lookup[i])
+	{
+	  pending[n_pending++] = i;
+	  continue;
+	}
+      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], values[i], 0, is_ip6,
+				is_feature, st, now, thread_index, counts, &fwc);
     }
 
+  /* The misses (mostly new flows), in their order in the frame,
+     pipelined the same way: A decide (backend or source port) and
+     prefetch the buckets of both keys for writing; B prefetch their
+     key/value pages; C create the session (cn_session_create inserts with
+     these hashes) and translate. A flow with several packets in the frame
+     is created by the first; the others find it, and so does a miss that
+     creates nothing (a reply, an ICMP error) but belongs to a session
+     made earlier in this pass. */
+  for (k = 0; k < n_pending + 2 * CN_PIPE; k++)
+    {
+      if (k < n_pending)
+	{
+	  j = k;
+	  i = pending[j];
+	  b = bufs[i];
+	  creatable[j] = pis[i].kind == CN_PKT_L4 || pis[i].kind == CN_PKT_ECHO_REQUEST;
+	  decided[j] =
+	    creatable[j] &&
+	    !cn_new_flow_decide (b, vlib_buffer_get_current (b), &pis[i], fibs[i], is_ip6,
+				 is_feature, thread_index, now, &args[j], &nfs[j], counts, &trc);
+	  if (decided[j])
+	    {
+	      cn_sess_create_args_t *a = &args[j];
+	      a->have_hashes = 1;
+	      a->hash_fwd = hashes[i];
+	      a->hashed_nsport = a->nsport;
+	      if (is_ip6)
+		{
+		  clib_bihash_kv_40_8_t kr;
+		  cn_args_reply_key6 (a, &kr);
+		  a->hash_reply = clib_bihash_hash_40_8 (&kr);
+		  CLIB_PREFETCH (clib_bihash_get_bucket_40_8 (&cn_dp.sess6, a->hash_reply),
+				 CLIB_CACHE_LINE_BYTES, STORE);
+		  CLIB_PREFETCH (clib_bihash_get_bucket_40_8 (&cn_dp.sess6, a->hash_fwd),
+				 CLIB_CACHE_LINE_BYTES, STORE);
+		}
+	      else
+		{
+		  clib_bihash_kv_16_8_t kr;
+		  cn_args_reply_key4 (a, &kr);
+		  a->hash_reply = clib_bihash_hash_16_8 (&kr);
+		  CLIB_PREFETCH (clib_bihash_get_bucket_16_8 (&cn_dp.sess4, a->hash_reply),
+				 CLIB_CACHE_LINE_BYTES, STORE);
+		  CLIB_PREFETCH (clib_bihash_get_bucket_16_8 (&cn_dp.sess4, a->hash_fwd),
+				 CLIB_CACHE_LINE_BYTES, STORE);
+		}
+	    }
+	}
+      if (k >= CN_PIPE && k - CN_PIPE < n_pending)
+	{
+	  j = k - CN_PIPE;
+	  if (decided[j])
+	    {
+	      if (is_ip6)
+		{
+		  clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, args[j].hash_reply);
+		  clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, args[j].hash_fwd);
+		}
+	      else
+		{
+		  clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, args[j].hash_reply);
+		  clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, args[j].hash_fwd);
+		}
+	    }
+	}
+      if (k < 2 * CN_PIPE || k - 2 * CN_PIPE >= n_pending)
+	continue;
+      j = k - 2 * CN_PIPE;
+      i = pending[j];
+      if (decided[j])
+	{
+	  cn_new_flow_t *nf = &nfs[j];
+	  nf->idx = cn_session_create (vm, &args[j], &nf->error, &nf->dir);
+	  nf->created = nf->idx != ~0 && !args[j].existed;
+	  n_created += nf->created;
+	}
+      else if (n_created)
+	{
+	  /* not a flow we create (e.g. the reply of one): it may belong to
+	     a session an earlier packet of this frame has just created */
+	  u64 v = ~0ULL;
+	  if (is_ip6)
+	    {
+	      if (!clib_bihash_search_inline_with_hash_40_8 (&cn_dp.sess6, hashes[i], &k6[i]))
+		v = k6[i].value;
+	    }
+	  else
+	    {
+	      if (!clib_bihash_search_inline_with_hash_16_8 (&cn_dp.sess4, hashes[i], &k4[i]))
+		v = k4[i].value;
+	    }
+	  if (v != ~0ULL)
+	    {
+	      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], v, 0, is_ip6,
+					is_feature, st, now, thread_index, counts, &fwc);
+	      continue;
+	    }
+	}
+      nexts[i] =
+	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], ~0ULL, creatable[j] ? &nfs[j] : 0,
+		       is_ip6, is_feature, st, now, thread_index, counts, &fwc);
+    }
+
+  cn_tr_counter_flush (&fwc, thread_index);
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
   for (i = 0; i < CN_N_ERROR; i++)
     if (counts[i])

@@ -294,7 +294,42 @@ typedef struct
   u8 src_port_free; /* nsport may be reallocated on a reply collision */
   u8 needs_client_ref;
   u8 existed; /* set by create: the flow had a session already */
+  u32 now;    /* plugin clock (cn_now_ticks) */
+  /* set by the node (which prefetched both buckets): the session table
+     hashes of the forward key and of the reply key for nsport as it was
+     decided; create recomputes the reply hash if it moves the port */
+  u8 have_hashes;
+  u16 hashed_nsport;
+  u64 hash_fwd, hash_reply;
 } cn_sess_create_args_t;
+
+/* the session table keys of a decided flow */
+static_always_inline void
+cn_args_fwd_key4 (const cn_sess_create_args_t *a, clib_bihash_kv_16_8_t *kv)
+{
+  cn_key4_make (kv, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
+		a->fib_index);
+}
+
+static_always_inline void
+cn_args_reply_key4 (const cn_sess_create_args_t *a, clib_bihash_kv_16_8_t *kv)
+{
+  cn_key4_make (kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport, a->proto,
+		a->fib_index);
+}
+
+static_always_inline void
+cn_args_fwd_key6 (const cn_sess_create_args_t *a, clib_bihash_kv_40_8_t *kv)
+{
+  cn_key6_make (kv, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto, a->fib_index);
+}
+
+static_always_inline void
+cn_args_reply_key6 (const cn_sess_create_args_t *a, clib_bihash_kv_40_8_t *kv)
+{
+  cn_key6_make (kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport, a->proto,
+		a->fib_index);
+}
 
 /* returns a session index, or ~0 with *error set to a node error code */
 u32 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *dir);

@@ -203,17 +203,17 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
   if (!a->is_ip6)
     {
       clib_bihash_kv_16_8_t kv;
-      cn_key4_make (&kv, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
-		    a->fib_index);
-      if (!clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv))
+      cn_args_fwd_key4 (a, &kv);
+      if (!clib_bihash_search_inline_with_hash_16_8 (
+	    &cn_dp.sess4, a->have_hashes ? a->hash_fwd : clib_bihash_hash_16_8 (&kv), &kv))
 	return kv.value;
     }
   else
     {
       clib_bihash_kv_40_8_t kv;
-      cn_key6_make (&kv, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto,
-		    a->fib_index);
-      if (!clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv))
+      cn_args_fwd_key6 (a, &kv);
+      if (!clib_bihash_search_inline_with_hash_40_8 (
+	    &cn_dp.sess6, a->have_hashes ? a->hash_fwd : clib_bihash_hash_40_8 (&kv), &kv))
 	return kv.value;
     }
   return ~0ULL;
@@ -225,7 +225,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
   cn_store_t *st = a->is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
   cn_fib_count_t *fc = cn_fib_count (a->is_ip6, a->fib_index);
   u32 idx, attempt, existing = ~0;
-  u32 now = cn_now_ticks (vm);
+  u32 now = a->now;
   int rv;
   u64 v;
 
@@ -250,16 +250,26 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       return ~0;
     }
 
-  /* a reply tuple that is taken already needs another source port when
+  /* A reply tuple that is taken already needs another source port when
      we choose the source (SNAT, or a backend rewriting the source address
-     but not its port) */
-  if (a->src_port_free && !cn_reply_port_is_free (clib_net_to_host_u16 (a->nsport), a))
+     but not its port): adding the reply key below reports the collision
+     (is_add 2), and we pick another port then. */
+  if (!a->have_hashes)
     {
-      if (cn_session_pick_port (a))
+      if (!a->is_ip6)
 	{
-	  *error = CN_ERROR_PORT_EXHAUSTED;
-	  return ~0;
+	  clib_bihash_kv_16_8_t kv;
+	  cn_args_fwd_key4 (a, &kv);
+	  a->hash_fwd = clib_bihash_hash_16_8 (&kv);
 	}
+      else
+	{
+	  clib_bihash_kv_40_8_t kv;
+	  cn_args_fwd_key6 (a, &kv);
+	  a->hash_fwd = clib_bihash_hash_40_8 (&kv);
+	}
+      a->have_hashes = 1;
+      a->hashed_nsport = ~a->nsport; /* reply hash not computed */
     }
 
   idx = cn_store_alloc (st, a->thread_index);
@@ -288,24 +298,29 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
 	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
 		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
-	  CLIB_MEMORY_STORE_BARRIER ();
+	  /* the record before its keys (on x86 stores stay in order and
+	     the bucket lock of the add is a full barrier anyway) */
+	  __atomic_thread_fence (__ATOMIC_RELEASE);
 
-	  cn_key4_make (&kr, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport, a->proto,
-			a->fib_index);
+	  cn_args_reply_key4 (a, &kr);
+	  if (a->hashed_nsport != a->nsport)
+	    {
+	      a->hash_reply = clib_bihash_hash_16_8 (&kr);
+	      a->hashed_nsport = a->nsport;
+	    }
 	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
-	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 2);
+	  rv = clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kr, a->hash_reply, 2);
 	  if (rv == -2)
 	    goto reply_taken;
 	  if (rv)
 	    goto no_mem;
-	  cn_key4_make (&kf, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
-			a->fib_index);
+	  cn_args_fwd_key4 (a, &kf);
 	  kf.value = idx;
-	  rv = clib_bihash_add_del_16_8 (&cn_dp.sess4, &kf, 2);
+	  rv = clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kf, a->hash_fwd, 2);
 	  if (rv)
 	    {
 	      /* another thread created this very flow meanwhile */
-	      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kr, 0);
+	      clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kr, a->hash_reply, 0);
 	      if (rv == -2 && !clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kf))
 		existing = (u32) kf.value;
 	      goto lost;
@@ -328,23 +343,28 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
 	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
 		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
-	  CLIB_MEMORY_STORE_BARRIER ();
+	  /* the record before its keys (on x86 stores stay in order and
+	     the bucket lock of the add is a full barrier anyway) */
+	  __atomic_thread_fence (__ATOMIC_RELEASE);
 
-	  cn_key6_make (&kr, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport, a->proto,
-			a->fib_index);
+	  cn_args_reply_key6 (a, &kr);
+	  if (a->hashed_nsport != a->nsport)
+	    {
+	      a->hash_reply = clib_bihash_hash_40_8 (&kr);
+	      a->hashed_nsport = a->nsport;
+	    }
 	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
-	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 2);
+	  rv = clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kr, a->hash_reply, 2);
 	  if (rv == -2)
 	    goto reply_taken;
 	  if (rv)
 	    goto no_mem;
-	  cn_key6_make (&kf, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto,
-			a->fib_index);
+	  cn_args_fwd_key6 (a, &kf);
 	  kf.value = idx;
-	  rv = clib_bihash_add_del_40_8 (&cn_dp.sess6, &kf, 2);
+	  rv = clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kf, a->hash_fwd, 2);
 	  if (rv)
 	    {
-	      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kr, 0);
+	      clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kr, a->hash_reply, 0);
 	      if (rv == -2 && !clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kf))
 		existing = (u32) kf.value;
 	      goto lost;
