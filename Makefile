@@ -98,12 +98,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# The VPP-in-the-loop packages run with -v so that their one SKIP line (no
-# VPP, no plugin, not root) shows; go test hides a passing package's output.
-VPP_TEST_PKGS := ./test/plugin ./test/agent
+# The packages that need VPP or root run with -v so that their one SKIP line
+# (no VPP, no plugin, not root) shows; go test hides a passing package's output.
+VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest
 
 go-test:
-	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent')
+	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest')
 	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
