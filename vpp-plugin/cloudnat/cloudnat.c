@@ -239,9 +239,14 @@ cloudnat_init (vlib_main_t *vm)
 
   /* VPP's cnat owns the same CLI words and captures the same traffic */
   if (hash_get_mem (pm->plugin_by_name_hash, "cnat_plugin.so"))
-    return clib_error_return (0, "cloudnat: VPP's cnat_plugin.so is loaded too; add "
-				 "'plugin cnat_plugin.so { disable }' to the plugins section of "
-				 "startup.conf");
+    {
+      /* VPP stops on an init error but exits with main_loop_exit_status
+	 (0): make the refusal visible to systemd and scripts too */
+      vm->main_loop_exit_status = 1;
+      return clib_error_return (0, "cloudnat: VPP's cnat_plugin.so is loaded too; add "
+				   "'plugin cnat_plugin.so { disable }' to the plugins section of "
+				   "startup.conf");
+    }
 
   for (c = cm->cli_commands; c; c = c->next_cli_command)
     if ((err = vlib_cli_register (vm, c)))
