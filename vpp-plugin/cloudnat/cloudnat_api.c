@@ -42,6 +42,7 @@
 #include <vlibmemory/api.h>
 
 #include <cloudnat/cloudnat.h>
+#include <cn_lb.h> /* cn_is_prime: the Maglev table length check */
 
 #include <vnet/format_fns.h>
 #include <cloudnat/cloudnat.api_enum.h>
@@ -182,19 +183,6 @@ cn_api_check_table (u32 table_id, ip_address_family_t af)
   return 0;
 }
 
-static int
-cn_api_is_prime (u32 n)
-{
-  u32 d;
-
-  if (n < 2)
-    return 0;
-  for (d = 2; d * d <= n; d++)
-    if (n % d == 0)
-      return 0;
-  return 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Translations                                                        */
 /* ------------------------------------------------------------------ */
@@ -251,7 +239,7 @@ cn_api_translation_decode (const vl_api_cloudnat_translation_t *in,
     return VNET_API_ERROR_INVALID_VALUE_2;
 
   if (spec->maglev_len &&
-      (spec->maglev_len < 7 || spec->maglev_len > 65521 || !cn_api_is_prime (spec->maglev_len)))
+      (spec->maglev_len < 7 || spec->maglev_len > 65521 || !cn_is_prime (spec->maglev_len)))
     return VNET_API_ERROR_INVALID_ARGUMENT;
   if (spec->lb_method == CN_LB_MAGLEV &&
       (spec->maglev_len ? spec->maglev_len : CN_MAGLEV_DEFAULT_LEN) < 2 * n_backends)

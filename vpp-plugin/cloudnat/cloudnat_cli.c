@@ -16,6 +16,7 @@
 #include <vnet/ip/ip_types.h>
 #include <vnet/fib/fib_table.h>
 #include <cloudnat/cloudnat.h>
+#include <cn_lb.h> /* cn_is_prime: the Maglev table length check */
 
 /* Front-end limit on backends per translation (the binary API enforces
    the same). */
@@ -318,19 +319,6 @@ format_cn_cli_hash_fields (u8 *s, va_list *args)
   return s;
 }
 
-static int
-cn_cli_is_prime (u32 n)
-{
-  u32 d;
-
-  if (n < 2)
-    return 0;
-  for (d = 2; d * d <= n; d++)
-    if (n % d == 0)
-      return 0;
-  return 1;
-}
-
 /* One backend as typed. */
 typedef struct
 {
@@ -627,7 +615,7 @@ cn_cli_translation_add (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_
     goto done;
   if (have_maglev_len)
     {
-      if (!cn_cli_is_prime (maglev_len) || maglev_len < 7 || maglev_len > 65521)
+      if (!cn_is_prime (maglev_len) || maglev_len < 7 || maglev_len > 65521)
 	{
 	  error = clib_error_return (0,
 				     "maglev len %u invalid: expected a prime from 7 to 65521 "
