@@ -219,6 +219,25 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
   return ~0ULL;
 }
 
+/* The family-independent part of a new session record (v4 and v6 records
+   have the same fields around their rewrites), then a release fence: the
+   record is written before its keys are published (on x86 stores stay in
+   order and the bucket lock of the add is a full barrier anyway). */
+#define CN_SESS_INIT_COMMON(s, a, now)                                                             \
+  do                                                                                               \
+    {                                                                                              \
+      (s)->last = (now);                                                                           \
+      (s)->fib_index = (a)->fib_index;                                                             \
+      (s)->tr_index = (a)->tr_index;                                                               \
+      (s)->proto = (a)->proto;                                                                     \
+      (s)->backend = (a)->backend;                                                                 \
+      (s)->tcp = (a)->proto == IP_PROTOCOL_TCP ? cn_tcp_new ((a)->tcp_flags) : 0;                  \
+      (s)->flags = CN_SF_USED | ((a)->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |                         \
+		   ((a)->needs_client_ref ? CN_SF_CLIENT_REF : 0);                                 \
+      __atomic_thread_fence (__ATOMIC_RELEASE);                                                    \
+    }                                                                                              \
+  while (0)
+
 u32
 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *dir)
 {
@@ -290,17 +309,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 		       a->dport, a->nsrc.ip4.as_u32, a->ndst.ip4.as_u32, a->nsport, a->ndport);
 	  cn_rw4_init (&s->rw[1], a->proto, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport,
 		       a->nsport, a->dst.ip4.as_u32, a->src.ip4.as_u32, a->dport, a->sport);
-	  s->last = now;
-	  s->fib_index = a->fib_index;
-	  s->tr_index = a->tr_index;
-	  s->proto = a->proto;
-	  s->backend = a->backend;
-	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
-	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
-		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
-	  /* the record before its keys (on x86 stores stay in order and
-	     the bucket lock of the add is a full barrier anyway) */
-	  __atomic_thread_fence (__ATOMIC_RELEASE);
+	  CN_SESS_INIT_COMMON (s, a, now);
 
 	  cn_args_reply_key4 (a, &kr);
 	  if (a->hashed_nsport != a->nsport)
@@ -335,17 +344,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 		       a->nsrc.ip6.as_u8, a->ndst.ip6.as_u8, a->nsport, a->ndport);
 	  cn_rw6_init (&s->rw[1], a->proto, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport,
 		       a->nsport, a->dst.ip6.as_u8, a->src.ip6.as_u8, a->dport, a->sport);
-	  s->last = now;
-	  s->fib_index = a->fib_index;
-	  s->tr_index = a->tr_index;
-	  s->proto = a->proto;
-	  s->backend = a->backend;
-	  s->tcp = a->proto == IP_PROTOCOL_TCP ? cn_tcp_new (a->tcp_flags) : 0;
-	  s->flags = CN_SF_USED | (a->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |
-		     (a->needs_client_ref ? CN_SF_CLIENT_REF : 0);
-	  /* the record before its keys (on x86 stores stay in order and
-	     the bucket lock of the add is a full barrier anyway) */
-	  __atomic_thread_fence (__ATOMIC_RELEASE);
+	  CN_SESS_INIT_COMMON (s, a, now);
 
 	  cn_args_reply_key6 (a, &kr);
 	  if (a->hashed_nsport != a->nsport)
