@@ -39,6 +39,9 @@
 #   BENCH_WORKER_CORE=n  run the data plane on one worker on that core
 #                        (default: none, everything on the main thread)
 #   BENCH_OUT=dir        results (default build/bench/<date>, build/bench/last)
+#   BENCH_PERF=fam/scen  perf record VPP during that scenario's chunks (e.g.
+#                        dnat/1m, snat/create): <dir>/<scen>.<chunk>.perf.data,
+#                        read with perf report -i ... (needs perf)
 #   VPP_PREFIX           see scripts/find-vpp.sh
 #   CLOUDNAT_PLUGIN_DIR  measure that cloudnat_plugin.so; otherwise the one in
 #                        build/vpp-plugin if it is a Release build, else the
@@ -265,15 +268,25 @@ stream() {
 # repetitions, which keeps a chunk hit by a burst of other load from moving
 # the figure.
 measure() {
-	local p=$1 fam=$2 scen=$3 rep=$4 s=$5 nch=$6 pk rt sums nat path natv natc txv c re
+	local p=$1 fam=$2 scen=$3 rep=$4 s=$5 nch=$6 pk rt sums nat path natv natc txv c re perf_pid
 	pk=${LIMIT[$s]}
 	re=$(nat_re_of "$p")
 	for c in $(seq 1 "$nch"); do
 		rt=$B_VPP_DIR/$scen.$s.$c.runtime
 		b_ctl clear runtime >/dev/null
 		b_ctl clear errors >/dev/null
+		perf_pid=
+		if [ "${BENCH_PERF:-}" = "$fam/$scen" ] && command -v perf >/dev/null; then
+			perf record -q -F 20000 -p "$(cat "$B_VPP_DIR/vpp.pid")" -o "$B_VPP_DIR/$scen.$c.perf.data" 2>/dev/null &
+			perf_pid=$!
+			sleep 0.5
+		fi
 		b_ctl packet-generator enable-stream "$s" >/dev/null
 		b_stream_wait "$s"
+		if [ -n "$perf_pid" ]; then
+			kill -INT "$perf_pid" 2>/dev/null || true
+			wait "$perf_pid" 2>/dev/null || true
+		fi
 		b_ctl show runtime >"$rt"
 		b_ctl show errors >"$B_VPP_DIR/$scen.$s.$c.errors"
 		sums=$(b_runtime_sum "$rt" "$re" pg1-tx)

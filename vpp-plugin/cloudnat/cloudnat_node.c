@@ -31,7 +31,12 @@
 #include <vnet/dpo/load_balance.h>
 #include <cloudnat/cloudnat_priv.h>
 
-#define CN_PIPE 4
+/* Distance in packets between the stages of the frame pipeline. A lookup
+   is two dependent cache lines (bucket, then record) that mostly miss at
+   a million flows; 32 keeps enough of them in flight to cover DRAM (and,
+   in a VM, nested page walk) latency. Measured 4/16/32/64: 32 was best at
+   1M flows and equal at 1k (docs/performance.md). */
+#define CN_PIPE 32
 
 typedef enum
 {
@@ -93,8 +98,8 @@ cn_feature_fib_index (vlib_buffer_t *b, int is_ip6)
 /* Build the lookup key of packet i; returns 0 when there is nothing to
    look up. */
 static_always_inline int
-cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
-	     clib_bihash_kv_16_8_t *k4, clib_bihash_kv_40_8_t *k6)
+cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6, cn_key4_t *k4,
+	     cn_key6_t *k6)
 {
   switch (pi->kind)
     {
@@ -132,15 +137,15 @@ static_always_inline int
 cn_rewritten_has_session (const u8 *ip, u32 len, u32 fib_index, int is_ip6)
 {
   cn_pkt_info_t pi;
-  clib_bihash_kv_16_8_t k4;
-  clib_bihash_kv_40_8_t k6;
+  cn_key4_t k4;
+  cn_key6_t k6;
 
   cn_pkt_parse (ip, len, is_ip6, &pi);
   if (!cn_make_key (ip, &pi, fib_index, is_ip6, &k4, &k6))
     return 0;
   if (is_ip6)
-    return clib_bihash_search_inline_40_8 (&cn_dp.sess6, &k6) == 0;
-  return clib_bihash_search_inline_16_8 (&cn_dp.sess4, &k4) == 0;
+    return cn_sess6_find (&k6, cn_key6_hash (&k6)) != CN_SV_NONE;
+  return cn_sess4_find (&k4, cn_key4_hash (&k4)) != CN_SV_NONE;
 }
 
 static_always_inline void
@@ -287,11 +292,12 @@ cn_fwd_cache_hit (const cn_fwd_cache_t *fwc, u32 fib_index, const u8 *dstp, int 
   return fwc->dst.ip4.as_u32 == cn_ld32 (dstp);
 }
 
-/* Translate, pass or drop packet b; value is its session lookup result,
-   nf the outcome of a new flow (0 for a packet that is not one). */
+/* Translate, pass or drop packet b; sv is its session lookup result
+   (CN_SV_*), nf the outcome of a new flow (0 for a packet that is not
+   one). */
 static_always_inline u16
 cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_pkt_info_t *pi,
-	       u32 fib_index, u64 value, const cn_new_flow_t *nf, int is_ip6, int is_feature,
+	       u32 fib_index, u32 sv, const cn_new_flow_t *nf, int is_ip6, int is_feature,
 	       cn_store_t *st, u32 now, u32 thread_index, u32 *counts, cn_fwd_cache_t *fwc)
 {
   u8 *ip;
@@ -311,10 +317,10 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
       cn_trace_tuple (t, ip, pi, is_ip6, 0);
     }
 
-  if (value != ~0ULL)
+  if (sv != CN_SV_NONE)
     {
-      idx = (u32) value;
-      dir = (u32) (value >> 32);
+      idx = CN_SV_INDEX (sv);
+      dir = CN_SV_DIR (sv);
     }
   else if (nf)
     {
@@ -500,6 +506,28 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
   return next;
 }
 
+/* The session of packet i as the fast path sees it: the guess (first tag
+   match in the home bucket, whose record was prefetched) if its record
+   matches, else the full search, which is needed only when the guess was
+   wrong or the bucket has spilled into its neighbours. */
+static_always_inline u32
+cn_lookup_finish (int is_ip6, const cn_key4_t *k4, const cn_key6_t *k6, u64 h, u32 guess)
+{
+  if (is_ip6)
+    {
+      if (guess != CN_SV_NONE && cn_sess6_match (k6, guess))
+	return guess;
+      if (guess == CN_SV_NONE && !cn_stab_spilled (&cn_dp.sess6, h))
+	return CN_SV_NONE;
+      return cn_sess6_find (k6, h);
+    }
+  if (guess != CN_SV_NONE && cn_sess4_match (k4, guess))
+    return guess;
+  if (guess == CN_SV_NONE && !cn_stab_spilled (&cn_dp.sess4, h))
+    return CN_SV_NONE;
+  return cn_sess4_find (k4, h);
+}
+
 static_always_inline uword
 cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame, int is_ip6,
 		int is_feature)
@@ -508,10 +536,10 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], *b;
   u16 nexts[VLIB_FRAME_SIZE];
   cn_pkt_info_t pis[VLIB_FRAME_SIZE];
-  clib_bihash_kv_16_8_t k4[is_ip6 ? 1 : VLIB_FRAME_SIZE];
-  clib_bihash_kv_40_8_t k6[is_ip6 ? VLIB_FRAME_SIZE : 1];
-  u64 hashes[VLIB_FRAME_SIZE], values[VLIB_FRAME_SIZE];
-  u32 fibs[VLIB_FRAME_SIZE];
+  cn_key4_t k4[is_ip6 ? 1 : VLIB_FRAME_SIZE];
+  cn_key6_t k6[is_ip6 ? VLIB_FRAME_SIZE : 1];
+  u64 hashes[VLIB_FRAME_SIZE];
+  u32 fibs[VLIB_FRAME_SIZE], svs[VLIB_FRAME_SIZE];
   u8 do_lookup[VLIB_FRAME_SIZE];
   u16 pending[VLIB_FRAME_SIZE];
   cn_sess_create_args_t args[VLIB_FRAME_SIZE];
@@ -522,17 +550,18 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   u32 now = cn_now_ticks (vm);
   u32 i, j, k, n = n_left, n_pending = 0, n_created = 0;
   cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
+  cn_stab_t *tab = is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4;
   cn_fwd_cache_t fwc = { .lbi = INDEX_INVALID, .ctr_tr = ~0 };
   cn_tr_cache_t trc = { .valid = 0 };
 
   vlib_get_buffers (vm, from, bufs, n);
 
   /* A software pipeline over the frame, CN_PIPE packets apart per stage:
-     A parse, key, hash, prefetch the bucket; B prefetch the key/value
-     page; C look up, prefetch the session record; D translate. Keeping a
-     bounded number of misses in flight beats issuing them all at once.
-     Packets of new flows are set aside for a second pass. */
-  for (k = 0; k < n + 3 * CN_PIPE; k++)
+     A parse, key, hash, prefetch the bucket line; B scan the bucket's
+     tags, prefetch the candidate's record; C check the record, translate.
+     Two lines per packet, a bounded number of misses in flight. Packets
+     of new flows are set aside for a second pass. */
+  for (k = 0; k < n + 2 * CN_PIPE; k++)
     {
       if (k < n)
 	{
@@ -552,70 +581,47 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	    cn_make_key (ip, &pis[i], fibs[i], is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0]);
 	  if (do_lookup[i])
 	    {
-	      if (is_ip6)
-		{
-		  hashes[i] = clib_bihash_hash_40_8 (&k6[i]);
-		  clib_bihash_prefetch_bucket_40_8 (&cn_dp.sess6, hashes[i]);
-		}
-	      else
-		{
-		  hashes[i] = clib_bihash_hash_16_8 (&k4[i]);
-		  clib_bihash_prefetch_bucket_16_8 (&cn_dp.sess4, hashes[i]);
-		}
+	      hashes[i] = is_ip6 ? cn_key6_hash (&k6[i]) : cn_key4_hash (&k4[i]);
+	      CLIB_PREFETCH (cn_stab_bucket (tab, hashes[i]), CLIB_CACHE_LINE_BYTES, LOAD);
 	    }
 	}
       if (k >= CN_PIPE && k - CN_PIPE < n)
 	{
 	  i = k - CN_PIPE;
+	  svs[i] = CN_SV_NONE;
 	  if (do_lookup[i])
 	    {
-	      if (is_ip6)
-		clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, hashes[i]);
-	      else
-		clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, hashes[i]);
+	      svs[i] = cn_stab_guess (tab, hashes[i]);
+	      if (svs[i] != CN_SV_NONE)
+		CLIB_PREFETCH (cn_store_get (st, CN_SV_INDEX (svs[i])), st->elt_size, STORE);
 	    }
 	}
-      if (k >= 2 * CN_PIPE && k - 2 * CN_PIPE < n)
-	{
-	  i = k - 2 * CN_PIPE;
-	  values[i] = ~0ULL;
-	  if (do_lookup[i])
-	    {
-	      if (is_ip6)
-		{
-		  if (!clib_bihash_search_inline_with_hash_40_8 (&cn_dp.sess6, hashes[i], &k6[i]))
-		    values[i] = k6[i].value;
-		}
-	      else
-		{
-		  if (!clib_bihash_search_inline_with_hash_16_8 (&cn_dp.sess4, hashes[i], &k4[i]))
-		    values[i] = k4[i].value;
-		}
-	      if (values[i] != ~0ULL)
-		CLIB_PREFETCH (cn_store_get (st, (u32) values[i]), st->elt_size, STORE);
-	    }
-	}
-      if (k < 3 * CN_PIPE || k - 3 * CN_PIPE >= n)
+      if (k < 2 * CN_PIPE || k - 2 * CN_PIPE >= n)
 	continue;
-      i = k - 3 * CN_PIPE;
-      if (values[i] == ~0ULL && do_lookup[i])
+      i = k - 2 * CN_PIPE;
+      if (do_lookup[i])
 	{
-	  pending[n_pending++] = i;
-	  continue;
+	  svs[i] = cn_lookup_finish (is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0], hashes[i],
+				     svs[i]);
+	  if (svs[i] == CN_SV_NONE)
+	    {
+	      pending[n_pending++] = i;
+	      continue;
+	    }
 	}
-      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], values[i], 0, is_ip6,
+      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], svs[i], 0, is_ip6,
 				is_feature, st, now, thread_index, counts, &fwc);
     }
 
   /* The misses (mostly new flows), in their order in the frame,
-     pipelined the same way: A decide (backend or source port) and
-     prefetch the buckets of both keys for writing; B prefetch their
-     key/value pages; C create the session (cn_session_create inserts with
-     these hashes) and translate. A flow with several packets in the frame
-     is created by the first; the others find it, and so does a miss that
-     creates nothing (a reply, an ICMP error) but belongs to a session
-     made earlier in this pass. */
-  for (k = 0; k < n_pending + 2 * CN_PIPE; k++)
+     pipelined the same way: A decide (backend or source port), hash the
+     reply key and prefetch the buckets of both keys for writing; B create
+     the session (cn_session_create inserts with these hashes) and
+     translate. A flow with several packets in the frame is created by the
+     first; the others find it, and so does a miss that creates nothing (a
+     reply, an ICMP error) but belongs to a session made earlier in this
+     pass. */
+  for (k = 0; k < n_pending + CN_PIPE; k++)
     {
       if (k < n_pending)
 	{
@@ -635,46 +641,23 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	      a->hashed_nsport = a->nsport;
 	      if (is_ip6)
 		{
-		  clib_bihash_kv_40_8_t kr;
+		  cn_key6_t kr;
 		  cn_args_reply_key6 (a, &kr);
-		  a->hash_reply = clib_bihash_hash_40_8 (&kr);
-		  CLIB_PREFETCH (clib_bihash_get_bucket_40_8 (&cn_dp.sess6, a->hash_reply),
-				 CLIB_CACHE_LINE_BYTES, STORE);
-		  CLIB_PREFETCH (clib_bihash_get_bucket_40_8 (&cn_dp.sess6, a->hash_fwd),
-				 CLIB_CACHE_LINE_BYTES, STORE);
+		  a->hash_reply = cn_key6_hash (&kr);
 		}
 	      else
 		{
-		  clib_bihash_kv_16_8_t kr;
+		  cn_key4_t kr;
 		  cn_args_reply_key4 (a, &kr);
-		  a->hash_reply = clib_bihash_hash_16_8 (&kr);
-		  CLIB_PREFETCH (clib_bihash_get_bucket_16_8 (&cn_dp.sess4, a->hash_reply),
-				 CLIB_CACHE_LINE_BYTES, STORE);
-		  CLIB_PREFETCH (clib_bihash_get_bucket_16_8 (&cn_dp.sess4, a->hash_fwd),
-				 CLIB_CACHE_LINE_BYTES, STORE);
+		  a->hash_reply = cn_key4_hash (&kr);
 		}
+	      CLIB_PREFETCH (cn_stab_bucket (tab, a->hash_reply), CLIB_CACHE_LINE_BYTES, STORE);
+	      CLIB_PREFETCH (cn_stab_bucket (tab, a->hash_fwd), CLIB_CACHE_LINE_BYTES, STORE);
 	    }
 	}
-      if (k >= CN_PIPE && k - CN_PIPE < n_pending)
-	{
-	  j = k - CN_PIPE;
-	  if (decided[j])
-	    {
-	      if (is_ip6)
-		{
-		  clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, args[j].hash_reply);
-		  clib_bihash_prefetch_data_40_8 (&cn_dp.sess6, args[j].hash_fwd);
-		}
-	      else
-		{
-		  clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, args[j].hash_reply);
-		  clib_bihash_prefetch_data_16_8 (&cn_dp.sess4, args[j].hash_fwd);
-		}
-	    }
-	}
-      if (k < 2 * CN_PIPE || k - 2 * CN_PIPE >= n_pending)
+      if (k < CN_PIPE || k - CN_PIPE >= n_pending)
 	continue;
-      j = k - 2 * CN_PIPE;
+      j = k - CN_PIPE;
       i = pending[j];
       if (decided[j])
 	{
@@ -687,26 +670,16 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	{
 	  /* not a flow we create (e.g. the reply of one): it may belong to
 	     a session an earlier packet of this frame has just created */
-	  u64 v = ~0ULL;
-	  if (is_ip6)
+	  u32 sv = is_ip6 ? cn_sess6_find (&k6[i], hashes[i]) : cn_sess4_find (&k4[i], hashes[i]);
+	  if (sv != CN_SV_NONE)
 	    {
-	      if (!clib_bihash_search_inline_with_hash_40_8 (&cn_dp.sess6, hashes[i], &k6[i]))
-		v = k6[i].value;
-	    }
-	  else
-	    {
-	      if (!clib_bihash_search_inline_with_hash_16_8 (&cn_dp.sess4, hashes[i], &k4[i]))
-		v = k4[i].value;
-	    }
-	  if (v != ~0ULL)
-	    {
-	      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], v, 0, is_ip6,
+	      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], sv, 0, is_ip6,
 					is_feature, st, now, thread_index, counts, &fwc);
 	      continue;
 	    }
 	}
       nexts[i] =
-	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], ~0ULL, creatable[j] ? &nfs[j] : 0,
+	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], CN_SV_NONE, creatable[j] ? &nfs[j] : 0,
 		       is_ip6, is_feature, st, now, thread_index, counts, &fwc);
     }
 

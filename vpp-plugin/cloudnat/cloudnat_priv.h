@@ -5,12 +5,14 @@
  * use cloudnat.h only.
  *
  * Sessions
- *   One flow = one record + two bihash entries in the family's session
- *   table: the forward 5-tuple (as the first packet arrived) and the reply
- *   5-tuple (what the peer sends back), both with the FIB index in the key,
- *   the value being (direction << 32 | record index). IPv4 keys fit
- *   clib_bihash_16_8: src, dst, sport, dport, proto and a 24-bit FIB index;
- *   IPv6 keys fit clib_bihash_40_8.
+ *   One flow = one record + two entries in the family's session table
+ *   (lib/cn_stab.h): the forward 5-tuple (as the first packet arrived) and
+ *   the reply 5-tuple (what the peer sends back), both with the FIB index
+ *   in the key. An entry is a 16-bit tag and a 32-bit value (record index
+ *   | direction << 31); the key itself is not stored: a candidate is
+ *   checked against the record, which holds both tuples (the lookup keys
+ *   are the mirror images of the other direction's rewrite). A lookup reads
+ *   the bucket's line and the record's line, nothing else.
  *
  *   Records live in chunks of CN_CHUNK_SIZE that are allocated once and
  *   never move or get freed, so any worker can read a record by index with
@@ -35,8 +37,6 @@
 #include <cloudnat/cloudnat.h>
 #include <vnet/dpo/dpo.h>
 #include <vnet/fib/fib_source.h>
-#include <vppinfra/bihash_16_8.h>
-#include <vppinfra/bihash_40_8.h>
 #include <vppinfra/bihash_24_8.h>
 #include <vppinfra/lock.h>
 
@@ -47,6 +47,7 @@
 #include <cn_port.h>
 #include <cn_tcp.h>
 #include <cn_timer.h>
+#include <cn_stab.h>
 
 /* session record flags */
 #define CN_SF_USED	 0x01
@@ -92,6 +93,8 @@ typedef struct
 } cn_sess6_t;
 
 STATIC_ASSERT (sizeof (cn_sess6_t) == 128, "IPv6 session is two lines");
+
+#define CN_MAX_SESSION_BUCKETS (1 << 26) /* 4 GB of table */
 
 #define CN_CHUNK_BITS  14
 #define CN_CHUNK_SIZE  (1 << CN_CHUNK_BITS)
@@ -203,8 +206,7 @@ typedef struct
 
 typedef struct
 {
-  clib_bihash_16_8_t sess4;
-  clib_bihash_40_8_t sess6;
+  cn_stab_t sess4, sess6; /* session tables, see cn_stab.h */
   cn_store_t store4, store6;
   cn_fib_count_t *fib_counts[N_AF]; /* CN_MAX_FIB_INDEX entries each */
   volatile u32 n_sessions;
@@ -250,21 +252,95 @@ cn_now_ticks (vlib_main_t *vm)
 
 /* ---- keys ---- */
 
+/* A session table key: addresses, then ports, protocol and a 24-bit FIB
+   index in one word. */
+typedef struct
+{
+  u64 key[2];
+} cn_key4_t;
+
+typedef struct
+{
+  u64 key[5];
+} cn_key6_t;
+
 static_always_inline void
-cn_key4_make (clib_bihash_kv_16_8_t *kv, u32 src, u32 dst, u16 sport, u16 dport, u8 proto,
-	      u32 fib_index)
+cn_key4_make (cn_key4_t *kv, u32 src, u32 dst, u16 sport, u16 dport, u8 proto, u32 fib_index)
 {
   kv->key[0] = (u64) src << 32 | dst;
   kv->key[1] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 | (fib_index & 0xffffff);
 }
 
 static_always_inline void
-cn_key6_make (clib_bihash_kv_40_8_t *kv, const u8 *src, const u8 *dst, u16 sport, u16 dport,
-	      u8 proto, u32 fib_index)
+cn_key6_make (cn_key6_t *kv, const u8 *src, const u8 *dst, u16 sport, u16 dport, u8 proto,
+	      u32 fib_index)
 {
   clib_memcpy_fast (&kv->key[0], src, 16);
   clib_memcpy_fast (&kv->key[2], dst, 16);
   kv->key[4] = (u64) sport << 48 | (u64) dport << 32 | (u64) proto << 24 | (fib_index & 0xffffff);
+}
+
+static_always_inline u64
+cn_key4_hash (const cn_key4_t *k)
+{
+  return cn_stab_hash (cn_dp.sess4.seed, k->key, 2);
+}
+
+static_always_inline u64
+cn_key6_hash (const cn_key6_t *k)
+{
+  return cn_stab_hash (cn_dp.sess6.seed, k->key, 5);
+}
+
+/* session table values: record index and direction */
+#define CN_SV(idx, dir)	 ((u32) (idx) | (u32) (dir) << 31)
+#define CN_SV_INDEX(v)	 ((v) & 0x7fffffff)
+#define CN_SV_DIR(v)	 ((v) >> 31)
+#define CN_SV_NONE	 CN_STAB_NONE
+
+/* Is v (a candidate of the session table) the live session whose key in
+   its direction is k? The key of one direction is the mirror image of the
+   other direction's rewrite. */
+static_always_inline int
+cn_sess4_match (const void *ctx, u32 v)
+{
+  const cn_key4_t *k = ctx;
+  const cn_sess4_t *s = cn_store_get (&cn_dp.store4, CN_SV_INDEX (v));
+  const cn_rw4_t *rw = &s->rw[CN_SV_DIR (v) ^ 1];
+  u64 k0 = (u64) rw->dst << 32 | rw->src;
+  u64 k1 = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 |
+	   (s->fib_index & 0xffffff);
+  return ((k0 ^ k->key[0]) | (k1 ^ k->key[1])) == 0 &&
+	 (s->flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
+}
+
+static_always_inline int
+cn_sess6_match (const void *ctx, u32 v)
+{
+  const cn_key6_t *k = ctx;
+  const cn_sess6_t *s = cn_store_get (&cn_dp.store6, CN_SV_INDEX (v));
+  const cn_rw6_t *rw = &s->rw[CN_SV_DIR (v) ^ 1];
+  u64 w[5];
+  clib_memcpy_fast (&w[0], rw->dst, 16);
+  clib_memcpy_fast (&w[2], rw->src, 16);
+  w[4] = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 |
+	 (s->fib_index & 0xffffff);
+  return ((w[0] ^ k->key[0]) | (w[1] ^ k->key[1]) | (w[2] ^ k->key[2]) | (w[3] ^ k->key[3]) |
+	  (w[4] ^ k->key[4])) == 0 &&
+	 (s->flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
+}
+
+/* the session (value) of a key, CN_SV_NONE if none */
+static_always_inline u32
+cn_sess4_find (const cn_key4_t *k, u64 h)
+{
+  return cn_stab_find (&cn_dp.sess4, h, cn_sess4_match, k);
+}
+
+static_always_inline u32
+cn_sess6_find (const cn_key6_t *k, u64 h)
+{
+  return cn_stab_find (&cn_dp.sess6, h, cn_sess6_match, k);
 }
 
 /* ---- store ---- */
@@ -305,27 +381,27 @@ typedef struct
 
 /* the session table keys of a decided flow */
 static_always_inline void
-cn_args_fwd_key4 (const cn_sess_create_args_t *a, clib_bihash_kv_16_8_t *kv)
+cn_args_fwd_key4 (const cn_sess_create_args_t *a, cn_key4_t *kv)
 {
   cn_key4_make (kv, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
 		a->fib_index);
 }
 
 static_always_inline void
-cn_args_reply_key4 (const cn_sess_create_args_t *a, clib_bihash_kv_16_8_t *kv)
+cn_args_reply_key4 (const cn_sess_create_args_t *a, cn_key4_t *kv)
 {
   cn_key4_make (kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport, a->proto,
 		a->fib_index);
 }
 
 static_always_inline void
-cn_args_fwd_key6 (const cn_sess_create_args_t *a, clib_bihash_kv_40_8_t *kv)
+cn_args_fwd_key6 (const cn_sess_create_args_t *a, cn_key6_t *kv)
 {
   cn_key6_make (kv, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto, a->fib_index);
 }
 
 static_always_inline void
-cn_args_reply_key6 (const cn_sess_create_args_t *a, clib_bihash_kv_40_8_t *kv)
+cn_args_reply_key6 (const cn_sess_create_args_t *a, cn_key6_t *kv)
 {
   cn_key6_make (kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport, a->proto,
 		a->fib_index);

@@ -165,15 +165,15 @@ cn_reply_port_is_free (u16 port, void *arg)
 
   if (!a->is_ip6)
     {
-      clib_bihash_kv_16_8_t kv;
-      cn_key4_make (&kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
-      return clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv) != 0;
+      cn_key4_t k;
+      cn_key4_make (&k, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
+      return cn_sess4_find (&k, cn_key4_hash (&k)) == CN_SV_NONE;
     }
   else
     {
-      clib_bihash_kv_40_8_t kv;
-      cn_key6_make (&kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
-      return clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv) != 0;
+      cn_key6_t k;
+      cn_key6_make (&k, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
+      return cn_sess6_find (&k, cn_key6_hash (&k)) == CN_SV_NONE;
     }
 }
 
@@ -197,32 +197,24 @@ cn_session_pick_port (cn_sess_create_args_t *a)
 
 /* The flow's own forward entry: it exists when an earlier packet of the
    same frame, or another thread, created the session meanwhile. */
-static u64
+static u32
 cn_session_find_fwd (cn_sess_create_args_t *a)
 {
   if (!a->is_ip6)
     {
-      clib_bihash_kv_16_8_t kv;
-      cn_args_fwd_key4 (a, &kv);
-      if (!clib_bihash_search_inline_with_hash_16_8 (
-	    &cn_dp.sess4, a->have_hashes ? a->hash_fwd : clib_bihash_hash_16_8 (&kv), &kv))
-	return kv.value;
+      cn_key4_t k;
+      cn_args_fwd_key4 (a, &k);
+      return cn_sess4_find (&k, a->have_hashes ? a->hash_fwd : cn_key4_hash (&k));
     }
-  else
-    {
-      clib_bihash_kv_40_8_t kv;
-      cn_args_fwd_key6 (a, &kv);
-      if (!clib_bihash_search_inline_with_hash_40_8 (
-	    &cn_dp.sess6, a->have_hashes ? a->hash_fwd : clib_bihash_hash_40_8 (&kv), &kv))
-	return kv.value;
-    }
-  return ~0ULL;
+  cn_key6_t k;
+  cn_args_fwd_key6 (a, &k);
+  return cn_sess6_find (&k, a->have_hashes ? a->hash_fwd : cn_key6_hash (&k));
 }
 
 /* The family-independent part of a new session record (v4 and v6 records
    have the same fields around their rewrites), then a release fence: the
    record is written before its keys are published (on x86 stores stay in
-   order and the bucket lock of the add is a full barrier anyway). */
+   order and the bucket lock of the add is a barrier anyway). */
 #define CN_SESS_INIT_COMMON(s, a, now)                                                             \
   do                                                                                               \
     {                                                                                              \
@@ -238,26 +230,78 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
     }                                                                                              \
   while (0)
 
+/* cn_session_publish results */
+#define CN_PUBLISHED	     0
+#define CN_PUB_REPLY_TAKEN   1 /* someone's reply tuple: another port? */
+#define CN_PUB_FLOW_EXISTS   2 /* another thread made this very flow */
+#define CN_PUB_TABLE_FULL    3
+
+/* Insert the keys of a new session (its record is complete): the reply
+   key first, so that a taken reply tuple is found before anything is
+   published, then the forward key (on CN_PUB_FLOW_EXISTS *existing is
+   the session that won). */
+static_always_inline int
+cn_session_publish (cn_sess_create_args_t *a, u32 idx, u32 *existing)
+{
+  int rv;
+  if (!a->is_ip6)
+    {
+      cn_key4_t kr, kf;
+      cn_args_reply_key4 (a, &kr);
+      if (a->hashed_nsport != a->nsport)
+	{
+	  a->hash_reply = cn_key4_hash (&kr);
+	  a->hashed_nsport = a->nsport;
+	}
+      rv = cn_stab_add (&cn_dp.sess4, a->hash_reply, CN_SV (idx, CN_DIR_REPLY), cn_sess4_match, &kr,
+			0);
+      if (rv)
+	return rv == CN_STAB_EXISTS ? CN_PUB_REPLY_TAKEN : CN_PUB_TABLE_FULL;
+      cn_args_fwd_key4 (a, &kf);
+      rv = cn_stab_add (&cn_dp.sess4, a->hash_fwd, CN_SV (idx, CN_DIR_FWD), cn_sess4_match, &kf,
+			existing);
+      if (rv)
+	cn_stab_del (&cn_dp.sess4, a->hash_reply, CN_SV (idx, CN_DIR_REPLY));
+    }
+  else
+    {
+      cn_key6_t kr, kf;
+      cn_args_reply_key6 (a, &kr);
+      if (a->hashed_nsport != a->nsport)
+	{
+	  a->hash_reply = cn_key6_hash (&kr);
+	  a->hashed_nsport = a->nsport;
+	}
+      rv = cn_stab_add (&cn_dp.sess6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY), cn_sess6_match, &kr,
+			0);
+      if (rv)
+	return rv == CN_STAB_EXISTS ? CN_PUB_REPLY_TAKEN : CN_PUB_TABLE_FULL;
+      cn_args_fwd_key6 (a, &kf);
+      rv = cn_stab_add (&cn_dp.sess6, a->hash_fwd, CN_SV (idx, CN_DIR_FWD), cn_sess6_match, &kf,
+			existing);
+      if (rv)
+	cn_stab_del (&cn_dp.sess6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY));
+    }
+  if (rv)
+    return rv == CN_STAB_EXISTS ? CN_PUB_FLOW_EXISTS : CN_PUB_TABLE_FULL;
+  return CN_PUBLISHED;
+}
+
 u32
 cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *dir)
 {
   cn_store_t *st = a->is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
   cn_fib_count_t *fc = cn_fib_count (a->is_ip6, a->fib_index);
-  u32 idx, attempt, existing = ~0;
+  u32 idx, attempt, v, existing = CN_SV_NONE;
   u32 now = a->now;
   int rv;
-  u64 v;
 
   *dir = CN_DIR_FWD;
   a->existed = 0;
   /* lookups of a frame all happen before its sessions are made: a second
      packet of a new flow finds the session its first packet created */
-  if ((v = cn_session_find_fwd (a)) != ~0ULL)
-    {
-      a->existed = 1;
-      *dir = (u32) (v >> 32);
-      return (u32) v;
-    }
+  if ((v = cn_session_find_fwd (a)) != CN_SV_NONE)
+    goto found;
   if (PREDICT_FALSE (cn_dp.max_sessions && cn_dp.n_sessions >= cn_dp.max_sessions))
     {
       *error = CN_ERROR_SESSION_LIMIT;
@@ -271,21 +315,21 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 
   /* A reply tuple that is taken already needs another source port when
      we choose the source (SNAT, or a backend rewriting the source address
-     but not its port): adding the reply key below reports the collision
-     (is_add 2), and we pick another port then. */
+     but not its port): adding the reply key reports the collision, and we
+     pick another port then. */
   if (!a->have_hashes)
     {
       if (!a->is_ip6)
 	{
-	  clib_bihash_kv_16_8_t kv;
-	  cn_args_fwd_key4 (a, &kv);
-	  a->hash_fwd = clib_bihash_hash_16_8 (&kv);
+	  cn_key4_t k;
+	  cn_args_fwd_key4 (a, &k);
+	  a->hash_fwd = cn_key4_hash (&k);
 	}
       else
 	{
-	  clib_bihash_kv_40_8_t kv;
-	  cn_args_fwd_key6 (a, &kv);
-	  a->hash_fwd = clib_bihash_hash_40_8 (&kv);
+	  cn_key6_t k;
+	  cn_args_fwd_key6 (a, &k);
+	  a->hash_fwd = cn_key6_hash (&k);
 	}
       a->have_hashes = 1;
       a->hashed_nsport = ~a->nsport; /* reply hash not computed */
@@ -303,92 +347,55 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       if (!a->is_ip6)
 	{
 	  cn_sess4_t *s = cn_store_get (st, idx);
-	  clib_bihash_kv_16_8_t kr, kf;
 	  clib_memset (s, 0, sizeof (*s));
 	  cn_rw4_init (&s->rw[0], a->proto, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport,
 		       a->dport, a->nsrc.ip4.as_u32, a->ndst.ip4.as_u32, a->nsport, a->ndport);
 	  cn_rw4_init (&s->rw[1], a->proto, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport,
 		       a->nsport, a->dst.ip4.as_u32, a->src.ip4.as_u32, a->dport, a->sport);
 	  CN_SESS_INIT_COMMON (s, a, now);
-
-	  cn_args_reply_key4 (a, &kr);
-	  if (a->hashed_nsport != a->nsport)
-	    {
-	      a->hash_reply = clib_bihash_hash_16_8 (&kr);
-	      a->hashed_nsport = a->nsport;
-	    }
-	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
-	  rv = clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kr, a->hash_reply, 2);
-	  if (rv == -2)
-	    goto reply_taken;
-	  if (rv)
-	    goto no_mem;
-	  cn_args_fwd_key4 (a, &kf);
-	  kf.value = idx;
-	  rv = clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kf, a->hash_fwd, 2);
-	  if (rv)
-	    {
-	      /* another thread created this very flow meanwhile */
-	      clib_bihash_add_del_with_hash_16_8 (&cn_dp.sess4, &kr, a->hash_reply, 0);
-	      if (rv == -2 && !clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kf))
-		existing = (u32) kf.value;
-	      goto lost;
-	    }
 	}
       else
 	{
 	  cn_sess6_t *s = cn_store_get (st, idx);
-	  clib_bihash_kv_40_8_t kr, kf;
 	  clib_memset (s, 0, sizeof (*s));
 	  cn_rw6_init (&s->rw[0], a->proto, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport,
 		       a->nsrc.ip6.as_u8, a->ndst.ip6.as_u8, a->nsport, a->ndport);
 	  cn_rw6_init (&s->rw[1], a->proto, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport,
 		       a->nsport, a->dst.ip6.as_u8, a->src.ip6.as_u8, a->dport, a->sport);
 	  CN_SESS_INIT_COMMON (s, a, now);
-
-	  cn_args_reply_key6 (a, &kr);
-	  if (a->hashed_nsport != a->nsport)
-	    {
-	      a->hash_reply = clib_bihash_hash_40_8 (&kr);
-	      a->hashed_nsport = a->nsport;
-	    }
-	  kr.value = (u64) CN_DIR_REPLY << 32 | idx;
-	  rv = clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kr, a->hash_reply, 2);
-	  if (rv == -2)
-	    goto reply_taken;
-	  if (rv)
-	    goto no_mem;
-	  cn_args_fwd_key6 (a, &kf);
-	  kf.value = idx;
-	  rv = clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kf, a->hash_fwd, 2);
-	  if (rv)
-	    {
-	      clib_bihash_add_del_with_hash_40_8 (&cn_dp.sess6, &kr, a->hash_reply, 0);
-	      if (rv == -2 && !clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kf))
-		existing = (u32) kf.value;
-	      goto lost;
-	    }
 	}
 
-      /* published */
-      clib_atomic_fetch_add_relax (&cn_dp.n_sessions, 1);
-      if (fc)
-	clib_atomic_fetch_add_relax (&fc->n_sessions, 1);
-      if (a->tr_index != ~0)
-	clib_atomic_fetch_add_relax (
-	  &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions, 1);
-      if (a->needs_client_ref)
-	cn_client_session_ref (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
-      return idx;
-
-    reply_taken:
-      /* a racing thread made this very flow? */
-      if ((v = cn_session_find_fwd (a)) != ~0ULL)
+      rv = cn_session_publish (a, idx, &existing);
+      if (PREDICT_TRUE (rv == CN_PUBLISHED))
+	{
+	  clib_atomic_fetch_add_relax (&cn_dp.n_sessions, 1);
+	  if (fc)
+	    clib_atomic_fetch_add_relax (&fc->n_sessions, 1);
+	  if (a->tr_index != ~0)
+	    clib_atomic_fetch_add_relax (
+	      &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions, 1);
+	  if (a->needs_client_ref)
+	    cn_client_session_ref (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
+	  return idx;
+	}
+      if (rv != CN_PUB_REPLY_TAKEN)
 	{
 	  cn_store_free_now (st, a->thread_index, idx);
-	  a->existed = 1;
-	  *dir = (u32) (v >> 32);
-	  return (u32) v;
+	  if (rv == CN_PUB_FLOW_EXISTS && existing != CN_SV_NONE)
+	    {
+	      v = existing;
+	      goto found;
+	    }
+	  *error = CN_ERROR_NO_MEMORY;
+	  return ~0;
+	}
+
+      /* the reply tuple is taken: by a racing thread making this very
+	 flow? */
+      if ((v = cn_session_find_fwd (a)) != CN_SV_NONE)
+	{
+	  cn_store_free_now (st, a->thread_index, idx);
+	  goto found;
 	}
       /* someone else's reply tuple: only a source we choose can move */
       if (!a->src_port_free || cn_session_pick_port (a))
@@ -396,7 +403,6 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 	  *error = a->src_port_free ? CN_ERROR_PORT_EXHAUSTED : CN_ERROR_REPLY_TUPLE_IN_USE;
 	  break;
 	}
-      continue;
     }
 
   if (attempt == 8)
@@ -404,21 +410,10 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
   cn_store_free_now (st, a->thread_index, idx);
   return ~0;
 
-no_mem:
-  *error = CN_ERROR_NO_MEMORY;
-  cn_store_free_now (st, a->thread_index, idx);
-  return ~0;
-
-lost:
-  cn_store_free_now (st, a->thread_index, idx);
-  if (existing != ~0)
-    {
-      a->existed = 1;
-      *dir = (u32) 0;
-      return existing;
-    }
-  *error = CN_ERROR_NO_MEMORY;
-  return ~0;
+found:
+  a->existed = 1;
+  *dir = CN_SV_DIR (v);
+  return CN_SV_INDEX (v);
 }
 
 /* ------------------------------------------------------------------ */
@@ -448,16 +443,16 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
   if (!is_ip6)
     {
       cn_sess4_t *s = cn_store_get (&cn_dp.store4, index);
-      clib_bihash_kv_16_8_t kv;
+      cn_key4_t k;
       if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
 	return;
       /* forward key = mirror of the reply rewrite, and vice versa */
-      cn_key4_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
+      cn_key4_make (&k, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
 		    s->fib_index);
-      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
-      cn_key4_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
+      cn_stab_del (&cn_dp.sess4, cn_key4_hash (&k), CN_SV (index, CN_DIR_FWD));
+      cn_key4_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
 		    s->fib_index);
-      clib_bihash_add_del_16_8 (&cn_dp.sess4, &kv, 0);
+      cn_stab_del (&cn_dp.sess4, cn_key4_hash (&k), CN_SV (index, CN_DIR_REPLY));
       ip46_address_set_ip4 (&rdst, (ip4_address_t *) &s->rw[0].src);
       s->flags |= CN_SF_DEAD;
       cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
@@ -468,15 +463,15 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
   else
     {
       cn_sess6_t *s = cn_store_get (&cn_dp.store6, index);
-      clib_bihash_kv_40_8_t kv;
+      cn_key6_t k;
       if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
 	return;
-      cn_key6_make (&kv, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
+      cn_key6_make (&k, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
 		    s->fib_index);
-      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
-      cn_key6_make (&kv, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
+      cn_stab_del (&cn_dp.sess6, cn_key6_hash (&k), CN_SV (index, CN_DIR_FWD));
+      cn_key6_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
 		    s->fib_index);
-      clib_bihash_add_del_40_8 (&cn_dp.sess6, &kv, 0);
+      cn_stab_del (&cn_dp.sess6, cn_key6_hash (&k), CN_SV (index, CN_DIR_REPLY));
       clib_memcpy (rdst.as_u8, s->rw[0].src, 16);
       s->flags |= CN_SF_DEAD;
       cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
@@ -738,17 +733,19 @@ cloudnat_session_delete (u32 table_id, u8 proto, const ip46_address_t *src, u16 
   vlib_worker_thread_barrier_sync (vm);
   if (af == AF_IP4)
     {
-      clib_bihash_kv_16_8_t kv;
-      cn_key4_make (&kv, src->ip4.as_u32, dst->ip4.as_u32, sp, dp, proto, fib_index);
-      if (!clib_bihash_search_inline_16_8 (&cn_dp.sess4, &kv))
-	cn_session_delete_i (0, (u32) kv.value, 1);
+      cn_key4_t k;
+      u32 v;
+      cn_key4_make (&k, src->ip4.as_u32, dst->ip4.as_u32, sp, dp, proto, fib_index);
+      if ((v = cn_sess4_find (&k, cn_key4_hash (&k))) != CN_SV_NONE)
+	cn_session_delete_i (0, CN_SV_INDEX (v), 1);
     }
   else
     {
-      clib_bihash_kv_40_8_t kv;
-      cn_key6_make (&kv, src->ip6.as_u8, dst->ip6.as_u8, sp, dp, proto, fib_index);
-      if (!clib_bihash_search_inline_40_8 (&cn_dp.sess6, &kv))
-	cn_session_delete_i (1, (u32) kv.value, 1);
+      cn_key6_t k;
+      u32 v;
+      cn_key6_make (&k, src->ip6.as_u8, dst->ip6.as_u8, sp, dp, proto, fib_index);
+      if ((v = cn_sess6_find (&k, cn_key6_hash (&k))) != CN_SV_NONE)
+	cn_session_delete_i (1, CN_SV_INDEX (v), 1);
     }
   cn_client_gc (vm);
   vlib_worker_thread_barrier_release (vm);

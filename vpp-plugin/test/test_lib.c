@@ -15,6 +15,7 @@
 #include "cn_port.h"
 #include "cn_tcp.h"
 #include "cn_timer.h"
+#include "cn_stab.h"
 
 static int n_pass, n_fail;
 
@@ -749,6 +750,114 @@ test_timer (void)
   CHECK (cn_scan_budget (10, 0.1, 10, 256) == 256);
 }
 
+/* ---- session table ---- */
+
+/* keys of the test: one 64-bit word, value = index into keys[] */
+typedef struct
+{
+  uint64_t key;
+} stab_ctx_t;
+
+static uint64_t stab_keys[200000];
+
+static int
+stab_match (const void *ctx, uint32_t v)
+{
+  return stab_keys[v] == ((const stab_ctx_t *) ctx)->key;
+}
+
+static uint64_t
+stab_h (const cn_stab_t *t, uint64_t key)
+{
+  return cn_stab_hash (t->seed, &key, 1);
+}
+
+static void
+test_stab (void)
+{
+  cn_stab_t t;
+  stab_ctx_t c;
+  uint32_t nb = 1000, i, n = 0, v, found, n_miss = 0;
+  void *mem = aligned_alloc (64, cn_stab_bytes (nb));
+  cn_stab_stats_t st;
+  int rv, full = 0;
+
+  cn_stab_init (&t, mem, nb, 0x1234);
+  /* 4 entries a bucket (40% of the slots): every key goes in and is
+     found; the same key twice is refused with the first value */
+  for (i = 0; i < 4 * nb; i++)
+    {
+      stab_keys[i] = 0xa000000000000000ull + i * 7919;
+      c.key = stab_keys[i];
+      n += cn_stab_add (&t, stab_h (&t, c.key), i, stab_match, &c, 0) == CN_STAB_ADDED;
+    }
+  CHECK (n == 4 * nb);
+  for (i = 0, n = 0; i < 4 * nb; i++)
+    {
+      c.key = stab_keys[i];
+      n += cn_stab_find (&t, stab_h (&t, c.key), stab_match, &c) == i;
+    }
+  CHECK (n == 4 * nb);
+  c.key = stab_keys[17];
+  found = 0;
+  stab_keys[4 * nb] = c.key;
+  CHECK (cn_stab_add (&t, stab_h (&t, c.key), 4 * nb, stab_match, &c, &found) == CN_STAB_EXISTS);
+  CHECK (found == 17);
+  /* a key that is not there is a miss */
+  c.key = 42;
+  CHECK (cn_stab_find (&t, stab_h (&t, c.key), stab_match, &c) == CN_STAB_NONE);
+  /* the fast path guess is the value for nearly every key */
+  for (i = 0, n = 0; i < 4 * nb; i++)
+    n += cn_stab_guess (&t, stab_h (&t, stab_keys[i])) == i;
+  CHECK (n > 4 * nb * 95 / 100);
+  cn_stab_stats (&t, &st);
+  CHECK (st.n_entries == 4 * nb);
+
+  /* delete every other key: gone, the rest stay; deleting twice fails */
+  for (i = 0; i < 4 * nb; i += 2)
+    CHECK (cn_stab_del (&t, stab_h (&t, stab_keys[i]), i) == 0);
+  CHECK (cn_stab_del (&t, stab_h (&t, stab_keys[0]), 0) == -1);
+  for (i = 0, n = 0, n_miss = 0; i < 4 * nb; i++)
+    {
+      c.key = stab_keys[i];
+      v = cn_stab_find (&t, stab_h (&t, c.key), stab_match, &c);
+      n += (i & 1) ? v == i : 0;
+      n_miss += !(i & 1) && v == CN_STAB_NONE;
+    }
+  CHECK (n == 2 * nb && n_miss == 2 * nb);
+
+  /* overfill: buckets spill into their neighbours, every added key stays
+     findable, and the table reports full rather than losing entries */
+  cn_stab_init (&t, mem, nb, 99);
+  for (i = 0, n = 0; i < 12 * nb && i < 200000; i++)
+    {
+      stab_keys[i] = 0xb000000000000000ull ^ ((uint64_t) i << 20);
+      c.key = stab_keys[i];
+      rv = cn_stab_add (&t, stab_h (&t, c.key), i, stab_match, &c, 0);
+      if (rv == CN_STAB_FULL)
+	{
+	  full++;
+	  stab_keys[i] = ~0ull; /* not in */
+	}
+      else
+	n++;
+    }
+  CHECK (full > 0);
+  CHECK (n > 9 * nb);
+  cn_stab_stats (&t, &st);
+  CHECK (st.n_entries == n && st.n_spilled_buckets > 0 && st.max_disp <= CN_STAB_MAX_DISP);
+  for (i = 0, v = 0; i < 12 * nb; i++)
+    if (stab_keys[i] != ~0ull)
+      {
+	c.key = stab_keys[i];
+	v += cn_stab_find (&t, stab_h (&t, c.key), stab_match, &c) == i;
+      }
+  CHECK (v == n);
+  /* bucket choice covers the whole table, whatever its size */
+  CHECK (cn_stab_home (&t, ~0ull) == nb - 1 && cn_stab_home (&t, 0) == 0);
+  free (mem);
+}
+
 int
 main (void)
 {
@@ -761,6 +870,7 @@ main (void)
   test_port_bounded ();
   test_tcp ();
   test_timer ();
+  test_stab ();
   printf ("%d passed, %d failed\n", n_pass, n_fail);
   return n_fail ? 1 : 0;
 }
