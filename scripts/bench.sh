@@ -230,16 +230,13 @@ config_nat() {
 # extra_conf_of <plugin> <sessions>: startup-config extras. cnat: timeouts
 # long enough that nothing expires mid-run (its tables are sized for 16M
 # sessions by default). cloudnat: its session table sized as its startup.conf
-# doc says (buckets ~ sessions / 2, a power of two). nat44-ed is sized by
-# "nat44 plugin enable sessions <n>" (config_nat).
+# doc says (buckets = sessions / 2.5: two entries a session in buckets of 10
+# slots, half of them used). nat44-ed is sized by "nat44 plugin enable
+# sessions <n>" (config_nat).
 extra_conf_of() {
-	local b=1024
 	case $1 in
 	cnat) echo "cnat { session-max-age 3600 tcp-max-age 3600 }" ;;
-	cloudnat)
-		while [ $((b * 2)) -lt "$2" ]; do b=$((b * 2)); done
-		echo "cloudnat { session-buckets $b }"
-		;;
+	cloudnat) echo "cloudnat { session-buckets $(($2 * 2 / 5)) }" ;;
 	*) echo "" ;;
 	esac
 }

@@ -223,17 +223,17 @@ cn_client_session_ref_rpc (void *arg)
 }
 
 void
-cn_client_session_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
+cn_client_session_ref_n (u32 client_index, u32 n)
 {
-  u32 ci = cn_client_find (fib_index, a, af);
+  /* the pool only changes under the barrier: safe from a worker */
+  clib_atomic_fetch_add_relax (&pool_elt_at_index (cn_dp.clients, client_index)->n_sessions, n);
+}
+
+void
+cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_address_family_t af)
+{
   cn_client_rpc_t r;
 
-  if (ci != ~0)
-    {
-      /* the pool only changes under the barrier: safe from a worker */
-      clib_atomic_fetch_add_relax (&pool_elt_at_index (cn_dp.clients, ci)->n_sessions, 1);
-      return;
-    }
   clib_memset (&r, 0, sizeof (r));
   r.addr = *a;
   r.fib_index = fib_index;

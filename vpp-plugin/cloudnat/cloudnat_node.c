@@ -553,6 +553,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   cn_stab_t *tab = is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4;
   cn_fwd_cache_t fwc = { .lbi = INDEX_INVALID, .ctr_tr = ~0 };
   cn_tr_cache_t trc = { .valid = 0 };
+  cn_create_tally_t tally = { .fib_index = ~0, .tr_index = ~0 }; /* all else 0 */
 
   vlib_get_buffers (vm, from, bufs, n);
 
@@ -636,6 +637,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  if (decided[j])
 	    {
 	      cn_sess_create_args_t *a = &args[j];
+	      a->tally = &tally;
 	      a->have_hashes = 1;
 	      a->hash_fwd = hashes[i];
 	      a->hashed_nsport = a->nsport;
@@ -684,6 +686,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
     }
 
   cn_tr_counter_flush (&fwc, thread_index);
+  if (n_created)
+    cn_create_tally_flush (&tally, is_ip6);
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
   for (i = 0; i < CN_N_ERROR; i++)
     if (counts[i])

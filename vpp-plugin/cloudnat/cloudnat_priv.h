@@ -351,6 +351,44 @@ void cn_store_free_now (cn_store_t *st, u32 thread_index, u32 index);
 
 /* ---- sessions (cloudnat_session.c) ---- */
 
+/* The counters a node's new sessions add to (global, per table, per
+   translation, per reply client), added up over a frame and written once
+   at its end: a locked add per counter per session cost about a fifth of
+   a session's creation. Limits count what is pending here too. Only
+   the main thread deletes sessions, outside a frame of this thread or
+   under the barrier, so no count goes below zero for long. */
+#define CN_TALLY_CLIENTS 32 /* direct mapped by address */
+typedef struct
+{
+  u32 n;
+  u32 fib_index, n_fib;
+  u32 tr_index, n_tr;
+  u32 n_clients; /* slots in use (n > 0) */
+  struct
+  {
+    ip46_address_t addr;
+    u32 fib_index;
+    u32 client_index;
+    u32 n;
+  } clients[CN_TALLY_CLIENTS];
+} cn_create_tally_t;
+
+/* empty a tally that was zeroed once (client slots are cleared only when
+   some are in use) */
+static_always_inline void
+cn_create_tally_init (cn_create_tally_t *t)
+{
+  u32 i;
+  t->n = t->n_fib = t->n_tr = 0;
+  t->fib_index = t->tr_index = ~0;
+  if (t->n_clients)
+    for (i = 0; i < CN_TALLY_CLIENTS; i++)
+      t->clients[i].n = 0;
+  t->n_clients = 0;
+}
+
+void cn_create_tally_flush (cn_create_tally_t *t, u32 is_ip6);
+
 typedef struct
 {
   /* what the node found in the packet */
@@ -377,6 +415,7 @@ typedef struct
   u8 have_hashes;
   u16 hashed_nsport;
   u64 hash_fwd, hash_reply;
+  cn_create_tally_t *tally; /* the node's, for this frame */
 } cn_sess_create_args_t;
 
 /* the session table keys of a decided flow */
@@ -442,8 +481,11 @@ u32 cn_client_find (u32 fib_index, const ip46_address_t *a, ip_address_family_t 
 #define CN_CLIENT_REF_SESSION 2
 u32 cn_client_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af, int kind);
 void cn_client_unref (u32 client_index, int kind);
-/* any thread: a new session sends its replies to (fib, a) */
-void cn_client_session_ref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
+/* any thread: n new sessions send their replies to client ci */
+void cn_client_session_ref_n (u32 client_index, u32 n);
+/* any thread: a new session sends its replies to (fib, a), which is not
+   a client yet: the main thread makes it one */
+void cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 /* main thread: a session that held a ref is gone */
 void cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 void cn_client_init (vlib_main_t *vm);

@@ -230,6 +230,81 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
     }                                                                                              \
   while (0)
 
+void
+cn_create_tally_flush (cn_create_tally_t *t, u32 is_ip6)
+{
+  cn_fib_count_t *fc;
+  u32 i;
+
+  if (t->n)
+    clib_atomic_fetch_add_relax (&cn_dp.n_sessions, t->n);
+  if (t->n_fib && (fc = cn_fib_count (is_ip6, t->fib_index)))
+    clib_atomic_fetch_add_relax (&fc->n_sessions, t->n_fib);
+  if (t->n_tr)
+    clib_atomic_fetch_add_relax (&pool_elt_at_index (cn_dp.translations, t->tr_index)->n_sessions,
+				 t->n_tr);
+  if (t->n_clients)
+    for (i = 0; i < CN_TALLY_CLIENTS; i++)
+      if (t->clients[i].n)
+	cn_client_session_ref_n (t->clients[i].client_index, t->clients[i].n);
+  cn_create_tally_init (t);
+}
+
+/* count a published session in its node's tally */
+static_always_inline void
+cn_create_tally_add (cn_sess_create_args_t *a)
+{
+  cn_create_tally_t *t = a->tally;
+  u32 i, ci;
+  __typeof__ (t->clients[0]) *c;
+
+  t->n++;
+  if (t->fib_index != a->fib_index)
+    {
+      cn_fib_count_t *fc;
+      if (t->n_fib && (fc = cn_fib_count (a->is_ip6, t->fib_index)))
+	clib_atomic_fetch_add_relax (&fc->n_sessions, t->n_fib);
+      t->fib_index = a->fib_index;
+      t->n_fib = 0;
+    }
+  t->n_fib++;
+  if (a->tr_index != ~0)
+    {
+      if (t->tr_index != a->tr_index)
+	{
+	  if (t->n_tr)
+	    clib_atomic_fetch_add_relax (
+	      &pool_elt_at_index (cn_dp.translations, t->tr_index)->n_sessions, t->n_tr);
+	  t->tr_index = a->tr_index;
+	  t->n_tr = 0;
+	}
+      t->n_tr++;
+    }
+  if (!a->needs_client_ref)
+    return;
+  i = ((a->nsrc.as_u64[0] ^ a->nsrc.as_u64[1] ^ a->fib_index) * 0x9e3779b97f4a7c15ull) >> 59;
+  c = &t->clients[i];
+  if (c->n && c->fib_index == a->fib_index && ip46_address_is_equal (&c->addr, &a->nsrc))
+    {
+      c->n++;
+      return;
+    }
+  ci = cn_client_find (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
+  if (ci == ~0)
+    {
+      cn_client_session_ref_new (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
+      return;
+    }
+  if (c->n)
+    cn_client_session_ref_n (c->client_index, c->n);
+  else
+    t->n_clients++;
+  c->addr = a->nsrc;
+  c->fib_index = a->fib_index;
+  c->client_index = ci;
+  c->n = 1;
+}
+
 /* cn_session_publish results */
 #define CN_PUBLISHED	     0
 #define CN_PUB_REPLY_TAKEN   1 /* someone's reply tuple: another port? */
@@ -302,12 +377,14 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
      packet of a new flow finds the session its first packet created */
   if ((v = cn_session_find_fwd (a)) != CN_SV_NONE)
     goto found;
-  if (PREDICT_FALSE (cn_dp.max_sessions && cn_dp.n_sessions >= cn_dp.max_sessions))
+  if (PREDICT_FALSE (cn_dp.max_sessions && cn_dp.n_sessions + a->tally->n >= cn_dp.max_sessions))
     {
       *error = CN_ERROR_SESSION_LIMIT;
       return ~0;
     }
-  if (PREDICT_FALSE (fc && fc->limit && fc->n_sessions >= fc->limit))
+  if (PREDICT_FALSE (fc && fc->limit &&
+		     fc->n_sessions + (a->tally->fib_index == a->fib_index ? a->tally->n_fib : 0) >=
+		       fc->limit))
     {
       *error = CN_ERROR_SESSION_LIMIT;
       return ~0;
@@ -368,14 +445,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       rv = cn_session_publish (a, idx, &existing);
       if (PREDICT_TRUE (rv == CN_PUBLISHED))
 	{
-	  clib_atomic_fetch_add_relax (&cn_dp.n_sessions, 1);
-	  if (fc)
-	    clib_atomic_fetch_add_relax (&fc->n_sessions, 1);
-	  if (a->tr_index != ~0)
-	    clib_atomic_fetch_add_relax (
-	      &pool_elt_at_index (cn_dp.translations, a->tr_index)->n_sessions, 1);
-	  if (a->needs_client_ref)
-	    cn_client_session_ref (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
+	  cn_create_tally_add (a);
 	  return idx;
 	}
       if (rv != CN_PUB_REPLY_TAKEN)
