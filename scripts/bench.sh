@@ -274,7 +274,7 @@ measure() {
 		b_ctl clear errors >/dev/null
 		perf_pid=
 		if [ "${BENCH_PERF:-}" = "$fam/$scen" ] && command -v perf >/dev/null; then
-			perf record -q -F 20000 -p "$(cat "$B_VPP_DIR/vpp.pid")" -o "$B_VPP_DIR/$scen.$c.perf.data" 2>/dev/null &
+			perf record -q -F 5000 -p "$(cat "$B_VPP_DIR/vpp.pid")" -o "$B_VPP_DIR/$scen.$c.perf.data" 2>/dev/null &
 			perf_pid=$!
 			sleep 0.5
 		fi

@@ -131,15 +131,21 @@ cn_stab_bucket (const cn_stab_t *t, uint64_t h)
 
 /* ---- reading (any thread, no lock) ---- */
 
-/* First value in bucket b whose tag matches, from slot `from` on; returns
-   the slot or -1. */
+/* First slot of bucket b from `from` on whose tag is `tag`, or -1. The
+   tags are read as plain loads (the compiler may compare several at once);
+   the acquire fence then orders the value read after the tag read, the
+   other half of the writer's value-then-tag publication. */
 static inline __attribute__ ((__always_inline__)) int
 cn_stab_scan (const cn_stab_bucket_t *b, uint16_t tag, int from)
 {
+  const volatile uint16_t *tags = b->tag;
   int i;
   for (i = from; i < CN_STAB_SLOTS; i++)
-    if (__atomic_load_n (&b->tag[i], __ATOMIC_ACQUIRE) == tag)
-      return i;
+    if (tags[i] == tag)
+      {
+	__atomic_thread_fence (__ATOMIC_ACQUIRE);
+	return i;
+      }
   return -1;
 }
 
