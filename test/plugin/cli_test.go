@@ -36,6 +36,14 @@ func TestSeedCommandsVerbatim(t *testing.T) {
 		}
 	}
 
+	// the summary ends with the fill of the session tables, which do not
+	// grow: one session = 2 entries (forward and reply)
+	sum := tp.cli(t, "cnat show session")
+	if !strings.Contains(sum, "ip4 session table:") || !strings.Contains(sum, " 2 entries") ||
+		!strings.Contains(sum, "ip6 session table:") {
+		t.Errorf("cnat show session lacks the session table lines (ip4 with 2 entries):\n%s", sum)
+	}
+
 	tp.cli(t, "cnat snat with 30::1")
 	tp.cli(t, "cnat snat exclude 20::/100")
 	tp.cli(t, "set interface feature pg0 ip6-cnat-snat arc ip6-unicast")

@@ -282,6 +282,19 @@ typedef struct
 
 void cloudnat_get_status (cloudnat_status_t *st);
 
+/* the session table of a family (a walk over it: for show commands) */
+typedef struct
+{
+  u32 n_buckets;      /* startup.conf session-buckets / ip6-session-buckets */
+  u32 slots_per_bucket;
+  u64 bytes;
+  u64 n_entries;      /* two per session */
+  u64 n_spilled;      /* buckets whose entries reach into later buckets */
+  u32 max_displacement;
+} cloudnat_session_table_info_t;
+
+void cloudnat_session_table_info (ip_address_family_t af, cloudnat_session_table_info_t *ti);
+
 /* Test only: move the plugin's clock forward and expire, synchronously,
    everything that is due. */
 int cloudnat_clock_advance (u32 seconds);

@@ -1071,6 +1071,24 @@ cn_cli_show_session (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
     vec_free (tables);
   }
   cloudnat_session_limit_walk (cn_cli_show_limit_cb, &ctx);
+  {
+    /* the tables do not grow (startup.conf session-buckets): show how
+       full they are */
+    cloudnat_session_table_info_t ti;
+    ip_address_family_t af;
+    FOR_EACH_IP_ADDRESS_FAMILY (af)
+    {
+      cloudnat_session_table_info (af, &ti);
+      if (!ti.n_buckets)
+	continue;
+      vlib_cli_output (vm,
+		       "%s session table: %u buckets (%llu MB), %llu entries = %.1f%% of slots, "
+		       "%llu buckets spilled (max %u further)",
+		       af == AF_IP4 ? "ip4" : "ip6", ti.n_buckets, ti.bytes >> 20, ti.n_entries,
+		       100.0 * ti.n_entries / ((f64) ti.n_buckets * ti.slots_per_bucket),
+		       ti.n_spilled, ti.max_displacement);
+    }
+  }
 
 done:
   hash_free (ctx.by_table);

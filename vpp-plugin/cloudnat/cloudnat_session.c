@@ -1026,6 +1026,24 @@ cloudnat_get_status (cloudnat_status_t *st)
   st->clock_offset = cloudnat_main.clock_offset;
 }
 
+void
+cloudnat_session_table_info (ip_address_family_t af, cloudnat_session_table_info_t *ti)
+{
+  cn_stab_t *t = af == AF_IP6 ? &cn_dp.sess6 : &cn_dp.sess4;
+  cn_stab_stats_t s;
+
+  clib_memset (ti, 0, sizeof (*ti));
+  if (!t->buckets)
+    return;
+  cn_stab_stats (t, &s);
+  ti->n_buckets = t->n_buckets;
+  ti->slots_per_bucket = CN_STAB_SLOTS;
+  ti->bytes = cn_stab_bytes (t->n_buckets);
+  ti->n_entries = s.n_entries;
+  ti->n_spilled = s.n_spilled_buckets;
+  ti->max_displacement = s.max_disp;
+}
+
 f64
 cloudnat_now (void)
 {
