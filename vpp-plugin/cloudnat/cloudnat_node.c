@@ -641,18 +641,9 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	      a->have_hashes = 1;
 	      a->hash_fwd = hashes[i];
 	      a->hashed_nsport = a->nsport;
-	      if (is_ip6)
-		{
-		  cn_key6_t kr;
-		  cn_args_reply_key6 (a, &kr);
-		  a->hash_reply = cn_key6_hash (&kr);
-		}
-	      else
-		{
-		  cn_key4_t kr;
-		  cn_args_reply_key4 (a, &kr);
-		  a->hash_reply = cn_key4_hash (&kr);
-		}
+	      cn_key_t kr;
+	      cn_args_key (a, CN_DIR_REPLY, &kr);
+	      a->hash_reply = cn_key_hash (is_ip6, &kr);
 	      CLIB_PREFETCH (cn_stab_bucket (tab, a->hash_reply), CLIB_CACHE_LINE_BYTES, STORE);
 	      CLIB_PREFETCH (cn_stab_bucket (tab, a->hash_fwd), CLIB_CACHE_LINE_BYTES, STORE);
 	    }

@@ -343,6 +343,42 @@ cn_sess6_find (const cn_key6_t *k, u64 h)
   return cn_stab_find (&cn_dp.sess6, h, cn_sess6_match, k);
 }
 
+/* The same for either family (is_ip6 is a constant where it matters, so
+   these fold to the family's call). */
+typedef union
+{
+  cn_key4_t k4;
+  cn_key6_t k6;
+} cn_key_t;
+
+static_always_inline u64
+cn_key_hash (int is_ip6, const cn_key_t *k)
+{
+  return is_ip6 ? cn_key6_hash (&k->k6) : cn_key4_hash (&k->k4);
+}
+
+static_always_inline u32
+cn_sess_find (int is_ip6, const cn_key_t *k, u64 h)
+{
+  return is_ip6 ? cn_sess6_find (&k->k6, h) : cn_sess4_find (&k->k4, h);
+}
+
+/* CN_STAB_ADDED, CN_STAB_EXISTS (*found, if given, is the value there) or
+   CN_STAB_FULL */
+static_always_inline int
+cn_sess_add (int is_ip6, u64 h, u32 v, const cn_key_t *k, u32 *found)
+{
+  if (is_ip6)
+    return cn_stab_add (&cn_dp.sess6, h, v, cn_sess6_match, &k->k6, found);
+  return cn_stab_add (&cn_dp.sess4, h, v, cn_sess4_match, &k->k4, found);
+}
+
+static_always_inline void
+cn_sess_del (int is_ip6, u64 h, u32 v)
+{
+  cn_stab_del (is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4, h, v);
+}
+
 /* ---- store ---- */
 void cn_store_init (cn_store_t *st, u32 elt_size);
 u32 cn_store_alloc (cn_store_t *st, u32 thread_index); /* ~0 if full */
@@ -418,32 +454,29 @@ typedef struct
   cn_create_tally_t *tally; /* the node's, for this frame */
 } cn_sess_create_args_t;
 
-/* the session table keys of a decided flow */
+/* The session table key of a decided flow in direction dir: the forward
+   5-tuple as it arrived, or the reply 5-tuple the peer will send. */
 static_always_inline void
-cn_args_fwd_key4 (const cn_sess_create_args_t *a, cn_key4_t *kv)
+cn_args_key (const cn_sess_create_args_t *a, int dir, cn_key_t *k)
 {
-  cn_key4_make (kv, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
-		a->fib_index);
-}
-
-static_always_inline void
-cn_args_reply_key4 (const cn_sess_create_args_t *a, cn_key4_t *kv)
-{
-  cn_key4_make (kv, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport, a->proto,
-		a->fib_index);
-}
-
-static_always_inline void
-cn_args_fwd_key6 (const cn_sess_create_args_t *a, cn_key6_t *kv)
-{
-  cn_key6_make (kv, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto, a->fib_index);
-}
-
-static_always_inline void
-cn_args_reply_key6 (const cn_sess_create_args_t *a, cn_key6_t *kv)
-{
-  cn_key6_make (kv, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport, a->proto,
-		a->fib_index);
+  if (!a->is_ip6)
+    {
+      if (dir == CN_DIR_FWD)
+	cn_key4_make (&k->k4, a->src.ip4.as_u32, a->dst.ip4.as_u32, a->sport, a->dport, a->proto,
+		      a->fib_index);
+      else
+	cn_key4_make (&k->k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport,
+		      a->proto, a->fib_index);
+    }
+  else
+    {
+      if (dir == CN_DIR_FWD)
+	cn_key6_make (&k->k6, a->src.ip6.as_u8, a->dst.ip6.as_u8, a->sport, a->dport, a->proto,
+		      a->fib_index);
+      else
+	cn_key6_make (&k->k6, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport,
+		      a->proto, a->fib_index);
+    }
 }
 
 /* returns a session index, or ~0 with *error set to a node error code */

@@ -163,18 +163,13 @@ cn_reply_port_is_free (u16 port, void *arg)
   u16 p = clib_host_to_net_u16 (port);
   u16 rdport = cn_proto_is_icmp (a->proto) ? p : a->ndport;
 
+  cn_key_t k;
+
   if (!a->is_ip6)
-    {
-      cn_key4_t k;
-      cn_key4_make (&k, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
-      return cn_sess4_find (&k, cn_key4_hash (&k)) == CN_SV_NONE;
-    }
+    cn_key4_make (&k.k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
   else
-    {
-      cn_key6_t k;
-      cn_key6_make (&k, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
-      return cn_sess6_find (&k, cn_key6_hash (&k)) == CN_SV_NONE;
-    }
+    cn_key6_make (&k.k6, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
+  return cn_sess_find (a->is_ip6, &k, cn_key_hash (a->is_ip6, &k)) == CN_SV_NONE;
 }
 
 static int
@@ -200,15 +195,9 @@ cn_session_pick_port (cn_sess_create_args_t *a)
 static u32
 cn_session_find_fwd (cn_sess_create_args_t *a)
 {
-  if (!a->is_ip6)
-    {
-      cn_key4_t k;
-      cn_args_fwd_key4 (a, &k);
-      return cn_sess4_find (&k, a->have_hashes ? a->hash_fwd : cn_key4_hash (&k));
-    }
-  cn_key6_t k;
-  cn_args_fwd_key6 (a, &k);
-  return cn_sess6_find (&k, a->have_hashes ? a->hash_fwd : cn_key6_hash (&k));
+  cn_key_t k;
+  cn_args_key (a, CN_DIR_FWD, &k);
+  return cn_sess_find (a->is_ip6, &k, a->have_hashes ? a->hash_fwd : cn_key_hash (a->is_ip6, &k));
 }
 
 /* The family-independent part of a new session record (v4 and v6 records
@@ -318,48 +307,24 @@ cn_create_tally_add (cn_sess_create_args_t *a)
 static_always_inline int
 cn_session_publish (cn_sess_create_args_t *a, u32 idx, u32 *existing)
 {
+  cn_key_t kr, kf;
   int rv;
-  if (!a->is_ip6)
+
+  cn_args_key (a, CN_DIR_REPLY, &kr);
+  if (a->hashed_nsport != a->nsport)
     {
-      cn_key4_t kr, kf;
-      cn_args_reply_key4 (a, &kr);
-      if (a->hashed_nsport != a->nsport)
-	{
-	  a->hash_reply = cn_key4_hash (&kr);
-	  a->hashed_nsport = a->nsport;
-	}
-      rv = cn_stab_add (&cn_dp.sess4, a->hash_reply, CN_SV (idx, CN_DIR_REPLY), cn_sess4_match, &kr,
-			0);
-      if (rv)
-	return rv == CN_STAB_EXISTS ? CN_PUB_REPLY_TAKEN : CN_PUB_TABLE_FULL;
-      cn_args_fwd_key4 (a, &kf);
-      rv = cn_stab_add (&cn_dp.sess4, a->hash_fwd, CN_SV (idx, CN_DIR_FWD), cn_sess4_match, &kf,
-			existing);
-      if (rv)
-	cn_stab_del (&cn_dp.sess4, a->hash_reply, CN_SV (idx, CN_DIR_REPLY));
+      a->hash_reply = cn_key_hash (a->is_ip6, &kr);
+      a->hashed_nsport = a->nsport;
     }
-  else
-    {
-      cn_key6_t kr, kf;
-      cn_args_reply_key6 (a, &kr);
-      if (a->hashed_nsport != a->nsport)
-	{
-	  a->hash_reply = cn_key6_hash (&kr);
-	  a->hashed_nsport = a->nsport;
-	}
-      rv = cn_stab_add (&cn_dp.sess6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY), cn_sess6_match, &kr,
-			0);
-      if (rv)
-	return rv == CN_STAB_EXISTS ? CN_PUB_REPLY_TAKEN : CN_PUB_TABLE_FULL;
-      cn_args_fwd_key6 (a, &kf);
-      rv = cn_stab_add (&cn_dp.sess6, a->hash_fwd, CN_SV (idx, CN_DIR_FWD), cn_sess6_match, &kf,
-			existing);
-      if (rv)
-	cn_stab_del (&cn_dp.sess6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY));
-    }
+  rv = cn_sess_add (a->is_ip6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY), &kr, 0);
   if (rv)
-    return rv == CN_STAB_EXISTS ? CN_PUB_FLOW_EXISTS : CN_PUB_TABLE_FULL;
-  return CN_PUBLISHED;
+    return rv == CN_STAB_EXISTS ? CN_PUB_REPLY_TAKEN : CN_PUB_TABLE_FULL;
+  cn_args_key (a, CN_DIR_FWD, &kf);
+  rv = cn_sess_add (a->is_ip6, a->hash_fwd, CN_SV (idx, CN_DIR_FWD), &kf, existing);
+  if (!rv)
+    return CN_PUBLISHED;
+  cn_sess_del (a->is_ip6, a->hash_reply, CN_SV (idx, CN_DIR_REPLY));
+  return rv == CN_STAB_EXISTS ? CN_PUB_FLOW_EXISTS : CN_PUB_TABLE_FULL;
 }
 
 u32
@@ -396,18 +361,9 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
      pick another port then. */
   if (!a->have_hashes)
     {
-      if (!a->is_ip6)
-	{
-	  cn_key4_t k;
-	  cn_args_fwd_key4 (a, &k);
-	  a->hash_fwd = cn_key4_hash (&k);
-	}
-      else
-	{
-	  cn_key6_t k;
-	  cn_args_fwd_key6 (a, &k);
-	  a->hash_fwd = cn_key6_hash (&k);
-	}
+      cn_key_t k;
+      cn_args_key (a, CN_DIR_FWD, &k);
+      a->hash_fwd = cn_key_hash (a->is_ip6, &k);
       a->have_hashes = 1;
       a->hashed_nsport = ~a->nsport; /* reply hash not computed */
     }
@@ -519,10 +475,10 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
       /* forward key = mirror of the reply rewrite, and vice versa */
       cn_key4_make (&k, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
 		    s->fib_index);
-      cn_stab_del (&cn_dp.sess4, cn_key4_hash (&k), CN_SV (index, CN_DIR_FWD));
+      cn_sess_del (0, cn_key4_hash (&k), CN_SV (index, CN_DIR_FWD));
       cn_key4_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
 		    s->fib_index);
-      cn_stab_del (&cn_dp.sess4, cn_key4_hash (&k), CN_SV (index, CN_DIR_REPLY));
+      cn_sess_del (0, cn_key4_hash (&k), CN_SV (index, CN_DIR_REPLY));
       ip46_address_set_ip4 (&rdst, (ip4_address_t *) &s->rw[0].src);
       s->flags |= CN_SF_DEAD;
       cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
@@ -538,10 +494,10 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 	return;
       cn_key6_make (&k, s->rw[1].dst, s->rw[1].src, s->rw[1].dport, s->rw[1].sport, s->proto,
 		    s->fib_index);
-      cn_stab_del (&cn_dp.sess6, cn_key6_hash (&k), CN_SV (index, CN_DIR_FWD));
+      cn_sess_del (1, cn_key6_hash (&k), CN_SV (index, CN_DIR_FWD));
       cn_key6_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
 		    s->fib_index);
-      cn_stab_del (&cn_dp.sess6, cn_key6_hash (&k), CN_SV (index, CN_DIR_REPLY));
+      cn_sess_del (1, cn_key6_hash (&k), CN_SV (index, CN_DIR_REPLY));
       clib_memcpy (rdst.as_u8, s->rw[0].src, 16);
       s->flags |= CN_SF_DEAD;
       cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
