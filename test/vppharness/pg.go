@@ -200,6 +200,11 @@ type SendOptions struct {
 	// Trace adds a packet trace of up to Trace packets (trace add pg-input N)
 	// after clearing the previous trace; read it with ShowTrace.
 	Trace int
+	// Await, when set, is polled after the stream has ended and before the
+	// captures stop, until it returns true (the send fails when the send's
+	// time runs out first): for packets that are still in flight outside
+	// the pg path (an af_packet interface on a veth pair, another thread).
+	Await func() bool
 }
 
 // Send feeds frames into pg interface in and returns what every pg
@@ -252,6 +257,13 @@ func (v *VPP) send(ctx context.Context, in *PG, frames [][]byte, opts ...SendOpt
 	}
 	if err := v.waitPG(ctx); err != nil {
 		return nil, err
+	}
+	for o.Await != nil && !o.Await() {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("packets still in flight after the stream ended: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 	if _, err := v.CLIContext(ctx, "packet-generator delete "+stream); err != nil {
 		return nil, err
