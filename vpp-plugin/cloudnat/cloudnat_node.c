@@ -293,12 +293,13 @@ cn_fwd_cache_hit (const cn_fwd_cache_t *fwc, u32 fib_index, const u8 *dstp, int 
 }
 
 /* Translate, pass or drop packet b; sv is its session lookup result
-   (CN_SV_*), nf the outcome of a new flow (0 for a packet that is not
-   one). */
+   (CN_SV_*) and rec its record when the caller has it, nf the outcome of a
+   new flow (0 for a packet that is not one). */
 static_always_inline u16
 cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_pkt_info_t *pi,
-	       u32 fib_index, u32 sv, const cn_new_flow_t *nf, int is_ip6, int is_feature,
-	       cn_store_t *st, u32 now, u32 thread_index, u32 *counts, cn_fwd_cache_t *fwc)
+	       u32 fib_index, u32 sv, void *rec, const cn_new_flow_t *nf, int is_ip6,
+	       int is_feature, cn_store_t *st, u32 now, u32 thread_index, u32 *counts,
+	       cn_fwd_cache_t *fwc)
 {
   u8 *ip;
   u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
@@ -350,7 +351,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
       /* translate with the session */
       if (is_ip6)
 	{
-	  cn_sess6_t *s = cn_store_get (st, idx);
+	  cn_sess6_t *s = rec ? rec : cn_store_get (st, idx);
 	  tr_index = s->tr_index;
 	  if (pi->kind == CN_PKT_ICMP_ERROR)
 	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
@@ -373,7 +374,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	}
       else
 	{
-	  cn_sess4_t *s = cn_store_get (st, idx);
+	  cn_sess4_t *s = rec ? rec : cn_store_get (st, idx);
 	  tr_index = s->tr_index;
 	  if (pi->kind == CN_PKT_ICMP_ERROR)
 	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
@@ -507,25 +508,21 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 }
 
 /* The session of packet i as the fast path sees it: the guess (first tag
-   match in the home bucket, whose record was prefetched) if its record
+   match in the home bucket, whose record rec was prefetched) if its record
    matches, else the full search, which is needed only when the guess was
-   wrong or the bucket has spilled into its neighbours. */
+   wrong or the bucket has spilled into its neighbours (rec is then
+   cleared: the finish finds the record of what the search returns). */
 static_always_inline u32
-cn_lookup_finish (int is_ip6, const cn_key4_t *k4, const cn_key6_t *k6, u64 h, u32 guess)
+cn_lookup_finish (int is_ip6, const cn_key4_t *k4, const cn_key6_t *k6, u64 h, u32 guess,
+		  void **rec)
 {
-  if (is_ip6)
-    {
-      if (guess != CN_SV_NONE && cn_sess6_match (k6, guess))
-	return guess;
-      if (guess == CN_SV_NONE && !cn_stab_spilled (&cn_dp.sess6, h))
-	return CN_SV_NONE;
-      return cn_sess6_find (k6, h);
-    }
-  if (guess != CN_SV_NONE && cn_sess4_match (k4, guess))
+  if (guess != CN_SV_NONE &&
+      (is_ip6 ? cn_sess6_match_rec (k6, *rec, guess) : cn_sess4_match_rec (k4, *rec, guess)))
     return guess;
-  if (guess == CN_SV_NONE && !cn_stab_spilled (&cn_dp.sess4, h))
+  *rec = 0;
+  if (guess == CN_SV_NONE && !cn_stab_spilled (is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4, h))
     return CN_SV_NONE;
-  return cn_sess4_find (k4, h);
+  return is_ip6 ? cn_sess6_find (k6, h) : cn_sess4_find (k4, h);
 }
 
 static_always_inline uword
@@ -540,6 +537,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   cn_key6_t k6[is_ip6 ? VLIB_FRAME_SIZE : 1];
   u64 hashes[VLIB_FRAME_SIZE];
   u32 fibs[VLIB_FRAME_SIZE], svs[VLIB_FRAME_SIZE];
+  cn_stab_bucket_t *bkts[VLIB_FRAME_SIZE];
+  void *recs[VLIB_FRAME_SIZE];
   u8 do_lookup[VLIB_FRAME_SIZE];
   u16 pending[VLIB_FRAME_SIZE];
   cn_sess_create_args_t args[VLIB_FRAME_SIZE];
@@ -583,18 +582,24 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  if (do_lookup[i])
 	    {
 	      hashes[i] = is_ip6 ? cn_key6_hash (&k6[i]) : cn_key4_hash (&k4[i]);
-	      CLIB_PREFETCH (cn_stab_bucket (tab, hashes[i]), CLIB_CACHE_LINE_BYTES, LOAD);
+	      bkts[i] = cn_stab_bucket (tab, hashes[i]);
+	      CLIB_PREFETCH (bkts[i], CLIB_CACHE_LINE_BYTES, LOAD);
 	    }
 	}
       if (k >= CN_PIPE && k - CN_PIPE < n)
 	{
 	  i = k - CN_PIPE;
 	  svs[i] = CN_SV_NONE;
+	  recs[i] = 0;
 	  if (do_lookup[i])
 	    {
-	      svs[i] = cn_stab_guess (tab, hashes[i]);
-	      if (svs[i] != CN_SV_NONE)
-		CLIB_PREFETCH (cn_store_get (st, CN_SV_INDEX (svs[i])), st->elt_size, STORE);
+	      int slot = cn_stab_scan (bkts[i], cn_stab_tag (hashes[i]), 0);
+	      if (slot >= 0)
+		{
+		  svs[i] = bkts[i]->val[slot];
+		  recs[i] = cn_store_get (st, CN_SV_INDEX (svs[i]));
+		  CLIB_PREFETCH (recs[i], st->elt_size, STORE);
+		}
 	    }
 	}
       if (k < 2 * CN_PIPE || k - 2 * CN_PIPE >= n)
@@ -603,14 +608,14 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       if (do_lookup[i])
 	{
 	  svs[i] = cn_lookup_finish (is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0], hashes[i],
-				     svs[i]);
+				     svs[i], &recs[i]);
 	  if (svs[i] == CN_SV_NONE)
 	    {
 	      pending[n_pending++] = i;
 	      continue;
 	    }
 	}
-      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], svs[i], 0, is_ip6,
+      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], svs[i], recs[i], 0, is_ip6,
 				is_feature, st, now, thread_index, counts, &fwc);
     }
 
@@ -666,13 +671,13 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  u32 sv = is_ip6 ? cn_sess6_find (&k6[i], hashes[i]) : cn_sess4_find (&k4[i], hashes[i]);
 	  if (sv != CN_SV_NONE)
 	    {
-	      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], sv, 0, is_ip6,
+	      nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], sv, 0, 0, is_ip6,
 					is_feature, st, now, thread_index, counts, &fwc);
 	      continue;
 	    }
 	}
       nexts[i] =
-	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], CN_SV_NONE, creatable[j] ? &nfs[j] : 0,
+	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], CN_SV_NONE, 0, creatable[j] ? &nfs[j] : 0,
 		       is_ip6, is_feature, st, now, thread_index, counts, &fwc);
     }
 

@@ -298,14 +298,12 @@ cn_key6_hash (const cn_key6_t *k)
 #define CN_SV_DIR(v)	 ((v) >> 31)
 #define CN_SV_NONE	 CN_STAB_NONE
 
-/* Is v (a candidate of the session table) the live session whose key in
-   its direction is k? The key of one direction is the mirror image of the
-   other direction's rewrite. */
+/* Is v (a candidate of the session table, whose record is s) the live
+   session whose key in its direction is k? The key of one direction is
+   the mirror image of the other direction's rewrite. */
 static_always_inline int
-cn_sess4_match (const void *ctx, u32 v)
+cn_sess4_match_rec (const cn_key4_t *k, const cn_sess4_t *s, u32 v)
 {
-  const cn_key4_t *k = ctx;
-  const cn_sess4_t *s = cn_store_get (&cn_dp.store4, CN_SV_INDEX (v));
   const cn_rw4_t *rw = &s->rw[CN_SV_DIR (v) ^ 1];
   u64 k0 = (u64) rw->dst << 32 | rw->src;
   u64 k1 = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 |
@@ -315,10 +313,8 @@ cn_sess4_match (const void *ctx, u32 v)
 }
 
 static_always_inline int
-cn_sess6_match (const void *ctx, u32 v)
+cn_sess6_match_rec (const cn_key6_t *k, const cn_sess6_t *s, u32 v)
 {
-  const cn_key6_t *k = ctx;
-  const cn_sess6_t *s = cn_store_get (&cn_dp.store6, CN_SV_INDEX (v));
   const cn_rw6_t *rw = &s->rw[CN_SV_DIR (v) ^ 1];
   u64 w[5];
   clib_memcpy_fast (&w[0], rw->dst, 16);
@@ -328,6 +324,18 @@ cn_sess6_match (const void *ctx, u32 v)
   return ((w[0] ^ k->key[0]) | (w[1] ^ k->key[1]) | (w[2] ^ k->key[2]) | (w[3] ^ k->key[3]) |
 	  (w[4] ^ k->key[4])) == 0 &&
 	 (s->flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
+}
+
+static_always_inline int
+cn_sess4_match (const void *k, u32 v)
+{
+  return cn_sess4_match_rec (k, cn_store_get (&cn_dp.store4, CN_SV_INDEX (v)), v);
+}
+
+static_always_inline int
+cn_sess6_match (const void *k, u32 v)
+{
+  return cn_sess6_match_rec (k, cn_store_get (&cn_dp.store6, CN_SV_INDEX (v)), v);
 }
 
 /* the session (value) of a key, CN_SV_NONE if none */
