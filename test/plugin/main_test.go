@@ -67,7 +67,13 @@ const farHost = 3 // index of pg1's host outside 20.0.0.0/24 and 20::/100
 
 func newTopo(t *testing.T) *topo {
 	t.Helper()
-	v := vh.Start(t, vh.Options{})
+	return newTopoWith(t, vh.Options{})
+}
+
+// newTopoWith is newTopo with VPP started with opts.
+func newTopoWith(t *testing.T, opts vh.Options) *topo {
+	t.Helper()
+	v := vh.Start(t, opts)
 	tp := &topo{v: v, vips: map[string]bool{}}
 	tp.pg0 = v.NewPG(t, vh.PGConfig{IP4: "10.0.0.1/24", IP6: "10::1/64", Hosts: 3})
 	tp.pg1 = v.NewPG(t, vh.PGConfig{IP4: "20.0.255.254/16", IP6: "20::ffff/64", Hosts: 3})

@@ -286,7 +286,7 @@ void cloudnat_get_status (cloudnat_status_t *st);
 typedef struct
 {
   u32 n_buckets;      /* startup.conf session-buckets / ip6-session-buckets */
-  u32 slots_per_bucket;
+  u64 n_slots;	      /* all buckets, with the spill area past the last */
   u64 bytes;
   u64 n_entries;      /* two per session */
   u64 n_spilled;      /* buckets whose entries reach into later buckets */

@@ -1085,7 +1085,7 @@ cn_cli_show_session (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_com
 		       "%s session table: %u buckets (%llu MB), %llu entries = %.1f%% of slots, "
 		       "%llu buckets spilled (max %u further)",
 		       af == AF_IP4 ? "ip4" : "ip6", ti.n_buckets, ti.bytes >> 20, ti.n_entries,
-		       100.0 * ti.n_entries / ((f64) ti.n_buckets * ti.slots_per_bucket),
+		       100.0 * ti.n_entries / (f64) ti.n_slots,
 		       ti.n_spilled, ti.max_displacement);
     }
   }

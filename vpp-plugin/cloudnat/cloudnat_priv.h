@@ -390,7 +390,8 @@ cn_sess_del (int is_ip6, u64 h, u32 v)
 /* ---- store ---- */
 void cn_store_init (cn_store_t *st, u32 elt_size);
 u32 cn_store_alloc (cn_store_t *st, u32 thread_index); /* ~0 if full */
-/* return an index that was never published (creation race lost) */
+/* return an index whose session was never published (creation failed or
+   lost a race); the record is cleared */
 void cn_store_free_now (cn_store_t *st, u32 thread_index, u32 index);
 
 /* ---- sessions (cloudnat_session.c) ---- */

@@ -64,6 +64,10 @@ cn_store_alloc (cn_store_t *st, u32 thread_index)
 void
 cn_store_free_now (cn_store_t *st, u32 thread_index, u32 index)
 {
+  /* the creation that filled this record failed: clear it, or walks and
+     the scanner would take it for a live session (and the scanner would
+     then release it a second time) */
+  clib_memset (cn_store_get (st, index), 0, st->elt_size);
   vec_add1 (st->threads[thread_index].free, index);
 }
 
@@ -993,7 +997,7 @@ cloudnat_session_table_info (ip_address_family_t af, cloudnat_session_table_info
     return;
   cn_stab_stats (t, &s);
   ti->n_buckets = t->n_buckets;
-  ti->slots_per_bucket = CN_STAB_SLOTS;
+  ti->n_slots = ((u64) t->n_buckets + CN_STAB_MAX_DISP) * CN_STAB_SLOTS;
   ti->bytes = cn_stab_bytes (t->n_buckets);
   ti->n_entries = s.n_entries;
   ti->n_spilled = s.n_spilled_buckets;
