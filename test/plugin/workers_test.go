@@ -246,28 +246,40 @@ func TestWorkersDNATForwardOnWorkerReplyOnMain(t *testing.T) {
 				for i := 0; i < workerFlows; i++ {
 					fwd = append(fwd, flow(w.client(i%3, f), f.vip(), pr, sport(i), 80))
 				}
-				got := w.across(t, "forward (worker)", w.pg0, fwd, w.pg1, 1)
-				var replies []vh.Pkt
-				for i, g := range got {
-					want(t, fmt.Sprintf("forward %d", i), g, fwd[i].Src, sport(i), b, bport)
-					replies = append(replies, replyTo(w.pg1, g, vh.SYN|vh.ACK))
-				}
 				total += workerFlows
-				// The worker asks the main thread (RPC) for the return
-				// client of each new session; wait for the sessions before
-				// replying (the replies cross the veth much later anyway).
-				waitSessions(t, w.v, total)
-				back := w.across(t, "reply (main)", w.pg1, replies, w.pg0, 0)
-				for i, g := range back {
-					want(t, fmt.Sprintf("reply %d", i), g, f.vip(), cliPort(pr, 80), fwd[i].Src, sport(i))
-					if pr == vh.ICMP && g.ICMP != vh.EchoReply {
-						t.Errorf("reply %d: got %s, want echo reply", i, g)
-					}
-				}
-				wantSessions(t, w.v, "", total)
+				w.dnatRoundTrip(t, f, pr, fwd, w.pg0, w.pg1, 1, b, bport, total)
 			})
 		}
 	}
+}
+
+// dnatRoundTrip sends the forward packets fwd of VIP flows into in, where
+// cloudnat handles them on thread fwdOn (0 main, 1 worker), checks that each
+// leaves out towards backend b:bport, then sends the backend's replies back
+// from out (handled on the other thread) and checks that each client sees
+// the VIP. total is the number of sessions there must be afterwards.
+func (w *wtopo) dnatRoundTrip(t *testing.T, f family, pr vh.Proto, fwd []vh.Pkt, in, out *vh.PG, fwdOn int,
+	b netip.Addr, bport uint16, total int) {
+	t.Helper()
+	threads := []string{"main", "worker"}
+	got := w.across(t, "forward ("+threads[fwdOn]+")", in, fwd, out, fwdOn)
+	var replies []vh.Pkt
+	for i, g := range got {
+		want(t, fmt.Sprintf("forward %d", i), g, fwd[i].Src, fwd[i].SrcPort, b, bport)
+		replies = append(replies, replyTo(out, g, vh.SYN|vh.ACK))
+	}
+	// A new DNAT session asks the main thread (RPC) for the return client
+	// of its client; wait for the sessions before replying (the replies
+	// cross the veth much later anyway).
+	waitSessions(t, w.v, total)
+	back := w.across(t, "reply ("+threads[1-fwdOn]+")", out, replies, in, 1-fwdOn)
+	for i, g := range back {
+		want(t, fmt.Sprintf("reply %d", i), g, f.vip(), cliPort(pr, 80), fwd[i].Src, fwd[i].SrcPort)
+		if pr == vh.ICMP && g.ICMP != vh.EchoReply {
+			t.Errorf("reply %d: got %s, want echo reply", i, g)
+		}
+	}
+	wantSessions(t, w.v, "", total)
 }
 
 // TestWorkersDNATForwardOnMainReplyOnWorker: the other way round: clients
@@ -298,22 +310,8 @@ func TestWorkersDNATForwardOnMainReplyOnWorker(t *testing.T) {
 					p := vh.Pkt{SrcMAC: c.MAC, DstMAC: w.pg1.MAC, Src: c.IP(f.v6)}
 					fwd = append(fwd, flow(p, f.vip(), pr, sport(i), 80))
 				}
-				got := w.across(t, "forward (main)", w.pg1, fwd, w.pg0, 0)
-				var replies []vh.Pkt
-				for i, g := range got {
-					want(t, fmt.Sprintf("forward %d", i), g, fwd[i].Src, sport(i), b, bport)
-					replies = append(replies, replyTo(w.pg0, g, vh.SYN|vh.ACK))
-				}
 				total += workerFlows
-				waitSessions(t, w.v, total)
-				back := w.across(t, "reply (worker)", w.pg0, replies, w.pg1, 1)
-				for i, g := range back {
-					want(t, fmt.Sprintf("reply %d", i), g, f.vip(), cliPort(pr, 80), fwd[i].Src, sport(i))
-					if pr == vh.ICMP && g.ICMP != vh.EchoReply {
-						t.Errorf("reply %d: got %s, want echo reply", i, g)
-					}
-				}
-				wantSessions(t, w.v, "", total)
+				w.dnatRoundTrip(t, f, pr, fwd, w.pg1, w.pg0, 0, b, bport, total)
 			})
 		}
 	}
