@@ -130,3 +130,32 @@ func TestSessionLimitPerVRF(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionLimitPerVRFBothFamilies: a table's limit counts its IPv4 and
+// IPv6 sessions together: with "limit 2", one flow of each family fills it
+// and a third flow of either family is dropped and counted.
+func TestSessionLimitPerVRFBothFamilies(t *testing.T) {
+	t.Parallel()
+	v, in, out := newVRFTopo(t)
+	v.CLIf(t, "cnat session limit 2 table 1")
+	for _, f := range families {
+		v.CLIf(t, "cnat translation add proto udp vip %s 80 table 1 to %s", f.vip(), to(out[1].Hosts[0].IP(f.v6), 8080, vh.UDP))
+		c := in[1].From(0, f.v6)
+		v.SendAndExpect(t, in[1], []vh.Pkt{flow(c, f.vip(), vh.UDP, 1, 80)}, out[1])
+	}
+	wantSessions(t, v, "table 1", 2)
+	for _, f := range families {
+		before := cnatErrors(t, v, "session limit")
+		v.SendAndExpectNone(t, in[1], []vh.Pkt{flow(in[1].From(0, f.v6), f.vip(), vh.UDP, 2, 80)})
+		if d := cnatErrors(t, v, "session limit") - before; d != 1 {
+			t.Errorf("%s flow over table 1's limit of 2 (one v4 and one v6 session): 'session limit' drop counter grew by %d, want 1", f.name, d)
+		}
+	}
+	wantSessions(t, v, "table 1", 2)
+	// a deleted session makes room for either family
+	v.CLIf(t, "cnat session purge table 1")
+	for _, f := range families {
+		v.SendAndExpect(t, in[1], []vh.Pkt{flow(in[1].From(0, f.v6), f.vip(), vh.UDP, 3, 80)}, out[1])
+	}
+	wantSessions(t, v, "table 1", 2)
+}

@@ -126,12 +126,14 @@ cn_store_get (cn_store_t *st, u32 index)
   return st->chunks[index >> CN_CHUNK_BITS] + (uword) (index & (CN_CHUNK_SIZE - 1)) * st->elt_size;
 }
 
-/* per (family, fib index) session count and limit */
+/* per (family, fib index) session count and limit; a table's limit counts
+   the sessions of both its families, so each knows the other's FIB */
 #define CN_MAX_FIB_INDEX 65536
 typedef struct
 {
   volatile u32 n_sessions;
   u32 limit;
+  u32 peer_fib_plus1; /* the table's FIB of the other family + 1, 0: none */
 } cn_fib_count_t;
 
 /* ------------------------------------------------------------------ */

@@ -298,6 +298,16 @@ cn_create_tally_add (cn_sess_create_args_t *a)
   c->n = 1;
 }
 
+/* The sessions of a's table, both families, with what this frame added */
+static_always_inline u32
+cn_table_sessions (const cn_sess_create_args_t *a, const cn_fib_count_t *fc)
+{
+  u32 n = fc->n_sessions + (a->tally->fib_index == a->fib_index ? a->tally->n_fib : 0);
+  if (fc->peer_fib_plus1)
+    n += cn_dp.fib_counts[a->is_ip6 ? AF_IP4 : AF_IP6][fc->peer_fib_plus1 - 1].n_sessions;
+  return n;
+}
+
 /* cn_session_publish results */
 #define CN_PUBLISHED	     0
 #define CN_PUB_REPLY_TAKEN   1 /* someone's reply tuple: another port? */
@@ -351,9 +361,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       *error = CN_ERROR_SESSION_LIMIT;
       return ~0;
     }
-  if (PREDICT_FALSE (fc && fc->limit &&
-		     fc->n_sessions + (a->tally->fib_index == a->fib_index ? a->tally->n_fib : 0) >=
-		       fc->limit))
+  if (PREDICT_FALSE (fc && fc->limit && cn_table_sessions (a, fc) >= fc->limit))
     {
       *error = CN_ERROR_SESSION_LIMIT;
       return ~0;
@@ -926,11 +934,18 @@ cloudnat_session_limit_set (u32 table_id, u32 max_sessions)
     return VNET_API_ERROR_NO_SUCH_FIB;
   if ((fib4 != ~0 && fib4 >= CN_MAX_FIB_INDEX) || (fib6 != ~0 && fib6 >= CN_MAX_FIB_INDEX))
     return VNET_API_ERROR_UNIMPLEMENTED;
-  /* the limit holds for each family of the table separately */
+  /* one limit for the table: each family's count is checked together with
+     the other's */
   if (fib4 != ~0)
-    cn_dp.fib_counts[AF_IP4][fib4].limit = max_sessions;
+    {
+      cn_dp.fib_counts[AF_IP4][fib4].limit = max_sessions;
+      cn_dp.fib_counts[AF_IP4][fib4].peer_fib_plus1 = fib6 + 1; /* ~0 + 1 = 0: none */
+    }
   if (fib6 != ~0)
-    cn_dp.fib_counts[AF_IP6][fib6].limit = max_sessions;
+    {
+      cn_dp.fib_counts[AF_IP6][fib6].limit = max_sessions;
+      cn_dp.fib_counts[AF_IP6][fib6].peer_fib_plus1 = fib4 + 1;
+    }
   return 0;
 }
 
