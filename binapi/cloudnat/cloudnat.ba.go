@@ -8,7 +8,7 @@
 // Contents:
 // -  5 enums
 // -  3 structs
-// - 36 messages
+// - 38 messages
 package cloudnat
 
 import (
@@ -28,8 +28,8 @@ const _ = api.GoVppAPIPackageIsVersion2
 
 const (
 	APIFile    = "cloudnat"
-	APIVersion = "0.1.0"
-	VersionCrc = 0x59ea9f4a
+	APIVersion = "0.2.0"
+	VersionCrc = 0x737f5a2
 )
 
 // CloudnatLbMethod defines enum 'cloudnat_lb_method'.
@@ -796,6 +796,96 @@ func (m *CloudnatSessionPurgeReply) Unmarshal(b []byte) error {
 	buf := codec.NewBuffer(b)
 	m.Retval = buf.DecodeInt32()
 	m.NDeleted = buf.DecodeUint32()
+	return nil
+}
+
+// CloudnatSessionTableDetails defines message 'cloudnat_session_table_details'.
+type CloudnatSessionTableDetails struct {
+	Af              ip_types.AddressFamily `binapi:"address_family,name=af" json:"af,omitempty"`
+	NBuckets        uint32                 `binapi:"u32,name=n_buckets" json:"n_buckets,omitempty"`
+	NSlots          uint64                 `binapi:"u64,name=n_slots" json:"n_slots,omitempty"`
+	NEntries        uint64                 `binapi:"u64,name=n_entries" json:"n_entries,omitempty"`
+	NSpilledBuckets uint64                 `binapi:"u64,name=n_spilled_buckets" json:"n_spilled_buckets,omitempty"`
+	MaxDisplacement uint32                 `binapi:"u32,name=max_displacement" json:"max_displacement,omitempty"`
+	Bytes           uint64                 `binapi:"u64,name=bytes" json:"bytes,omitempty"`
+}
+
+func (m *CloudnatSessionTableDetails) Reset()               { *m = CloudnatSessionTableDetails{} }
+func (*CloudnatSessionTableDetails) GetMessageName() string { return "cloudnat_session_table_details" }
+func (*CloudnatSessionTableDetails) GetCrcString() string   { return "6536c8b4" }
+func (*CloudnatSessionTableDetails) GetMessageType() api.MessageType {
+	return api.ReplyMessage
+}
+
+func (m *CloudnatSessionTableDetails) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 1 // m.Af
+	size += 4 // m.NBuckets
+	size += 8 // m.NSlots
+	size += 8 // m.NEntries
+	size += 8 // m.NSpilledBuckets
+	size += 4 // m.MaxDisplacement
+	size += 8 // m.Bytes
+	return size
+}
+func (m *CloudnatSessionTableDetails) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeUint8(uint8(m.Af))
+	buf.EncodeUint32(m.NBuckets)
+	buf.EncodeUint64(m.NSlots)
+	buf.EncodeUint64(m.NEntries)
+	buf.EncodeUint64(m.NSpilledBuckets)
+	buf.EncodeUint32(m.MaxDisplacement)
+	buf.EncodeUint64(m.Bytes)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatSessionTableDetails) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	m.NBuckets = buf.DecodeUint32()
+	m.NSlots = buf.DecodeUint64()
+	m.NEntries = buf.DecodeUint64()
+	m.NSpilledBuckets = buf.DecodeUint64()
+	m.MaxDisplacement = buf.DecodeUint32()
+	m.Bytes = buf.DecodeUint64()
+	return nil
+}
+
+// How full the session tables are (one details per address
+//
+//	family). The tables do not grow: startup.conf cloudnat { session-buckets
+//	ip6-session-buckets } sizes them; a new flow that finds no room is
+//	dropped and counted (no_memory). A session takes two entries.
+//
+// CloudnatSessionTableDump defines message 'cloudnat_session_table_dump'.
+type CloudnatSessionTableDump struct{}
+
+func (m *CloudnatSessionTableDump) Reset()               { *m = CloudnatSessionTableDump{} }
+func (*CloudnatSessionTableDump) GetMessageName() string { return "cloudnat_session_table_dump" }
+func (*CloudnatSessionTableDump) GetCrcString() string   { return "51077d14" }
+func (*CloudnatSessionTableDump) GetMessageType() api.MessageType {
+	return api.RequestMessage
+}
+
+func (m *CloudnatSessionTableDump) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	return size
+}
+func (m *CloudnatSessionTableDump) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatSessionTableDump) Unmarshal(b []byte) error {
 	return nil
 }
 
@@ -1859,6 +1949,8 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatSessionLimitSetReply)(nil), "cloudnat_session_limit_set_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatSessionPurge)(nil), "cloudnat_session_purge_0cca2cd9")
 	api.RegisterMessage((*CloudnatSessionPurgeReply)(nil), "cloudnat_session_purge_reply_79974ef9")
+	api.RegisterMessage((*CloudnatSessionTableDetails)(nil), "cloudnat_session_table_details_6536c8b4")
+	api.RegisterMessage((*CloudnatSessionTableDump)(nil), "cloudnat_session_table_dump_51077d14")
 	api.RegisterMessage((*CloudnatSnatAddressAddDel)(nil), "cloudnat_snat_address_add_del_06ac5606")
 	api.RegisterMessage((*CloudnatSnatAddressAddDelReply)(nil), "cloudnat_snat_address_add_del_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatSnatAddressDetails)(nil), "cloudnat_snat_address_details_c03194e9")
@@ -1900,6 +1992,8 @@ func AllMessages() []api.Message {
 		(*CloudnatSessionLimitSetReply)(nil),
 		(*CloudnatSessionPurge)(nil),
 		(*CloudnatSessionPurgeReply)(nil),
+		(*CloudnatSessionTableDetails)(nil),
+		(*CloudnatSessionTableDump)(nil),
 		(*CloudnatSnatAddressAddDel)(nil),
 		(*CloudnatSnatAddressAddDelReply)(nil),
 		(*CloudnatSnatAddressDetails)(nil),

@@ -19,6 +19,7 @@ type RPCService interface {
 	CloudnatSessionLimitDump(ctx context.Context, in *CloudnatSessionLimitDump) (RPCService_CloudnatSessionLimitDumpClient, error)
 	CloudnatSessionLimitSet(ctx context.Context, in *CloudnatSessionLimitSet) (*CloudnatSessionLimitSetReply, error)
 	CloudnatSessionPurge(ctx context.Context, in *CloudnatSessionPurge) (*CloudnatSessionPurgeReply, error)
+	CloudnatSessionTableDump(ctx context.Context, in *CloudnatSessionTableDump) (RPCService_CloudnatSessionTableDumpClient, error)
 	CloudnatSnatAddressAddDel(ctx context.Context, in *CloudnatSnatAddressAddDel) (*CloudnatSnatAddressAddDelReply, error)
 	CloudnatSnatAddressDump(ctx context.Context, in *CloudnatSnatAddressDump) (RPCService_CloudnatSnatAddressDumpClient, error)
 	CloudnatSnatExcludeAddDel(ctx context.Context, in *CloudnatSnatExcludeAddDel) (*CloudnatSnatExcludeAddDelReply, error)
@@ -161,6 +162,49 @@ func (c *serviceClient) CloudnatSessionPurge(ctx context.Context, in *CloudnatSe
 		return nil, err
 	}
 	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatSessionTableDump(ctx context.Context, in *CloudnatSessionTableDump) (RPCService_CloudnatSessionTableDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatSessionTableDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatSessionTableDumpClient interface {
+	Recv() (*CloudnatSessionTableDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatSessionTableDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatSessionTableDumpClient) Recv() (*CloudnatSessionTableDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatSessionTableDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
 }
 
 func (c *serviceClient) CloudnatSnatAddressAddDel(ctx context.Context, in *CloudnatSnatAddressAddDel) (*CloudnatSnatAddressAddDelReply, error) {

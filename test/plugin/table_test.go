@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudnat/cloudnat/binapi/cloudnat"
+	"github.com/cloudnat/cloudnat/binapi/ip_types"
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
 
@@ -65,6 +68,19 @@ func TestSessionTableFull(t *testing.T) {
 	if e, _ := strconv.Atoi(m[2]); e != 2*sessions {
 		t.Errorf("table line says %d entries, want 2 per session = %d: %s", e, 2*sessions, m[0])
 	}
+	// the binary API says the same
+	tables := apiSessionTables(t, tp.v)
+	if len(tables) != 2 {
+		t.Errorf("cloudnat_session_table_dump: %d details, want 2 (ip4, ip6): %+v", len(tables), tables)
+	}
+	for _, d := range tables {
+		if d.Af != ip_types.ADDRESS_IP4 {
+			continue
+		}
+		if d.NBuckets != 1024 || d.NSlots != (1024+32)*10 || d.NEntries != uint64(2*sessions) || d.Bytes != (1024+32)*64 {
+			t.Errorf("cloudnat_session_table_details for ip4: %+v, want 1024 buckets, 10560 slots, %d entries, 67584 bytes", d, 2*sessions)
+		}
+	}
 	// the sessions it has still translate
 	tp.one(t, tp.pg0, first, tp.pg1)
 	tp.one(t, tp.pg0, pkts[0], tp.pg1)
@@ -100,5 +116,27 @@ func TestSessionBucketsOutOfRange(t *testing.T) {
 	log := v.Log()
 	if !strings.Contains(log, "session-buckets 10 out of range") {
 		t.Errorf("no line saying 'session-buckets 10 out of range'; VPP output:\n%s", log)
+	}
+}
+
+// apiSessionTables is the binary API's cloudnat_session_table_dump.
+func apiSessionTables(t *testing.T, v *vh.VPP) []*cloudnat.CloudnatSessionTableDetails {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := cloudnat.NewServiceClient(v.Conn()).CloudnatSessionTableDump(ctx, &cloudnat.CloudnatSessionTableDump{})
+	if err != nil {
+		t.Fatalf("cloudnat_session_table_dump: %v", err)
+	}
+	var out []*cloudnat.CloudnatSessionTableDetails
+	for {
+		d, err := stream.Recv()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("cloudnat_session_table_dump: %v", err)
+		}
+		out = append(out, d)
 	}
 }

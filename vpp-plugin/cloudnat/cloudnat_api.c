@@ -734,6 +734,33 @@ vl_api_cloudnat_session_limit_dump_t_handler (vl_api_cloudnat_session_limit_dump
 }
 
 static void
+vl_api_cloudnat_session_table_dump_t_handler (vl_api_cloudnat_session_table_dump_t *mp)
+{
+  vl_api_cloudnat_session_table_details_t *rmp;
+  cloudnat_session_table_info_t ti;
+  cn_api_dump_ctx_t ctx;
+  ip_address_family_t af;
+
+  if (!cn_api_dump_ctx_init (&ctx, mp->client_index, mp->context))
+    return;
+  FOR_EACH_IP_ADDRESS_FAMILY (af)
+  {
+    cloudnat_session_table_info (af, &ti);
+    if (!ti.n_buckets)
+      continue;
+    rmp = cn_api_details_alloc (&ctx, sizeof (*rmp), VL_API_CLOUDNAT_SESSION_TABLE_DETAILS);
+    rmp->af = ip_address_family_encode (af);
+    rmp->n_buckets = clib_host_to_net_u32 (ti.n_buckets);
+    rmp->n_slots = clib_host_to_net_u64 (ti.n_slots);
+    rmp->n_entries = clib_host_to_net_u64 (ti.n_entries);
+    rmp->n_spilled_buckets = clib_host_to_net_u64 (ti.n_spilled);
+    rmp->max_displacement = clib_host_to_net_u32 (ti.max_displacement);
+    rmp->bytes = clib_host_to_net_u64 (ti.bytes);
+    vl_api_send_msg (ctx.rp, (u8 *) rmp);
+  }
+}
+
+static void
 vl_api_cloudnat_get_status_t_handler (vl_api_cloudnat_get_status_t *mp)
 {
   vl_api_cloudnat_get_status_reply_t *rmp;
