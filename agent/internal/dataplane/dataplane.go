@@ -40,6 +40,10 @@ type Stats struct {
 	Sessions     uint32
 	// Drops by reason, named as the dataplane's counters are named.
 	Drops map[string]uint64
+	// SessionTableFill is, by family ("ip4", "ip6"), the share of a
+	// fixed-size session table's slots in use (0..1); nil for a dataplane
+	// whose tables grow (kernel). VPP's tables drop new flows when full.
+	SessionTableFill map[string]float64
 }
 
 // Event tells the reconciler something changed underneath it.

@@ -165,13 +165,14 @@ var (
 	descTranslations = prometheus.NewDesc("cloudnat_dataplane_translations", "Translations in the dataplane.", nil, nil)
 	descDrops        = prometheus.NewDesc("cloudnat_dataplane_drops_total", "Packets dropped by the dataplane, by reason.", []string{"reason"}, nil)
 	descStatsUp      = prometheus.NewDesc("cloudnat_dataplane_stats_up", "1 when the dataplane's counters could be read.", nil, nil)
+	descTableFill    = prometheus.NewDesc("cloudnat_dataplane_session_table_fill", "Share of the session table's slots in use (VPP: new flows are dropped when it is full), by family.", []string{"family"}, nil)
 	descIntent       = prometheus.NewDesc("cloudnat_intent_objects", "Objects of intent, by kind.", []string{"kind"}, nil)
 	descItems        = prometheus.NewDesc("cloudnat_reconcile_items", "Objects not as intended in the dataplane, by state.", []string{"state"}, nil)
 	descLastFull     = prometheus.NewDesc("cloudnat_reconcile_last_full_sync_timestamp_seconds", "Time of the last successful full sync.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descSessions, descTranslations, descDrops, descStatsUp, descIntent, descItems, descLastFull} {
+	for _, d := range []*prometheus.Desc{descConnected, descSessions, descTranslations, descDrops, descStatsUp, descTableFill, descIntent, descItems, descLastFull} {
 		ch <- d
 	}
 }
@@ -189,6 +190,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descTranslations, prometheus.GaugeValue, float64(st.Translations))
 			for reason, n := range st.Drops {
 				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(n), reason)
+			}
+			for family, fill := range st.SessionTableFill {
+				ch <- prometheus.MustNewConstMetric(descTableFill, prometheus.GaugeValue, fill, family)
 			}
 		}
 	}

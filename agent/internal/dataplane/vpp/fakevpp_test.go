@@ -290,6 +290,15 @@ func (f *fakeVPP) handle(req api.Message) []api.Message {
 		}
 		return out
 
+	case *cloudnat.CloudnatSessionTableDump:
+		// 1024 buckets of 10 slots (+32 spare) per family, 2 entries a session
+		var out []api.Message
+		for _, af := range []ip_types.AddressFamily{ip_types.ADDRESS_IP4, ip_types.ADDRESS_IP6} {
+			out = append(out, &cloudnat.CloudnatSessionTableDetails{Af: af, NBuckets: 1024, NSlots: 10560,
+				NEntries: 2 * uint64(len(f.sessions)), Bytes: 1056 * 64})
+		}
+		return out
+
 	case *cloudnat.CloudnatSessionDump:
 		var out []api.Message
 		for _, s := range f.sessions {

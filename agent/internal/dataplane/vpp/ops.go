@@ -390,6 +390,31 @@ func (d *Dataplane) ListSessionLimits(ctx context.Context) ([]model.SessionLimit
 	return out, opErr(op, err)
 }
 
+// sessionTableFill reads how full the plugin's session tables are.
+func (d *Dataplane) sessionTableFill(ctx context.Context) (map[string]float64, error) {
+	const op = "cloudnat_session_table_dump"
+	s, err := d.session(&cloudnat.CloudnatSessionTableDump{}, &cloudnat.CloudnatSessionTableDetails{})
+	if err != nil {
+		return nil, opErr(op, err)
+	}
+	st, err := s.cn.CloudnatSessionTableDump(ctx, &cloudnat.CloudnatSessionTableDump{})
+	if err != nil {
+		return nil, opErr(op, err)
+	}
+	out := map[string]float64{}
+	err = recvAll(st.Recv, st.Close, func(m *cloudnat.CloudnatSessionTableDetails) error {
+		family := "ip4"
+		if m.Af == ip_types.ADDRESS_IP6 {
+			family = "ip6"
+		}
+		if m.NSlots > 0 {
+			out[family] = float64(m.NEntries) / float64(m.NSlots)
+		}
+		return nil
+	})
+	return out, opErr(op, err)
+}
+
 // SetSessionLimit implements dataplane.Dataplane.
 func (d *Dataplane) SetSessionLimit(ctx context.Context, l model.SessionLimit) error {
 	const op = "cloudnat_session_limit_set"
@@ -620,6 +645,8 @@ func (d *Dataplane) Stats(ctx context.Context) (dataplane.Stats, error) {
 	}
 	st := m.(*cloudnat.CloudnatGetStatusReply)
 	out.Translations, out.Sessions = st.NTranslations, st.NSessions
+	// best effort: a plugin without the message (older) has no fill to show
+	out.SessionTableFill, _ = d.sessionTableFill(ctx)
 	drops, err := d.readDrops()
 	out.Drops = drops
 	if err != nil {

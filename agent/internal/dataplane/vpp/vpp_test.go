@@ -448,6 +448,9 @@ func TestInterfacesAndStats(t *testing.T) {
 	if st.Translations != 1 {
 		t.Errorf("Stats.Translations = %d, want 1", st.Translations)
 	}
+	if len(st.SessionTableFill) != 2 || st.SessionTableFill["ip4"] != 0 || st.SessionTableFill["ip6"] != 0 {
+		t.Errorf("Stats.SessionTableFill = %v, want ip4 and ip6 at 0 (no sessions)", st.SessionTableFill)
+	}
 	// No stats segment here: best effort, the error says so.
 	if err == nil || !strings.Contains(err.Error(), "stats segment") {
 		t.Errorf("Stats error = %v, want the stats segment's", err)

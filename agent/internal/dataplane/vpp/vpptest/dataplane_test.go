@@ -304,6 +304,12 @@ func TestDataplaneRoundTrips(t *testing.T) {
 	if len(st.Drops) == 0 {
 		t.Errorf("no error counters of cloudnat's nodes in the stats segment")
 	}
+	// the plugin's fixed-size session tables, both families, less than full
+	for _, fam := range []string{"ip4", "ip6"} {
+		if fill, ok := st.SessionTableFill[fam]; !ok || fill < 0 || fill >= 1 {
+			t.Errorf("Stats: session table fill of %s = %v (present %v), want a share in [0, 1): %v", fam, fill, ok, st.SessionTableFill)
+		}
+	}
 }
 
 func sameSet[T comparable](got, want []T) bool {
