@@ -590,10 +590,9 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       recs[i] = 0;
       if (do_lookup[i])
 	{
-	  int slot = cn_stab_scan (bkts[i], cn_stab_tag (hashes[i]), 0);
-	  if (slot >= 0)
+	  svs[i] = cn_stab_guess (bkts[i], hashes[i]);
+	  if (svs[i] != CN_SV_NONE)
 	    {
-	      svs[i] = bkts[i]->val[slot];
 	      recs[i] = cn_store_get (st, CN_SV_INDEX (svs[i]));
 	      CLIB_PREFETCH (recs[i], st->elt_size, STORE);
 	    }

@@ -184,15 +184,15 @@ cn_stab_scan (const cn_stab_bucket_t *b, uint16_t tag, int from)
 }
 
 /* The fast path's first guess: the value of the first tag match in the
-   home bucket (CN_STAB_NONE if none). The caller checks it against its
+   home bucket (cn_stab_bucket of h, which the caller has prefetched;
+   CN_STAB_NONE if none). The caller checks it against its
    record and falls back to cn_stab_find when it does not match or when
    there is none but the bucket has spilled (cn_stab_spilled). */
 static inline __attribute__ ((__always_inline__)) uint32_t
-cn_stab_guess (const cn_stab_t *t, uint64_t h)
+cn_stab_guess (const cn_stab_bucket_t *home, uint64_t h)
 {
-  const cn_stab_bucket_t *b = cn_stab_bucket (t, h);
-  int i = cn_stab_scan (b, cn_stab_tag (h), 0);
-  return i < 0 ? CN_STAB_NONE : b->val[i];
+  int i = cn_stab_scan (home, cn_stab_tag (h), 0);
+  return i < 0 ? CN_STAB_NONE : home->val[i];
 }
 
 static inline int
