@@ -774,6 +774,40 @@ stab_h (const cn_stab_t *t, uint64_t key)
   return cn_stab_hash (t->seed, &key, 1);
 }
 
+/* the branch-free first match agrees with the plain scan, whatever the
+   tags (duplicates, none, the tag in the lock/max_disp lanes) */
+static void
+test_stab_first_match (void)
+{
+  cn_stab_bucket_t b;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  int r, i, n_bad = 0, n_none = 0;
+  uint16_t tag;
+
+  for (r = 0; r < 200000; r++)
+    {
+      memset (&b, 0, sizeof (b));
+      for (i = 0; i < CN_STAB_SLOTS; i++)
+	{
+	  x = x * 6364136223846793005ull + 1442695040888963407ull;
+	  /* few distinct tags, so that matches, repeats and misses all occur */
+	  b.tag[i] = (x >> 60) & 7;
+	}
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      tag = 1 + ((x >> 60) & 7);
+      b.lock = tag;
+      b.max_disp = tag;
+      b.spare = tag;
+      i = cn_stab_scan (&b, tag, 0);
+      n_none += i < 0;
+      n_bad += cn_stab_first_match (&b, tag) != (i < 0 ? CN_STAB_SLOTS : (uint32_t) i);
+      b.val[i < 0 ? 0 : i] = 77;
+      n_bad += cn_stab_guess (&b, tag) != (i < 0 ? CN_STAB_NONE : 77u);
+    }
+  CHECK (n_bad == 0);
+  CHECK (n_none > 1000 && n_none < 199000);
+}
+
 static void
 test_stab (void)
 {
@@ -937,6 +971,7 @@ main (void)
   test_port_bounded ();
   test_tcp ();
   test_timer ();
+  test_stab_first_match ();
   test_stab ();
   test_stab_threads ();
   printf ("%d passed, %d failed\n", n_pass, n_fail);
