@@ -410,7 +410,28 @@ for rep in $(seq 1 "${BENCH_REPS_BASE:-$BENCH_REPS}"); do
 		done
 	done
 done
+# probe_memory: the cost of one random line of a table as large as the 16M
+# point's session buckets (scripts/bench/memprobe.c): the floor of what that
+# point can add over the 1k point. Needs a C compiler; skipped without one.
+MEMPROBE=
+probe_memory() {
+	local bytes=$(((N16M * 2 / 5 + 32) * 64)) huge=0
+	if ! command -v cc >/dev/null 2>&1 ||
+		! cc -O2 -o "$BENCH_OUT/memprobe" "$ROOT/scripts/bench/memprobe.c" 2>"$BENCH_OUT/memprobe.log"; then
+		b_log "bench: no C compiler for scripts/bench/memprobe.c: memory probe skipped"
+		return 0
+	fi
+	if [ "$BENCH_HUGEPAGES" != 0 ] && b_hugepages_want $((bytes / 2097152 + 8)); then huge=1; fi
+	MEMPROBE="$(on_dataplane_core "$BENCH_OUT/memprobe" "$bytes" "$huge" 2>>"$BENCH_OUT/memprobe.log") bytes $bytes" ||
+		MEMPROBE=
+	b_log "bench: memory probe: ${MEMPROBE:-failed ($BENCH_OUT/memprobe.log)}"
+}
+on_dataplane_core() { # run on the core VPP's data plane uses
+	taskset -c "${BENCH_WORKER_CORE:-$BENCH_MAIN_CORE}" "$@"
+}
+
 if [ "$BENCH_SCALE" = 1 ]; then
+	probe_memory
 	for p in "${plugins[@]}"; do
 		[ "$p" = nat44 ] && continue
 		b_log "-- $p dnat 16M sessions"
@@ -436,6 +457,7 @@ reps	$BENCH_REPS
 quick	$BENCH_QUICK
 elapsed	$elapsed
 cloudnat	${CN_SO_INFO:-not measured}
+memprobe	${MEMPROBE}
 EOF
 "$ROOT/scripts/bench/report.sh" "$BENCH_OUT"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -111,6 +111,18 @@ END {
 		verdict = ratio == "" ? "-" : (ratio <= f[4] + 0 ? "PASS" : "MISS")
 		row(f[3], fmt(c), fmt(q), fmt(x), ratio == "" ? "-" : sprintf("%.2f", ratio), tg, verdict)
 	}
+	# The floor of this machine for the 16M point: it reads one random bucket line
+	# per packet more than the 1k point does (memprobe: "latency L line T
+	# huge H bytes B").
+	if (meta["memprobe"] != "") {
+		split(meta["memprobe"], mp, " ")
+		c = median("nat|cloudnat|dnat|16m"); c1 = median("nat|cloudnat|dnat|1k")
+		t = sprintf("\nmemory probe (scripts/bench/memprobe.c, %.0f MB table, %s pages): a random 64-byte line costs %.0f clocks alone, %.1f with a frame (256) of them in flight",
+			mp[8] / 1e6, mp[6] ? "2 MiB" : "4 KiB", mp[2], mp[4])
+		if (c != "" && c1 != "")
+			t = t sprintf(";\nthe 16M point adds %.1f clocks/packet to the 1k point (median): the floor for one such line per packet is %.1f, so 1.5x of 1k needs the 1k point at >= %.1f", c - c1, mp[4], 2 * mp[4])
+		print t "."; print t "." >> out_md
+	}
 	info = sprintf("VPP %s; %s, %s cores; %s; median of %s repetitions; main heap on hugepages: %s; %s s.",
 		meta["vpp"], meta["cpu"], meta["cores"], meta["date"], meta["reps"], meta["hugepages"] ? "yes" : "no", meta["elapsed"])
 	print info
