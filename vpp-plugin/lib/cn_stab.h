@@ -40,6 +40,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "cn_stab.h: the tag scan assumes a little-endian CPU (as VPP does)"
+#endif
 
 #define CN_STAB_SLOTS	 10
 /* How far a full bucket may spill. Measured on 1M buckets (10M slots) of
@@ -212,6 +215,7 @@ cn_stab_first_match (const cn_stab_bucket_t *b, uint16_t tag)
   uint64_t w[3], tt = tag * ones, z;
   uint32_t m = 0;
   int i, l;
+  /* little-endian: lane l of word i is tag 4i+l, so "lowest" is "first" */
   memcpy (w, b->tag, sizeof (w)); /* tags 0-9, lock, max_disp, spare */
   for (i = 0; i < 3; i++)
     {
