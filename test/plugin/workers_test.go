@@ -268,9 +268,9 @@ func (w *wtopo) dnatRoundTrip(t *testing.T, f family, pr vh.Proto, fwd []vh.Pkt,
 		want(t, fmt.Sprintf("forward %d", i), g, fwd[i].Src, fwd[i].SrcPort, b, bport)
 		replies = append(replies, replyTo(out, g, vh.SYN|vh.ACK))
 	}
-	// A new DNAT session asks the main thread (RPC) for the return client
-	// of its client; wait for the sessions before replying (the replies
-	// cross the veth much later anyway).
+	// Replies are sent once the sessions are listed (the replies cross the
+	// veth much later anyway); TestWorkersFirstReplyOfNewClientIsCaptured
+	// has a backend that answers at once.
 	waitSessions(t, w.v, total)
 	back := w.across(t, "reply ("+threads[1-fwdOn]+")", out, replies, in, 1-fwdOn)
 	for i, g := range back {
@@ -385,5 +385,115 @@ func TestWorkersSNAT(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWorkersFirstReplyOfNewClientIsCaptured: a real backend answers the
+// first packet of a client cloudnat has never seen within microseconds;
+// that answer must come back translated. The set-up is a deployment's:
+// every interface is polled by the worker, so the main thread polls
+// nothing and sleeps between events (up to 10 ms). The backend is the
+// kernel of a network namespace behind a veth; it answers a SYN to a
+// closed port with a RST. Before the worker held such a packet until the
+// main thread had captured the client's replies (cloudnat_client.c), the
+// RST could be routed past cloudnat and reach the client untranslated.
+func TestWorkersFirstReplyOfNewClientIsCaptured(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2) for the backend's namespace")
+	}
+	n := fmt.Sprintf("cnf%d-%d", os.Getpid()%100000, vethSeq.Add(1))
+	ns, kv, kn := n, n+"v", n+"n"
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	sh(t, "ip", "link", "add", kv, "type", "veth", "peer", "name", kn)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", kv).Run() })
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+kv+"/disable_ipv6", []byte("1"), 0o644)
+	sh(t, "ip", "link", "set", kn, "netns", ns)
+	in := func(args ...string) { sh(t, append([]string{"ip", "netns", "exec", ns}, args...)...) }
+	in("ip", "link", "set", "lo", "up")
+	in("ip", "link", "set", kn, "address", "02:fe:cc:00:00:01")
+	in("ip", "addr", "add", "20.0.0.1/24", "dev", kn)
+	in("ip", "-6", "addr", "add", "20::1/64", "dev", kn, "nodad")
+	in("ip", "link", "set", kn, "up")
+	// The kernel leaves the checksum of the packets it sends (its IPv6 RST)
+	// to the device; over a veth into af_packet that means a partial sum on
+	// the wire. Checksums in software, as a real NIC's peer would send.
+	haveEthtool := exec.Command("ip", "netns", "exec", ns, "ethtool", "-K", kn, "tx", "off").Run() == nil
+	in("ip", "route", "add", "default", "via", "20.0.0.254")
+	in("ip", "-6", "route", "add", "default", "via", "20::ffff")
+	in("ip", "neigh", "replace", "20.0.0.254", "lladdr", "02:fe:cc:00:00:02", "dev", kn, "nud", "permanent")
+	in("ip", "-6", "neigh", "replace", "20::ffff", "lladdr", "02:fe:cc:00:00:02", "dev", kn, "nud", "permanent")
+	sh(t, "ip", "link", "set", kv, "up")
+
+	v := vh.Start(t, vh.Options{ExtraStartup: cpuOneWorker})
+	tp := &topo{v: v, vips: map[string]bool{}}
+	const clients = 8
+	tp.pg0 = v.NewPG(t, vh.PGConfig{IP4: "10.0.0.1/24", IP6: "10::1/64", Hosts: clients})
+	host := "host-" + kv
+	tp.cli(t, "create host-interface name %s hw-addr 02:fe:cc:00:00:02 cksum-gso-disable", kv)
+	tp.cli(t, "set interface ip address %s 20.0.0.254/24", host)
+	tp.cli(t, "set interface ip address %s 20::ffff/64", host)
+	_, _ = v.CLI("ip6 nd " + host + " ra-suppress")
+	tp.cli(t, "set interface state %s up", host)
+	tp.cli(t, "set ip neighbor %s 20.0.0.1 02:fe:cc:00:00:01 static", host)
+	tp.cli(t, "set ip neighbor %s 20::1 02:fe:cc:00:00:01 static", host)
+	tp.cli(t, "set interface rx-placement %s queue 0 worker 0", host)
+	if th := rxThread(t, v, host); th != "1 (vpp_wk_0)" {
+		t.Fatalf("%s is polled by thread %q, want the worker:\n%s", host, th, tp.cli(t, "show interface rx-placement"))
+	}
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			if f.v6 && !haveEthtool {
+				t.Skip("no ethtool to turn the backend's checksum offload off (its IPv6 RST would carry a partial checksum)")
+			}
+			tp.cli(t, "cnat translation add proto tcp vip %s 80 to ->%s 8080", f.vip(), f.a("20.0.0.1", "20::1"))
+			firstReplies(t, tp, f, clients)
+		})
+	}
+}
+
+// firstReplies sends one SYN from each of the first n clients of pg0 (none
+// seen before) to the VIP and expects each backend's RST back, translated.
+func firstReplies(t *testing.T, tp *topo, f family, n int) {
+	t.Helper()
+	v := tp.v
+	var syns []vh.Pkt
+	for i := 0; i < n; i++ {
+		syns = append(syns, flow(tp.client(i, f), f.vip(), vh.TCP, sport(i), 80))
+	}
+	base := txPackets(v, tp.pg0.Name)
+	deadline := time.Now().Add(5 * time.Second)
+	c := v.Send(t, tp.pg0, vh.Frames(t, syns...), vh.SendOptions{Await: func() bool {
+		return txPackets(v, tp.pg0.Name) >= base+n || time.Now().After(deadline)
+	}})
+	got := vh.ParseAll(t, c[tp.pg0])
+	if len(got) != n {
+		t.Fatalf("sent %d SYNs: want %d RSTs back out of %s, got %d:\n%s\nshow errors:\n%s", n, n,
+			tp.pg0.Name, len(got), c, tp.cli(t, "show errors"))
+	}
+	seen := map[netip.Addr]bool{}
+	for i, g := range got {
+		// in the order the backend answered: find the client by address
+		j := -1
+		for k, s := range syns {
+			if s.Src == g.Dst {
+				j = k
+			}
+		}
+		if j < 0 || seen[g.Dst] {
+			t.Errorf("reply %d: %s is not the answer to one of the SYNs", i, g)
+			continue
+		}
+		seen[g.Dst] = true
+		want(t, fmt.Sprintf("reply %d", i), g, f.vip(), 80, syns[j].Src, syns[j].SrcPort)
+		if g.TCPFlags&vh.RST == 0 {
+			t.Errorf("reply %d: %s, want the backend's RST", i, g)
+		}
+	}
+	node := f.arc() + "-cloudnat"
+	if got := v.ErrorCount(t, node, "first packets handed"); got != uint64(n) {
+		t.Errorf("%s counted %d first packets handed to the main thread, want %d:\n%s", node, got, n,
+			tp.cli(t, "show errors"))
 	}
 }

@@ -340,6 +340,7 @@ cloudnat_main_loop_enter (vlib_main_t *vm)
   u32 n = clib_max (vlib_get_thread_main ()->n_vlib_mains, vlib_get_n_threads ());
   vec_validate (cn_dp.store4.threads, n - 1);
   vec_validate (cn_dp.store6.threads, n - 1);
+  cn_client_wait_init (vm);
   return 0;
 }
 

@@ -11,8 +11,11 @@
  * to that parent untouched.
  *
  * FIB entries are only changed on the main thread with workers stopped. A
- * worker that creates a session whose replies go to an address nobody
- * captures yet asks the main thread (forced RPC, run under the barrier).
+ * worker that creates a VIP session whose replies go to an address nobody
+ * captures yet hands the packet to the main thread (cloudnat-client-wait):
+ * it adds the capture, then forwards the packet, so the backend cannot
+ * answer before its answer is captured. Elsewhere (the main thread's own
+ * sessions, or a full handoff queue) a forced RPC asks for the capture.
  * Clients losing their last reference outside the barrier (expiry by the
  * scanner) are only queued; cn_client_gc() removes them under the barrier.
  */
@@ -239,6 +242,144 @@ cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_address_fa
   r.fib_index = fib_index;
   r.af = af;
   vlib_force_rpc_call_main_thread (cn_client_session_ref_rpc, (u8 *) &r, sizeof (r));
+  /* An RPC does not wake the main thread, which sleeps up to 10 ms when it
+     polls nothing (with workers, the usual case); until it has run, this
+     client's replies are not captured. Wake it: the window shrinks from
+     up to 10 ms to the time the main thread takes to wake. */
+  if (vlib_get_thread_index () != 0)
+    vlib_thread_wakeup (0);
+}
+
+/* ------------------------------------------------------------------ */
+/* holding a new client's first packet (workers -> main thread)        */
+/* ------------------------------------------------------------------ */
+
+/* Why: until the main thread has put a new client's capture in the FIB,
+   the backend's reply to that client is routed past cloudnat and leaves
+   untranslated (the client then resets or retries a second later). An RPC
+   alone leaves a window of up to 10 ms with workers (the main thread
+   sleeps that long when it polls nothing); holding the packet that made
+   the session until the capture is in closes it for the packet that the
+   backend answers. Later packets of the same flow in that window (a UDP
+   burst) are not held: they may overtake it. */
+
+typedef struct
+{
+  u32 fib_index;
+  ip46_address_t client;
+} cn_client_wait_trace_t;
+
+static u8 *
+format_cn_client_wait_trace (u8 *s, va_list *args)
+{
+  CLIB_UNUSED (vlib_main_t * vm) = va_arg (*args, vlib_main_t *);
+  CLIB_UNUSED (vlib_node_t * node) = va_arg (*args, vlib_node_t *);
+  cn_client_wait_trace_t *t = va_arg (*args, cn_client_wait_trace_t *);
+  return format (s, "cloudnat: captured replies to %U in fib %u, forwarding", format_ip46_address,
+		 &t->client, IP46_TYPE_ANY, t->fib_index);
+}
+
+/* main thread: the packet was translated by a worker; its source is the
+   new client (the session's reply destination) */
+static_always_inline uword
+cn_client_wait_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame, int is_ip6)
+{
+  u32 *from = vlib_frame_vector_args (frame), n = frame->n_vectors, i;
+  vlib_buffer_t *bufs[VLIB_FRAME_SIZE];
+  u16 nexts[VLIB_FRAME_SIZE];
+
+  vlib_get_buffers (vm, from, bufs, n);
+  for (i = 0; i < n; i++)
+    {
+      vlib_buffer_t *b = bufs[i];
+      u8 *ip = vlib_buffer_get_current (b);
+      u32 fib_index = vnet_buffer (b)->ip.fib_index;
+      cn_client_rpc_t r;
+
+      clib_memset (&r, 0, sizeof (r));
+      if (is_ip6)
+	ip46_address_set_ip6 (&r.addr, (ip6_address_t *) (ip + CN_IP6_SRC_OFF));
+      else
+	ip46_address_set_ip4 (&r.addr, (ip4_address_t *) (ip + CN_IP4_SRC_OFF));
+      r.fib_index = fib_index;
+      r.af = is_ip6 ? AF_IP6 : AF_IP4;
+      cn_client_session_ref_rpc (&r);
+      /* look the (translated) destination up again in the same table */
+      vnet_buffer (b)->sw_if_index[VLIB_TX] = fib_index;
+      nexts[i] = 0;
+      if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
+	{
+	  cn_client_wait_trace_t *t = vlib_add_trace (vm, node, b, sizeof (*t));
+	  t->fib_index = fib_index;
+	  t->client = r.addr;
+	}
+    }
+  vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
+  return n;
+}
+
+static uword
+cn_client_wait4_fn (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
+{
+  return cn_client_wait_inline (vm, node, frame, 0);
+}
+
+static uword
+cn_client_wait6_fn (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
+{
+  return cn_client_wait_inline (vm, node, frame, 1);
+}
+
+VLIB_REGISTER_NODE (cn_client_wait4_node) = {
+  .function = cn_client_wait4_fn,
+  .name = "ip4-cloudnat-client-wait",
+  .vector_size = sizeof (u32),
+  .format_trace = format_cn_client_wait_trace,
+  .type = VLIB_NODE_TYPE_INTERNAL,
+  .n_next_nodes = 1,
+  .next_nodes = { [0] = "ip4-lookup" },
+};
+
+VLIB_REGISTER_NODE (cn_client_wait6_node) = {
+  .function = cn_client_wait6_fn,
+  .name = "ip6-cloudnat-client-wait",
+  .vector_size = sizeof (u32),
+  .format_trace = format_cn_client_wait_trace,
+  .type = VLIB_NODE_TYPE_INTERNAL,
+  .n_next_nodes = 1,
+  .next_nodes = { [0] = "ip6-lookup" },
+};
+
+/* main loop entry: handoff queues to the main thread, when there are
+   workers to hand off from */
+void
+cn_client_wait_init (vlib_main_t *vm)
+{
+  int is_ip6;
+
+  cn_dp.client_wait_node_index[AF_IP4] = cn_client_wait4_node.index;
+  cn_dp.client_wait_node_index[AF_IP6] = cn_client_wait6_node.index;
+  for (is_ip6 = 0; is_ip6 < 2; is_ip6++)
+    cn_dp.client_wait_fq[is_ip6] =
+      vlib_get_n_threads () > 1 ?
+	vlib_frame_queue_main_init (cn_dp.client_wait_node_index[is_ip6], 0) :
+	~0;
+}
+
+/* worker: hand packet i of the frame (a new session's first packet,
+   translated, whose client has no capture yet) to the main thread; 1 if
+   it went, 0 if the queue was full (the packet is dropped and the capture
+   asked for by RPC) */
+int
+cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, u32 fib_index,
+			const ip46_address_t *client, int is_ip6)
+{
+  u16 ti = 0;
+
+  if (vlib_buffer_enqueue_to_thread (vm, node, cn_dp.client_wait_fq[is_ip6], &bi, &ti, 1, 1))
+    return 1;
+  cn_client_session_ref_new (fib_index, client, is_ip6 ? AF_IP6 : AF_IP4);
+  return 0;
 }
 
 void

@@ -42,6 +42,8 @@ typedef enum
   CN_NEXT_LOOKUP,
   CN_NEXT_LOAD_BALANCE,
   CN_N_NEXT,
+  /* not a next node: the packet was handed to another thread */
+  CN_NEXT_HANDED_OFF = 0xffff,
 } cn_next_t;
 
 #ifndef CLIB_MARCH_VARIANT
@@ -545,7 +547,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   u32 counts[CN_N_ERROR] = { 0 };
   u32 thread_index = vm->thread_index;
   u32 now = cn_now_ticks (vm);
-  u32 i, j, n = n_left, n_pending = 0, n_created = 0;
+  u32 i, j, n = n_left, n_pending = 0, n_created = 0, n_handed_off = 0;
   cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
   cn_stab_t *tab = is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4;
   cn_fwd_cache_t fwc = { .lbi = INDEX_INVALID, .ctr_tr = ~0 };
@@ -641,6 +643,9 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  cn_sess_create_args_t *a = &args[j];
 	  cn_key_t kr;
 	  a->tally = &tally;
+	  /* a worker holds the first packet of a new client (below) */
+	  a->defer_client = !is_feature && cn_dp.client_wait_fq[is_ip6] != ~0 && thread_index != 0;
+	  a->client_deferred = 0;
 	  a->have_hashes = 1;
 	  a->hash_fwd = hashes[i];
 	  a->hashed_nsport = a->nsport;
@@ -682,12 +687,42 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       nexts[i] =
 	cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], CN_SV_NONE, 0, creatable[j] ? &nfs[j] : 0,
 		       is_ip6, is_feature, st, now, thread_index, counts, &fwc);
+      if (PREDICT_FALSE (decided[j] && args[j].client_deferred))
+	{
+	  /* its client has no capture yet: the main thread adds it, then
+	     forwards the packet (cloudnat_client.c); a packet that is
+	     dropped anyway leaves it to an RPC */
+	  if (nexts[i] == CN_NEXT_DROP)
+	    cn_client_session_ref_new (args[j].fib_index, &args[j].nsrc, is_ip6 ? AF_IP6 : AF_IP4);
+	  else
+	    {
+	      counts[cn_client_wait_handoff (vm, node, from[i], args[j].fib_index, &args[j].nsrc,
+					     is_ip6) ?
+		       CN_ERROR_CLIENT_WAIT :
+		       CN_ERROR_CLIENT_WAIT_FULL]++;
+	      nexts[i] = CN_NEXT_HANDED_OFF;
+	      n_handed_off++;
+	    }
+	}
     }
 
   cn_tr_counter_flush (&fwc, thread_index);
   if (n_created)
     cn_create_tally_flush (&tally, is_ip6);
-  vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
+  if (PREDICT_FALSE (n_handed_off))
+    {
+      /* the rest of the frame goes on as usual */
+      u32 bis[VLIB_FRAME_SIZE];
+      for (i = 0, j = 0; i < n; i++)
+	if (nexts[i] != CN_NEXT_HANDED_OFF)
+	  {
+	    bis[j] = from[i];
+	    nexts[j++] = nexts[i];
+	  }
+      vlib_buffer_enqueue_to_next (vm, node, bis, nexts, j);
+    }
+  else
+    vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
   for (i = 0; i < CN_N_ERROR; i++)
     if (counts[i])
       vlib_node_increment_counter (vm, node->node_index, i, counts[i]);

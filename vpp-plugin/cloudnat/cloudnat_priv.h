@@ -236,6 +236,12 @@ typedef struct
   u32 scan_cursor[N_AF];
   u32 scanner_node_index;
 
+  /* the main-thread nodes that hold the first packet of a new client's
+     session until its return capture is in the FIB (cn_client_wait), and
+     their handoff queues (~0 without workers) */
+  u32 client_wait_node_index[N_AF];
+  u32 client_wait_fq[N_AF];
+
   /* node indexes */
   u32 ip4_node_index, ip6_node_index;
   u32 ip4_snat_node_index, ip6_snat_node_index;
@@ -454,6 +460,11 @@ typedef struct
   u8 backend;
   u8 src_port_free; /* nsport may be reallocated on a reply collision */
   u8 needs_client_ref;
+  /* in: a return client that does not exist yet is left to the caller
+     (a worker, which holds the packet until the main thread has added it:
+     cn_client_wait); out: create did so */
+  u8 defer_client;
+  u8 client_deferred;
   u8 existed; /* set by create: the flow had a session already */
   u32 now;    /* plugin clock (cn_now_ticks) */
   /* set by the node (which prefetched both buckets): the session table
@@ -530,6 +541,9 @@ void cn_client_session_ref_n (u32 client_index, u32 n);
 /* any thread: a new session sends its replies to (fib, a), which is not
    a client yet: the main thread makes it one */
 void cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
+void cn_client_wait_init (vlib_main_t *vm);
+int cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, u32 fib_index,
+			    const ip46_address_t *client, int is_ip6);
 /* main thread: a session that held a ref is gone */
 void cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 void cn_client_init (vlib_main_t *vm);
@@ -564,7 +578,11 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (REPLY_TUPLE_IN_USE, reply_tuple_in_use, ERROR,                                                \
      "dropped: reply 5-tuple already used by another session")                                     \
   _ (NO_MEMORY, no_memory, ERROR, "dropped: session table full")                                   \
-  _ (NO_BACKEND, no_backend, ERROR, "dropped: translation has no backend")
+  _ (NO_BACKEND, no_backend, ERROR, "dropped: translation has no backend")                         \
+  _ (CLIENT_WAIT, client_wait, INFO,                                                               \
+     "first packets handed to the main thread until their client's replies are captured")          \
+  _ (CLIENT_WAIT_FULL, client_wait_full, ERROR,                                                    \
+     "dropped: main thread's queue full (first packet of a new client)")
 
 typedef enum
 {

@@ -285,7 +285,10 @@ cn_create_tally_add (cn_sess_create_args_t *a)
   ci = cn_client_find (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
   if (ci == ~0)
     {
-      cn_client_session_ref_new (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
+      if (a->defer_client)
+	a->client_deferred = 1;
+      else
+	cn_client_session_ref_new (a->fib_index, &a->nsrc, a->is_ip6 ? AF_IP6 : AF_IP4);
       return;
     }
   if (c->n)

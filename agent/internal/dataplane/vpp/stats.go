@@ -51,6 +51,7 @@ var infoCounters = map[string]bool{
 	"passed":                true,
 	"snat_excluded":         true,
 	"no_snat_address":       true,
+	"client_wait":           true,
 }
 
 func dropsFromEntries(entries []adapter.StatEntry) map[string]uint64 {
