@@ -289,6 +289,9 @@ cn_client_wait_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t 
   u16 nexts[VLIB_FRAME_SIZE];
 
   vlib_get_buffers (vm, from, bufs, n);
+  /* one stop of the workers for the frame (cn_client_ref's own sync
+     nests): a burst of new clients must not stop them once per packet */
+  vlib_worker_thread_barrier_sync (vm);
   for (i = 0; i < n; i++)
     {
       vlib_buffer_t *b = bufs[i];
@@ -314,6 +317,7 @@ cn_client_wait_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t 
 	  t->client = r.addr;
 	}
     }
+  vlib_worker_thread_barrier_release (vm);
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
   return n;
 }
