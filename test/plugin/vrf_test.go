@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
@@ -158,4 +159,35 @@ func TestSessionLimitPerVRFBothFamilies(t *testing.T) {
 		v.SendAndExpect(t, in[1], []vh.Pkt{flow(in[1].From(0, f.v6), f.vip(), vh.UDP, 3, 80)}, out[1])
 	}
 	wantSessions(t, v, "table 1", 2)
+}
+
+// TestSessionLimitPerVRFReachesFIBsMadeLater: a table's limit set while the
+// table had only its IPv4 FIB also holds for its IPv6 FIB made afterwards
+// (and counts both families together).
+func TestSessionLimitPerVRFReachesFIBsMadeLater(t *testing.T) {
+	t.Parallel()
+	v := vh.Start(t, vh.Options{})
+	v.CLIf(t, "ip table add 3")
+	v.CLIf(t, "cnat session limit 2 table 3")
+	// now the interfaces, which make table 3's IPv6 FIB
+	in := v.NewPG(t, vh.PGConfig{Table: 3, IP4: "10.0.0.1/24", IP6: "10::1/64", Hosts: 1})
+	out := v.NewPG(t, vh.PGConfig{Table: 3, IP4: "20.0.255.254/16", IP6: "20::ffff/64", Hosts: 1})
+	// the scanner (every 0.1 s) passes table limits on to new FIBs
+	time.Sleep(300 * time.Millisecond)
+	f6 := families[1]
+	v.CLIf(t, "cnat translation add proto udp vip %s 80 table 3 to %s", f6.vip(), to(out.Hosts[0].IP(true), 8080, vh.UDP))
+	c := in.From(0, true)
+	v.SendAndExpect(t, in, []vh.Pkt{flow(c, f6.vip(), vh.UDP, 1, 80), flow(c, f6.vip(), vh.UDP, 2, 80)}, out)
+	before := cnatErrors(t, v, "session limit")
+	v.SendAndExpectNone(t, in, []vh.Pkt{flow(c, f6.vip(), vh.UDP, 3, 80)})
+	if d := cnatErrors(t, v, "session limit") - before; d != 1 {
+		t.Errorf("third IPv6 flow in table 3 (limit 2, set before its IPv6 FIB existed): 'session limit' drop counter grew by %d, want 1:\n%s",
+			d, v.MustCLI(t, "show errors"))
+	}
+	wantSessions(t, v, "table 3", 2)
+	// and the IPv4 FIB counts the IPv6 sessions: no room left for IPv4 either
+	f4 := families[0]
+	v.CLIf(t, "cnat translation add proto udp vip %s 80 table 3 to %s", f4.vip(), to(out.Hosts[0].IP(false), 8080, vh.UDP))
+	v.SendAndExpectNone(t, in, []vh.Pkt{flow(in.From(0, false), f4.vip(), vh.UDP, 1, 80)})
+	wantSessions(t, v, "table 3", 2)
 }

@@ -42,6 +42,7 @@ cn_scanner_fn (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
 	 limbo until no worker can hold them */
       cn_sessions_scan (vm, 0, 0);
       cn_client_gc (vm);
+      cn_table_limits_refresh ();
     }
   return 0;
 }

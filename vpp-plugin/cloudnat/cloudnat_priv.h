@@ -212,7 +212,8 @@ typedef struct
   cn_store_t store4, store6;
   cn_fib_count_t *fib_counts[N_AF]; /* CN_MAX_FIB_INDEX entries each */
   volatile u32 n_sessions;
-  u32 max_sessions; /* global, 0 = none */
+  u32 max_sessions;    /* global, 0 = none */
+  uword *table_limits; /* table id -> per-table limit (hash; none = 0) */
 
   /* translations: key (vip, fib, port, proto, af) -> index */
   clib_bihash_24_8_t tr_db;
@@ -542,6 +543,8 @@ void cn_client_session_ref_n (u32 client_index, u32 n);
    a client yet: the main thread makes it one */
 void cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 void cn_client_wait_init (vlib_main_t *vm);
+/* main thread: per-table limits onto FIBs made since they were set */
+void cn_table_limits_refresh (void);
 int cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, u32 fib_index,
 			    const ip46_address_t *client, int is_ip6);
 /* main thread: a session that held a ref is gone */

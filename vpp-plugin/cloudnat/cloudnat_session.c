@@ -922,6 +922,30 @@ cloudnat_timeouts_set (const cloudnat_timeouts_t *t)
   return 0;
 }
 
+/* Give table_id's FIBs, as they are now, the table's limit: one limit for
+   the table, each family's count checked together with the other's. */
+static void
+cn_table_limit_apply (u32 table_id, u32 max_sessions)
+{
+  u32 fib4 = fib_table_find (FIB_PROTOCOL_IP4, table_id);
+  u32 fib6 = fib_table_find (FIB_PROTOCOL_IP6, table_id);
+
+  if (fib4 >= CN_MAX_FIB_INDEX)
+    fib4 = ~0;
+  if (fib6 >= CN_MAX_FIB_INDEX)
+    fib6 = ~0;
+  if (fib4 != ~0)
+    {
+      cn_dp.fib_counts[AF_IP4][fib4].limit = max_sessions;
+      cn_dp.fib_counts[AF_IP4][fib4].peer_fib_plus1 = fib6 + 1; /* ~0 + 1 = 0: none */
+    }
+  if (fib6 != ~0)
+    {
+      cn_dp.fib_counts[AF_IP6][fib6].limit = max_sessions;
+      cn_dp.fib_counts[AF_IP6][fib6].peer_fib_plus1 = fib4 + 1;
+    }
+}
+
 int
 cloudnat_session_limit_set (u32 table_id, u32 max_sessions)
 {
@@ -937,19 +961,25 @@ cloudnat_session_limit_set (u32 table_id, u32 max_sessions)
     return VNET_API_ERROR_NO_SUCH_FIB;
   if ((fib4 != ~0 && fib4 >= CN_MAX_FIB_INDEX) || (fib6 != ~0 && fib6 >= CN_MAX_FIB_INDEX))
     return VNET_API_ERROR_UNIMPLEMENTED;
-  /* one limit for the table: each family's count is checked together with
-     the other's */
-  if (fib4 != ~0)
-    {
-      cn_dp.fib_counts[AF_IP4][fib4].limit = max_sessions;
-      cn_dp.fib_counts[AF_IP4][fib4].peer_fib_plus1 = fib6 + 1; /* ~0 + 1 = 0: none */
-    }
-  if (fib6 != ~0)
-    {
-      cn_dp.fib_counts[AF_IP6][fib6].limit = max_sessions;
-      cn_dp.fib_counts[AF_IP6][fib6].peer_fib_plus1 = fib4 + 1;
-    }
+  cn_table_limit_apply (table_id, max_sessions);
+  /* remembered by table id: a FIB of the table made later (the other
+     family's, or the table deleted and made again) gets it from the
+     scanner (cn_table_limits_refresh) */
+  if (max_sessions)
+    hash_set (cn_dp.table_limits, table_id, max_sessions);
+  else if (cn_dp.table_limits)
+    hash_unset (cn_dp.table_limits, table_id);
   return 0;
+}
+
+void
+cn_table_limits_refresh (void)
+{
+  hash_pair_t *p;
+
+  if (!cn_dp.table_limits)
+    return;
+  hash_foreach_pair (p, cn_dp.table_limits, ({ cn_table_limit_apply (p->key, p->value[0]); }));
 }
 
 void
