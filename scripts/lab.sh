@@ -39,7 +39,9 @@
 # bulk transfers, default 8), LAB_OFFLOADS=on (keep the hosts' checksum/TSO
 # offloads), CLOUDNAT_AGENT, CLOUDNATCTL,
 # LAB_SELFTEST=1 (kernel router only: hand-written nf_tables rules instead of
-# the agent, to test the lab itself).
+# the agent, to test the lab itself), LAB_VPP_WORKERS=1 (VPP router only: one
+# worker polls the hosts' interfaces; VPP_MAIN_CORE/VPP_WORKER_CORE, default
+# 0 and 1, pick the CPUs).
 set -euo pipefail
 
 # shellcheck source=scripts/lab/common.sh

@@ -511,6 +511,7 @@ checks_run() {
 	bulk=$((mib << 20))
 	echo "---- (1) VIP load-balancing TCP to two backends"
 	check_vip_lb
+	if declare -F router_check_workers >/dev/null; then router_check_workers; fi
 	expect_answer "vip-bulk" client "backend[12] 10\.10\.1\.2 $bulk bytes ok" --bytes "$bulk" "$VIP:$VIP_PORT"
 	echo "---- (2) source NAT to the extranet, port forwarding from it"
 	expect_answer "snat-tcp" client "extranet $SNAT4" --n 3 "$EXT4:80"

@@ -33,6 +33,18 @@ vpp_do() {
 	printf '%s' "$out"
 }
 
+# LAB_VPP_WORKERS=1: the main thread on one CPU and one worker, which polls
+# every host interface (VPP places them on the workers), so flows are handled
+# on the worker and new clients' captures come from the main thread, as in a
+# deployment. VPP_MAIN_CORE alone picks the main thread's CPU.
+router_cpu_stanza() {
+	if [ "${LAB_VPP_WORKERS:-0}" = 1 ]; then
+		echo "cpu { main-core ${VPP_MAIN_CORE:-0} corelist-workers ${VPP_WORKER_CORE:-1} }"
+	elif [ -n "${VPP_MAIN_CORE:-}" ]; then
+		echo "cpu { main-core $VPP_MAIN_CORE }"
+	fi
+}
+
 router_start() {
 	local plugins="$VPP_PLUGIN_DIR:$CLOUDNAT_PLUGIN_DIR"
 	cat >"$VPP_RUN/startup.conf" <<EOF
@@ -48,7 +60,7 @@ socksvr { socket-name $VPP_API }
 statseg { socket-name $VPP_RUN/stats.sock size 32m page-size 4k }
 memory { main-heap-size 512M main-heap-page-size 4k }
 buffers { buffers-per-numa 16384 page-size 4k }
-${VPP_MAIN_CORE:+cpu { main-core $VPP_MAIN_CORE \}}
+$(router_cpu_stanza)
 plugins {
   path $plugins
   plugin default { disable }
@@ -92,6 +104,22 @@ router_addr() {
 	case "$2" in
 	*:*) vpp_do ip6 nd "$1" ra-suppress >/dev/null ;;
 	esac
+}
+
+# With LAB_VPP_WORKERS=1 the worker handles the client's connections: the
+# first packet of the new client was held until the main thread had
+# captured the client's replies (ip4-cloudnat's client_wait counter), and
+# check_vip_lb's connections all completed.
+router_check_workers() {
+	local n
+	[ "${LAB_VPP_WORKERS:-0}" = 1 ] || return 0
+	n=$(vppctl show errors | awk '/ip4-cloudnat/ && /first packets handed/ { s += $1 } END { print s + 0 }')
+	if [ "$n" -gt 0 ]; then
+		pass "vip-worker: the worker held $n first packet(s) of new clients until their replies were captured"
+	else
+		fail "vip-worker: no first packet of a new client was held (ip4-cloudnat client_wait)" \
+			"$(vppctl show threads | tr '\n' ' ')"
+	fi
 }
 
 router_ready() {
