@@ -12,7 +12,7 @@
  *
  * FIB entries are only changed on the main thread with workers stopped. A
  * worker that creates a VIP session whose replies go to an address nobody
- * captures yet hands the packet to the main thread (cloudnat-client-wait):
+ * captures yet hands the packet to the main thread (ip4/ip6-cloudnat-client-wait):
  * it adds the capture, then forwards the packet, so the backend cannot
  * answer before its answer is captured. Elsewhere (the main thread's own
  * sessions, or a full handoff queue) a forced RPC asks for the capture.
@@ -280,7 +280,8 @@ format_cn_client_wait_trace (u8 *s, va_list *args)
 }
 
 /* main thread: the packet was translated by a worker; its source is the
-   new client (the session's reply destination) */
+   new client (the session's reply destination) and vnet ip.fib_index the
+   table the VIP node created the session in (the translation leaves it) */
 static_always_inline uword
 cn_client_wait_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame, int is_ip6)
 {
