@@ -371,20 +371,16 @@ cn_client_wait_init (vlib_main_t *vm)
 	~0;
 }
 
-/* worker: hand packet i of the frame (a new session's first packet,
-   translated, whose client has no capture yet) to the main thread; 1 if
-   it went, 0 if the queue was full (the packet is dropped and the capture
-   asked for by RPC) */
-int
-cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, u32 fib_index,
-			const ip46_address_t *client, int is_ip6)
+/* worker: hand the n packets bis (first packets of new sessions,
+   translated, whose clients have no capture yet) to the main thread, as
+   one element of its queue; n if they went, 0 if the queue was full (they
+   are dropped then, and the caller asks for their captures by RPC) */
+u32
+cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 *bis, u32 n, int is_ip6)
 {
-  u16 ti = 0;
+  u16 tis[VLIB_FRAME_SIZE] = { 0 }; /* all to thread 0 */
 
-  if (vlib_buffer_enqueue_to_thread (vm, node, cn_dp.client_wait_fq[is_ip6], &bi, &ti, 1, 1))
-    return 1;
-  cn_client_session_ref_new (fib_index, client, is_ip6 ? AF_IP6 : AF_IP4);
-  return 0;
+  return vlib_buffer_enqueue_to_thread (vm, node, cn_dp.client_wait_fq[is_ip6], bis, tis, n, 1);
 }
 
 void

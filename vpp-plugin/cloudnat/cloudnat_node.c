@@ -544,6 +544,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   cn_sess_create_args_t args[VLIB_FRAME_SIZE];
   cn_new_flow_t nfs[VLIB_FRAME_SIZE];
   u8 decided[VLIB_FRAME_SIZE], creatable[VLIB_FRAME_SIZE];
+  u32 held_bi[VLIB_FRAME_SIZE];
+  u16 held_j[VLIB_FRAME_SIZE];
   u32 counts[CN_N_ERROR] = { 0 };
   u32 thread_index = vm->thread_index;
   u32 now = cn_now_ticks (vm);
@@ -696,13 +698,24 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	    cn_client_session_ref_new (args[j].fib_index, &args[j].nsrc, is_ip6 ? AF_IP6 : AF_IP4);
 	  else
 	    {
-	      counts[cn_client_wait_handoff (vm, node, from[i], args[j].fib_index, &args[j].nsrc,
-					     is_ip6) ?
-		       CN_ERROR_CLIENT_WAIT :
-		       CN_ERROR_CLIENT_WAIT_FULL]++;
+	      held_bi[n_handed_off] = from[i];
+	      held_j[n_handed_off++] = j;
 	      nexts[i] = CN_NEXT_HANDED_OFF;
-	      n_handed_off++;
 	    }
+	}
+    }
+  if (PREDICT_FALSE (n_handed_off))
+    {
+      /* all of the frame's in one element of the main thread's queue */
+      if (cn_client_wait_handoff (vm, node, held_bi, n_handed_off, is_ip6))
+	counts[CN_ERROR_CLIENT_WAIT] += n_handed_off;
+      else
+	{
+	  /* queue full: they were dropped; the captures by RPC */
+	  counts[CN_ERROR_CLIENT_WAIT_FULL] += n_handed_off;
+	  for (i = 0; i < n_handed_off; i++)
+	    cn_client_session_ref_new (args[held_j[i]].fib_index, &args[held_j[i]].nsrc,
+				       is_ip6 ? AF_IP6 : AF_IP4);
 	}
     }
 

@@ -545,8 +545,7 @@ void cn_client_session_ref_new (u32 fib_index, const ip46_address_t *a, ip_addre
 void cn_client_wait_init (vlib_main_t *vm);
 /* main thread: per-table limits onto FIBs made since they were set */
 void cn_table_limits_refresh (void);
-int cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, u32 fib_index,
-			    const ip46_address_t *client, int is_ip6);
+u32 cn_client_wait_handoff (vlib_main_t *vm, vlib_node_runtime_t *node, u32 *bis, u32 n, int is_ip6);
 /* main thread: a session that held a ref is gone */
 void cn_client_session_unref (u32 fib_index, const ip46_address_t *a, ip_address_family_t af);
 void cn_client_init (vlib_main_t *vm);
