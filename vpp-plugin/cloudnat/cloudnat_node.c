@@ -292,6 +292,25 @@ cn_fwd_cache_hit (const cn_fwd_cache_t *fwc, u32 fib_index, const u8 *dstp, int 
   return fwc->dst.ip4.as_u32 == cn_ld32 (dstp);
 }
 
+/* The state a translated packet (not an ICMP error) brings to session s
+   of either layout (cn_sess4_t, cn_sess6_t: the same fields after the
+   rewrites): TCP state, last seen, packet count. Stores only what
+   changes, so that a line many packets share is not written each time. */
+#define cn_sess_touch(s, pi, dir, created, now)                                                    \
+  do                                                                                               \
+    {                                                                                              \
+      if ((pi)->proto == IP_PROTOCOL_TCP && !(created))                                            \
+	{                                                                                          \
+	  u8 _nt = cn_tcp_update ((s)->tcp, (pi)->tcp_flags, (dir));                               \
+	  if (_nt != (s)->tcp)                                                                     \
+	    (s)->tcp = _nt;                                                                        \
+	}                                                                                          \
+      if ((s)->last != (now))                                                                      \
+	(s)->last = (now);                                                                         \
+      (s)->packets++;                                                                              \
+    }                                                                                              \
+  while (0)
+
 /* Translate, pass or drop packet b; sv is its session lookup result
    (CN_SV_*) and rec its record when the caller has it, nf the outcome of a
    new flow (0 for a packet that is not one). */
@@ -349,6 +368,9 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
   if (idx != ~0)
     {
       /* translate with the session */
+      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+		    (vnet_buffer (b)->oflags &
+		     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
       if (is_ip6)
 	{
 	  cn_sess6_t *s = rec ? rec : cn_store_get (st, idx);
@@ -357,19 +379,8 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
 	  else
 	    {
-	      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-			    (vnet_buffer (b)->oflags &
-			     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
 	      cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-	      if (pi->proto == IP_PROTOCOL_TCP && !created)
-		{
-		  u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-		  if (nt != s->tcp)
-		    s->tcp = nt;
-		}
-	      if (s->last != now)
-		s->last = now;
-	      s->packets++;
+	      cn_sess_touch (s, pi, dir, created, now);
 	    }
 	}
       else
@@ -380,19 +391,8 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
 	  else
 	    {
-	      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-			    (vnet_buffer (b)->oflags &
-			     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
 	      cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-	      if (pi->proto == IP_PROTOCOL_TCP && !created)
-		{
-		  u8 nt = cn_tcp_update (s->tcp, pi->tcp_flags, dir);
-		  if (nt != s->tcp)
-		    s->tcp = nt;
-		}
-	      if (s->last != now)
-		s->last = now;
-	      s->packets++;
+	      cn_sess_touch (s, pi, dir, created, now);
 	    }
 	}
       if (tr_index != ~0)
