@@ -94,3 +94,13 @@ type Dataplane interface {
 	ListInterfaces(ctx context.Context) ([]model.Interface, error)
 	Stats(ctx context.Context) (Stats, error)
 }
+
+// Checker is implemented by dataplanes that refuse some intent before it is
+// stored, for reasons only they know (an interface name longer than the
+// kernel's IFNAMSIZ, a VIP on an address the host owns). The server calls it
+// before the store; an error wraps ErrUnsupported or says what is invalid.
+// A dataplane without it accepts whatever passed model validation.
+type Checker interface {
+	CheckTranslation(ctx context.Context, t model.Translation) error
+	CheckInterfaceName(name string) error
+}
