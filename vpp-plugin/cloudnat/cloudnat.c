@@ -8,6 +8,7 @@
 #include <vpp/app/version.h>
 #include <vnet/fib/fib_table.h>
 #include <cloudnat/cloudnat_priv.h>
+#include <cloudnat/cloudnat_frag.h>
 
 #include <unistd.h>
 #include <vppinfra/bihash_24_8.h>
@@ -43,6 +44,7 @@ cn_scanner_fn (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
       cn_sessions_scan (vm, 0, 0);
       cn_client_gc (vm);
       cn_table_limits_refresh ();
+      cn_frag_expire (vm, cn_now_ticks (vm));
     }
   return 0;
 }
@@ -267,6 +269,7 @@ cloudnat_init (vlib_main_t *vm)
   cn_dp.tr_counters.name = "cloudnat-translation";
   cn_dp.tr_counters.stat_segment_name = "/cloudnat/translation";
   cn_client_init (vm);
+  cn_frag_init (vm);
 
   cm->enabled = 1;
   return 0;

@@ -31,6 +31,7 @@
 #include <vnet/fib/ip6_fib.h>
 #include <vnet/dpo/load_balance.h>
 #include <cloudnat/cloudnat_priv.h>
+#include <cloudnat/cloudnat_frag.h>
 
 /* How far ahead the first pass prefetches packet buffers (header and
    first data line). */
@@ -41,6 +42,7 @@ typedef enum
   CN_NEXT_DROP,
   CN_NEXT_LOOKUP,
   CN_NEXT_LOAD_BALANCE,
+  CN_NEXT_REINJECT, /* ip4-input / ip6-input: fragments released by the tracker */
   CN_N_NEXT,
   /* not a next node: the packet was handed to another thread */
   CN_NEXT_HANDED_OFF = 0xffff,
@@ -71,7 +73,9 @@ cn_trace_tuple (cn_trace_t *t, const u8 *ip, const cn_pkt_info_t *pi, int is_ip6
       ip46_address_set_ip4 (s, (ip4_address_t *) (ip + CN_IP4_SRC_OFF));
       ip46_address_set_ip4 (d, (ip4_address_t *) (ip + CN_IP4_DST_OFF));
     }
-  if (pi->kind == CN_PKT_L4)
+  if (pi->frag == CN_FRAG_LATER)
+    sp = pi->sport, dp = pi->dport; /* no L4 header here */
+  else if (pi->kind == CN_PKT_L4)
     {
       sp = cn_ld16 (ip + pi->l4_offset);
       dp = cn_ld16 (ip + pi->l4_offset + 2);
@@ -379,7 +383,10 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
 	  else
 	    {
-	      cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+	      if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
+		cn_rw6_apply_l3 (ip, &s->rw[dir]);
+	      else
+		cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
 	      cn_sess_touch (s, pi, dir, created, now);
 	    }
 	}
@@ -391,7 +398,10 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
 	  else
 	    {
-	      cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
+	      if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
+		cn_rw4_apply_l3 (ip, &s->rw[dir]);
+	      else
+		cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
 	      cn_sess_touch (s, pi, dir, created, now);
 	    }
 	}
@@ -549,7 +559,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   u32 counts[CN_N_ERROR] = { 0 };
   u32 thread_index = vm->thread_index;
   u32 now = cn_now_ticks (vm);
-  u32 i, j, n = n_left, n_pending = 0, n_created = 0, n_handed_off = 0;
+  u32 i, j, n = n_left, n_pending = 0, n_created = 0, n_handed_off = 0, n_consumed = 0;
   cn_store_t *st = is_ip6 ? &cn_dp.store6 : &cn_dp.store4;
   cn_stab_t *tab = is_ip6 ? &cn_dp.sess6 : &cn_dp.sess4;
   cn_fwd_cache_t fwc = { .lbi = INDEX_INVALID, .ctr_tr = ~0 };
@@ -580,6 +590,30 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       ip = vlib_buffer_get_current (b);
       fibs[i] = is_feature ? cn_feature_fib_index (b, is_ip6) : vnet_buffer (b)->ip.fib_index;
       cn_pkt_parse (ip, b->current_length, is_ip6, &pis[i]);
+      if (PREDICT_FALSE (pis[i].kind == CN_PKT_FRAGMENT))
+	{
+	  /* ports from the datagram's first fragment, or held, or dropped */
+	  u32 err = ~0;
+	  cn_frag_result_t fr = cn_frag_track (vm, node, from[i], b, ip, b->current_length, is_ip6,
+					       fibs[i], now, &pis[i], &err);
+	  if (fr == CN_FRAG_R_GO)
+	    counts[CN_ERROR_FRAGMENTS]++;
+	  else
+	    {
+	      if (fr == CN_FRAG_R_HELD)
+		{
+		  nexts[i] = CN_NEXT_HANDED_OFF;
+		  n_consumed++;
+		  counts[CN_ERROR_FRAG_HELD]++;
+		}
+	      else
+		{
+		  nexts[i] = CN_NEXT_DROP;
+		  b->error = node->errors[err];
+		}
+	      pis[i].kind = CN_PKT_DONE;
+	    }
+	}
       do_lookup[i] =
 	cn_make_key (ip, &pis[i], fibs[i], is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0]);
       if (do_lookup[i])
@@ -611,6 +645,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
     }
   for (i = 0; i < n; i++)
     {
+      if (PREDICT_FALSE (pis[i].kind == CN_PKT_DONE))
+	continue;
       if (do_lookup[i])
 	{
 	  svs[i] = cn_lookup_finish (is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0], hashes[i],
@@ -722,7 +758,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   cn_tr_counter_flush (&fwc, thread_index);
   if (n_created)
     cn_create_tally_flush (&tally, is_ip6);
-  if (PREDICT_FALSE (n_handed_off))
+  if (PREDICT_FALSE (n_handed_off || n_consumed))
     {
       /* the rest of the frame goes on as usual */
       u32 bis[VLIB_FRAME_SIZE];
@@ -736,6 +772,7 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
     }
   else
     vlib_buffer_enqueue_to_next (vm, node, from, nexts, n);
+  cn_frag_reinject_flush (vm, node, CN_NEXT_REINJECT);
   for (i = 0; i < CN_N_ERROR; i++)
     if (counts[i])
       vlib_node_increment_counter (vm, node->node_index, i, counts[i]);
@@ -778,6 +815,7 @@ VLIB_REGISTER_NODE (cn_ip4_node) = {
     [CN_NEXT_DROP] = "ip4-drop",
     [CN_NEXT_LOOKUP] = "ip4-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
+    [CN_NEXT_REINJECT] = "ip4-input",
   },
 };
 
@@ -793,6 +831,7 @@ VLIB_REGISTER_NODE (cn_ip6_node) = {
     [CN_NEXT_DROP] = "ip6-drop",
     [CN_NEXT_LOOKUP] = "ip6-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
+    [CN_NEXT_REINJECT] = "ip6-input",
   },
 };
 
@@ -808,6 +847,7 @@ VLIB_REGISTER_NODE (cn_ip4_snat_node) = {
     [CN_NEXT_DROP] = "ip4-drop",
     [CN_NEXT_LOOKUP] = "ip4-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
+    [CN_NEXT_REINJECT] = "ip4-input",
   },
 };
 
@@ -823,6 +863,7 @@ VLIB_REGISTER_NODE (cn_ip6_snat_node) = {
     [CN_NEXT_DROP] = "ip6-drop",
     [CN_NEXT_LOOKUP] = "ip6-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
+    [CN_NEXT_REINJECT] = "ip6-input",
   },
 };
 

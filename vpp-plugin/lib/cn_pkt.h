@@ -35,7 +35,14 @@ typedef enum
   CN_PKT_ICMP_OTHER,   /* other ICMP (unknown type, bad quote) */
   CN_PKT_FRAGMENT,     /* a fragment: no ports here */
   CN_PKT_TRUNCATED,    /* shorter than its headers */
+  CN_PKT_DONE,	       /* node-internal: the packet was taken care of
+			  (held or dropped as a fragment) */
 } cn_pkt_kind_t;
+
+/* Where a packet stands among the fragments of its datagram. */
+#define CN_FRAG_NONE  0 /* a whole datagram */
+#define CN_FRAG_FIRST 1 /* offset 0, more to come: its L4 header is here */
+#define CN_FRAG_LATER 2 /* no L4 header: ports come from the first (cn_frag_*) */
 
 typedef struct
 {
@@ -43,6 +50,7 @@ typedef struct
   uint8_t is_ip6;
   uint8_t proto; /* L4 protocol of the packet (for errors: ICMP/ICMP6) */
   uint8_t tcp_flags;
+  uint8_t frag;	      /* CN_FRAG_*: only CN_FRAG_LATER changes the rewrite */
   uint16_t l4_offset; /* from the IP header */
   uint16_t sport;     /* network order; echo: id */
   uint16_t dport;     /* network order; echo: id */
@@ -71,10 +79,11 @@ cn_ipv6_is_ext_header (uint8_t nh)
 
 /* Find the L4 header of an IP header at ip (len bytes available).
    Returns 0 on success and sets *proto, *l4_off; -1 truncated/bad,
-   1 fragment (non-first, or any v6 fragment). */
+   1 fragment (a non-first one; a first one too unless first_ok: the quote
+   of an ICMP error, or a first fragment the fragment tracker has seen). */
 static inline int
 cn_ip_find_l4 (const uint8_t *ip, uint32_t len, int is_ip6, uint8_t *proto, uint16_t *l4_off,
-	       int is_inner)
+	       int first_ok)
 {
   if (!is_ip6)
     {
@@ -90,7 +99,7 @@ cn_ip_find_l4 (const uint8_t *ip, uint32_t len, int is_ip6, uint8_t *proto, uint
 	 offset 0) is fine for the quote of an ICMP error, not otherwise. */
       if ((frag & 0x1fff) != 0)
 	return 1;
-      if ((frag & 0x2000) && !is_inner)
+      if ((frag & 0x2000) && !first_ok)
 	return 1;
       *proto = ip[9];
       *l4_off = (uint16_t) ihl;
@@ -113,7 +122,7 @@ cn_ip_find_l4 (const uint8_t *ip, uint32_t len, int is_ip6, uint8_t *proto, uint
 	      if (off + 8 > len)
 		return -1;
 	      fo = (uint16_t) ((ip[off + 2] << 8) | ip[off + 3]);
-	      if ((fo & 0xfff8) != 0 || ((fo & 1) && !is_inner))
+	      if ((fo & 0xfff8) != 0 || ((fo & 1) && !first_ok))
 		return 1;
 	      nh = ip[off];
 	      off += 8;
@@ -204,9 +213,10 @@ cn_pkt_parse_inner (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *
   return CN_PKT_ICMP_ERROR;
 }
 
-/* Parse a packet starting at its IP header, len bytes available. */
+/* Parse a packet starting at its IP header, len bytes available; a first
+   fragment is parsed as a whole packet when first_ok. */
 static inline int
-cn_pkt_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
+cn_pkt_parse_x (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi, int first_ok)
 {
   uint16_t l4;
   uint8_t proto;
@@ -215,10 +225,11 @@ cn_pkt_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
 
   pi->is_ip6 = (uint8_t) is_ip6;
   pi->tcp_flags = 0;
+  pi->frag = first_ok ? CN_FRAG_FIRST : CN_FRAG_NONE;
   pi->sport = pi->dport = 0;
   pi->proto = 0;
   pi->l4_offset = 0;
-  rv = cn_ip_find_l4 (ip, len, is_ip6, &proto, &l4, 0);
+  rv = cn_ip_find_l4 (ip, len, is_ip6, &proto, &l4, first_ok);
   if (rv < 0)
     return pi->kind = CN_PKT_TRUNCATED;
   if (rv > 0)
@@ -262,6 +273,85 @@ cn_pkt_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
     default:
       return pi->kind = CN_PKT_OTHER;
     }
+}
+
+static inline int
+cn_pkt_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
+{
+  return cn_pkt_parse_x (ip, len, is_ip6, pi, 0);
+}
+
+/* ---- fragments ---- */
+
+/* What identifies the datagram a fragment belongs to, besides its
+   addresses and table: the identification and the protocol field that
+   every fragment carries (IPv4 protocol; IPv6 the fragment header's next
+   header, the first header of the fragmentable part). */
+typedef struct
+{
+  uint32_t id;	   /* IPv4: 16 bits; IPv6: 32 bits (network order) */
+  uint16_t offset; /* in bytes */
+  uint8_t more;	   /* MF / M flag */
+  uint8_t proto;
+} cn_frag_info_t;
+
+/* Read the fragment fields of a packet cn_pkt_parse found to be a
+   fragment; -1 when they cannot be read (truncated extension headers). */
+static inline int
+cn_frag_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_frag_info_t *fi)
+{
+  if (!is_ip6)
+    {
+      uint16_t f;
+      if (len < 20)
+	return -1;
+      f = (uint16_t) ((ip[6] << 8) | ip[7]);
+      fi->id = cn_ld16 (ip + 4);
+      fi->offset = (uint16_t) ((f & 0x1fff) * 8);
+      fi->more = (f & 0x2000) != 0;
+      fi->proto = ip[9];
+      return 0;
+    }
+  else
+    {
+      uint32_t off = 40;
+      uint8_t nh;
+      int n_ext = 0;
+      if (len < 40)
+	return -1;
+      nh = ip[6];
+      while (cn_ipv6_is_ext_header (nh))
+	{
+	  if (off + 8 > len || ++n_ext > 8)
+	    return -1;
+	  nh = ip[off];
+	  off += (uint32_t) (ip[off + 1] + 1) * 8;
+	}
+      if (nh != 44 || off + 8 > len)
+	return -1;
+      fi->proto = ip[off];
+      fi->offset = (uint16_t) (((ip[off + 2] << 8) | ip[off + 3]) & 0xfff8);
+      fi->more = ip[off + 3] & 1;
+      fi->id = cn_ld32 (ip + off + 4);
+      return 0;
+    }
+}
+
+/* The packet info of a fragment after the first, from what its first
+   fragment said (kind, L4 protocol, ports): the rewrite then touches only
+   the IP header. */
+static inline void
+cn_pkt_info_later_fragment (cn_pkt_info_t *pi, int is_ip6, uint8_t kind, uint8_t proto,
+			    uint16_t sport, uint16_t dport)
+{
+  pi->is_ip6 = (uint8_t) is_ip6;
+  pi->kind = kind;
+  pi->proto = proto;
+  pi->sport = sport;
+  pi->dport = dport;
+  pi->tcp_flags = 0;
+  pi->frag = CN_FRAG_LATER;
+  pi->l4_offset = 0;
 }
 
 #endif /* CN_PKT_H */

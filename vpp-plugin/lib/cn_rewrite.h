@@ -132,12 +132,28 @@ cn_rw_apply_l4 (uint8_t *l4, uint8_t proto, uint16_t sport, uint16_t dport, uint
 }
 
 /* Rewrite an IPv4 packet (TCP/UDP/echo) matching the direction of rw. */
+/* The IP header part alone: all a fragment after the first needs (its
+   L4 checksum lives in the first fragment, which the full rewrite
+   updated for the new addresses and ports). */
 static inline void
-cn_rw4_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw4_t *rw, int partial)
+cn_rw4_apply_l3 (uint8_t *ip, const cn_rw4_t *rw)
 {
   cn_st32 (ip + CN_IP4_SRC_OFF, rw->src);
   cn_st32 (ip + CN_IP4_DST_OFF, rw->dst);
   cn_st16 (ip + 10, cn_csum_update (cn_ld16 (ip + 10), rw->addr_delta));
+}
+
+static inline void
+cn_rw6_apply_l3 (uint8_t *ip, const cn_rw6_t *rw)
+{
+  memcpy (ip + CN_IP6_SRC_OFF, rw->src, 16);
+  memcpy (ip + CN_IP6_DST_OFF, rw->dst, 16);
+}
+
+static inline void
+cn_rw4_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw4_t *rw, int partial)
+{
+  cn_rw4_apply_l3 (ip, rw);
   cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta, rw->addr_delta, partial,
 		  0);
 }
@@ -145,8 +161,7 @@ cn_rw4_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw4_t *rw, i
 static inline void
 cn_rw6_apply (uint8_t *ip, uint16_t l4_off, uint8_t proto, const cn_rw6_t *rw, int partial)
 {
-  memcpy (ip + CN_IP6_SRC_OFF, rw->src, 16);
-  memcpy (ip + CN_IP6_DST_OFF, rw->dst, 16);
+  cn_rw6_apply_l3 (ip, rw);
   cn_rw_apply_l4 (ip + l4_off, proto, rw->sport, rw->dport, rw->l4_delta, rw->addr_delta, partial,
 		  1);
 }

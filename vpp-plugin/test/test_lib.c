@@ -391,6 +391,65 @@ test_parse (void)
   CHECK (cn_pkt_parse (b, len + 8, 1, &pi) == CN_PKT_FRAGMENT);
 }
 
+/* Fragments: the fields the tracker keys on, and a first fragment parsed
+   as a whole packet; a later fragment rewritten in its IP header only. */
+static void
+test_fragments (void)
+{
+  uint8_t b[256], o[256];
+  cn_pkt_info_t pi;
+  cn_frag_info_t fi;
+  cn_rw4_t rw;
+  uint32_t len;
+
+  len = mk4 (b, CN_IPPROTO_UDP, "10.0.0.1", "30.0.0.2", 53, 5353, 0);
+  b[4] = 0x12, b[5] = 0x34; /* id */
+  b[6] = 0x20;		    /* MF, offset 0: a first fragment */
+  CHECK (cn_pkt_parse (b, len, 0, &pi) == CN_PKT_FRAGMENT);
+  CHECK (cn_frag_parse (b, len, 0, &fi) == 0);
+  CHECK (ntohs ((uint16_t) fi.id) == 0x1234 && fi.offset == 0 && fi.more && fi.proto == 17);
+  CHECK (cn_pkt_parse_x (b, len, 0, &pi, 1) == CN_PKT_L4);
+  CHECK (pi.frag == CN_FRAG_FIRST && ntohs (pi.sport) == 53 && ntohs (pi.dport) == 5353);
+  CHECK (cn_pkt_parse_x (b, 24, 0, &pi, 1) == CN_PKT_TRUNCATED); /* tiny */
+  b[6] = 0x00, b[7] = 0xb9;					 /* last, offset 1480 */
+  CHECK (cn_frag_parse (b, len, 0, &fi) == 0);
+  CHECK (fi.offset == 1480 && !fi.more);
+  CHECK (cn_pkt_parse_x (b, len, 0, &pi, 1) == CN_PKT_FRAGMENT); /* never first */
+  CHECK (cn_frag_parse (b, 19, 0, &fi) == -1);
+
+  /* a later fragment: only the IP header changes, checksum stays right */
+  cn_pkt_info_later_fragment (&pi, 0, CN_PKT_L4, CN_IPPROTO_UDP, htons (53), htons (5353));
+  CHECK (pi.frag == CN_FRAG_LATER && pi.kind == CN_PKT_L4);
+  b[10] = b[11] = 0;
+  cn_st16 (b + 10, cn_csum_compute (b, 20, 0));
+  memcpy (o, b, len);
+  cn_rw4_init (&rw, CN_IPPROTO_UDP, cn_ld32 (b + 12), cn_ld32 (b + 16), htons (53), htons (5353),
+	       cn_ld32 (b + 12) ^ htonl (0x01010101), cn_ld32 (b + 16), htons (4000), htons (5353));
+  cn_rw4_apply_l3 (b, &rw);
+  CHECK (cn_ld32 (b + 12) == (cn_ld32 (o + 12) ^ htonl (0x01010101)));
+  CHECK (cn_csum_fold (cn_csum_words (b, 20)) == 0xffff);
+  CHECK (memcmp (b + 20, o + 20, len - 20) == 0); /* payload untouched */
+
+  /* IPv6: a fragment header after a destination options header */
+  len = mk6 (b, CN_IPPROTO_UDP, "2001::1", "30::1", 1000, 2000, 0);
+  memmove (b + 56, b + 40, len - 40);
+  memset (b + 40, 0, 16);
+  b[6] = 60;		     /* dest options */
+  b[40] = 44;		     /* -> fragment header */
+  b[48] = CN_IPPROTO_UDP;    /* fragment header's next header */
+  b[50] = 0, b[51] = 1;	     /* offset 0, M */
+  b[52] = 0xde, b[55] = 0xad; /* id */
+  CHECK (cn_pkt_parse (b, len + 16, 1, &pi) == CN_PKT_FRAGMENT);
+  CHECK (cn_frag_parse (b, len + 16, 1, &fi) == 0);
+  CHECK (fi.offset == 0 && fi.more && fi.proto == CN_IPPROTO_UDP);
+  CHECK (cn_pkt_parse_x (b, len + 16, 1, &pi, 1) == CN_PKT_L4);
+  CHECK (pi.l4_offset == 56 && ntohs (pi.sport) == 1000);
+  b[50] = 0x05, b[51] = 0xc8; /* offset 1480, last */
+  CHECK (cn_frag_parse (b, len + 16, 1, &fi) == 0);
+  CHECK (fi.offset == 1480 && !fi.more);
+  CHECK (cn_frag_parse (b, 50, 1, &fi) == -1);
+}
+
 static void
 test_rewrite4 (void)
 {
@@ -964,6 +1023,7 @@ main (void)
 {
   test_csum ();
   test_parse ();
+  test_fragments ();
   test_rewrite4 ();
   test_rewrite6 ();
   test_lb ();
