@@ -45,6 +45,7 @@ cn_scanner_fn (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
       cn_client_gc (vm);
       cn_table_limits_refresh ();
       cn_frag_expire (vm, cn_now_ticks (vm));
+      cn_pool_log_drain (vm);
     }
   return 0;
 }
@@ -270,6 +271,7 @@ cloudnat_init (vlib_main_t *vm)
   cn_dp.tr_counters.stat_segment_name = "/cloudnat/translation";
   cn_client_init (vm);
   cn_frag_init (vm);
+  cn_pool_init (vm);
 
   cm->enabled = 1;
   return 0;

@@ -30,6 +30,8 @@
 #include <vnet/fib/ip4_fib.h>
 #include <vnet/fib/ip6_fib.h>
 #include <vnet/dpo/load_balance.h>
+#include <vnet/ip/icmp4.h>
+#include <vnet/ip/icmp6.h>
 #include <cloudnat/cloudnat_priv.h>
 #include <cloudnat/cloudnat_frag.h>
 
@@ -43,6 +45,7 @@ typedef enum
   CN_NEXT_LOOKUP,
   CN_NEXT_LOAD_BALANCE,
   CN_NEXT_REINJECT, /* ip4-input / ip6-input: fragments released by the tracker */
+  CN_NEXT_ICMP_ERROR,
   CN_N_NEXT,
   /* not a next node: the packet was handed to another thread */
   CN_NEXT_HANDED_OFF = 0xffff,
@@ -134,6 +137,29 @@ cn_make_key (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6, c
     }
 }
 
+/* At most CN_ICMP_PER_SEC ICMP errors per second per thread. */
+#define CN_ICMP_PER_SEC 100
+typedef struct
+{
+  CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
+  f64 second;
+  u32 n;
+} cn_icmp_rl_t;
+static cn_icmp_rl_t cn_icmp_rl[256];
+
+static_always_inline int
+cn_icmp_rate_ok (vlib_main_t *vm)
+{
+  cn_icmp_rl_t *r = &cn_icmp_rl[vm->thread_index & 255];
+  f64 now = vlib_time_now (vm);
+  if (now - r->second >= 1.0)
+    {
+      r->second = now;
+      r->n = 0;
+    }
+  return r->n++ < CN_ICMP_PER_SEC;
+}
+
 /* After a rewrite: does the packet, as it is now, belong to a session
    too (chained translations, e.g. a DNAT reply that must then be restored
    by source NAT)? Only asked when its new destination is one we capture. */
@@ -160,6 +186,8 @@ cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t
   a->proto = pi->proto;
   a->tcp_flags = pi->tcp_flags;
   a->fib_index = fib_index;
+  a->out_fib_index = fib_index;
+  a->sub_index = ~0;
   a->thread_index = thread_index;
   a->sport = pi->sport;
   a->dport = pi->dport;
@@ -255,7 +283,14 @@ cn_new_flow_decide (vlib_buffer_t *b, const u8 *ip, const cn_pkt_info_t *pi, u32
       int rc = cn_snat_decide (a);
       if (rc == 0)
 	return 0;
-      counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS : CN_ERROR_SNAT_EXCLUDED]++;
+      if (rc == CN_SNAT_DROP_EXHAUSTED)
+	{
+	  nf->error = CN_ERROR_POOL_EXHAUSTED;
+	  return -1;
+	}
+      counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS :
+	     rc == CN_SNAT_PASS_INSIDE	? CN_ERROR_POOL_INSIDE :
+					  CN_ERROR_SNAT_EXCLUDED]++;
       nf->pass = 1;
       return -1;
     }
@@ -326,6 +361,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 {
   u8 *ip;
   u32 next = CN_NEXT_DROP, idx = ~0, dir = 0, tr_index = ~0;
+  u32 fwd_fib = fib_index; /* where a translated packet is forwarded */
   u32 error = ~0, what = CN_TRACE_MISS;
   int created = 0, pass = 0;
   cn_trace_t *t = 0;
@@ -379,6 +415,10 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	{
 	  cn_sess6_t *s = rec ? rec : cn_store_get (st, idx);
 	  tr_index = s->tr_index;
+	  /* a reply goes back into the table the flow came from (a pool's
+	     flow crossed from an inside table to the outside one) */
+	  if (dir == CN_DIR_REPLY)
+	    fwd_fib = s->fib_index;
 	  if (pi->kind == CN_PKT_ICMP_ERROR)
 	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
 	  else
@@ -394,6 +434,10 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	{
 	  cn_sess4_t *s = rec ? rec : cn_store_get (st, idx);
 	  tr_index = s->tr_index;
+	  /* a reply goes back into the table the flow came from (a pool's
+	     flow crossed from an inside table to the outside one) */
+	  if (dir == CN_DIR_REPLY)
+	    fwd_fib = s->fib_index;
 	  if (pi->kind == CN_PKT_ICMP_ERROR)
 	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
 	  else
@@ -443,20 +487,20 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	     than through this node again */
 	  const u8 *dstp = ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF);
 	  index_t lbi;
-	  if (cn_fwd_cache_hit (fwc, fib_index, dstp, is_ip6))
+	  if (cn_fwd_cache_hit (fwc, fwd_fib, dstp, is_ip6))
 	    {
 	      next = CN_NEXT_LOAD_BALANCE;
 	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = fwc->lbi;
 	      goto forwarded;
 	    }
 	  lbi = is_ip6 ?
-		  ip6_fib_table_fwding_lookup (fib_index, (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
-		  ip4_fib_forwarding_lookup (fib_index, (ip4_address_t *) (ip + CN_IP4_DST_OFF));
+		  ip6_fib_table_fwding_lookup (fwd_fib, (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
+		  ip4_fib_forwarding_lookup (fwd_fib, (ip4_address_t *) (ip + CN_IP4_DST_OFF));
 	  const load_balance_t *lb = load_balance_get (lbi);
 	  const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
 	  if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
 	      !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip &&
-	      !cn_rewritten_has_session (ip, b->current_length, fib_index, is_ip6))
+	      !cn_rewritten_has_session (ip, b->current_length, fwd_fib, is_ip6))
 	    {
 	      cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
 	      next = cd->parent.dpoi_next_node;
@@ -467,14 +511,14 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	      /* a VIP of ours, or another session applies (source
 		 NAT behind a DNAT reply): translate it again */
 	      next = CN_NEXT_LOOKUP;
-	      vnet_buffer (b)->sw_if_index[VLIB_TX] = fib_index;
+	      vnet_buffer (b)->sw_if_index[VLIB_TX] = fwd_fib;
 	    }
 	  else
 	    {
 	      next = CN_NEXT_LOAD_BALANCE;
 	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
 	      fwc->lbi = lbi;
-	      fwc->fib_index = fib_index;
+	      fwc->fib_index = fwd_fib;
 	      if (is_ip6)
 		clib_memcpy_fast (fwc->dst.ip6.as_u8, dstp, 16);
 	      else
@@ -502,6 +546,19 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	error = CN_ERROR_NOT_TRANSLATABLE;
       b->error = node->errors[error];
       what = CN_TRACE_DROP;
+      if (error == CN_ERROR_POOL_EXHAUSTED && cn_icmp_rate_ok (vm))
+	{
+	  /* RFC 5508 / 6888: tell the subscriber (rate limited) */
+	  if (is_ip6)
+	    icmp6_error_set_vnet_buffer (b, ICMP6_destination_unreachable,
+					 ICMP6_destination_unreachable_destination_administratively_prohibited,
+					 0);
+	  else
+	    icmp4_error_set_vnet_buffer (
+	      b, ICMP4_destination_unreachable,
+	      ICMP4_destination_unreachable_communication_administratively_prohibited, 0);
+	  next = CN_NEXT_ICMP_ERROR;
+	}
     }
 
   if (t)
@@ -816,6 +873,7 @@ VLIB_REGISTER_NODE (cn_ip4_node) = {
     [CN_NEXT_LOOKUP] = "ip4-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
     [CN_NEXT_REINJECT] = "ip4-input",
+    [CN_NEXT_ICMP_ERROR] = "ip4-icmp-error",
   },
 };
 
@@ -832,6 +890,7 @@ VLIB_REGISTER_NODE (cn_ip6_node) = {
     [CN_NEXT_LOOKUP] = "ip6-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
     [CN_NEXT_REINJECT] = "ip6-input",
+    [CN_NEXT_ICMP_ERROR] = "ip6-icmp-error",
   },
 };
 
@@ -848,6 +907,7 @@ VLIB_REGISTER_NODE (cn_ip4_snat_node) = {
     [CN_NEXT_LOOKUP] = "ip4-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip4-load-balance",
     [CN_NEXT_REINJECT] = "ip4-input",
+    [CN_NEXT_ICMP_ERROR] = "ip4-icmp-error",
   },
 };
 
@@ -864,6 +924,7 @@ VLIB_REGISTER_NODE (cn_ip6_snat_node) = {
     [CN_NEXT_LOOKUP] = "ip6-lookup",
     [CN_NEXT_LOAD_BALANCE] = "ip6-load-balance",
     [CN_NEXT_REINJECT] = "ip6-input",
+    [CN_NEXT_ICMP_ERROR] = "ip6-icmp-error",
   },
 };
 

@@ -73,7 +73,9 @@ typedef struct
   u8 tcp;   /* cn_tcp.h state byte */
   u8 flags; /* CN_SF_* */
   u8 backend;
-  u32 pad[3];
+  u32 reply_fib; /* FIB index of the reply key: a pool's outside table */
+  u32 sub_index; /* pool subscriber (cloudnat_pool.c), ~0 none */
+  u32 pad;
 } cn_sess4_t;
 
 STATIC_ASSERT (sizeof (cn_sess4_t) == 64, "IPv4 session is one cache line");
@@ -89,7 +91,9 @@ typedef struct
   u8 tcp;
   u8 flags;
   u8 backend;
-  u8 pad[28];
+  u32 reply_fib;
+  u32 sub_index;
+  u8 pad[20];
 } cn_sess6_t;
 
 STATIC_ASSERT (sizeof (cn_sess6_t) == 128, "IPv6 session is two lines");
@@ -315,8 +319,8 @@ cn_sess4_match_rec (const cn_key4_t *k, const cn_sess4_t *s, u32 v)
 {
   const cn_rw4_t *rw = &s->rw[CN_SV_DIR (v) ^ 1];
   u64 k0 = (u64) rw->dst << 32 | rw->src;
-  u64 k1 = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 |
-	   (s->fib_index & 0xffffff);
+  u32 fib = CN_SV_DIR (v) == CN_DIR_REPLY ? s->reply_fib : s->fib_index;
+  u64 k1 = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 | (fib & 0xffffff);
   return ((k0 ^ k->key[0]) | (k1 ^ k->key[1])) == 0 &&
 	 (s->flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
 }
@@ -328,8 +332,8 @@ cn_sess6_match_rec (const cn_key6_t *k, const cn_sess6_t *s, u32 v)
   u64 w[5];
   clib_memcpy_fast (&w[0], rw->dst, 16);
   clib_memcpy_fast (&w[2], rw->src, 16);
-  w[4] = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 |
-	 (s->fib_index & 0xffffff);
+  u32 fib = CN_SV_DIR (v) == CN_DIR_REPLY ? s->reply_fib : s->fib_index;
+  w[4] = (u64) rw->dport << 48 | (u64) rw->sport << 32 | (u64) s->proto << 24 | (fib & 0xffffff);
   return ((w[0] ^ k->key[0]) | (w[1] ^ k->key[1]) | (w[2] ^ k->key[2]) | (w[3] ^ k->key[3]) |
 	  (w[4] ^ k->key[4])) == 0 &&
 	 (s->flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED;
@@ -450,7 +454,9 @@ typedef struct
   u8 proto;
   u8 tcp_flags;
   u8 is_dnat;
-  u32 fib_index;
+  u32 fib_index;	/* inside: the forward key's table */
+  u32 out_fib_index;	/* the reply key's table (a pool's outside table) */
+  u32 sub_index;	/* pool subscriber, ~0 none (cloudnat_pool.c) */
   u32 thread_index;
   ip46_address_t src, dst; /* original */
   u16 sport, dport;	   /* network order */
@@ -489,7 +495,7 @@ cn_args_key (const cn_sess_create_args_t *a, int dir, cn_key_t *k)
 		      a->fib_index);
       else
 	cn_key4_make (&k->k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, a->ndport, a->nsport,
-		      a->proto, a->fib_index);
+		      a->proto, a->out_fib_index);
     }
   else
     {
@@ -498,7 +504,7 @@ cn_args_key (const cn_sess_create_args_t *a, int dir, cn_key_t *k)
 		      a->fib_index);
       else
 	cn_key6_make (&k->k6, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, a->ndport, a->nsport,
-		      a->proto, a->fib_index);
+		      a->proto, a->out_fib_index);
     }
 }
 
@@ -560,6 +566,25 @@ int cn_dpo_is_local (const dpo_id_t *dpo);
 #define CN_SNAT_PASS_EXCLUDED 1
 #define CN_SNAT_PASS_NO_ADDR  2
 #define CN_SNAT_PASS_LOCAL    3
+#define CN_SNAT_PASS_INSIDE   4 /* bound source, destination routed inside */
+#define CN_SNAT_DROP_EXHAUSTED 5 /* bound source, no block / a cap reached */
+
+/* ---- pools (cloudnat_pool.c): data path hooks ---- */
+#define CN_POOL_NOT_BOUND (-1)
+/* a bound source: 0 and a decided, or a CN_SNAT_* pass / drop code */
+int cn_pool_decide (cn_sess_create_args_t *a);
+/* another port of the subscriber's blocks whose reply tuple is free */
+int cn_pool_pick_port (cn_sess_create_args_t *a, int (*is_free) (u16 port, void *ctx));
+/* a decided flow that made no session gives its reservation back */
+void cn_pool_unreserve (cn_sess_create_args_t *a);
+/* main thread: a session of subscriber sub_index on port (net order) ended */
+void cn_pool_session_gone (u32 sub_index, u16 port_net);
+void cn_pool_init (vlib_main_t *vm);
+void cn_pool_log_drain (vlib_main_t *vm);
+/* under the barrier: end the sessions of a pool's subscribers (of one,
+   sub_index, or of all: ~0) */
+void cn_sessions_of_pool (u32 pool_index, u32 sub_index);
+int cn_pool_sub_in_pool (u32 sub_index, u32 pool_index);
 int cn_snat_decide (cn_sess_create_args_t *a);
 
 /* ---- node errors ---- */
@@ -594,7 +619,10 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_TINY, frag_tiny, ERROR, "dropped: first fragment too short for its L4 header")           \
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR,                                                    \
      "dropped: later fragment of an ICMP error or untranslatable packet")                         \
-  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "dropped: fragment whose first fragment never came")
+  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "dropped: fragment whose first fragment never came")      \
+  _ (POOL_INSIDE, pool_inside, INFO, "pool-bound source to a destination inside its table: not NATed") \
+  _ (POOL_EXHAUSTED, pool_exhausted, ERROR,                                                        \
+     "dropped: pool has no block for the subscriber, or its cap is reached (ICMP 3/13 sent)")
 
 typedef enum
 {

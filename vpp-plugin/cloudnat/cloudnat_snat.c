@@ -244,7 +244,12 @@ cn_snat_decide (cn_sess_create_args_t *a)
   cn_snat_table_t *t;
   dpo_id_t d = DPO_INVALID;
   u32 i, n, h;
+  int rc;
 
+  /* a source inside a pool's bound prefix: the pool decides
+     (cloudnat_pool.c); otherwise the table's own addresses, if any */
+  if ((rc = cn_pool_decide (a)) != CN_POOL_NOT_BOUND)
+    return rc;
   if (a->fib_index >= vec_len (cn_dp.snat[af]))
     return CN_SNAT_PASS_NO_ADDR;
   t = &cn_dp.snat[af][a->fib_index];
