@@ -398,8 +398,9 @@ cn_pool_decide (cn_sess_create_args_t *a)
     return CN_SNAT_PASS_LOCAL;
   lb = load_balance_get (d.dpoi_index);
   d0 = load_balance_get_bucket_i (lb, 0);
-  if (p->out_fib_index != a->fib_index && d0->dpoi_type != DPO_LOOKUP)
-    return CN_SNAT_PASS_INSIDE;
+  if (p->out_fib_index != a->fib_index && d0->dpoi_type != DPO_LOOKUP &&
+      !cn_static_has_in (a->fib_index, a->is_ip6 ? a->dst.as_u8 : a->dst.ip4.as_u8, a->is_ip6))
+    return CN_SNAT_PASS_INSIDE; /* (a static mapping's outside address: the far side of a peering) */
 
   clib_spinlock_lock (&pm->lock);
   si = cn_sub_find (&a->src, a->fib_index, a->is_ip6);
