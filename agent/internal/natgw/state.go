@@ -1,0 +1,176 @@
+package natgw
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// State is what the agent stores: the interfaces, the gateways and each
+// gateway's last plan (so blocks are stable across restarts). Every slice
+// is kept in name order.
+type State struct {
+	Interfaces []NetworkInterface `json:"interfaces,omitempty"`
+	Gateways   []NATGateway       `json:"gateways,omitempty"`
+	Plans      []Status           `json:"plans,omitempty"`
+}
+
+// Clone deep-copies the state.
+func (s State) Clone() State {
+	out := State{
+		Interfaces: slices.Clone(s.Interfaces),
+		Gateways:   slices.Clone(s.Gateways),
+		Plans:      slices.Clone(s.Plans),
+	}
+	for i := range out.Interfaces {
+		n := &out.Interfaces[i]
+		n.Labels = maps.Clone(n.Labels)
+		n.IPs = slices.Clone(n.IPs)
+		if n.VirtualIP != nil {
+			v := *n.VirtualIP
+			n.VirtualIP = &v
+		}
+	}
+	for i := range out.Gateways {
+		g := &out.Gateways[i]
+		g.IPFamilies = slices.Clone(g.IPFamilies)
+		g.IPs = cloneGatewayIPs(g.IPs)
+		g.NetworkInterfaceSelector = g.NetworkInterfaceSelector.Clone()
+	}
+	for i := range out.Plans {
+		p := &out.Plans[i]
+		p.IPs = cloneGatewayIPs(p.IPs)
+		p.Members = slices.Clone(p.Members)
+		for j := range p.Members {
+			p.Members[j].Addresses = slices.Clone(p.Members[j].Addresses)
+		}
+		p.Unassigned = slices.Clone(p.Unassigned)
+		p.Drained = slices.Clone(p.Drained)
+	}
+	return out
+}
+
+// Clone deep-copies a selector (nil stays nil).
+func (s *Selector) Clone() *Selector {
+	if s == nil {
+		return nil
+	}
+	out := &Selector{MatchLabels: maps.Clone(s.MatchLabels), MatchExpressions: slices.Clone(s.MatchExpressions)}
+	for i := range out.MatchExpressions {
+		out.MatchExpressions[i].Values = slices.Clone(out.MatchExpressions[i].Values)
+	}
+	return out
+}
+
+// Interface returns the index of the named interface, or -1.
+func (s *State) Interface(name string) int {
+	i, ok := slices.BinarySearchFunc(s.Interfaces, name, func(n NetworkInterface, name string) int { return cmp.Compare(n.Name, name) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// Gateway returns the index of the named gateway, or -1.
+func (s *State) Gateway(name string) int {
+	return slices.IndexFunc(s.Gateways, func(g NATGateway) bool { return g.Name == name })
+}
+
+// Plan returns the named gateway's plan, or nil.
+func (s *State) Plan(name string) *Status {
+	i := slices.IndexFunc(s.Plans, func(p Status) bool { return p.Gateway == name })
+	if i < 0 {
+		return nil
+	}
+	return &s.Plans[i]
+}
+
+// PutInterface adds or replaces an interface (validated by the caller),
+// checks conflicts and re-plans. It returns the names of the gateways
+// whose plan changed.
+func (s *State) PutInterface(n NetworkInterface) ([]string, error) {
+	if len(s.Interfaces) >= MaxInterfaces && s.Interface(n.Name) < 0 {
+		return nil, fmt.Errorf("%d interfaces, at most %d", len(s.Interfaces), MaxInterfaces)
+	}
+	i, found := slices.BinarySearchFunc(s.Interfaces, n.Name, func(x NetworkInterface, name string) int { return cmp.Compare(x.Name, name) })
+	if found {
+		s.Interfaces[i] = n
+	} else {
+		s.Interfaces = slices.Insert(s.Interfaces, i, n)
+	}
+	if err := CheckConflicts(s.Interfaces, s.Gateways); err != nil {
+		return nil, err
+	}
+	return s.Replan(), nil
+}
+
+// DeleteInterface removes an interface; false when there is none.
+func (s *State) DeleteInterface(name string) ([]string, bool) {
+	i := s.Interface(name)
+	if i < 0 {
+		return nil, false
+	}
+	s.Interfaces = slices.Delete(s.Interfaces, i, i+1)
+	return s.Replan(), true
+}
+
+// PutGateway adds or replaces a gateway (validated by the caller), checks
+// conflicts and re-plans.
+func (s *State) PutGateway(g NATGateway) ([]string, error) {
+	i := s.Gateway(g.Name)
+	switch {
+	case i >= 0:
+		s.Gateways[i] = g
+	case len(s.Gateways) >= MaxGateways:
+		return nil, fmt.Errorf("%d gateways, at most %d", len(s.Gateways), MaxGateways)
+	default:
+		s.Gateways = append(s.Gateways, g)
+		slices.SortFunc(s.Gateways, func(a, b NATGateway) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	if err := CheckConflicts(s.Interfaces, s.Gateways); err != nil {
+		return nil, err
+	}
+	return s.Replan(), nil
+}
+
+// DeleteGateway removes a gateway and its plan; false when there is none.
+func (s *State) DeleteGateway(name string) ([]string, bool) {
+	i := s.Gateway(name)
+	if i < 0 {
+		return nil, false
+	}
+	s.Gateways = slices.Delete(s.Gateways, i, i+1)
+	changed := s.Replan()
+	return append(changed, name), true
+}
+
+// Replan plans every gateway from its previous plan and returns the names
+// of those whose plan changed (new generation). Plans of deleted gateways
+// are dropped.
+func (s *State) Replan() []string {
+	prev := make(map[string]*Status, len(s.Plans))
+	for i := range s.Plans {
+		prev[s.Plans[i].Gateway] = &s.Plans[i]
+	}
+	plans := PlanAll(s.Gateways, s.Interfaces, prev)
+	var changed []string
+	for _, p := range plans {
+		if old := prev[p.Gateway]; old == nil || old.Generation != p.Generation {
+			changed = append(changed, p.Gateway)
+		}
+	}
+	s.Plans = plans
+	return changed
+}
+
+// Specs is everything the state asks of a dataplane.
+func (s *State) Specs() Specs {
+	var out Specs
+	for i := range s.Gateways {
+		g := &s.Gateways[i]
+		GatewaySpecs(g, s.Plan(g.Name), &out)
+	}
+	out.StaticNATs = StaticNATs(s.Interfaces)
+	return out
+}
