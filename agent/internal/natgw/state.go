@@ -74,13 +74,17 @@ func (s *State) Interface(name string) int {
 
 // Gateway returns the index of the named gateway, or -1.
 func (s *State) Gateway(name string) int {
-	return slices.IndexFunc(s.Gateways, func(g NATGateway) bool { return g.Name == name })
+	i, ok := slices.BinarySearchFunc(s.Gateways, name, func(g NATGateway, name string) int { return cmp.Compare(g.Name, name) })
+	if !ok {
+		return -1
+	}
+	return i
 }
 
 // Plan returns the named gateway's plan, or nil.
 func (s *State) Plan(name string) *Status {
-	i := slices.IndexFunc(s.Plans, func(p Status) bool { return p.Gateway == name })
-	if i < 0 {
+	i, ok := slices.BinarySearchFunc(s.Plans, name, func(p Status, name string) int { return cmp.Compare(p.Gateway, name) })
+	if !ok {
 		return nil
 	}
 	return &s.Plans[i]
@@ -90,19 +94,54 @@ func (s *State) Plan(name string) *Status {
 // checks conflicts and re-plans. It returns the names of the gateways
 // whose plan changed.
 func (s *State) PutInterface(n NetworkInterface) ([]string, error) {
-	if len(s.Interfaces) >= MaxInterfaces && s.Interface(n.Name) < 0 {
-		return nil, fmt.Errorf("%d interfaces, at most %d", len(s.Interfaces), MaxInterfaces)
+	return s.Apply([]NetworkInterface{n}, nil)
+}
+
+// Apply adds or replaces interfaces and gateways (validated by the
+// caller), checks conflicts once and re-plans once. It returns the names
+// of the gateways whose plan changed. On error the state is left half
+// changed: callers work on a copy (the store does).
+func (s *State) Apply(nics []NetworkInterface, gws []NATGateway) ([]string, error) {
+	for _, n := range nics {
+		if err := s.setInterface(n); err != nil {
+			return nil, err
+		}
 	}
-	i, found := slices.BinarySearchFunc(s.Interfaces, n.Name, func(x NetworkInterface, name string) int { return cmp.Compare(x.Name, name) })
-	if found {
-		s.Interfaces[i] = n
-	} else {
-		s.Interfaces = slices.Insert(s.Interfaces, i, n)
+	for _, g := range gws {
+		if err := s.setGateway(g); err != nil {
+			return nil, err
+		}
 	}
 	if err := CheckConflicts(s.Interfaces, s.Gateways); err != nil {
 		return nil, err
 	}
 	return s.Replan(), nil
+}
+
+func (s *State) setInterface(n NetworkInterface) error {
+	i, found := slices.BinarySearchFunc(s.Interfaces, n.Name, func(x NetworkInterface, name string) int { return cmp.Compare(x.Name, name) })
+	switch {
+	case found:
+		s.Interfaces[i] = n
+	case len(s.Interfaces) >= MaxInterfaces:
+		return fmt.Errorf("nic %s: %d interfaces, at most %d", n.Name, len(s.Interfaces), MaxInterfaces)
+	default:
+		s.Interfaces = slices.Insert(s.Interfaces, i, n)
+	}
+	return nil
+}
+
+func (s *State) setGateway(g NATGateway) error {
+	i, found := slices.BinarySearchFunc(s.Gateways, g.Name, func(x NATGateway, name string) int { return cmp.Compare(x.Name, name) })
+	switch {
+	case found:
+		s.Gateways[i] = g
+	case len(s.Gateways) >= MaxGateways:
+		return fmt.Errorf("natgw %s: %d gateways, at most %d", g.Name, len(s.Gateways), MaxGateways)
+	default:
+		s.Gateways = slices.Insert(s.Gateways, i, g)
+	}
+	return nil
 }
 
 // DeleteInterface removes an interface; false when there is none.
@@ -118,20 +157,7 @@ func (s *State) DeleteInterface(name string) ([]string, bool) {
 // PutGateway adds or replaces a gateway (validated by the caller), checks
 // conflicts and re-plans.
 func (s *State) PutGateway(g NATGateway) ([]string, error) {
-	i := s.Gateway(g.Name)
-	switch {
-	case i >= 0:
-		s.Gateways[i] = g
-	case len(s.Gateways) >= MaxGateways:
-		return nil, fmt.Errorf("%d gateways, at most %d", len(s.Gateways), MaxGateways)
-	default:
-		s.Gateways = append(s.Gateways, g)
-		slices.SortFunc(s.Gateways, func(a, b NATGateway) int { return cmp.Compare(a.Name, b.Name) })
-	}
-	if err := CheckConflicts(s.Interfaces, s.Gateways); err != nil {
-		return nil, err
-	}
-	return s.Replan(), nil
+	return s.Apply(nil, []NATGateway{g})
 }
 
 // DeleteGateway removes a gateway and its plan; false when there is none.
