@@ -53,6 +53,9 @@ func ValidateInterface(n *NetworkInterface) error {
 	if err := ValidateInterfaceName(n.Name); err != nil {
 		return err
 	}
+	if err := checkVRFs(n.Network, n.OutsideVRF); err != nil {
+		return err
+	}
 	if len(n.Labels) > MaxLabels {
 		return fmt.Errorf("labels: %d labels, at most %d", len(n.Labels), MaxLabels)
 	}
@@ -104,6 +107,9 @@ func IsPowerOfTwo(v uint32) bool { return v != 0 && bits.OnesCount32(v) == 1 }
 // PortsPerNetworkInterface must have been defaulted before (Defaults).
 func ValidateGateway(g *NATGateway) error {
 	if err := ValidateName(g.Name); err != nil {
+		return err
+	}
+	if err := checkVRFs(g.Network, g.OutsideVRF); err != nil {
 		return err
 	}
 	if g.Type != TypePublic {
@@ -168,6 +174,19 @@ func ValidateGateway(g *NATGateway) error {
 		}
 	}
 	return ValidateSelector("networkInterfaceSelector", g.NetworkInterfaceSelector)
+}
+
+// reservedVRF means "all VRFs" elsewhere in the API.
+const reservedVRF = ^uint32(0)
+
+func checkVRFs(network, outside uint32) error {
+	if network == reservedVRF {
+		return fmt.Errorf("network: %d is reserved (it means all VRFs)", network)
+	}
+	if outside == reservedVRF {
+		return fmt.Errorf("outsideVRF: %d is reserved (it means all VRFs)", outside)
+	}
+	return nil
 }
 
 func plural(n int, one, many string) string {
