@@ -41,7 +41,7 @@ func TestParse(t *testing.T) {
 	const gwHead = "apiVersion: cloudnat.io/v1alpha1\nkind: NATGateway\nmetadata:\n  name: gw\n"
 	const nicHead = "apiVersion: networking.ironcore.dev/v1alpha1\nkind: NetworkInterface\nmetadata:\n  name: n1\n"
 	for _, tc := range []struct {
-		name, in string
+		name, in  string
 		gws, nics int
 		err       string
 	}{
