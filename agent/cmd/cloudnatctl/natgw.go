@@ -212,19 +212,11 @@ func (a *app) natgwCmd() *cobra.Command {
 	uf.register(update.Flags())
 	update.Flags().BoolVar(&allowMissing, "create", false, "create the gateway when it does not exist")
 
-	var delMissing bool
-	del := &cobra.Command{
-		Use: "delete NAME", Aliases: []string{"del"}, Short: "Delete a NAT gateway (its members' blocks are drained)", Args: exactArgs(1, "the gateway's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := call(a, cmd, pb.NewNATGatewayServiceClient, pb.NATGatewayServiceClient.DeleteNATGateway,
-				&pb.DeleteNATGatewayRequest{Name: args[0], AllowMissing: delMissing})
-			if err != nil {
-				return err
-			}
-			return a.deleted(resp, "natgw "+args[0])
-		},
-	}
-	del.Flags().BoolVar(&delMissing, "allow-missing", false, "succeed when the gateway does not exist")
+	del := a.deleteCmd("natgw", "Delete a NAT gateway (its members' blocks are drained)",
+		func(cmd *cobra.Command, name string, allowMissing bool) (proto.Message, error) {
+			return call(a, cmd, pb.NewNATGatewayServiceClient, pb.NATGatewayServiceClient.DeleteNATGateway,
+				&pb.DeleteNATGatewayRequest{Name: name, AllowMissing: allowMissing})
+		})
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a NAT gateway with its status, members and unassigned interfaces", Args: exactArgs(1, "the gateway's name"),
@@ -307,13 +299,25 @@ func (a *app) natgwWatchCmd() *cobra.Command {
 	return cmd
 }
 
-// deleted prints a delete's outcome.
-func (a *app) deleted(resp proto.Message, what string) error {
-	if a.output == "json" {
-		return a.printJSON(resp)
+// deleteCmd is "delete NAME [--allow-missing]" of a kind ("natgw", "nic").
+func (a *app) deleteCmd(kind, short string, del func(cmd *cobra.Command, name string, allowMissing bool) (proto.Message, error)) *cobra.Command {
+	var allowMissing bool
+	cmd := &cobra.Command{
+		Use: "delete NAME", Aliases: []string{"del"}, Short: short, Args: exactArgs(1, "the name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := del(cmd, args[0], allowMissing)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(resp)
+			}
+			fmt.Fprintf(a.stdout, "%s %s deleted\n", kind, args[0])
+			return nil
+		},
 	}
-	fmt.Fprintf(a.stdout, "%s deleted\n", what)
-	return nil
+	cmd.Flags().BoolVar(&allowMissing, "allow-missing", false, "succeed when it does not exist")
+	return cmd
 }
 
 func (a *app) printYAML(docs ...any) error {
@@ -565,19 +569,11 @@ func (a *app) nicCmd() *cobra.Command {
 	uf.register(update.Flags())
 	update.Flags().BoolVar(&allowMissing, "create", false, "create the interface when it does not exist")
 
-	var delMissing bool
-	del := &cobra.Command{
-		Use: "delete NAME", Aliases: []string{"del"}, Short: "Delete a network interface", Args: exactArgs(1, "the interface's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := call(a, cmd, pb.NewNATGatewayServiceClient, pb.NATGatewayServiceClient.DeleteNetworkInterface,
-				&pb.DeleteNetworkInterfaceRequest{Name: args[0], AllowMissing: delMissing})
-			if err != nil {
-				return err
-			}
-			return a.deleted(resp, "nic "+args[0])
-		},
-	}
-	del.Flags().BoolVar(&delMissing, "allow-missing", false, "succeed when the interface does not exist")
+	del := a.deleteCmd("nic", "Delete a network interface",
+		func(cmd *cobra.Command, name string, allowMissing bool) (proto.Message, error) {
+			return call(a, cmd, pb.NewNATGatewayServiceClient, pb.NATGatewayServiceClient.DeleteNetworkInterface,
+				&pb.DeleteNetworkInterfaceRequest{Name: name, AllowMissing: allowMissing})
+		})
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a network interface", Args: exactArgs(1, "the interface's name"),

@@ -74,16 +74,21 @@ func TestValidateSelector(t *testing.T) {
 		{"too many expressions", &Selector{MatchExpressions: make([]Requirement, MaxSelectorExprs+1)}, "33 entries, at most 32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ValidateSelector("sel", tc.sel)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err %v, want %q", err, tc.err)
-			}
+			checkErr(t, ValidateSelector("sel", tc.sel), tc.err)
 		})
+	}
+}
+
+// checkErr fails unless err contains want, or is nil when want is empty.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v, want %q", err, want)
 	}
 }

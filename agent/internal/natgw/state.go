@@ -118,30 +118,29 @@ func (s *State) Apply(nics []NetworkInterface, gws []NATGateway) ([]string, erro
 	return s.Replan(), nil
 }
 
-func (s *State) setInterface(n NetworkInterface) error {
-	i, found := slices.BinarySearchFunc(s.Interfaces, n.Name, func(x NetworkInterface, name string) int { return cmp.Compare(x.Name, name) })
-	switch {
-	case found:
-		s.Interfaces[i] = n
-	case len(s.Interfaces) >= MaxInterfaces:
-		return fmt.Errorf("nic %s: %d interfaces, at most %d", n.Name, len(s.Interfaces), MaxInterfaces)
-	default:
-		s.Interfaces = slices.Insert(s.Interfaces, i, n)
-	}
-	return nil
+func (s *State) setInterface(n NetworkInterface) (err error) {
+	s.Interfaces, err = upsert(s.Interfaces, n, func(x NetworkInterface) string { return x.Name }, MaxInterfaces, "nic", "interfaces")
+	return err
 }
 
-func (s *State) setGateway(g NATGateway) error {
-	i, found := slices.BinarySearchFunc(s.Gateways, g.Name, func(x NATGateway, name string) int { return cmp.Compare(x.Name, name) })
+func (s *State) setGateway(g NATGateway) (err error) {
+	s.Gateways, err = upsert(s.Gateways, g, func(x NATGateway) string { return x.Name }, MaxGateways, "natgw", "gateways")
+	return err
+}
+
+// upsert replaces the element named like v in a list sorted by name, or
+// inserts v in its place when the list has fewer than max elements.
+func upsert[T any](list []T, v T, name func(T) string, max int, kind, plural string) ([]T, error) {
+	i, found := slices.BinarySearchFunc(list, name(v), func(x T, n string) int { return cmp.Compare(name(x), n) })
 	switch {
 	case found:
-		s.Gateways[i] = g
-	case len(s.Gateways) >= MaxGateways:
-		return fmt.Errorf("natgw %s: %d gateways, at most %d", g.Name, len(s.Gateways), MaxGateways)
+		list[i] = v
+	case len(list) >= max:
+		return list, fmt.Errorf("%s %s: %d %s, at most %d", kind, name(v), len(list), plural, max)
 	default:
-		s.Gateways = slices.Insert(s.Gateways, i, g)
+		list = slices.Insert(list, i, v)
 	}
-	return nil
+	return list, nil
 }
 
 // DeleteInterface removes an interface; false when there is none.

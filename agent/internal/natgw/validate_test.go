@@ -2,7 +2,6 @@ package natgw
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 )
 
@@ -46,16 +45,7 @@ func TestValidateInterface(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := ok()
 			tc.edit(&n)
-			err := ValidateInterface(&n)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err %v, want %q", err, tc.err)
-			}
+			checkErr(t, ValidateInterface(&n), tc.err)
 		})
 	}
 }
@@ -106,16 +96,7 @@ func TestValidateGateway(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := ok()
 			tc.edit(&g)
-			err := ValidateGateway(&g)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err %v, want %q", err, tc.err)
-			}
+			checkErr(t, ValidateGateway(&g), tc.err)
 		})
 	}
 }
@@ -155,16 +136,7 @@ func TestCheckConflicts(t *testing.T) {
 		{"same private address other network", []NetworkInterface{{Name: "a", Network: 1, IPs: addrs("10.0.0.1")}, {Name: "b", Network: 2, IPs: addrs("10.0.0.1")}}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckConflicts(tc.nics, tc.gws)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err %v, want %q", err, tc.err)
-			}
+			checkErr(t, CheckConflicts(tc.nics, tc.gws), tc.err)
 		})
 	}
 }
