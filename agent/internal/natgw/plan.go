@@ -112,8 +112,8 @@ func plan(g *NATGateway, cands []candidate, prev *Status) Status {
 	// Keep pass: previous slots that still fit.
 	for i, c := range cands {
 		slot[i] = -1
-		if c.reason != "" || prevByName == nil {
-			continue
+		if c.reason != "" || prevByName == nil || perAddr == 0 {
+			continue // perAddr 0: an unvalidated block size; no slots
 		}
 		pm, ok := prevByName[c.nic.Name]
 		if !ok {

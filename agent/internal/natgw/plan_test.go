@@ -279,3 +279,17 @@ func TestStaticNATs(t *testing.T) {
 		t.Fatalf("static NATs %+v", got)
 	}
 }
+
+// An unvalidated block size gives no slots, never a panic.
+func TestPlanInvalidPortsNoPanic(t *testing.T) {
+	nics := []NetworkInterface{nic("a", 1, web, "10.0.0.1")}
+	for _, p := range []uint32{0, 3, 100, 65536, 1 << 31} {
+		g := gw4(64, "192.0.2.1")
+		prev := Plan(&g, nics, nil)
+		g.PortsPerNetworkInterface = p
+		st := Plan(&g, nics, &prev)
+		if len(st.Members) != 0 || len(st.Unassigned) != 1 || st.Unassigned[0].Reason != ReasonGatewayFull {
+			t.Fatalf("ports %d: %+v", p, st)
+		}
+	}
+}
