@@ -71,15 +71,9 @@ func (f *gatewayFlags) register(fs *pflag.FlagSet) {
 
 func (f *gatewayFlags) gateway(a *app, name string) (*pb.NATGateway, error) {
 	if f.file != "" {
-		if name != "" {
-			return nil, usagef("give the name in the file or as argument with flags, not both")
-		}
-		m, err := a.readManifest(f.file)
+		m, err := a.readOne(f.file, name, manifest.KindNATGateway)
 		if err != nil {
 			return nil, err
-		}
-		if len(m.Gateways) != 1 || len(m.Interfaces) != 0 {
-			return nil, usagef("%s: want exactly one NATGateway document (use apply for several)", f.file)
 		}
 		return natgwpb.GatewayPB(&m.Gateways[0]), nil
 	}
@@ -142,6 +136,26 @@ func parseExpression(s string) (*pb.LabelSelectorRequirement, error) {
 		r.Values = strings.Split(f[2], ",")
 	}
 	return r, nil
+}
+
+// readOne reads a file that must hold exactly one document of kind; name
+// (the command's argument) must be empty: the file names the resource.
+func (a *app) readOne(path, name, kind string) (manifest.Manifest, error) {
+	if name != "" {
+		return manifest.Manifest{}, usagef("give the name in the file or as argument with flags, not both")
+	}
+	m, err := a.readManifest(path)
+	if err != nil {
+		return m, err
+	}
+	n := len(m.Gateways)
+	if kind == manifest.KindNetworkInterface {
+		n = len(m.Interfaces)
+	}
+	if n != 1 || len(m.Gateways)+len(m.Interfaces) != 1 {
+		return m, usagef("%s: want exactly one %s document (use apply for several)", path, kind)
+	}
+	return m, nil
 }
 
 func (a *app) readManifest(path string) (manifest.Manifest, error) {
@@ -498,15 +512,9 @@ func (f *nicFlags) register(fs *pflag.FlagSet) {
 
 func (f *nicFlags) nic(a *app, name string) (*pb.NetworkInterface, error) {
 	if f.file != "" {
-		if name != "" {
-			return nil, usagef("give the name in the file or as argument with flags, not both")
-		}
-		m, err := a.readManifest(f.file)
+		m, err := a.readOne(f.file, name, manifest.KindNetworkInterface)
 		if err != nil {
 			return nil, err
-		}
-		if len(m.Interfaces) != 1 || len(m.Gateways) != 0 {
-			return nil, usagef("%s: want exactly one NetworkInterface document (use apply for several)", f.file)
 		}
 		return natgwpb.InterfacePB(&m.Interfaces[0]), nil
 	}

@@ -38,12 +38,19 @@ func TestNATGatewayCommands(t *testing.T) {
 	}
 	dir := t.TempDir()
 	tok := []string{"--token", "tok"}
+	nicFile := filepath.Join(dir, "nic.yaml")
+	if err := os.WriteFile(nicFile, []byte("apiVersion: cloudnat.io/v1alpha1\nkind: NetworkInterface\nmetadata: {name: app-9}\nspec: {network: 1, ips: [10.0.0.9]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args     []string
 		code     int
 		out, err string
 		check    func(t *testing.T, out string)
 	}{
+		{args: []string{"nic", "update", "-f", nicFile}, code: 1, err: "nic app-9 not found"},
+		{args: []string{"nic", "update", "-f", nicFile, "--create"}, out: "app-9  1        10.0.0.9"},
+		{args: []string{"nic", "create", "-f", example}, code: 2, err: "want exactly one NetworkInterface document"},
 		{args: []string{"apply", "-f", example}, out: "applied 3 network interface(s), 1 NAT gateway(s)"},
 		{args: []string{"natgw", "list"}, out: "my-nat  1        0            IPv4,IPv6  ip1=192.0.2.1,2001:db8::1 ip2=192.0.2.2,2001:db8::2  64         foo=bar,key in (db,web)  2        0           128"},
 		{args: []string{"natgw", "get", "my-nat"}, out: "db-1    ip1  1024-1087  10.0.0.1->192.0.2.1 fd00::1->2001:db8::1"},
