@@ -230,6 +230,9 @@ typedef struct
   cn_cdpo_t *cdpos;
   dpo_type_t dpo_type;
   fib_source_t fib_src;
+  /* the type of VPP's "lookup the destination in table N" DPO (a route
+     "via ip4-lookup-in-table N"): VPP registers it at run time */
+  dpo_type_t lookup_dpo_type;
 
   /* source NAT, per family, indexed by fib index */
   cn_snat_table_t *snat[N_AF];
@@ -559,6 +562,16 @@ void cn_client_init (vlib_main_t *vm);
 void cn_client_gc (vlib_main_t *vm);
 /* dpo type helpers for the SNAT "is local" test */
 int cn_dpo_is_local (const dpo_id_t *dpo);
+/* main thread, before a binding or mapping exists: learn lookup_dpo_type */
+void cn_lookup_dpo_type_init (void);
+
+/* Does the route send the packet on to a lookup in (another) table? */
+static_always_inline int
+cn_dpo_is_table_lookup (const dpo_id_t *d)
+{
+  return d->dpoi_type == DPO_LOOKUP ||
+	 (cn_dp.lookup_dpo_type && d->dpoi_type == cn_dp.lookup_dpo_type);
+}
 
 /* ---- source NAT (cloudnat_snat.c) ---- */
 /* decide a new SNAT flow; 0 = translate (a filled), else node error /
