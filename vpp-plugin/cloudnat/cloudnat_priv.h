@@ -766,8 +766,8 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
   _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
-  _ (POOL_INSIDE, pool_inside, INFO, "pool source to its own table: passed") \
-  _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool exhausted: no block or a cap")
+  _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \
+  _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool has no block or cap reached")
 
 typedef enum
 {
