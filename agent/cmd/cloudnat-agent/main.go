@@ -89,6 +89,11 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer unlock()
+	tl, err := lockTarget(ch, cfg)
+	if err != nil {
+		return err
+	}
+	defer tl.Unlock()
 	st, err := store.Open(cfg.StatePath)
 	if err != nil {
 		return err
@@ -98,6 +103,13 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer dp.Close()
+	prevState := ""
+	if tl != nil {
+		prevState = tl.PrevState
+	}
+	if err := guardIntent(ctx, log, cfg, st, prevState, dp); err != nil {
+		return err
+	}
 
 	var m *metrics.Metrics // set below, before the reconciler runs
 	rec := reconcile.New(dp, st, reconcile.Options{

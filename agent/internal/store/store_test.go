@@ -70,8 +70,8 @@ func TestUpdateReload(t *testing.T) {
 	}
 	// No temporary files left behind.
 	ents, _ := os.ReadDir(filepath.Dir(path))
-	if len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only state.json", len(ents))
+	if len(ents) != 2 || ents[0].Name() != "state.json" || ents[1].Name() != "state.json.initialized" {
+		t.Errorf("directory holds %v, want only state.json and its marker", ents)
 	}
 }
 
