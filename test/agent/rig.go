@@ -319,13 +319,19 @@ func StartAgent(tb testing.TB, r *Rig, statePath string) *Agent {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a.cmd = exec.Command(bin,
+	args := []string{
 		"--dataplane", "vpp",
 		"--vpp.api_socket", r.APISock,
 		"--vpp.stats_socket", r.StatsSock,
 		"--grpc.listen", "unix://"+a.Sock,
 		"--state.path", statePath,
-		"--log.level", "debug")
+		"--log.level", "debug",
+	}
+	// The agent writes this marker beside its first state (store.Marker).
+	if _, err := os.Stat(statePath + ".initialized"); err != nil {
+		args = append(args, "--init") // a first start on this state file
+	}
+	a.cmd = exec.Command(bin, args...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := a.cmd.Start(); err != nil {
