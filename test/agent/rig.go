@@ -323,7 +323,7 @@ func StartAgent(tb testing.TB, r *Rig, statePath string) *Agent {
 		"--dataplane", "vpp",
 		"--vpp.api_socket", r.APISock,
 		"--vpp.stats_socket", r.StatsSock,
-		"--grpc.listen", "unix://"+a.Sock,
+		"--grpc.listen", "unix://" + a.Sock,
 		"--state.path", statePath,
 		"--log.level", "debug",
 	}
