@@ -106,11 +106,13 @@ type Reconciler struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	syncMu sync.Mutex // serialises syncs (dataplane calls); guards actual
-	actual *State     // belief of the dataplane's state; nil = unknown
+	// syncSem serialises syncs (dataplane calls) and guards actual; a
+	// targeted sync waits for it only as long as its context allows.
+	syncSem chan struct{}
+	actual  *State // belief of the dataplane's state; nil = unknown
 
 	// smu guards the status below; it is never held across dataplane
-	// calls, so status reads do not wait for a sync. Order: syncMu, smu.
+	// calls, so status reads do not wait for a sync. Order: syncSem, smu.
 	smu      sync.Mutex
 	known    bool // actual != nil
 	items    map[ID]*Item
@@ -141,10 +143,23 @@ func New(dp dataplane.Dataplane, src Source, opts Options) *Reconciler {
 	}
 	return &Reconciler{
 		dp: dp, src: src, opts: opts, log: log,
-		kick:  make(chan struct{}, 1),
-		items: map[ID]*Item{},
+		kick:    make(chan struct{}, 1),
+		syncSem: make(chan struct{}, 1),
+		items:   map[ID]*Item{},
 	}
 }
+
+// lockSync takes the sync lock unless ctx ends first.
+func (r *Reconciler) lockSync(ctx context.Context) error {
+	select {
+	case r.syncSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dataplane busy with another change: %w", ctx.Err())
+	}
+}
+
+func (r *Reconciler) unlockSync() { <-r.syncSem }
 
 // Run is the reconcile loop: a full sync at start, on every Connected
 // event and every Interval; retries of failed items when their backoff
@@ -278,7 +293,7 @@ func (r *Reconciler) nextRetry() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-// setActual sets the belief; called with r.syncMu held.
+// setActual sets the belief; called with r.syncSem held.
 func (r *Reconciler) setActual(a *State) {
 	r.actual = a
 	r.smu.Lock()
@@ -288,8 +303,8 @@ func (r *Reconciler) setActual(a *State) {
 
 // Invalidate forgets what the dataplane holds; the next sync dumps it.
 func (r *Reconciler) Invalidate() {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	r.syncSem <- struct{}{}
+	defer r.unlockSync()
 	r.setActual(nil)
 }
 
@@ -332,8 +347,10 @@ func (r *Reconciler) desired() *State {
 // difference. It returns an error when the dump failed or when any change
 // failed (joined); the failed objects become items.
 func (r *Reconciler) SyncAll(ctx context.Context) error {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	if err := r.lockSync(ctx); err != nil {
+		return err
+	}
+	defer r.unlockSync()
 	start := time.Now()
 	ops, err := r.syncAllLocked(ctx)
 	r.notify(err)
@@ -380,8 +397,18 @@ func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
 // deleting them) and returns the worst result among them. When the
 // dataplane's state is not known it runs a full sync first.
 func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	if err := r.lockSync(ctx); err != nil {
+		// Another sync holds the dataplane past ctx's end: the objects
+		// stay pending and the loop applies them (a write is not blocked
+		// by someone else's long change).
+		desired := r.desired()
+		for _, id := range ids {
+			r.record(id, verbFor(desired, id), err)
+		}
+		r.notify(err)
+		return Result{State: Pending, Err: err}
+	}
+	defer r.unlockSync()
 	start := time.Now()
 	nops := 0
 	var ferr error
@@ -502,7 +529,7 @@ type BatchTranslator interface {
 const batchMin = 16
 
 // apply runs ops against the dataplane, keeping r.actual up to date, and
-// returns the failed ones. Called with r.syncMu held and r.actual set.
+// returns the failed ones. Called with r.syncSem held and r.actual set.
 func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 	failed := map[ID]error{}
 	if b, ok := r.dp.(BatchTranslator); ok {

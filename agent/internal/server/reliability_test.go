@@ -176,3 +176,38 @@ func TestCancelledWriteNotStored(t *testing.T) {
 		t.Fatalf("dataplane holds %d translations, want the committed one", len(got))
 	}
 }
+
+// TestWriteNotBlockedByLongSync: while another sync holds the dataplane
+// longer than SyncTimeout, a write is stored and answered PENDING in about
+// SyncTimeout, instead of waiting for it.
+func TestWriteNotBlockedByLongSync(t *testing.T) {
+	e := newEnv(t)
+	srv := New(Config{Store: e.st, Reconciler: e.rec, Dataplane: e.dp, SyncTimeout: 100 * time.Millisecond})
+	release := make(chan struct{})
+	e.dp.SetFail(func(op string, _ any) error {
+		if op == fakedp.OpListTranslations {
+			<-release
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- e.rec.SyncAll(ctx()) }()
+	time.Sleep(20 * time.Millisecond) // the full sync holds the dataplane
+	start := time.Now()
+	resp, err := srv.CreateTranslation(ctx(), &pb.CreateTranslationRequest{Translation: web()})
+	took := time.Since(start)
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > time.Second || resp.GetSync().GetState() != pb.SyncState_SYNC_STATE_PENDING ||
+		!strings.Contains(resp.GetSync().GetError(), "dataplane busy") {
+		t.Fatalf("took %v, sync %v; want PENDING (dataplane busy) in about 100ms", took, resp.GetSync())
+	}
+	if len(e.st.Get().Translations) != 1 {
+		t.Fatal("acknowledged but not stored")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

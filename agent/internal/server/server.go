@@ -54,6 +54,9 @@ type Config struct {
 	DataplaneKind, SelectedBy string
 	Version                   string
 	Logger                    *slog.Logger
+	// SyncTimeout bounds a write's synchronous reconcile; default
+	// SyncTimeout.
+	SyncTimeout time.Duration
 }
 
 // Server implements every cloudnat.v1 service.
@@ -77,6 +80,9 @@ func New(cfg Config) *Server {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = SyncTimeout
 	}
 	return &Server{cfg: cfg, log: log, writeSem: make(chan struct{}, 1)}
 }
@@ -172,7 +178,7 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 		return nil, status.Errorf(codes.Internal, "storing intent (nothing changed): %v", err)
 	}
 	// The dataplane work must not stop half-way because the client went.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SyncTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SyncTimeout)
 	defer cancel()
 	res := s.cfg.Reconciler.Sync(sctx, ids...)
 	if res.State == reconcile.Failed && errors.Is(res.Err, dataplane.ErrUnsupported) {
