@@ -100,10 +100,11 @@ vet:
 
 # The packages that need VPP or root run with -v so that their one SKIP line
 # (no VPP, no plugin, not root) shows; go test hides a passing package's output.
-VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest
+VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest \
+	./agent/internal/reliabilitytest
 
 go-test:
-	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest')
+	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest' -e '.*/reliabilitytest')
 	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
