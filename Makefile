@@ -7,6 +7,9 @@
 #                   else the agent's kernel dataplane (needs root);
 #                   make lab-vpp / lab-kernel pick the router
 #   make bench      scripts/bench.sh
+#   make soak       scripts/soak.sh: SOAK_MINUTES (default 30) of writes,
+#                   agent kills and table deletions on the kernel dataplane,
+#                   then dataplane == store == acknowledged writes (root)
 #   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
 #   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
 #   make deploy-config  validate deploy/docker-compose.yml (docker compose)
@@ -54,7 +57,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench soak binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -129,6 +132,9 @@ bench: all
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
 	else echo "scripts/bench.sh not present: no benchmarks to run"; fi
 
+soak:
+	scripts/soak.sh
+
 # ---------------------------------------------------------------- generated code
 
 binapi:
@@ -153,4 +159,4 @@ clean:
 	rm -rf $(BIN_DIR) build
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
@@ -130,7 +131,25 @@ func Start(ctx context.Context, o Options) (*Proc, error) {
 		return nil, err
 	}
 	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
-	p.Conn, err = grpc.NewClient("unix://"+o.Sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Dial once the socket is there: a failed first dial costs gRPC's
+	// reconnect backoff (1 s).
+	for {
+		if _, err := os.Stat(o.Sock); err == nil {
+			break
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("agent exited at start (%v):\n%s", p.cmd.ProcessState, p.Output())
+		case <-ctx.Done():
+			p.Kill()
+			return nil, fmt.Errorf("agent socket %s not there: %w\n%s", o.Sock, ctx.Err(), p.Output())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	p.Conn, err = grpc.NewClient("unix://"+o.Sock, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, MaxDelay: 200 * time.Millisecond,
+		}, MinConnectTimeout: time.Second}))
 	if err != nil {
 		p.Kill()
 		return nil, err
@@ -193,13 +212,14 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 // Exited is closed when the agent has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
-// Kill SIGKILLs the agent and waits for it.
+// Kill SIGKILLs the agent and waits for it; requests in flight fail as
+// the connection breaks, later ones on the closed client connection.
 func (p *Proc) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
 	if p.Conn != nil {
 		_ = p.Conn.Close()
 	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
 }
 
 // Stop sends SIGTERM and waits (SIGKILL after 10 s).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/config"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
 	"github.com/cloudnat/cloudnat/agent/internal/store"
 )
 
@@ -99,37 +100,42 @@ func intentEvidence(ctx context.Context, statePath, prevState string, dp datapla
 // dataplaneObjects counts the dataplane's translations, SNAT addresses,
 // exclusions and interfaces, waiting up to connectWait for it to connect.
 func dataplaneObjects(ctx context.Context, dp dataplane.Dataplane) (int, error) {
+	d, err := readDataplane(ctx, dp)
+	return len(d.Translations) + len(d.SNATAddresses) + len(d.SNATExclusions) + len(d.SNATInterfaces), err
+}
+
+// readDataplane lists the dataplane's objects, waiting up to connectWait
+// for it to connect.
+func readDataplane(ctx context.Context, dp dataplane.Dataplane) (model.Desired, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectWait)
 	defer cancel()
 	for {
-		n, err := countObjects(ctx, dp)
+		d, err := listObjects(ctx, dp)
 		if !errors.Is(err, dataplane.ErrNotConnected) {
-			return n, err
+			return d, err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("not connected after %s: %w", connectWait, err)
+			return d, fmt.Errorf("not connected after %s: %w", connectWait, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func countObjects(ctx context.Context, dp dataplane.Dataplane) (int, error) {
-	ts, err := dp.ListTranslations(ctx)
-	if err != nil {
-		return 0, err
+func listObjects(ctx context.Context, dp dataplane.Dataplane) (model.Desired, error) {
+	var d model.Desired
+	var err error
+	if d.Translations, err = dp.ListTranslations(ctx); err != nil {
+		return d, err
 	}
-	as, err := dp.ListSNATAddresses(ctx)
-	if err != nil {
-		return 0, err
+	if d.SNATAddresses, err = dp.ListSNATAddresses(ctx); err != nil {
+		return d, err
 	}
-	es, err := dp.ListSNATExclusions(ctx)
-	if err != nil {
-		return 0, err
+	if d.SNATExclusions, err = dp.ListSNATExclusions(ctx); err != nil {
+		return d, err
 	}
-	is, err := dp.ListSNATInterfaces(ctx)
-	if err != nil {
-		return 0, err
+	if d.SNATInterfaces, err = dp.ListSNATInterfaces(ctx); err != nil {
+		return d, err
 	}
-	return len(ts) + len(as) + len(es) + len(is), nil
+	return d, nil
 }
