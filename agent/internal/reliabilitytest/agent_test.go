@@ -13,8 +13,8 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane/kernel"
-	"github.com/cloudnat/cloudnat/test/agentproc"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
+	"github.com/cloudnat/cloudnat/test/agentproc"
 )
 
 func tr(vip string) *pb.Translation {
