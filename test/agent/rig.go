@@ -35,6 +35,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/binapi/cloudnat"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
+	"github.com/cloudnat/cloudnat/test/agentproc"
 	"github.com/cloudnat/cloudnat/test/vppharness"
 )
 
@@ -404,13 +405,7 @@ func (a *Agent) Stop() {
 	if a.Conn != nil {
 		_ = a.Conn.Close()
 	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-	case <-time.After(10 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-	}
+	agentproc.Terminate(a.cmd.Process, a.exited, 10*time.Second)
 }
 
 // Kill SIGKILLs the agent.

@@ -227,12 +227,20 @@ func (p *Proc) Stop() {
 	if p.Conn != nil {
 		_ = p.Conn.Close()
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	Terminate(p.cmd.Process, p.exited, 10*time.Second)
+}
+
+// Terminate sends proc SIGTERM and waits until exited is closed; after
+// grace it sends SIGKILL (and says so).
+func Terminate(proc *os.Process, exited <-chan struct{}, grace time.Duration) (killed bool) {
+	_ = proc.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+	case <-exited:
+		return false
+	case <-time.After(grace):
+		_ = proc.Kill()
+		<-exited
+		return true
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,13 +31,8 @@ func TestMain(m *testing.M) {
 }
 
 func unusable() string {
-	if os.Geteuid() != 0 {
-		return "not root"
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return tool + " not installed"
-		}
+	if why := nslab.Unusable("ip", "nft"); why != "" {
+		return why
 	}
 	if err := kernel.Probe(context.Background(), registry.Config{}); err != nil {
 		return err.Error()
