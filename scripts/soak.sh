@@ -14,8 +14,8 @@ cd "$root"
 export PATH=/usr/local/go/bin:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "soak: needs root (network namespace, nf_tables)" >&2; exit 1; }
 export SOAK_MINUTES=${SOAK_MINUTES:-30}
-mkdir -p build/test
-go build -o build/test/cloudnat-agent ./agent/cmd/cloudnat-agent
-go build -o build/test/soak ./test/soak
+mkdir -p build/soak
+go build -o build/soak/cloudnat-agent ./agent/cmd/cloudnat-agent
+go build -o build/soak/soak ./test/soak
 # shellcheck disable=SC2086
-exec build/test/soak -agent build/test/cloudnat-agent ${SOAK_ARGS:-}
+exec build/soak/soak -agent build/soak/cloudnat-agent ${SOAK_ARGS:-}

@@ -30,14 +30,16 @@ var (
 )
 
 // Build builds cloudnat-agent from the repository at root into
-// root/build/test/cloudnat-agent (once per process) and returns its path.
+// root/build/test/agentproc/ (once per process; not test/agent's path,
+// which another test package may be building at the same time) and
+// returns its path.
 func Build(root string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if bin, ok := built[root]; ok {
 		return bin, nil
 	}
-	bin := filepath.Join(root, "build", "test", "cloudnat-agent")
+	bin := filepath.Join(root, "build", "test", "agentproc", "cloudnat-agent")
 	cmd := exec.Command("go", "build", "-o", bin, "./agent/cmd/cloudnat-agent")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
