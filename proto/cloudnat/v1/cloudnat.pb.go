@@ -13,17 +13,17 @@
 // express (unsupported) fails with FAILED_PRECONDITION and changes nothing.
 // An invalid request fails with INVALID_ARGUMENT naming the field, e.g.
 // "translation.backends[1].dst_addr: address family IPv6 does not match vip
-// 30.0.0.2", and changes nothing. Errors quote at most 64 bytes of a bad
-// input, then its length: "\"1.2.3.4xxx…\"…(1048576 bytes)".
+// 30.0.0.2", and changes nothing. Errors quote at most the first 64 bytes
+// of a bad input, then its length, e.g. "vip: "1111…1111"…(1048576 bytes)
+// is longer than 64 bytes".
 //
 // Limits on every request (INVALID_ARGUMENT beyond them):
 //   - a request message: at most 1 MiB (RESOURCE_EXHAUSTED beyond it);
 //   - an address or prefix string: at most 64 bytes;
-//   - backends of a translation: 1..255 (the kernel dataplane: fewer, see
-//     docs/kernel-dataplane.md);
+//   - backends of a translation: 1..255;
 //   - addresses of one SNAT pool (SetSNATAddressesRequest.addrs): 16384;
-//   - an interface name: 1..63 bytes, printable, no spaces (the kernel
-//     dataplane: 1..15 bytes, no "/", not "." or "..", as Linux names);
+//   - an interface name: 1..63 bytes, printable, no spaces (each dataplane
+//     adds its own rules: Linux names on the kernel dataplane);
 //   - a Maglev table length: a prime, at most 65521.
 // The dataplane checks what only it knows before anything is stored (e.g.
 // the kernel refuses a VRF above 65535 or maglev with FAILED_PRECONDITION).
