@@ -211,3 +211,37 @@ func TestWriteNotBlockedByLongSync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatusShowsRetries: a failing object is an item with its error,
+// attempts and next attempt; the others are synced.
+func TestStatusShowsRetries(t *testing.T) {
+	e := newEnv(t)
+	e.dp.SetFail(func(op string, arg any) error {
+		if op == fakedp.OpPutTranslation && arg.(model.Translation).Key.VIP.String() == "30.0.0.9" {
+			return fmt.Errorf("netlink: message too long")
+		}
+		return nil
+	})
+	bad := web()
+	bad.Vip = "30.0.0.9"
+	resp, err := e.tr.CreateTranslation(ctx(), &pb.CreateTranslationRequest{Translation: bad})
+	if err != nil || resp.GetSync().GetState() != pb.SyncState_SYNC_STATE_FAILED {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	if resp, err := e.tr.CreateTranslation(ctx(), &pb.CreateTranslationRequest{Translation: web()}); err != nil ||
+		resp.GetSync().GetState() != pb.SyncState_SYNC_STATE_SYNCED {
+		t.Fatalf("a failing object blocked another: %v %v", resp, err)
+	}
+	st, err := e.stat.GetStatus(ctx(), &pb.GetStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.GetItems()) != 1 {
+		t.Fatalf("items %v", st.GetItems())
+	}
+	it := st.GetItems()[0]
+	if it.GetAttempts() != 1 || it.GetNextAttempt() == nil || !strings.Contains(it.GetError(), "message too long") ||
+		it.GetState() != pb.SyncState_SYNC_STATE_FAILED {
+		t.Fatalf("item %v", it)
+	}
+}

@@ -659,10 +659,14 @@ func (s *Server) GetStatus(ctx context.Context, req *pb.GetStatusRequest) (*pb.G
 		out.LastSyncError = rs.LastErr.Error()
 	}
 	for _, it := range rs.Items {
-		out.Items = append(out.Items, &pb.ReconcileItem{
+		x := &pb.ReconcileItem{
 			Kind: string(it.ID.Kind), Key: it.ID.Key(), Op: it.Op, State: syncStatePB(it.State),
-			Error: errString(it.Err), Attempts: uint32(it.Attempts), Since: timestamppb.New(it.Since),
-		})
+			Error: capMessage(errString(it.Err)), Attempts: uint32(it.Attempts), Since: timestamppb.New(it.Since),
+		}
+		if !it.Next.IsZero() {
+			x.NextAttempt = timestamppb.New(it.Next)
+		}
+		out.Items = append(out.Items, x)
 	}
 	return out, nil
 }

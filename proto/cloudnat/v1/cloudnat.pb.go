@@ -2916,11 +2916,16 @@ type ReconcileItem struct {
 	// The object's key, e.g. "vrf 0 tcp 30.0.0.2:80".
 	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// "put" or "delete".
-	Op            string                 `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
-	State         SyncState              `protobuf:"varint,4,opt,name=state,proto3,enum=cloudnat.v1.SyncState" json:"state,omitempty"`
-	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	Attempts      uint32                 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	Since         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	Op    string    `protobuf:"bytes,3,opt,name=op,proto3" json:"op,omitempty"`
+	State SyncState `protobuf:"varint,4,opt,name=state,proto3,enum=cloudnat.v1.SyncState" json:"state,omitempty"`
+	Error string    `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// Attempts since the object last changed; each failure doubles the
+	// delay to the next (250 ms up to 30 s).
+	Attempts uint32                 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Since    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	// When the agent tries again; unset when only a change of the object or
+	// the periodic full sync will (the dataplane refused it as unsupported).
+	NextAttempt   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3000,6 +3005,13 @@ func (x *ReconcileItem) GetAttempts() uint32 {
 func (x *ReconcileItem) GetSince() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Since
+	}
+	return nil
+}
+
+func (x *ReconcileItem) GetNextAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttempt
 	}
 	return nil
 }
@@ -3395,7 +3407,7 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xd7\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x96\x02\n" +
 	"\rReconcileItem\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x0e\n" +
@@ -3403,7 +3415,8 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.cloudnat.v1.SyncStateR\x05state\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
 	"\battempts\x18\x06 \x01(\rR\battempts\x120\n" +
-	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xd2\x01\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12=\n" +
+	"\fnext_attempt\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\"\xd2\x01\n" +
 	"\fIntentCounts\x12\"\n" +
 	"\ftranslations\x18\x01 \x01(\rR\ftranslations\x12%\n" +
 	"\x0esnat_addresses\x18\x02 \x01(\rR\rsnatAddresses\x12'\n" +
@@ -3594,56 +3607,57 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	54, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
 	1,  // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
 	56, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
-	48, // 43: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
-	49, // 44: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
-	51, // 45: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
-	50, // 46: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
-	56, // 47: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
-	10, // 48: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
-	11, // 49: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
-	13, // 50: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
-	15, // 51: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
-	16, // 52: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
-	21, // 53: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
-	23, // 54: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
-	24, // 55: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
-	26, // 56: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	26, // 57: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	28, // 58: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
-	31, // 59: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
-	32, // 60: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
-	34, // 61: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
-	37, // 62: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
-	39, // 63: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
-	41, // 64: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
-	43, // 65: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
-	46, // 66: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
-	52, // 67: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
-	12, // 68: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	12, // 69: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	14, // 70: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
-	12, // 71: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
-	17, // 72: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
-	22, // 73: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
-	25, // 74: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	25, // 75: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	27, // 76: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	27, // 77: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	29, // 78: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
-	30, // 79: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
-	33, // 80: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
-	35, // 81: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
-	38, // 82: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	38, // 83: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	42, // 84: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
-	44, // 85: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
-	47, // 86: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
-	53, // 87: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
-	68, // [68:88] is the sub-list for method output_type
-	48, // [48:68] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	56, // 43: cloudnat.v1.ReconcileItem.next_attempt:type_name -> google.protobuf.Timestamp
+	48, // 44: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
+	49, // 45: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
+	51, // 46: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
+	50, // 47: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
+	56, // 48: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
+	10, // 49: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
+	11, // 50: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
+	13, // 51: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
+	15, // 52: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
+	16, // 53: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
+	21, // 54: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
+	23, // 55: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
+	24, // 56: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
+	26, // 57: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	26, // 58: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	28, // 59: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
+	31, // 60: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
+	32, // 61: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
+	34, // 62: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
+	37, // 63: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
+	39, // 64: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
+	41, // 65: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
+	43, // 66: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
+	46, // 67: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
+	52, // 68: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
+	12, // 69: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	12, // 70: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	14, // 71: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
+	12, // 72: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
+	17, // 73: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
+	22, // 74: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
+	25, // 75: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	25, // 76: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	27, // 77: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	27, // 78: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	29, // 79: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
+	30, // 80: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
+	33, // 81: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
+	35, // 82: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
+	38, // 83: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	38, // 84: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	42, // 85: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
+	44, // 86: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
+	47, // 87: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
+	53, // 88: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
+	69, // [69:89] is the sub-list for method output_type
+	49, // [49:69] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_cloudnat_v1_cloudnat_proto_init() }
