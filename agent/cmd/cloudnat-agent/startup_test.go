@@ -91,3 +91,16 @@ func TestGuardUncheckableDataplane(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestDumpPrintsTheDataplane(t *testing.T) {
+	cmd := newRootCmd()
+	var out strings.Builder
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"dump", "--dataplane", "fake"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"Translations": [`) {
+		t.Fatalf("dump printed:\n%s", out.String())
+	}
+}
