@@ -52,6 +52,9 @@ const connectWait = 10 * time.Second
 // next start finds them.
 func guardIntent(ctx context.Context, log *slog.Logger, c config.Config, st *store.Store, prevState string, dp dataplane.Dataplane) error {
 	if !st.Fresh() {
+		if c.Init {
+			log.Info("--init has no effect: the state file holds intent", "state", c.StatePath)
+		}
 		return nil
 	}
 	evidence := intentEvidence(ctx, c.StatePath, prevState, dp)
