@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,42 @@ func newRootCmd() *cobra.Command {
 	}
 	cmd.SetVersionTemplate(version.Full("cloudnat-agent") + "\n")
 	config.RegisterFlags(cmd.Flags())
+	cmd.AddCommand(newDumpCmd())
+	return cmd
+}
+
+// newDumpCmd is `cloudnat-agent dump`: what the dataplane holds, read-only,
+// as JSON (translations, SNAT addresses, exclusions, interfaces), e.g. to
+// compare with the state file. It takes no lock and changes nothing.
+func newDumpCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dump",
+		Short: "print the cloudnat objects the dataplane holds (JSON, read-only)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), nil)
+			if err != nil {
+				return &exitError{2, err}
+			}
+			ch, err := chooseDataplane(cmd.Context(), cfg)
+			if err != nil {
+				return &exitError{1, err}
+			}
+			dp, err := openDataplane(cmd.Context(), ch, cfg)
+			if err != nil {
+				return &exitError{1, err}
+			}
+			defer dp.Close()
+			d, err := readDataplane(cmd.Context(), dp)
+			if err != nil {
+				return &exitError{1, fmt.Errorf("reading the %s dataplane: %w", ch.Kind, err)}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(d)
+		},
+	}
+	config.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
@@ -89,6 +126,11 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer unlock()
+	tl, err := lockTarget(ch, cfg)
+	if err != nil {
+		return err
+	}
+	defer tl.Unlock()
 	st, err := store.Open(cfg.StatePath)
 	if err != nil {
 		return err
@@ -98,6 +140,13 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer dp.Close()
+	prevState := ""
+	if tl != nil {
+		prevState = tl.PrevState
+	}
+	if err := guardIntent(ctx, log, cfg, st, prevState, dp); err != nil {
+		return err
+	}
 
 	var m *metrics.Metrics // set below, before the reconciler runs
 	rec := reconcile.New(dp, st, reconcile.Options{

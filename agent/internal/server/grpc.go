@@ -101,7 +101,11 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	unary = append(unary, ValidateUnary)
 	stream = append(stream, ValidateStream)
 
-	sopts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+	sopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),
+		// A larger request is RESOURCE_EXHAUSTED before it is decoded.
+		grpc.MaxRecvMsgSize(validate.MaxMessageSize),
+	}
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
