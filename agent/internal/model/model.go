@@ -222,4 +222,8 @@ type Desired struct {
 	SNATInterfaces []SNATInterface
 	Timeouts       Timeouts
 	SessionLimits  []SessionLimit
+	// Carrier-grade NAT (pool.go).
+	Pools        []Pool        `json:",omitempty"`
+	PoolBindings []PoolBinding `json:",omitempty"`
+	StaticBlocks []StaticBlock `json:",omitempty"`
 }

@@ -193,6 +193,7 @@ func Clone(d model.Desired) model.Desired {
 		Timeouts:       d.Timeouts,
 		SessionLimits:  slices.Clone(d.SessionLimits),
 	}
+	clonePools(&out, d)
 	for i := range out.Translations {
 		out.Translations[i].Backends = slices.Clone(out.Translations[i].Backends)
 	}
