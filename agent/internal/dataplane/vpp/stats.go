@@ -52,6 +52,8 @@ var infoCounters = map[string]bool{
 	"snat_excluded":         true,
 	"no_snat_address":       true,
 	"client_wait":           true,
+	"fragments":             true,
+	"frag_held":             true,
 }
 
 func dropsFromEntries(entries []adapter.StatEntry) map[string]uint64 {
