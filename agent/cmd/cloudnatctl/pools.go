@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
@@ -307,38 +309,10 @@ func (s *staticFlags) block(pool string) (*pb.StaticBlock, error) {
 
 func (a *app) staticBlockCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "static", Short: "Assign subscribers blocks statically"}
-	var add, del staticFlags
-	addCmd := &cobra.Command{
-		Use: "add NAME", Short: "Assign a subscriber a block of the pool", Args: exactArgs(1, "the pool's name"),
-		Example: "  cloudnatctl pool static add cgnat --vrf 1 --inside 100.64.0.1 --outside 198.51.100.1 --port 1024",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := add.block(args[0])
-			if err != nil {
-				return err
-			}
-			resp, err := call(a, cmd, pb.NewPoolServiceClient, pb.PoolServiceClient.CreateStaticBlock, &pb.StaticBlockRequest{Block: b})
-			if err != nil {
-				return err
-			}
-			return a.done(resp, resp.GetSync(), "added")
-		},
-	}
-	add.register(addCmd.Flags())
-	delCmd := &cobra.Command{
-		Use: "del NAME", Aliases: []string{"delete"}, Short: "Remove a static block", Args: exactArgs(1, "the pool's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := del.block(args[0])
-			if err != nil {
-				return err
-			}
-			resp, err := call(a, cmd, pb.NewPoolServiceClient, pb.PoolServiceClient.DeleteStaticBlock, &pb.StaticBlockRequest{Block: b})
-			if err != nil {
-				return err
-			}
-			return a.done(resp, resp.GetSync(), "deleted")
-		},
-	}
-	del.register(delCmd.Flags())
+	addCmd := a.staticWriteCmd("add NAME", "Assign a subscriber a block of the pool", "added", pb.PoolServiceClient.CreateStaticBlock)
+	addCmd.Example = "  cloudnatctl pool static add cgnat --vrf 1 --inside 100.64.0.1 --outside 198.51.100.1 --port 1024"
+	delCmd := a.staticWriteCmd("del NAME", "Remove a static block", "deleted", pb.PoolServiceClient.DeleteStaticBlock)
+	delCmd.Aliases = []string{"delete"}
 	var pool string
 	listCmd := &cobra.Command{
 		Use: "list", Aliases: []string{"show", "ls"}, Short: "List static blocks", Args: exactArgs(0, "no arguments"),
@@ -360,6 +334,29 @@ func (a *app) staticBlockCmd() *cobra.Command {
 	}
 	listCmd.Flags().StringVar(&pool, "pool", "", "only this pool")
 	cmd.AddCommand(addCmd, delCmd, listCmd)
+	return cmd
+}
+
+// staticWriteCmd is "pool static add" or "pool static del".
+func (a *app) staticWriteCmd(use, short, what string,
+	method func(pb.PoolServiceClient, context.Context, *pb.StaticBlockRequest, ...grpc.CallOption) (*pb.StaticBlockResponse, error),
+) *cobra.Command {
+	var f staticFlags
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: exactArgs(1, "the pool's name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := f.block(args[0])
+			if err != nil {
+				return err
+			}
+			resp, err := call(a, cmd, pb.NewPoolServiceClient, method, &pb.StaticBlockRequest{Block: b})
+			if err != nil {
+				return err
+			}
+			return a.done(resp, resp.GetSync(), what)
+		},
+	}
+	f.register(cmd.Flags())
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -52,19 +51,7 @@ func TestPoolCommands(t *testing.T) {
 		{args: []string{"pool", "delete", "cgnat"}, out: "deleted (synced)"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, out, errOut := run(append([]string{"--token", "tok"}, tc.args...)...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
-			}
-			if !strings.Contains(out, tc.out) {
-				t.Errorf("stdout %q does not contain %q", out, tc.out)
-			}
-			if !strings.Contains(errOut, tc.err) {
-				t.Errorf("stderr %q does not contain %q", errOut, tc.err)
-			}
-			if tc.json && !json.Valid([]byte(out)) {
-				t.Errorf("stdout is not JSON: %s", out)
-			}
+			checkRun(t, run, append([]string{"--token", "tok"}, tc.args...), tc.code, tc.out, tc.err, tc.json)
 		})
 	}
 	if s := dp.PoolSnapshot(); len(s.Pools)+len(s.PoolBindings)+len(s.StaticBlocks) != 0 {
