@@ -32,8 +32,8 @@ type Source interface {
 type Options struct {
 	Logger     *slog.Logger // records are logged at Info; nil: not logged
 	Buffer     int          // per subscriber; default DefaultBuffer
-	MinBackoff time.Duration
-	MaxBackoff time.Duration
+	MinBackoff time.Duration // resubscribe delay; default 1s, doubling
+	MaxBackoff time.Duration // default 5s
 }
 
 // Hub fans records out. It is safe for concurrent use.
@@ -58,7 +58,9 @@ func New(src Source, opts Options) *Hub {
 		opts.MinBackoff = time.Second
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
+		// Short: while the agent is not subscribed the dataplane has no
+		// client to send records to.
+		opts.MaxBackoff = max(5*time.Second, opts.MinBackoff)
 	}
 	return &Hub{src: src, opts: opts, subs: map[*Sub]struct{}{}}
 }
