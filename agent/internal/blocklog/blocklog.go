@@ -30,8 +30,8 @@ type Source interface {
 
 // Options tune a Hub; zero fields take the defaults.
 type Options struct {
-	Logger     *slog.Logger // records are logged at Info; nil: not logged
-	Buffer     int          // per subscriber; default DefaultBuffer
+	Logger     *slog.Logger  // records are logged at Info; nil: not logged
+	Buffer     int           // per subscriber; default DefaultBuffer
 	MinBackoff time.Duration // resubscribe delay; default 1s, doubling
 	MaxBackoff time.Duration // default 5s
 }
