@@ -42,11 +42,13 @@ type poolState struct {
 	subscribers []model.Subscriber
 	vrfs        map[uint32]bool // nil: every VRF exists
 	watch       func(model.BlockLogRecord)
+	watchGen    int
 }
 
 func (p *poolState) reset() {
-	vrfs, watch := p.vrfs, p.watch
+	vrfs, watch, gen := p.vrfs, p.watch, p.watchGen
 	*p = poolState{
+		watchGen: gen,
 		pools:    map[string]model.PoolStatus{},
 		bindings: map[model.PoolBindingKey]model.PoolBinding{},
 		static:   map[model.StaticBlock]bool{},
@@ -286,10 +288,14 @@ func (d *DP) WatchBlockLog(ctx context.Context, fn func(model.BlockLogRecord)) e
 		return err
 	}
 	d.pools.watch = fn
+	d.pools.watchGen++
+	gen := d.pools.watchGen
 	d.mu.Unlock()
 	<-ctx.Done()
 	d.mu.Lock()
-	d.pools.watch = nil
+	if d.pools.watchGen == gen { // not replaced by a newer watcher
+		d.pools.watch = nil
+	}
 	d.mu.Unlock()
 	return ctx.Err()
 }
