@@ -7,8 +7,8 @@
 //
 // Contents:
 // -  6 enums
-// -  6 structs
-// - 59 messages
+// -  7 structs
+// - 63 messages
 package cloudnat
 
 import (
@@ -29,7 +29,7 @@ const _ = api.GoVppAPIPackageIsVersion2
 const (
 	APIFile    = "cloudnat"
 	APIVersion = "0.3.0"
-	VersionCrc = 0x346b23aa
+	VersionCrc = 0x511ff430
 )
 
 // CloudnatFiltering defines enum 'cloudnat_filtering'.
@@ -286,6 +286,7 @@ type CloudnatPool struct {
 	ReuseDelay               uint32                         `binapi:"u32,name=reuse_delay" json:"reuse_delay,omitempty"`
 	Filtering                CloudnatFiltering              `binapi:"cloudnat_filtering,name=filtering" json:"filtering,omitempty"`
 	SwIfIndex                interface_types.InterfaceIndex `binapi:"interface_index,name=sw_if_index" json:"sw_if_index,omitempty"`
+	Af                       ip_types.AddressFamily         `binapi:"address_family,name=af" json:"af,omitempty"`
 	NRanges                  uint32                         `binapi:"u32,name=n_ranges" json:"-"`
 	Ranges                   []CloudnatAddressRange         `binapi:"cloudnat_address_range[n_ranges],name=ranges" json:"ranges,omitempty"`
 }
@@ -307,6 +308,17 @@ type CloudnatSession struct {
 	TranslationID uint32               `binapi:"u32,name=translation_id" json:"translation_id,omitempty"`
 	ExpiresIn     uint32               `binapi:"u32,name=expires_in" json:"expires_in,omitempty"`
 	Packets       uint64               `binapi:"u64,name=packets" json:"packets,omitempty"`
+}
+
+// CloudnatStatic defines type 'cloudnat_static'.
+type CloudnatStatic struct {
+	InsideTableID  uint32           `binapi:"u32,name=inside_table_id" json:"inside_table_id,omitempty"`
+	Inside         ip_types.Prefix  `binapi:"prefix,name=inside" json:"inside,omitempty"`
+	OutsideTableID uint32           `binapi:"u32,name=outside_table_id" json:"outside_table_id,omitempty"`
+	Outside        ip_types.Prefix  `binapi:"prefix,name=outside" json:"outside,omitempty"`
+	Proto          ip_types.IPProto `binapi:"ip_proto,name=proto" json:"proto,omitempty"`
+	InsidePort     uint16           `binapi:"u16,name=inside_port" json:"inside_port,omitempty"`
+	OutsidePort    uint16           `binapi:"u16,name=outside_port" json:"outside_port,omitempty"`
 }
 
 // CloudnatTranslation defines type 'cloudnat_translation'.
@@ -664,7 +676,7 @@ type CloudnatPoolAddUpdate struct {
 
 func (m *CloudnatPoolAddUpdate) Reset()               { *m = CloudnatPoolAddUpdate{} }
 func (*CloudnatPoolAddUpdate) GetMessageName() string { return "cloudnat_pool_add_update" }
-func (*CloudnatPoolAddUpdate) GetCrcString() string   { return "ad471937" }
+func (*CloudnatPoolAddUpdate) GetCrcString() string   { return "f706c4ec" }
 func (*CloudnatPoolAddUpdate) GetMessageType() api.MessageType {
 	return api.RequestMessage
 }
@@ -683,6 +695,7 @@ func (m *CloudnatPoolAddUpdate) Size() (size int) {
 	size += 4  // m.Pool.ReuseDelay
 	size += 1  // m.Pool.Filtering
 	size += 4  // m.Pool.SwIfIndex
+	size += 1  // m.Pool.Af
 	size += 4  // m.Pool.NRanges
 	for j2 := 0; j2 < len(m.Pool.Ranges); j2++ {
 		var s2 CloudnatAddressRange
@@ -712,6 +725,7 @@ func (m *CloudnatPoolAddUpdate) Marshal(b []byte) ([]byte, error) {
 	buf.EncodeUint32(m.Pool.ReuseDelay)
 	buf.EncodeUint8(uint8(m.Pool.Filtering))
 	buf.EncodeUint32(uint32(m.Pool.SwIfIndex))
+	buf.EncodeUint8(uint8(m.Pool.Af))
 	buf.EncodeUint32(uint32(len(m.Pool.Ranges)))
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
 		var v1 CloudnatAddressRange // Ranges
@@ -737,6 +751,7 @@ func (m *CloudnatPoolAddUpdate) Unmarshal(b []byte) error {
 	m.Pool.ReuseDelay = buf.DecodeUint32()
 	m.Pool.Filtering = CloudnatFiltering(buf.DecodeUint8())
 	m.Pool.SwIfIndex = interface_types.InterfaceIndex(buf.DecodeUint32())
+	m.Pool.Af = ip_types.AddressFamily(buf.DecodeUint8())
 	m.Pool.NRanges = buf.DecodeUint32()
 	m.Pool.Ranges = make([]CloudnatAddressRange, m.Pool.NRanges)
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
@@ -1035,7 +1050,7 @@ type CloudnatPoolDetails struct {
 
 func (m *CloudnatPoolDetails) Reset()               { *m = CloudnatPoolDetails{} }
 func (*CloudnatPoolDetails) GetMessageName() string { return "cloudnat_pool_details" }
-func (*CloudnatPoolDetails) GetCrcString() string   { return "a894af17" }
+func (*CloudnatPoolDetails) GetCrcString() string   { return "714828da" }
 func (*CloudnatPoolDetails) GetMessageType() api.MessageType {
 	return api.ReplyMessage
 }
@@ -1060,6 +1075,7 @@ func (m *CloudnatPoolDetails) Size() (size int) {
 	size += 4  // m.Pool.ReuseDelay
 	size += 1  // m.Pool.Filtering
 	size += 4  // m.Pool.SwIfIndex
+	size += 1  // m.Pool.Af
 	size += 4  // m.Pool.NRanges
 	for j2 := 0; j2 < len(m.Pool.Ranges); j2++ {
 		var s2 CloudnatAddressRange
@@ -1095,6 +1111,7 @@ func (m *CloudnatPoolDetails) Marshal(b []byte) ([]byte, error) {
 	buf.EncodeUint32(m.Pool.ReuseDelay)
 	buf.EncodeUint8(uint8(m.Pool.Filtering))
 	buf.EncodeUint32(uint32(m.Pool.SwIfIndex))
+	buf.EncodeUint8(uint8(m.Pool.Af))
 	buf.EncodeUint32(uint32(len(m.Pool.Ranges)))
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
 		var v1 CloudnatAddressRange // Ranges
@@ -1126,6 +1143,7 @@ func (m *CloudnatPoolDetails) Unmarshal(b []byte) error {
 	m.Pool.ReuseDelay = buf.DecodeUint32()
 	m.Pool.Filtering = CloudnatFiltering(buf.DecodeUint8())
 	m.Pool.SwIfIndex = interface_types.InterfaceIndex(buf.DecodeUint32())
+	m.Pool.Af = ip_types.AddressFamily(buf.DecodeUint8())
 	m.Pool.NRanges = buf.DecodeUint32()
 	m.Pool.Ranges = make([]CloudnatAddressRange, m.Pool.NRanges)
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
@@ -2165,6 +2183,206 @@ func (m *CloudnatSnatInterfaceEnableDisableReply) Unmarshal(b []byte) error {
 	return nil
 }
 
+// Add or delete a static mapping (delete by inside table, inside
+//
+//	prefix, proto and inside port; idempotent). An address claimed by
+//	another mode (pool address, VIP, another mapping, a pool binding of the
+//	inside prefix) is refused with VNET_API_ERROR_ADDRESS_IN_USE.
+//
+// CloudnatStaticAddDel defines message 'cloudnat_static_add_del'.
+type CloudnatStaticAddDel struct {
+	IsAdd   bool           `binapi:"bool,name=is_add" json:"is_add,omitempty"`
+	Mapping CloudnatStatic `binapi:"cloudnat_static,name=mapping" json:"mapping,omitempty"`
+}
+
+func (m *CloudnatStaticAddDel) Reset()               { *m = CloudnatStaticAddDel{} }
+func (*CloudnatStaticAddDel) GetMessageName() string { return "cloudnat_static_add_del" }
+func (*CloudnatStaticAddDel) GetCrcString() string   { return "b14cfd8a" }
+func (*CloudnatStaticAddDel) GetMessageType() api.MessageType {
+	return api.RequestMessage
+}
+
+func (m *CloudnatStaticAddDel) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 1      // m.IsAdd
+	size += 4      // m.Mapping.InsideTableID
+	size += 1      // m.Mapping.Inside.Address.Af
+	size += 1 * 16 // m.Mapping.Inside.Address.Un
+	size += 1      // m.Mapping.Inside.Len
+	size += 4      // m.Mapping.OutsideTableID
+	size += 1      // m.Mapping.Outside.Address.Af
+	size += 1 * 16 // m.Mapping.Outside.Address.Un
+	size += 1      // m.Mapping.Outside.Len
+	size += 1      // m.Mapping.Proto
+	size += 2      // m.Mapping.InsidePort
+	size += 2      // m.Mapping.OutsidePort
+	return size
+}
+func (m *CloudnatStaticAddDel) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeBool(m.IsAdd)
+	buf.EncodeUint32(m.Mapping.InsideTableID)
+	buf.EncodeUint8(uint8(m.Mapping.Inside.Address.Af))
+	buf.EncodeBytes(m.Mapping.Inside.Address.Un.XXX_UnionData[:], 16)
+	buf.EncodeUint8(m.Mapping.Inside.Len)
+	buf.EncodeUint32(m.Mapping.OutsideTableID)
+	buf.EncodeUint8(uint8(m.Mapping.Outside.Address.Af))
+	buf.EncodeBytes(m.Mapping.Outside.Address.Un.XXX_UnionData[:], 16)
+	buf.EncodeUint8(m.Mapping.Outside.Len)
+	buf.EncodeUint8(uint8(m.Mapping.Proto))
+	buf.EncodeUint16(m.Mapping.InsidePort)
+	buf.EncodeUint16(m.Mapping.OutsidePort)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatStaticAddDel) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.IsAdd = buf.DecodeBool()
+	m.Mapping.InsideTableID = buf.DecodeUint32()
+	m.Mapping.Inside.Address.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	copy(m.Mapping.Inside.Address.Un.XXX_UnionData[:], buf.DecodeBytes(16))
+	m.Mapping.Inside.Len = buf.DecodeUint8()
+	m.Mapping.OutsideTableID = buf.DecodeUint32()
+	m.Mapping.Outside.Address.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	copy(m.Mapping.Outside.Address.Un.XXX_UnionData[:], buf.DecodeBytes(16))
+	m.Mapping.Outside.Len = buf.DecodeUint8()
+	m.Mapping.Proto = ip_types.IPProto(buf.DecodeUint8())
+	m.Mapping.InsidePort = buf.DecodeUint16()
+	m.Mapping.OutsidePort = buf.DecodeUint16()
+	return nil
+}
+
+// CloudnatStaticAddDelReply defines message 'cloudnat_static_add_del_reply'.
+type CloudnatStaticAddDelReply struct {
+	Retval int32 `binapi:"i32,name=retval" json:"retval,omitempty"`
+}
+
+func (m *CloudnatStaticAddDelReply) Reset()               { *m = CloudnatStaticAddDelReply{} }
+func (*CloudnatStaticAddDelReply) GetMessageName() string { return "cloudnat_static_add_del_reply" }
+func (*CloudnatStaticAddDelReply) GetCrcString() string   { return "e8d4e804" }
+func (*CloudnatStaticAddDelReply) GetMessageType() api.MessageType {
+	return api.ReplyMessage
+}
+
+func (m *CloudnatStaticAddDelReply) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 4 // m.Retval
+	return size
+}
+func (m *CloudnatStaticAddDelReply) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeInt32(m.Retval)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatStaticAddDelReply) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.Retval = buf.DecodeInt32()
+	return nil
+}
+
+// CloudnatStaticDetails defines message 'cloudnat_static_details'.
+type CloudnatStaticDetails struct {
+	Packets uint64         `binapi:"u64,name=packets" json:"packets,omitempty"`
+	Mapping CloudnatStatic `binapi:"cloudnat_static,name=mapping" json:"mapping,omitempty"`
+}
+
+func (m *CloudnatStaticDetails) Reset()               { *m = CloudnatStaticDetails{} }
+func (*CloudnatStaticDetails) GetMessageName() string { return "cloudnat_static_details" }
+func (*CloudnatStaticDetails) GetCrcString() string   { return "0807bac2" }
+func (*CloudnatStaticDetails) GetMessageType() api.MessageType {
+	return api.ReplyMessage
+}
+
+func (m *CloudnatStaticDetails) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 8      // m.Packets
+	size += 4      // m.Mapping.InsideTableID
+	size += 1      // m.Mapping.Inside.Address.Af
+	size += 1 * 16 // m.Mapping.Inside.Address.Un
+	size += 1      // m.Mapping.Inside.Len
+	size += 4      // m.Mapping.OutsideTableID
+	size += 1      // m.Mapping.Outside.Address.Af
+	size += 1 * 16 // m.Mapping.Outside.Address.Un
+	size += 1      // m.Mapping.Outside.Len
+	size += 1      // m.Mapping.Proto
+	size += 2      // m.Mapping.InsidePort
+	size += 2      // m.Mapping.OutsidePort
+	return size
+}
+func (m *CloudnatStaticDetails) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeUint64(m.Packets)
+	buf.EncodeUint32(m.Mapping.InsideTableID)
+	buf.EncodeUint8(uint8(m.Mapping.Inside.Address.Af))
+	buf.EncodeBytes(m.Mapping.Inside.Address.Un.XXX_UnionData[:], 16)
+	buf.EncodeUint8(m.Mapping.Inside.Len)
+	buf.EncodeUint32(m.Mapping.OutsideTableID)
+	buf.EncodeUint8(uint8(m.Mapping.Outside.Address.Af))
+	buf.EncodeBytes(m.Mapping.Outside.Address.Un.XXX_UnionData[:], 16)
+	buf.EncodeUint8(m.Mapping.Outside.Len)
+	buf.EncodeUint8(uint8(m.Mapping.Proto))
+	buf.EncodeUint16(m.Mapping.InsidePort)
+	buf.EncodeUint16(m.Mapping.OutsidePort)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatStaticDetails) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.Packets = buf.DecodeUint64()
+	m.Mapping.InsideTableID = buf.DecodeUint32()
+	m.Mapping.Inside.Address.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	copy(m.Mapping.Inside.Address.Un.XXX_UnionData[:], buf.DecodeBytes(16))
+	m.Mapping.Inside.Len = buf.DecodeUint8()
+	m.Mapping.OutsideTableID = buf.DecodeUint32()
+	m.Mapping.Outside.Address.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	copy(m.Mapping.Outside.Address.Un.XXX_UnionData[:], buf.DecodeBytes(16))
+	m.Mapping.Outside.Len = buf.DecodeUint8()
+	m.Mapping.Proto = ip_types.IPProto(buf.DecodeUint8())
+	m.Mapping.InsidePort = buf.DecodeUint16()
+	m.Mapping.OutsidePort = buf.DecodeUint16()
+	return nil
+}
+
+// CloudnatStaticDump defines message 'cloudnat_static_dump'.
+type CloudnatStaticDump struct{}
+
+func (m *CloudnatStaticDump) Reset()               { *m = CloudnatStaticDump{} }
+func (*CloudnatStaticDump) GetMessageName() string { return "cloudnat_static_dump" }
+func (*CloudnatStaticDump) GetCrcString() string   { return "51077d14" }
+func (*CloudnatStaticDump) GetMessageType() api.MessageType {
+	return api.RequestMessage
+}
+
+func (m *CloudnatStaticDump) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	return size
+}
+func (m *CloudnatStaticDump) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatStaticDump) Unmarshal(b []byte) error {
+	return nil
+}
+
 // Assign a subscriber's block statically (the control plane
 //
 //	plans it, e.g. a NAT gateway member), or remove it. port_start must be
@@ -3068,7 +3286,7 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatFragmentsSetReply)(nil), "cloudnat_fragments_set_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatGetStatus)(nil), "cloudnat_get_status_51077d14")
 	api.RegisterMessage((*CloudnatGetStatusReply)(nil), "cloudnat_get_status_reply_5bc2990c")
-	api.RegisterMessage((*CloudnatPoolAddUpdate)(nil), "cloudnat_pool_add_update_ad471937")
+	api.RegisterMessage((*CloudnatPoolAddUpdate)(nil), "cloudnat_pool_add_update_f706c4ec")
 	api.RegisterMessage((*CloudnatPoolAddUpdateReply)(nil), "cloudnat_pool_add_update_reply_39b50d6d")
 	api.RegisterMessage((*CloudnatPoolBindAddDel)(nil), "cloudnat_pool_bind_add_del_c31c54f7")
 	api.RegisterMessage((*CloudnatPoolBindAddDelReply)(nil), "cloudnat_pool_bind_add_del_reply_e8d4e804")
@@ -3076,7 +3294,7 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatPoolBindDump)(nil), "cloudnat_pool_bind_dump_51077d14")
 	api.RegisterMessage((*CloudnatPoolDel)(nil), "cloudnat_pool_del_ebf79a66")
 	api.RegisterMessage((*CloudnatPoolDelReply)(nil), "cloudnat_pool_del_reply_e8d4e804")
-	api.RegisterMessage((*CloudnatPoolDetails)(nil), "cloudnat_pool_details_a894af17")
+	api.RegisterMessage((*CloudnatPoolDetails)(nil), "cloudnat_pool_details_714828da")
 	api.RegisterMessage((*CloudnatPoolDump)(nil), "cloudnat_pool_dump_51077d14")
 	api.RegisterMessage((*CloudnatSessionDel)(nil), "cloudnat_session_del_af3d8c41")
 	api.RegisterMessage((*CloudnatSessionDelReply)(nil), "cloudnat_session_del_reply_e8d4e804")
@@ -3102,6 +3320,10 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatSnatInterfaceDump)(nil), "cloudnat_snat_interface_dump_51077d14")
 	api.RegisterMessage((*CloudnatSnatInterfaceEnableDisable)(nil), "cloudnat_snat_interface_enable_disable_e72669a6")
 	api.RegisterMessage((*CloudnatSnatInterfaceEnableDisableReply)(nil), "cloudnat_snat_interface_enable_disable_reply_e8d4e804")
+	api.RegisterMessage((*CloudnatStaticAddDel)(nil), "cloudnat_static_add_del_b14cfd8a")
+	api.RegisterMessage((*CloudnatStaticAddDelReply)(nil), "cloudnat_static_add_del_reply_e8d4e804")
+	api.RegisterMessage((*CloudnatStaticDetails)(nil), "cloudnat_static_details_0807bac2")
+	api.RegisterMessage((*CloudnatStaticDump)(nil), "cloudnat_static_dump_51077d14")
 	api.RegisterMessage((*CloudnatSubscriberBlockAddDel)(nil), "cloudnat_subscriber_block_add_del_ac0bdeba")
 	api.RegisterMessage((*CloudnatSubscriberBlockAddDelReply)(nil), "cloudnat_subscriber_block_add_del_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatSubscriberDetails)(nil), "cloudnat_subscriber_details_357a0125")
@@ -3166,6 +3388,10 @@ func AllMessages() []api.Message {
 		(*CloudnatSnatInterfaceDump)(nil),
 		(*CloudnatSnatInterfaceEnableDisable)(nil),
 		(*CloudnatSnatInterfaceEnableDisableReply)(nil),
+		(*CloudnatStaticAddDel)(nil),
+		(*CloudnatStaticAddDelReply)(nil),
+		(*CloudnatStaticDetails)(nil),
+		(*CloudnatStaticDump)(nil),
 		(*CloudnatSubscriberBlockAddDel)(nil),
 		(*CloudnatSubscriberBlockAddDelReply)(nil),
 		(*CloudnatSubscriberDetails)(nil),

@@ -33,6 +33,8 @@ type RPCService interface {
 	CloudnatSnatExcludeDump(ctx context.Context, in *CloudnatSnatExcludeDump) (RPCService_CloudnatSnatExcludeDumpClient, error)
 	CloudnatSnatInterfaceDump(ctx context.Context, in *CloudnatSnatInterfaceDump) (RPCService_CloudnatSnatInterfaceDumpClient, error)
 	CloudnatSnatInterfaceEnableDisable(ctx context.Context, in *CloudnatSnatInterfaceEnableDisable) (*CloudnatSnatInterfaceEnableDisableReply, error)
+	CloudnatStaticAddDel(ctx context.Context, in *CloudnatStaticAddDel) (*CloudnatStaticAddDelReply, error)
+	CloudnatStaticDump(ctx context.Context, in *CloudnatStaticDump) (RPCService_CloudnatStaticDumpClient, error)
 	CloudnatSubscriberBlockAddDel(ctx context.Context, in *CloudnatSubscriberBlockAddDel) (*CloudnatSubscriberBlockAddDelReply, error)
 	CloudnatSubscriberDump(ctx context.Context, in *CloudnatSubscriberDump) (RPCService_CloudnatSubscriberDumpClient, error)
 	CloudnatTestClockAdvance(ctx context.Context, in *CloudnatTestClockAdvance) (*CloudnatTestClockAdvanceReply, error)
@@ -502,6 +504,58 @@ func (c *serviceClient) CloudnatSnatInterfaceEnableDisable(ctx context.Context, 
 		return nil, err
 	}
 	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatStaticAddDel(ctx context.Context, in *CloudnatStaticAddDel) (*CloudnatStaticAddDelReply, error) {
+	out := new(CloudnatStaticAddDelReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatStaticDump(ctx context.Context, in *CloudnatStaticDump) (RPCService_CloudnatStaticDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatStaticDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatStaticDumpClient interface {
+	Recv() (*CloudnatStaticDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatStaticDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatStaticDumpClient) Recv() (*CloudnatStaticDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatStaticDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
 }
 
 func (c *serviceClient) CloudnatSubscriberBlockAddDel(ctx context.Context, in *CloudnatSubscriberBlockAddDel) (*CloudnatSubscriberBlockAddDelReply, error) {

@@ -42,6 +42,7 @@
 #include <vlibmemory/api.h>
 
 #include <cloudnat/cloudnat.h>
+#include <cloudnat/cloudnat_api.h>
 #include <cn_lb.h> /* cn_is_prime: the Maglev table length check */
 
 #include <vnet/format_fns.h>
@@ -77,7 +78,7 @@ STATIC_ASSERT ((int) CLOUDNAT_SESSION_SNAT == CN_SESSION_F_SNAT, "session flags"
 /* ------------------------------------------------------------------ */
 
 /* An address with a known family. */
-static int
+int
 cn_api_address_decode (const vl_api_address_t *in, ip46_address_t *out, ip_address_family_t *af)
 {
   switch (in->af)
@@ -96,7 +97,7 @@ cn_api_address_decode (const vl_api_address_t *in, ip46_address_t *out, ip_addre
   return 0;
 }
 
-static void
+void
 cn_api_address_encode (const ip46_address_t *in, ip_address_family_t af, vl_api_address_t *out)
 {
   ip_address_encode (in, af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4, out);
@@ -110,7 +111,7 @@ cn_api_af_max_len (ip_address_family_t af)
 
 /* A prefix: known family, length within it; with host bits set it is
    IP_PREFIX_INVALID when strict, masked otherwise. */
-static int
+int
 cn_api_prefix_decode (const vl_api_prefix_t *in, ip46_address_t *addr, u8 *len,
 		      ip_address_family_t *af, int strict)
 {
@@ -136,7 +137,7 @@ cn_api_prefix_decode (const vl_api_prefix_t *in, ip46_address_t *addr, u8 *len,
   return 0;
 }
 
-static void
+void
 cn_api_prefix_encode (const ip46_address_t *addr, u8 len, ip_address_family_t af,
 		      vl_api_prefix_t *out)
 {
@@ -175,7 +176,7 @@ cn_api_proto_is_icmp (u8 proto)
   return proto == IP_PROTOCOL_ICMP || proto == IP_PROTOCOL_ICMP6;
 }
 
-static int
+int
 cn_api_check_table (u32 table_id, ip_address_family_t af)
 {
   if (cloudnat_fib_index_from_table_id (table_id, af) == ~0)
@@ -316,14 +317,9 @@ done:
   REPLY_MACRO (VL_API_CLOUDNAT_TRANSLATION_DEL_REPLY);
 }
 
-typedef struct
-{
-  vl_api_registration_t *rp;
-  u32 context;
-} cn_api_dump_ctx_t;
 
 /* Sets up a dump's replies; 0 if its client has gone. */
-static int
+int
 cn_api_dump_ctx_init (cn_api_dump_ctx_t *ctx, u32 client_index, u32 context)
 {
   ctx->rp = vl_api_client_index_to_registration (client_index);
@@ -342,7 +338,7 @@ STATIC_ASSERT (STRUCT_OFFSET_OF (vl_api_cloudnat_session_details_t, context) ==
 	       "details header");
 
 /* A zeroed details message of SIZE bytes for the dump's client. */
-static void *
+void *
 cn_api_details_alloc (const cn_api_dump_ctx_t *ctx, uword size, u16 msg_id)
 {
   cn_api_details_header_t *h = vl_msg_api_alloc_zero (size);
@@ -794,6 +790,11 @@ vl_api_cloudnat_test_clock_advance_t_handler (vl_api_cloudnat_test_clock_advance
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 /* ------------------------------------------------------------------ */
+
+/* handlers of the pools and fragments sections (cloudnat_pool_api.c) */
+#define _(n) void vl_api_##n##_t_handler (vl_api_##n##_t *mp);
+foreach_cn_pool_api_msg
+#undef _
 
 #include <cloudnat/cloudnat.api.c>
 

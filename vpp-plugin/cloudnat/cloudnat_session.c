@@ -170,9 +170,11 @@ cn_reply_port_is_free (u16 port, void *arg)
   cn_key_t k;
 
   if (!a->is_ip6)
-    cn_key4_make (&k.k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto, a->fib_index);
+    cn_key4_make (&k.k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto,
+		  a->out_fib_index);
   else
-    cn_key6_make (&k.k6, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto, a->fib_index);
+    cn_key6_make (&k.k6, a->ndst.ip6.as_u8, a->nsrc.ip6.as_u8, rdport, p, a->proto,
+		  a->out_fib_index);
   return cn_sess_find (a->is_ip6, &k, cn_key_hash (a->is_ip6, &k)) == CN_SV_NONE;
 }
 
@@ -182,6 +184,9 @@ cn_session_pick_port (cn_sess_create_args_t *a)
   u16 lo = cn_proto_is_icmp (a->proto) ? 1 : 1024;
   u32 seed;
   u16 p;
+
+  if (a->sub_index != ~0)
+    return cn_pool_pick_port (a, cn_reply_port_is_free); /* its blocks only */
 
   seed = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1] ^ ((u64) a->sport << 16) ^
 			    a->dst.as_u64[1]);
@@ -213,6 +218,8 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
     {                                                                                              \
       (s)->last = (now);                                                                           \
       (s)->fib_index = (a)->fib_index;                                                             \
+      (s)->reply_fib = (a)->out_fib_index;                                                         \
+      (s)->sub_index = (a)->sub_index;                                                             \
       (s)->tr_index = (a)->tr_index;                                                               \
       (s)->proto = (a)->proto;                                                                     \
       (s)->backend = (a)->backend;                                                                 \
@@ -362,12 +369,12 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
   if (PREDICT_FALSE (cn_dp.max_sessions && cn_dp.n_sessions + a->tally->n >= cn_dp.max_sessions))
     {
       *error = CN_ERROR_SESSION_LIMIT;
-      return ~0;
+      goto failed;
     }
   if (PREDICT_FALSE (fc && fc->limit && cn_table_sessions (a, fc) >= fc->limit))
     {
       *error = CN_ERROR_SESSION_LIMIT;
-      return ~0;
+      goto failed;
     }
 
   /* A reply tuple that is taken already needs another source port when
@@ -387,7 +394,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
   if (PREDICT_FALSE (idx == ~0))
     {
       *error = CN_ERROR_NO_MEMORY;
-      return ~0;
+      goto failed;
     }
 
   for (attempt = 0; attempt < 8; attempt++)
@@ -428,7 +435,7 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 	      goto found;
 	    }
 	  *error = CN_ERROR_NO_MEMORY;
-	  return ~0;
+	  goto failed;
 	}
 
       /* the reply tuple is taken: by a racing thread making this very
@@ -449,9 +456,14 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
   if (attempt == 8)
     *error = CN_ERROR_PORT_EXHAUSTED;
   cn_store_free_now (st, a->thread_index, idx);
+failed:
+  if (a->sub_index != ~0)
+    cn_pool_unreserve (a);
   return ~0;
 
 found:
+  if (a->sub_index != ~0)
+    cn_pool_unreserve (a);
   a->existed = 1;
   *dir = CN_SV_DIR (v);
   return CN_SV_INDEX (v);
@@ -492,10 +504,12 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 		    s->fib_index);
       cn_sess_del (0, cn_key4_hash (&k), CN_SV (index, CN_DIR_FWD));
       cn_key4_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
-		    s->fib_index);
+		    s->reply_fib);
       cn_sess_del (0, cn_key4_hash (&k), CN_SV (index, CN_DIR_REPLY));
       ip46_address_set_ip4 (&rdst, (ip4_address_t *) &s->rw[0].src);
       s->flags |= CN_SF_DEAD;
+      if (s->sub_index != ~0)
+	cn_pool_session_gone (s->sub_index, s->rw[0].sport);
       cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));
@@ -511,10 +525,12 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 		    s->fib_index);
       cn_sess_del (1, cn_key6_hash (&k), CN_SV (index, CN_DIR_FWD));
       cn_key6_make (&k, s->rw[0].dst, s->rw[0].src, s->rw[0].dport, s->rw[0].sport, s->proto,
-		    s->fib_index);
+		    s->reply_fib);
       cn_sess_del (1, cn_key6_hash (&k), CN_SV (index, CN_DIR_REPLY));
       clib_memcpy (rdst.as_u8, s->rw[0].src, 16);
       s->flags |= CN_SF_DEAD;
+      if (s->sub_index != ~0)
+	cn_pool_session_gone (s->sub_index, s->rw[0].sport);
       cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));
@@ -893,6 +909,34 @@ cn_sessions_of_snat_address (u32 fib_index, const ip46_address_t *a, ip_address_
 	continue;
       cn_session_delete_i (1, idx, 1);
     });
+}
+
+static_always_inline int
+cn_sess_of_sub (u32 s_sub, u32 pool_index, u32 sub_index)
+{
+  if (s_sub == ~0)
+    return 0;
+  return sub_index != ~0 ? s_sub == sub_index : cn_pool_sub_in_pool (s_sub, pool_index);
+}
+
+void
+cn_sessions_of_pool (u32 pool_index, u32 sub_index)
+{
+  u32 idx;
+  cn_foreach_session (&cn_dp.store4, idx, {
+    cn_sess4_t *s = cn_store_get (&cn_dp.store4, idx);
+    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED ||
+	!cn_sess_of_sub (s->sub_index, pool_index, sub_index))
+      continue;
+    cn_session_delete_i (0, idx, 1);
+  });
+  cn_foreach_session (&cn_dp.store6, idx, {
+    cn_sess6_t *s = cn_store_get (&cn_dp.store6, idx);
+    if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED ||
+	!cn_sess_of_sub (s->sub_index, pool_index, sub_index))
+      continue;
+    cn_session_delete_i (1, idx, 1);
+  });
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,7 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 	"github.com/cloudnat/cloudnat/binapi/cloudnat"
 	"github.com/cloudnat/cloudnat/binapi/interface_types"
+	"github.com/cloudnat/cloudnat/binapi/ip_types"
 )
 
 // Conversions between the model's pools and the bindings (no I/O; see
@@ -72,6 +73,7 @@ func toPool(p model.Pool, swIfIndex uint32) (cloudnat.CloudnatPool, error) {
 		MaxSessionsPerSubscriber: p.MaxSessionsPerSubscriber,
 		ReuseDelay:               delay, Filtering: filt,
 		SwIfIndex: interface_types.InterfaceIndex(swIfIndex),
+		Af:        poolFamily(p),
 		NRanges:   uint32(len(p.Ranges)),
 		Ranges:    make([]cloudnat.CloudnatAddressRange, len(p.Ranges)),
 	}
@@ -82,6 +84,15 @@ func toPool(p model.Pool, swIfIndex uint32) (cloudnat.CloudnatPool, error) {
 		out.Ranges[i] = cloudnat.CloudnatAddressRange{First: toAddress(r.First), Last: toAddress(r.Last)}
 	}
 	return out, nil
+}
+
+// poolFamily is the family of p's ranges; a pool of an interface's own
+// address is IPv4.
+func poolFamily(p model.Pool) ip_types.AddressFamily {
+	if len(p.Ranges) > 0 && p.Ranges[0].First.Unmap().Is6() {
+		return ip_types.ADDRESS_IP6
+	}
+	return ip_types.ADDRESS_IP4
 }
 
 // fromPool converts a dumped pool, defaults filled in; ifName is the name

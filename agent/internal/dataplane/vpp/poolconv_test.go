@@ -46,6 +46,13 @@ func TestPoolConversions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantAf := ip_types.ADDRESS_IP4
+			if len(tc.p.Ranges) > 0 && tc.p.Ranges[0].First.Is6() {
+				wantAf = ip_types.ADDRESS_IP6
+			}
+			if m.Af != wantAf {
+				t.Fatalf("af %v, want %v", m.Af, wantAf)
+			}
 			if m.NRanges != uint32(len(m.Ranges)) || uint32(m.SwIfIndex) != tc.ifIdx {
 				t.Fatalf("n_ranges %d for %d ranges, sw_if_index %d", m.NRanges, len(m.Ranges), m.SwIfIndex)
 			}

@@ -54,6 +54,8 @@ var infoCounters = map[string]bool{
 	"client_wait":           true,
 	"fragments":             true,
 	"frag_held":             true,
+	"static_translated":     true,
+	"pool_inside":           true,
 }
 
 func dropsFromEntries(entries []adapter.StatEntry) map[string]uint64 {
