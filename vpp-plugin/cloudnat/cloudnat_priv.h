@@ -624,9 +624,8 @@ cn_static_addr_of (ip46_address_t *a, const u8 *p, int is_ip6)
       clib_memcpy_fast (a->as_u8, p, 16);
       return;
     }
-  a->as_u64[0] = 0;
-  a->as_u32[2] = 0;
-  a->as_u32[3] = cn_ld32 (p);
+  a->as_u64[0] = a->as_u64[1] = 0;
+  a->ip4.as_u32 = cn_ld32 (p);
 }
 
 /* The mapping of an address (port-specific first, then all ports), ~0. */
@@ -744,20 +743,18 @@ int cn_snat_decide (cn_sess_create_args_t *a);
      "first packets handed to the main thread until their client's replies are captured")          \
   _ (CLIENT_WAIT_FULL, client_wait_full, ERROR,                                                    \
      "dropped: main thread's queue full (first packet of a new client)")                           \
-  _ (FRAGMENTS, fragments, INFO, "fragments matched to their datagram (cloudnat_frag.c)")          \
-  _ (FRAG_HELD, frag_held, INFO, "fragments held until their first fragment arrives")              \
-  _ (FRAG_MALFORMED, frag_malformed, ERROR, "dropped: fragment with unreadable headers")           \
-  _ (FRAG_TABLE_FULL, frag_table_full, ERROR, "dropped: fragment, max-in-flight datagrams reached") \
-  _ (FRAG_TOO_MANY, frag_too_many, ERROR, "dropped: fragment, max-per-datagram reached")           \
-  _ (FRAG_HOLD_FULL, frag_hold_full, ERROR, "dropped: fragment, max-held reached")                  \
-  _ (FRAG_TINY, frag_tiny, ERROR, "dropped: first fragment too short for its L4 header")           \
-  _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR,                                                    \
-     "dropped: later fragment of an ICMP error or untranslatable packet")                         \
-  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "dropped: fragment whose first fragment never came")      \
-  _ (STATIC_TRANSLATED, static_translated, INFO, "packets rewritten by a static mapping")          \
-  _ (POOL_INSIDE, pool_inside, INFO, "pool-bound source to a destination inside its table: not NATed") \
-  _ (POOL_EXHAUSTED, pool_exhausted, ERROR,                                                        \
-     "dropped: pool has no block for the subscriber, or its cap is reached (ICMP 3/13 sent)")
+  _ (FRAGMENTS, fragments, INFO, "fragments matched to their datagram")          \
+  _ (FRAG_HELD, frag_held, INFO, "fragments held until first arrives")              \
+  _ (FRAG_MALFORMED, frag_malformed, ERROR, "fragment headers unreadable")           \
+  _ (FRAG_TABLE_FULL, frag_table_full, ERROR, "max-in-flight datagrams reached") \
+  _ (FRAG_TOO_MANY, frag_too_many, ERROR, "frag max-per-datagram reached")           \
+  _ (FRAG_HOLD_FULL, frag_hold_full, ERROR, "frag max-held reached")                  \
+  _ (FRAG_TINY, frag_tiny, ERROR, "frag too short for its L4 header")           \
+  _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
+  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
+  _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
+  _ (POOL_INSIDE, pool_inside, INFO, "pool source to its own table: passed") \
+  _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool exhausted: no block or a cap")
 
 typedef enum
 {

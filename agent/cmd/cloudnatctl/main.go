@@ -123,6 +123,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each call")
 	root.AddCommand(a.translationCmd(), a.snatCmd(), a.sessionCmd(), a.timeoutsCmd(), a.limitCmd(), a.interfaceCmd(), a.statusCmd(),
 		a.poolCmd(), a.subscriberCmd(), a.blocklogCmd())
+	root.AddCommand(a.natgwCommands()...)
 	return root
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/cloudnat/cloudnat/agent/internal/natgw"
 )
 
 // Proto is an IP protocol number. ICMP means ICMP echo (v4) and ICMPv6 echo
@@ -226,4 +228,7 @@ type Desired struct {
 	Pools        []Pool        `json:",omitempty"`
 	PoolBindings []PoolBinding `json:",omitempty"`
 	StaticBlocks []StaticBlock `json:",omitempty"`
+	// NATGW holds the NAT gateways, network interfaces and plans
+	// (package natgw); omitted from the state file when empty.
+	NATGW natgw.State `json:",omitzero"`
 }

@@ -115,6 +115,7 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	pb.RegisterInterfaceServiceServer(g, srv)
 	pb.RegisterStatusServiceServer(g, srv)
 	pb.RegisterPoolServiceServer(g, NewPoolServer(srv, opts.BlockLog))
+	pb.RegisterNATGatewayServiceServer(g, NewNATGWService(srv))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)
 	for name := range g.GetServiceInfo() {

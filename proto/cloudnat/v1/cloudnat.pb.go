@@ -4893,6 +4893,1604 @@ func (x *BlockLogRecord) GetLost() uint64 {
 	return 0
 }
 
+// NetworkInterface is a machine's interface, named uniquely per agent.
+type NetworkInterface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// VRF (FIB table id) of its private addresses.
+	Network uint32            `protobuf:"varint,2,opt,name=network,proto3" json:"network,omitempty"`
+	Labels  map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Private IPv4/IPv6 addresses (the first of each family is translated).
+	Ips []string `protobuf:"bytes,4,rep,name=ips,proto3" json:"ips,omitempty"`
+	// Optional 1:1 static NAT of the interface's first address of the same
+	// family. An interface with a virtual IP is never a gateway member.
+	VirtualIp string `protobuf:"bytes,5,opt,name=virtual_ip,json=virtualIp,proto3" json:"virtual_ip,omitempty"`
+	// Table of the virtual IP (default 0).
+	OutsideVrf    uint32 `protobuf:"varint,6,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInterface) Reset() {
+	*x = NetworkInterface{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInterface) ProtoMessage() {}
+
+func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
+func (*NetworkInterface) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *NetworkInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetNetwork() uint32 {
+	if x != nil {
+		return x.Network
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *NetworkInterface) GetIps() []string {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NetworkInterface) GetVirtualIp() string {
+	if x != nil {
+		return x.VirtualIp
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+type LabelSelectorRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Values        []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelSelectorRequirement) Reset() {
+	*x = LabelSelectorRequirement{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSelectorRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSelectorRequirement) ProtoMessage() {}
+
+func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
+func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *LabelSelectorRequirement) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *LabelSelectorRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *LabelSelectorRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// LabelSelector as Kubernetes: unset selects nothing, empty everything.
+type LabelSelector struct {
+	state            protoimpl.MessageState      `protogen:"open.v1"`
+	MatchLabels      map[string]string           `protobuf:"bytes,1,rep,name=match_labels,json=matchLabels,proto3" json:"match_labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MatchExpressions []*LabelSelectorRequirement `protobuf:"bytes,2,rep,name=match_expressions,json=matchExpressions,proto3" json:"match_expressions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LabelSelector) Reset() {
+	*x = LabelSelector{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSelector) ProtoMessage() {}
+
+func (x *LabelSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
+func (*LabelSelector) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *LabelSelector) GetMatchLabels() map[string]string {
+	if x != nil {
+		return x.MatchLabels
+	}
+	return nil
+}
+
+func (x *LabelSelector) GetMatchExpressions() []*LabelSelectorRequirement {
+	if x != nil {
+		return x.MatchExpressions
+	}
+	return nil
+}
+
+// NATGatewayIP is a named entry of a gateway's ips: one address per family.
+type NATGatewayIP struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Addresses     []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayIP) Reset() {
+	*x = NATGatewayIP{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayIP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayIP) ProtoMessage() {}
+
+func (x *NATGatewayIP) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayIP.ProtoReflect.Descriptor instead.
+func (*NATGatewayIP) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *NATGatewayIP) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NATGatewayIP) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type NATGateway struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "Public" (default).
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// "IPv4", "IPv6" or both (default: the families of ips[0]).
+	IpFamilies []string `protobuf:"bytes,3,rep,name=ip_families,json=ipFamilies,proto3" json:"ip_families,omitempty"`
+	// VRF of the members' private addresses.
+	Network uint32 `protobuf:"varint,4,opt,name=network,proto3" json:"network,omitempty"`
+	// VRF of the gateway's public addresses (default 0); not in IEP-4.
+	OutsideVrf uint32          `protobuf:"varint,5,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	Ips        []*NATGatewayIP `protobuf:"bytes,6,rep,name=ips,proto3" json:"ips,omitempty"`
+	// A power of two from 64 to 32768 (default 64).
+	PortsPerNetworkInterface uint32         `protobuf:"varint,7,opt,name=ports_per_network_interface,json=portsPerNetworkInterface,proto3" json:"ports_per_network_interface,omitempty"`
+	NetworkInterfaceSelector *LabelSelector `protobuf:"bytes,8,opt,name=network_interface_selector,json=networkInterfaceSelector,proto3" json:"network_interface_selector,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *NATGateway) Reset() {
+	*x = NATGateway{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGateway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGateway) ProtoMessage() {}
+
+func (x *NATGateway) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGateway.ProtoReflect.Descriptor instead.
+func (*NATGateway) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *NATGateway) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NATGateway) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *NATGateway) GetIpFamilies() []string {
+	if x != nil {
+		return x.IpFamilies
+	}
+	return nil
+}
+
+func (x *NATGateway) GetNetwork() uint32 {
+	if x != nil {
+		return x.Network
+	}
+	return 0
+}
+
+func (x *NATGateway) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+func (x *NATGateway) GetIps() []*NATGatewayIP {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NATGateway) GetPortsPerNetworkInterface() uint32 {
+	if x != nil {
+		return x.PortsPerNetworkInterface
+	}
+	return 0
+}
+
+func (x *NATGateway) GetNetworkInterfaceSelector() *LabelSelector {
+	if x != nil {
+		return x.NetworkInterfaceSelector
+	}
+	return nil
+}
+
+type NATGatewayMemberAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Family        string                 `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	Outside       string                 `protobuf:"bytes,3,opt,name=outside,proto3" json:"outside,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayMemberAddress) Reset() {
+	*x = NATGatewayMemberAddress{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayMemberAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayMemberAddress) ProtoMessage() {}
+
+func (x *NATGatewayMemberAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayMemberAddress.ProtoReflect.Descriptor instead.
+func (*NATGatewayMemberAddress) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *NATGatewayMemberAddress) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *NATGatewayMemberAddress) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *NATGatewayMemberAddress) GetOutside() string {
+	if x != nil {
+		return x.Outside
+	}
+	return ""
+}
+
+type NATGatewayMember struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// The ips entry whose addresses the member uses.
+	IpName        string                     `protobuf:"bytes,2,opt,name=ip_name,json=ipName,proto3" json:"ip_name,omitempty"`
+	PortStart     uint32                     `protobuf:"varint,3,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd       uint32                     `protobuf:"varint,4,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Addresses     []*NATGatewayMemberAddress `protobuf:"bytes,5,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayMember) Reset() {
+	*x = NATGatewayMember{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayMember) ProtoMessage() {}
+
+func (x *NATGatewayMember) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayMember.ProtoReflect.Descriptor instead.
+func (*NATGatewayMember) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *NATGatewayMember) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayMember) GetIpName() string {
+	if x != nil {
+		return x.IpName
+	}
+	return ""
+}
+
+func (x *NATGatewayMember) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *NATGatewayMember) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *NATGatewayMember) GetAddresses() []*NATGatewayMemberAddress {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type NATGatewayUnassigned struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// "gateway full", or why the interface cannot be a member.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayUnassigned) Reset() {
+	*x = NATGatewayUnassigned{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayUnassigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayUnassigned) ProtoMessage() {}
+
+func (x *NATGatewayUnassigned) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayUnassigned.ProtoReflect.Descriptor instead.
+func (*NATGatewayUnassigned) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *NATGatewayUnassigned) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayUnassigned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// NATGatewayBlock is a block released by the last re-plan.
+type NATGatewayBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	Outside       string                 `protobuf:"bytes,3,opt,name=outside,proto3" json:"outside,omitempty"`
+	PortStart     uint32                 `protobuf:"varint,4,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd       uint32                 `protobuf:"varint,5,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayBlock) Reset() {
+	*x = NATGatewayBlock{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayBlock) ProtoMessage() {}
+
+func (x *NATGatewayBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayBlock.ProtoReflect.Descriptor instead.
+func (*NATGatewayBlock) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *NATGatewayBlock) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetOutside() string {
+	if x != nil {
+		return x.Outside
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *NATGatewayBlock) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+type NATGatewayStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ips   []*NATGatewayIP        `protobuf:"bytes,1,rep,name=ips,proto3" json:"ips,omitempty"`
+	// ports_per_network_interface x members with ports.
+	PortsUsed  uint64                  `protobuf:"varint,2,opt,name=ports_used,json=portsUsed,proto3" json:"ports_used,omitempty"`
+	Members    []*NATGatewayMember     `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Unassigned []*NATGatewayUnassigned `protobuf:"bytes,4,rep,name=unassigned,proto3" json:"unassigned,omitempty"`
+	// What the last re-plan released (drained: sessions end, ports wait the
+	// pool's reuse delay); drained_total counts every released block.
+	Drained      []*NATGatewayBlock `protobuf:"bytes,5,rep,name=drained,proto3" json:"drained,omitempty"`
+	DrainedTotal uint64             `protobuf:"varint,6,opt,name=drained_total,json=drainedTotal,proto3" json:"drained_total,omitempty"`
+	// Counts the plans that changed something (1 for the first).
+	Generation               uint64 `protobuf:"varint,7,opt,name=generation,proto3" json:"generation,omitempty"`
+	PortsPerNetworkInterface uint32 `protobuf:"varint,8,opt,name=ports_per_network_interface,json=portsPerNetworkInterface,proto3" json:"ports_per_network_interface,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *NATGatewayStatus) Reset() {
+	*x = NATGatewayStatus{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayStatus) ProtoMessage() {}
+
+func (x *NATGatewayStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayStatus.ProtoReflect.Descriptor instead.
+func (*NATGatewayStatus) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *NATGatewayStatus) GetIps() []*NATGatewayIP {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetPortsUsed() uint64 {
+	if x != nil {
+		return x.PortsUsed
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetMembers() []*NATGatewayMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetUnassigned() []*NATGatewayUnassigned {
+	if x != nil {
+		return x.Unassigned
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetDrained() []*NATGatewayBlock {
+	if x != nil {
+		return x.Drained
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetDrainedTotal() uint64 {
+	if x != nil {
+		return x.DrainedTotal
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetPortsPerNetworkInterface() uint32 {
+	if x != nil {
+		return x.PortsPerNetworkInterface
+	}
+	return 0
+}
+
+type NATGatewayResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateway       *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Status        *NATGatewayStatus      `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayResponse) Reset() {
+	*x = NATGatewayResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayResponse) ProtoMessage() {}
+
+func (x *NATGatewayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayResponse.ProtoReflect.Descriptor instead.
+func (*NATGatewayResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *NATGatewayResponse) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+func (x *NATGatewayResponse) GetStatus() *NATGatewayStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type CreateNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateway       *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNATGatewayRequest) Reset() {
+	*x = CreateNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNATGatewayRequest) ProtoMessage() {}
+
+func (x *CreateNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*CreateNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *CreateNATGatewayRequest) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+type UpdateNATGatewayRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Gateway *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	// Create the gateway when it does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNATGatewayRequest) Reset() {
+	*x = UpdateNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNATGatewayRequest) ProtoMessage() {}
+
+func (x *UpdateNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *UpdateNATGatewayRequest) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+func (x *UpdateNATGatewayRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNATGatewayRequest) Reset() {
+	*x = DeleteNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNATGatewayRequest) ProtoMessage() {}
+
+func (x *DeleteNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *DeleteNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteNATGatewayRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNATGatewayResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNATGatewayResponse) Reset() {
+	*x = DeleteNATGatewayResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNATGatewayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNATGatewayResponse) ProtoMessage() {}
+
+func (x *DeleteNATGatewayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNATGatewayResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNATGatewayResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{90}
+}
+
+type GetNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNATGatewayRequest) Reset() {
+	*x = GetNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNATGatewayRequest) ProtoMessage() {}
+
+func (x *GetNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*GetNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *GetNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListNATGatewaysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNATGatewaysRequest) Reset() {
+	*x = ListNATGatewaysRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNATGatewaysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNATGatewaysRequest) ProtoMessage() {}
+
+func (x *ListNATGatewaysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNATGatewaysRequest.ProtoReflect.Descriptor instead.
+func (*ListNATGatewaysRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{92}
+}
+
+type ListNATGatewaysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateways      []*NATGatewayResponse  `protobuf:"bytes,1,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNATGatewaysResponse) Reset() {
+	*x = ListNATGatewaysResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNATGatewaysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNATGatewaysResponse) ProtoMessage() {}
+
+func (x *ListNATGatewaysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNATGatewaysResponse.ProtoReflect.Descriptor instead.
+func (*ListNATGatewaysResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ListNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+// WatchNATGatewayRequest: name empty watches every gateway.
+type WatchNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNATGatewayRequest) Reset() {
+	*x = WatchNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNATGatewayRequest) ProtoMessage() {}
+
+func (x *WatchNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*WatchNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *WatchNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type NetworkInterfaceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInterfaceResponse) Reset() {
+	*x = NetworkInterfaceResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInterfaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInterfaceResponse) ProtoMessage() {}
+
+func (x *NetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInterfaceResponse.ProtoReflect.Descriptor instead.
+func (*NetworkInterfaceResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *NetworkInterfaceResponse) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+type CreateNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNetworkInterfaceRequest) Reset() {
+	*x = CreateNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *CreateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*CreateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *CreateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+type UpdateNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNetworkInterfaceRequest) Reset() {
+	*x = UpdateNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *UpdateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *UpdateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+func (x *UpdateNetworkInterfaceRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkInterfaceRequest) Reset() {
+	*x = DeleteNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *DeleteNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *DeleteNetworkInterfaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteNetworkInterfaceRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNetworkInterfaceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkInterfaceResponse) Reset() {
+	*x = DeleteNetworkInterfaceResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkInterfaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkInterfaceResponse) ProtoMessage() {}
+
+func (x *DeleteNetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkInterfaceResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkInterfaceResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{99}
+}
+
+type GetNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNetworkInterfaceRequest) Reset() {
+	*x = GetNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *GetNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*GetNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *GetNetworkInterfaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListNetworkInterfacesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this network (VRF).
+	Network       *uint32 `protobuf:"varint,1,opt,name=network,proto3,oneof" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworkInterfacesRequest) Reset() {
+	*x = ListNetworkInterfacesRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkInterfacesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkInterfacesRequest) ProtoMessage() {}
+
+func (x *ListNetworkInterfacesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkInterfacesRequest.ProtoReflect.Descriptor instead.
+func (*ListNetworkInterfacesRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *ListNetworkInterfacesRequest) GetNetwork() uint32 {
+	if x != nil && x.Network != nil {
+		return *x.Network
+	}
+	return 0
+}
+
+type ListNetworkInterfacesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*NetworkInterface    `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworkInterfacesResponse) Reset() {
+	*x = ListNetworkInterfacesResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkInterfacesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkInterfacesResponse) ProtoMessage() {}
+
+func (x *ListNetworkInterfacesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkInterfacesResponse.ProtoReflect.Descriptor instead.
+func (*ListNetworkInterfacesResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *ListNetworkInterfacesResponse) GetInterfaces() []*NetworkInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+// ApplyNATGatewaysRequest creates or replaces interfaces and gateways in
+// one change (one plan): `cloudnatctl apply -f`.
+type ApplyNATGatewaysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*NetworkInterface    `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Gateways      []*NATGateway          `protobuf:"bytes,2,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyNATGatewaysRequest) Reset() {
+	*x = ApplyNATGatewaysRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyNATGatewaysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyNATGatewaysRequest) ProtoMessage() {}
+
+func (x *ApplyNATGatewaysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyNATGatewaysRequest.ProtoReflect.Descriptor instead.
+func (*ApplyNATGatewaysRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ApplyNATGatewaysRequest) GetInterfaces() []*NetworkInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *ApplyNATGatewaysRequest) GetGateways() []*NATGateway {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+type ApplyNATGatewaysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gateways' plans after the change, in name order.
+	Gateways      []*NATGatewayResponse `protobuf:"bytes,1,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyNATGatewaysResponse) Reset() {
+	*x = ApplyNATGatewaysResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyNATGatewaysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyNATGatewaysResponse) ProtoMessage() {}
+
+func (x *ApplyNATGatewaysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyNATGatewaysResponse.ProtoReflect.Descriptor instead.
+func (*ApplyNATGatewaysResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *ApplyNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
 var File_cloudnat_v1_cloudnat_proto protoreflect.FileDescriptor
 
 const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
@@ -5221,7 +6819,126 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\n" +
 	"port_start\x18\a \x01(\rR\tportStart\x12\x19\n" +
 	"\bport_end\x18\b \x01(\rR\aportEnd\x12\x12\n" +
-	"\x04lost\x18\t \x01(\x04R\x04lost*p\n" +
+	"\x04lost\x18\t \x01(\x04R\x04lost\"\x90\x02\n" +
+	"\x10NetworkInterface\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\anetwork\x18\x02 \x01(\rR\anetwork\x12A\n" +
+	"\x06labels\x18\x03 \x03(\v2).cloudnat.v1.NetworkInterface.LabelsEntryR\x06labels\x12\x10\n" +
+	"\x03ips\x18\x04 \x03(\tR\x03ips\x12\x1d\n" +
+	"\n" +
+	"virtual_ip\x18\x05 \x01(\tR\tvirtualIp\x12\x1f\n" +
+	"\voutside_vrf\x18\x06 \x01(\rR\n" +
+	"outsideVrf\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x18LabelSelectorRequirement\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\"\xf3\x01\n" +
+	"\rLabelSelector\x12N\n" +
+	"\fmatch_labels\x18\x01 \x03(\v2+.cloudnat.v1.LabelSelector.MatchLabelsEntryR\vmatchLabels\x12R\n" +
+	"\x11match_expressions\x18\x02 \x03(\v2%.cloudnat.v1.LabelSelectorRequirementR\x10matchExpressions\x1a>\n" +
+	"\x10MatchLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\fNATGatewayIP\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\"\xd6\x02\n" +
+	"\n" +
+	"NATGateway\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1f\n" +
+	"\vip_families\x18\x03 \x03(\tR\n" +
+	"ipFamilies\x12\x18\n" +
+	"\anetwork\x18\x04 \x01(\rR\anetwork\x12\x1f\n" +
+	"\voutside_vrf\x18\x05 \x01(\rR\n" +
+	"outsideVrf\x12+\n" +
+	"\x03ips\x18\x06 \x03(\v2\x19.cloudnat.v1.NATGatewayIPR\x03ips\x12=\n" +
+	"\x1bports_per_network_interface\x18\a \x01(\rR\x18portsPerNetworkInterface\x12X\n" +
+	"\x1anetwork_interface_selector\x18\b \x01(\v2\x1a.cloudnat.v1.LabelSelectorR\x18networkInterfaceSelector\"c\n" +
+	"\x17NATGatewayMemberAddress\x12\x16\n" +
+	"\x06family\x18\x01 \x01(\tR\x06family\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12\x18\n" +
+	"\aoutside\x18\x03 \x01(\tR\aoutside\"\xc7\x01\n" +
+	"\x10NATGatewayMember\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
+	"\aip_name\x18\x02 \x01(\tR\x06ipName\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x03 \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\x04 \x01(\rR\aportEnd\x12B\n" +
+	"\taddresses\x18\x05 \x03(\v2$.cloudnat.v1.NATGatewayMemberAddressR\taddresses\"L\n" +
+	"\x14NATGatewayUnassigned\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9b\x01\n" +
+	"\x0fNATGatewayBlock\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12\x18\n" +
+	"\aoutside\x18\x03 \x01(\tR\aoutside\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x04 \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\x05 \x01(\rR\aportEnd\"\x96\x03\n" +
+	"\x10NATGatewayStatus\x12+\n" +
+	"\x03ips\x18\x01 \x03(\v2\x19.cloudnat.v1.NATGatewayIPR\x03ips\x12\x1d\n" +
+	"\n" +
+	"ports_used\x18\x02 \x01(\x04R\tportsUsed\x127\n" +
+	"\amembers\x18\x03 \x03(\v2\x1d.cloudnat.v1.NATGatewayMemberR\amembers\x12A\n" +
+	"\n" +
+	"unassigned\x18\x04 \x03(\v2!.cloudnat.v1.NATGatewayUnassignedR\n" +
+	"unassigned\x126\n" +
+	"\adrained\x18\x05 \x03(\v2\x1c.cloudnat.v1.NATGatewayBlockR\adrained\x12#\n" +
+	"\rdrained_total\x18\x06 \x01(\x04R\fdrainedTotal\x12\x1e\n" +
+	"\n" +
+	"generation\x18\a \x01(\x04R\n" +
+	"generation\x12=\n" +
+	"\x1bports_per_network_interface\x18\b \x01(\rR\x18portsPerNetworkInterface\"~\n" +
+	"\x12NATGatewayResponse\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\x125\n" +
+	"\x06status\x18\x02 \x01(\v2\x1d.cloudnat.v1.NATGatewayStatusR\x06status\"L\n" +
+	"\x17CreateNATGatewayRequest\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\"q\n" +
+	"\x17UpdateNATGatewayRequest\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"R\n" +
+	"\x17DeleteNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"\x1a\n" +
+	"\x18DeleteNATGatewayResponse\"*\n" +
+	"\x14GetNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
+	"\x16ListNATGatewaysRequest\"V\n" +
+	"\x17ListNATGatewaysResponse\x12;\n" +
+	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways\",\n" +
+	"\x16WatchNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x18NetworkInterfaceResponse\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\"\\\n" +
+	"\x1dCreateNetworkInterfaceRequest\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\"\x81\x01\n" +
+	"\x1dUpdateNetworkInterfaceRequest\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"X\n" +
+	"\x1dDeleteNetworkInterfaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\" \n" +
+	"\x1eDeleteNetworkInterfaceResponse\"0\n" +
+	"\x1aGetNetworkInterfaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
+	"\x1cListNetworkInterfacesRequest\x12\x1d\n" +
+	"\anetwork\x18\x01 \x01(\rH\x00R\anetwork\x88\x01\x01B\n" +
+	"\n" +
+	"\b_network\"^\n" +
+	"\x1dListNetworkInterfacesResponse\x12=\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2\x1d.cloudnat.v1.NetworkInterfaceR\n" +
+	"interfaces\"\x8d\x01\n" +
+	"\x17ApplyNATGatewaysRequest\x12=\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2\x1d.cloudnat.v1.NetworkInterfaceR\n" +
+	"interfaces\x123\n" +
+	"\bgateways\x18\x02 \x03(\v2\x17.cloudnat.v1.NATGatewayR\bgateways\"W\n" +
+	"\x18ApplyNATGatewaysResponse\x12;\n" +
+	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways*p\n" +
 	"\bProtocol\x12\x18\n" +
 	"\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROTOCOL_ICMP\x10\x01\x12\x10\n" +
@@ -5300,7 +7017,20 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x11DeleteStaticBlock\x12\x1f.cloudnat.v1.StaticBlockRequest\x1a .cloudnat.v1.StaticBlockResponse\x12_\n" +
 	"\x10ListStaticBlocks\x12$.cloudnat.v1.ListStaticBlocksRequest\x1a%.cloudnat.v1.ListStaticBlocksResponse\x12\\\n" +
 	"\x0fListSubscribers\x12#.cloudnat.v1.ListSubscribersRequest\x1a$.cloudnat.v1.ListSubscribersResponse\x12S\n" +
-	"\x0eStreamBlockLog\x12\".cloudnat.v1.StreamBlockLogRequest\x1a\x1b.cloudnat.v1.BlockLogRecord0\x01B;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
+	"\x0eStreamBlockLog\x12\".cloudnat.v1.StreamBlockLogRequest\x1a\x1b.cloudnat.v1.BlockLogRecord0\x012\xbd\t\n" +
+	"\x11NATGatewayService\x12Y\n" +
+	"\x10CreateNATGateway\x12$.cloudnat.v1.CreateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12Y\n" +
+	"\x10UpdateNATGateway\x12$.cloudnat.v1.UpdateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12_\n" +
+	"\x10DeleteNATGateway\x12$.cloudnat.v1.DeleteNATGatewayRequest\x1a%.cloudnat.v1.DeleteNATGatewayResponse\x12S\n" +
+	"\rGetNATGateway\x12!.cloudnat.v1.GetNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12\\\n" +
+	"\x0fListNATGateways\x12#.cloudnat.v1.ListNATGatewaysRequest\x1a$.cloudnat.v1.ListNATGatewaysResponse\x12Y\n" +
+	"\x0fWatchNATGateway\x12#.cloudnat.v1.WatchNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse0\x01\x12k\n" +
+	"\x16CreateNetworkInterface\x12*.cloudnat.v1.CreateNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12k\n" +
+	"\x16UpdateNetworkInterface\x12*.cloudnat.v1.UpdateNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12q\n" +
+	"\x16DeleteNetworkInterface\x12*.cloudnat.v1.DeleteNetworkInterfaceRequest\x1a+.cloudnat.v1.DeleteNetworkInterfaceResponse\x12e\n" +
+	"\x13GetNetworkInterface\x12'.cloudnat.v1.GetNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12n\n" +
+	"\x15ListNetworkInterfaces\x12).cloudnat.v1.ListNetworkInterfacesRequest\x1a*.cloudnat.v1.ListNetworkInterfacesResponse\x12_\n" +
+	"\x10ApplyNATGateways\x12$.cloudnat.v1.ApplyNATGatewaysRequest\x1a%.cloudnat.v1.ApplyNATGatewaysResponseB;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
 
 var (
 	file_cloudnat_v1_cloudnat_proto_rawDescOnce sync.Once
@@ -5315,94 +7045,125 @@ func file_cloudnat_v1_cloudnat_proto_rawDescGZIP() []byte {
 }
 
 var file_cloudnat_v1_cloudnat_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
+var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
-	(Protocol)(0),                      // 0: cloudnat.v1.Protocol
-	(SyncState)(0),                     // 1: cloudnat.v1.SyncState
-	(TranslationKind)(0),               // 2: cloudnat.v1.TranslationKind
-	(LBMethod)(0),                      // 3: cloudnat.v1.LBMethod
-	(HashField)(0),                     // 4: cloudnat.v1.HashField
-	(TCPState)(0),                      // 5: cloudnat.v1.TCPState
-	(Filtering)(0),                     // 6: cloudnat.v1.Filtering
-	(*Sync)(nil),                       // 7: cloudnat.v1.Sync
-	(*TranslationKey)(nil),             // 8: cloudnat.v1.TranslationKey
-	(*Backend)(nil),                    // 9: cloudnat.v1.Backend
-	(*Translation)(nil),                // 10: cloudnat.v1.Translation
-	(*CreateTranslationRequest)(nil),   // 11: cloudnat.v1.CreateTranslationRequest
-	(*UpdateTranslationRequest)(nil),   // 12: cloudnat.v1.UpdateTranslationRequest
-	(*TranslationResponse)(nil),        // 13: cloudnat.v1.TranslationResponse
-	(*DeleteTranslationRequest)(nil),   // 14: cloudnat.v1.DeleteTranslationRequest
-	(*DeleteTranslationResponse)(nil),  // 15: cloudnat.v1.DeleteTranslationResponse
-	(*GetTranslationRequest)(nil),      // 16: cloudnat.v1.GetTranslationRequest
-	(*ListTranslationsRequest)(nil),    // 17: cloudnat.v1.ListTranslationsRequest
-	(*ListTranslationsResponse)(nil),   // 18: cloudnat.v1.ListTranslationsResponse
-	(*SNATAddress)(nil),                // 19: cloudnat.v1.SNATAddress
-	(*SNATExclusion)(nil),              // 20: cloudnat.v1.SNATExclusion
-	(*SNATInterface)(nil),              // 21: cloudnat.v1.SNATInterface
-	(*SetSNATAddressesRequest)(nil),    // 22: cloudnat.v1.SetSNATAddressesRequest
-	(*SetSNATAddressesResponse)(nil),   // 23: cloudnat.v1.SetSNATAddressesResponse
-	(*AddSNATExclusionRequest)(nil),    // 24: cloudnat.v1.AddSNATExclusionRequest
-	(*DeleteSNATExclusionRequest)(nil), // 25: cloudnat.v1.DeleteSNATExclusionRequest
-	(*SNATExclusionResponse)(nil),      // 26: cloudnat.v1.SNATExclusionResponse
-	(*SNATInterfaceRequest)(nil),       // 27: cloudnat.v1.SNATInterfaceRequest
-	(*SNATInterfaceResponse)(nil),      // 28: cloudnat.v1.SNATInterfaceResponse
-	(*GetSNATRequest)(nil),             // 29: cloudnat.v1.GetSNATRequest
-	(*GetSNATResponse)(nil),            // 30: cloudnat.v1.GetSNATResponse
-	(*Session)(nil),                    // 31: cloudnat.v1.Session
-	(*ListSessionsRequest)(nil),        // 32: cloudnat.v1.ListSessionsRequest
-	(*DeleteSessionRequest)(nil),       // 33: cloudnat.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),      // 34: cloudnat.v1.DeleteSessionResponse
-	(*PurgeSessionsRequest)(nil),       // 35: cloudnat.v1.PurgeSessionsRequest
-	(*PurgeSessionsResponse)(nil),      // 36: cloudnat.v1.PurgeSessionsResponse
-	(*Timeouts)(nil),                   // 37: cloudnat.v1.Timeouts
-	(*SetTimeoutsRequest)(nil),         // 38: cloudnat.v1.SetTimeoutsRequest
-	(*TimeoutsResponse)(nil),           // 39: cloudnat.v1.TimeoutsResponse
-	(*GetTimeoutsRequest)(nil),         // 40: cloudnat.v1.GetTimeoutsRequest
-	(*SessionLimit)(nil),               // 41: cloudnat.v1.SessionLimit
-	(*SetSessionLimitRequest)(nil),     // 42: cloudnat.v1.SetSessionLimitRequest
-	(*SessionLimitResponse)(nil),       // 43: cloudnat.v1.SessionLimitResponse
-	(*ListSessionLimitsRequest)(nil),   // 44: cloudnat.v1.ListSessionLimitsRequest
-	(*ListSessionLimitsResponse)(nil),  // 45: cloudnat.v1.ListSessionLimitsResponse
-	(*Interface)(nil),                  // 46: cloudnat.v1.Interface
-	(*ListInterfacesRequest)(nil),      // 47: cloudnat.v1.ListInterfacesRequest
-	(*ListInterfacesResponse)(nil),     // 48: cloudnat.v1.ListInterfacesResponse
-	(*DataplaneStatus)(nil),            // 49: cloudnat.v1.DataplaneStatus
-	(*Counters)(nil),                   // 50: cloudnat.v1.Counters
-	(*ReconcileItem)(nil),              // 51: cloudnat.v1.ReconcileItem
-	(*IntentCounts)(nil),               // 52: cloudnat.v1.IntentCounts
-	(*GetStatusRequest)(nil),           // 53: cloudnat.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),          // 54: cloudnat.v1.GetStatusResponse
-	(*Pool)(nil),                       // 55: cloudnat.v1.Pool
-	(*PoolCounters)(nil),               // 56: cloudnat.v1.PoolCounters
-	(*PoolResponse)(nil),               // 57: cloudnat.v1.PoolResponse
-	(*CreatePoolRequest)(nil),          // 58: cloudnat.v1.CreatePoolRequest
-	(*UpdatePoolRequest)(nil),          // 59: cloudnat.v1.UpdatePoolRequest
-	(*DeletePoolRequest)(nil),          // 60: cloudnat.v1.DeletePoolRequest
-	(*DeletePoolResponse)(nil),         // 61: cloudnat.v1.DeletePoolResponse
-	(*GetPoolRequest)(nil),             // 62: cloudnat.v1.GetPoolRequest
-	(*ListPoolsRequest)(nil),           // 63: cloudnat.v1.ListPoolsRequest
-	(*ListPoolsResponse)(nil),          // 64: cloudnat.v1.ListPoolsResponse
-	(*PoolBinding)(nil),                // 65: cloudnat.v1.PoolBinding
-	(*CreatePoolBindingRequest)(nil),   // 66: cloudnat.v1.CreatePoolBindingRequest
-	(*PoolBindingResponse)(nil),        // 67: cloudnat.v1.PoolBindingResponse
-	(*DeletePoolBindingRequest)(nil),   // 68: cloudnat.v1.DeletePoolBindingRequest
-	(*DeletePoolBindingResponse)(nil),  // 69: cloudnat.v1.DeletePoolBindingResponse
-	(*ListPoolBindingsRequest)(nil),    // 70: cloudnat.v1.ListPoolBindingsRequest
-	(*ListPoolBindingsResponse)(nil),   // 71: cloudnat.v1.ListPoolBindingsResponse
-	(*StaticBlock)(nil),                // 72: cloudnat.v1.StaticBlock
-	(*StaticBlockRequest)(nil),         // 73: cloudnat.v1.StaticBlockRequest
-	(*StaticBlockResponse)(nil),        // 74: cloudnat.v1.StaticBlockResponse
-	(*ListStaticBlocksRequest)(nil),    // 75: cloudnat.v1.ListStaticBlocksRequest
-	(*ListStaticBlocksResponse)(nil),   // 76: cloudnat.v1.ListStaticBlocksResponse
-	(*PortBlock)(nil),                  // 77: cloudnat.v1.PortBlock
-	(*Subscriber)(nil),                 // 78: cloudnat.v1.Subscriber
-	(*ListSubscribersRequest)(nil),     // 79: cloudnat.v1.ListSubscribersRequest
-	(*ListSubscribersResponse)(nil),    // 80: cloudnat.v1.ListSubscribersResponse
-	(*StreamBlockLogRequest)(nil),      // 81: cloudnat.v1.StreamBlockLogRequest
-	(*BlockLogRecord)(nil),             // 82: cloudnat.v1.BlockLogRecord
-	nil,                                // 83: cloudnat.v1.Counters.DropsEntry
-	(*durationpb.Duration)(nil),        // 84: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 85: google.protobuf.Timestamp
+	(Protocol)(0),                          // 0: cloudnat.v1.Protocol
+	(SyncState)(0),                         // 1: cloudnat.v1.SyncState
+	(TranslationKind)(0),                   // 2: cloudnat.v1.TranslationKind
+	(LBMethod)(0),                          // 3: cloudnat.v1.LBMethod
+	(HashField)(0),                         // 4: cloudnat.v1.HashField
+	(TCPState)(0),                          // 5: cloudnat.v1.TCPState
+	(Filtering)(0),                         // 6: cloudnat.v1.Filtering
+	(*Sync)(nil),                           // 7: cloudnat.v1.Sync
+	(*TranslationKey)(nil),                 // 8: cloudnat.v1.TranslationKey
+	(*Backend)(nil),                        // 9: cloudnat.v1.Backend
+	(*Translation)(nil),                    // 10: cloudnat.v1.Translation
+	(*CreateTranslationRequest)(nil),       // 11: cloudnat.v1.CreateTranslationRequest
+	(*UpdateTranslationRequest)(nil),       // 12: cloudnat.v1.UpdateTranslationRequest
+	(*TranslationResponse)(nil),            // 13: cloudnat.v1.TranslationResponse
+	(*DeleteTranslationRequest)(nil),       // 14: cloudnat.v1.DeleteTranslationRequest
+	(*DeleteTranslationResponse)(nil),      // 15: cloudnat.v1.DeleteTranslationResponse
+	(*GetTranslationRequest)(nil),          // 16: cloudnat.v1.GetTranslationRequest
+	(*ListTranslationsRequest)(nil),        // 17: cloudnat.v1.ListTranslationsRequest
+	(*ListTranslationsResponse)(nil),       // 18: cloudnat.v1.ListTranslationsResponse
+	(*SNATAddress)(nil),                    // 19: cloudnat.v1.SNATAddress
+	(*SNATExclusion)(nil),                  // 20: cloudnat.v1.SNATExclusion
+	(*SNATInterface)(nil),                  // 21: cloudnat.v1.SNATInterface
+	(*SetSNATAddressesRequest)(nil),        // 22: cloudnat.v1.SetSNATAddressesRequest
+	(*SetSNATAddressesResponse)(nil),       // 23: cloudnat.v1.SetSNATAddressesResponse
+	(*AddSNATExclusionRequest)(nil),        // 24: cloudnat.v1.AddSNATExclusionRequest
+	(*DeleteSNATExclusionRequest)(nil),     // 25: cloudnat.v1.DeleteSNATExclusionRequest
+	(*SNATExclusionResponse)(nil),          // 26: cloudnat.v1.SNATExclusionResponse
+	(*SNATInterfaceRequest)(nil),           // 27: cloudnat.v1.SNATInterfaceRequest
+	(*SNATInterfaceResponse)(nil),          // 28: cloudnat.v1.SNATInterfaceResponse
+	(*GetSNATRequest)(nil),                 // 29: cloudnat.v1.GetSNATRequest
+	(*GetSNATResponse)(nil),                // 30: cloudnat.v1.GetSNATResponse
+	(*Session)(nil),                        // 31: cloudnat.v1.Session
+	(*ListSessionsRequest)(nil),            // 32: cloudnat.v1.ListSessionsRequest
+	(*DeleteSessionRequest)(nil),           // 33: cloudnat.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),          // 34: cloudnat.v1.DeleteSessionResponse
+	(*PurgeSessionsRequest)(nil),           // 35: cloudnat.v1.PurgeSessionsRequest
+	(*PurgeSessionsResponse)(nil),          // 36: cloudnat.v1.PurgeSessionsResponse
+	(*Timeouts)(nil),                       // 37: cloudnat.v1.Timeouts
+	(*SetTimeoutsRequest)(nil),             // 38: cloudnat.v1.SetTimeoutsRequest
+	(*TimeoutsResponse)(nil),               // 39: cloudnat.v1.TimeoutsResponse
+	(*GetTimeoutsRequest)(nil),             // 40: cloudnat.v1.GetTimeoutsRequest
+	(*SessionLimit)(nil),                   // 41: cloudnat.v1.SessionLimit
+	(*SetSessionLimitRequest)(nil),         // 42: cloudnat.v1.SetSessionLimitRequest
+	(*SessionLimitResponse)(nil),           // 43: cloudnat.v1.SessionLimitResponse
+	(*ListSessionLimitsRequest)(nil),       // 44: cloudnat.v1.ListSessionLimitsRequest
+	(*ListSessionLimitsResponse)(nil),      // 45: cloudnat.v1.ListSessionLimitsResponse
+	(*Interface)(nil),                      // 46: cloudnat.v1.Interface
+	(*ListInterfacesRequest)(nil),          // 47: cloudnat.v1.ListInterfacesRequest
+	(*ListInterfacesResponse)(nil),         // 48: cloudnat.v1.ListInterfacesResponse
+	(*DataplaneStatus)(nil),                // 49: cloudnat.v1.DataplaneStatus
+	(*Counters)(nil),                       // 50: cloudnat.v1.Counters
+	(*ReconcileItem)(nil),                  // 51: cloudnat.v1.ReconcileItem
+	(*IntentCounts)(nil),                   // 52: cloudnat.v1.IntentCounts
+	(*GetStatusRequest)(nil),               // 53: cloudnat.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),              // 54: cloudnat.v1.GetStatusResponse
+	(*Pool)(nil),                           // 55: cloudnat.v1.Pool
+	(*PoolCounters)(nil),                   // 56: cloudnat.v1.PoolCounters
+	(*PoolResponse)(nil),                   // 57: cloudnat.v1.PoolResponse
+	(*CreatePoolRequest)(nil),              // 58: cloudnat.v1.CreatePoolRequest
+	(*UpdatePoolRequest)(nil),              // 59: cloudnat.v1.UpdatePoolRequest
+	(*DeletePoolRequest)(nil),              // 60: cloudnat.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),             // 61: cloudnat.v1.DeletePoolResponse
+	(*GetPoolRequest)(nil),                 // 62: cloudnat.v1.GetPoolRequest
+	(*ListPoolsRequest)(nil),               // 63: cloudnat.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),              // 64: cloudnat.v1.ListPoolsResponse
+	(*PoolBinding)(nil),                    // 65: cloudnat.v1.PoolBinding
+	(*CreatePoolBindingRequest)(nil),       // 66: cloudnat.v1.CreatePoolBindingRequest
+	(*PoolBindingResponse)(nil),            // 67: cloudnat.v1.PoolBindingResponse
+	(*DeletePoolBindingRequest)(nil),       // 68: cloudnat.v1.DeletePoolBindingRequest
+	(*DeletePoolBindingResponse)(nil),      // 69: cloudnat.v1.DeletePoolBindingResponse
+	(*ListPoolBindingsRequest)(nil),        // 70: cloudnat.v1.ListPoolBindingsRequest
+	(*ListPoolBindingsResponse)(nil),       // 71: cloudnat.v1.ListPoolBindingsResponse
+	(*StaticBlock)(nil),                    // 72: cloudnat.v1.StaticBlock
+	(*StaticBlockRequest)(nil),             // 73: cloudnat.v1.StaticBlockRequest
+	(*StaticBlockResponse)(nil),            // 74: cloudnat.v1.StaticBlockResponse
+	(*ListStaticBlocksRequest)(nil),        // 75: cloudnat.v1.ListStaticBlocksRequest
+	(*ListStaticBlocksResponse)(nil),       // 76: cloudnat.v1.ListStaticBlocksResponse
+	(*PortBlock)(nil),                      // 77: cloudnat.v1.PortBlock
+	(*Subscriber)(nil),                     // 78: cloudnat.v1.Subscriber
+	(*ListSubscribersRequest)(nil),         // 79: cloudnat.v1.ListSubscribersRequest
+	(*ListSubscribersResponse)(nil),        // 80: cloudnat.v1.ListSubscribersResponse
+	(*StreamBlockLogRequest)(nil),          // 81: cloudnat.v1.StreamBlockLogRequest
+	(*BlockLogRecord)(nil),                 // 82: cloudnat.v1.BlockLogRecord
+	(*NetworkInterface)(nil),               // 83: cloudnat.v1.NetworkInterface
+	(*LabelSelectorRequirement)(nil),       // 84: cloudnat.v1.LabelSelectorRequirement
+	(*LabelSelector)(nil),                  // 85: cloudnat.v1.LabelSelector
+	(*NATGatewayIP)(nil),                   // 86: cloudnat.v1.NATGatewayIP
+	(*NATGateway)(nil),                     // 87: cloudnat.v1.NATGateway
+	(*NATGatewayMemberAddress)(nil),        // 88: cloudnat.v1.NATGatewayMemberAddress
+	(*NATGatewayMember)(nil),               // 89: cloudnat.v1.NATGatewayMember
+	(*NATGatewayUnassigned)(nil),           // 90: cloudnat.v1.NATGatewayUnassigned
+	(*NATGatewayBlock)(nil),                // 91: cloudnat.v1.NATGatewayBlock
+	(*NATGatewayStatus)(nil),               // 92: cloudnat.v1.NATGatewayStatus
+	(*NATGatewayResponse)(nil),             // 93: cloudnat.v1.NATGatewayResponse
+	(*CreateNATGatewayRequest)(nil),        // 94: cloudnat.v1.CreateNATGatewayRequest
+	(*UpdateNATGatewayRequest)(nil),        // 95: cloudnat.v1.UpdateNATGatewayRequest
+	(*DeleteNATGatewayRequest)(nil),        // 96: cloudnat.v1.DeleteNATGatewayRequest
+	(*DeleteNATGatewayResponse)(nil),       // 97: cloudnat.v1.DeleteNATGatewayResponse
+	(*GetNATGatewayRequest)(nil),           // 98: cloudnat.v1.GetNATGatewayRequest
+	(*ListNATGatewaysRequest)(nil),         // 99: cloudnat.v1.ListNATGatewaysRequest
+	(*ListNATGatewaysResponse)(nil),        // 100: cloudnat.v1.ListNATGatewaysResponse
+	(*WatchNATGatewayRequest)(nil),         // 101: cloudnat.v1.WatchNATGatewayRequest
+	(*NetworkInterfaceResponse)(nil),       // 102: cloudnat.v1.NetworkInterfaceResponse
+	(*CreateNetworkInterfaceRequest)(nil),  // 103: cloudnat.v1.CreateNetworkInterfaceRequest
+	(*UpdateNetworkInterfaceRequest)(nil),  // 104: cloudnat.v1.UpdateNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceRequest)(nil),  // 105: cloudnat.v1.DeleteNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceResponse)(nil), // 106: cloudnat.v1.DeleteNetworkInterfaceResponse
+	(*GetNetworkInterfaceRequest)(nil),     // 107: cloudnat.v1.GetNetworkInterfaceRequest
+	(*ListNetworkInterfacesRequest)(nil),   // 108: cloudnat.v1.ListNetworkInterfacesRequest
+	(*ListNetworkInterfacesResponse)(nil),  // 109: cloudnat.v1.ListNetworkInterfacesResponse
+	(*ApplyNATGatewaysRequest)(nil),        // 110: cloudnat.v1.ApplyNATGatewaysRequest
+	(*ApplyNATGatewaysResponse)(nil),       // 111: cloudnat.v1.ApplyNATGatewaysResponse
+	nil,                                    // 112: cloudnat.v1.Counters.DropsEntry
+	nil,                                    // 113: cloudnat.v1.NetworkInterface.LabelsEntry
+	nil,                                    // 114: cloudnat.v1.LabelSelector.MatchLabelsEntry
+	(*durationpb.Duration)(nil),            // 115: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 116: google.protobuf.Timestamp
 }
 var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	1,   // 0: cloudnat.v1.Sync.state:type_name -> cloudnat.v1.SyncState
@@ -5431,13 +7192,13 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	21,  // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
 	0,   // 24: cloudnat.v1.Session.proto:type_name -> cloudnat.v1.Protocol
 	5,   // 25: cloudnat.v1.Session.tcp_state:type_name -> cloudnat.v1.TCPState
-	84,  // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
+	115, // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
 	0,   // 27: cloudnat.v1.ListSessionsRequest.proto:type_name -> cloudnat.v1.Protocol
 	0,   // 28: cloudnat.v1.DeleteSessionRequest.proto:type_name -> cloudnat.v1.Protocol
-	84,  // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
-	84,  // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
-	84,  // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
-	84,  // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
+	115, // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
+	115, // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
+	115, // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
+	115, // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
 	37,  // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
 	37,  // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
 	7,   // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
@@ -5445,15 +7206,15 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	7,   // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
 	41,  // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
 	46,  // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
-	83,  // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
+	112, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
 	1,   // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
-	85,  // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
+	116, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
 	49,  // 43: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
 	50,  // 44: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
 	52,  // 45: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
 	51,  // 46: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
-	85,  // 47: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
-	84,  // 48: cloudnat.v1.Pool.reuse_delay:type_name -> google.protobuf.Duration
+	116, // 47: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
+	115, // 48: cloudnat.v1.Pool.reuse_delay:type_name -> google.protobuf.Duration
 	6,   // 49: cloudnat.v1.Pool.filtering:type_name -> cloudnat.v1.Filtering
 	55,  // 50: cloudnat.v1.PoolResponse.pool:type_name -> cloudnat.v1.Pool
 	7,   // 51: cloudnat.v1.PoolResponse.sync:type_name -> cloudnat.v1.Sync
@@ -5475,78 +7236,124 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	72,  // 67: cloudnat.v1.ListStaticBlocksResponse.blocks:type_name -> cloudnat.v1.StaticBlock
 	77,  // 68: cloudnat.v1.Subscriber.blocks:type_name -> cloudnat.v1.PortBlock
 	78,  // 69: cloudnat.v1.ListSubscribersResponse.subscribers:type_name -> cloudnat.v1.Subscriber
-	85,  // 70: cloudnat.v1.BlockLogRecord.time:type_name -> google.protobuf.Timestamp
-	11,  // 71: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
-	12,  // 72: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
-	14,  // 73: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
-	16,  // 74: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
-	17,  // 75: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
-	22,  // 76: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
-	24,  // 77: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
-	25,  // 78: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
-	27,  // 79: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	27,  // 80: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	29,  // 81: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
-	32,  // 82: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
-	33,  // 83: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
-	35,  // 84: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
-	38,  // 85: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
-	40,  // 86: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
-	42,  // 87: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
-	44,  // 88: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
-	47,  // 89: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
-	53,  // 90: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
-	58,  // 91: cloudnat.v1.PoolService.CreatePool:input_type -> cloudnat.v1.CreatePoolRequest
-	59,  // 92: cloudnat.v1.PoolService.UpdatePool:input_type -> cloudnat.v1.UpdatePoolRequest
-	60,  // 93: cloudnat.v1.PoolService.DeletePool:input_type -> cloudnat.v1.DeletePoolRequest
-	62,  // 94: cloudnat.v1.PoolService.GetPool:input_type -> cloudnat.v1.GetPoolRequest
-	63,  // 95: cloudnat.v1.PoolService.ListPools:input_type -> cloudnat.v1.ListPoolsRequest
-	66,  // 96: cloudnat.v1.PoolService.CreatePoolBinding:input_type -> cloudnat.v1.CreatePoolBindingRequest
-	68,  // 97: cloudnat.v1.PoolService.DeletePoolBinding:input_type -> cloudnat.v1.DeletePoolBindingRequest
-	70,  // 98: cloudnat.v1.PoolService.ListPoolBindings:input_type -> cloudnat.v1.ListPoolBindingsRequest
-	73,  // 99: cloudnat.v1.PoolService.CreateStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
-	73,  // 100: cloudnat.v1.PoolService.DeleteStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
-	75,  // 101: cloudnat.v1.PoolService.ListStaticBlocks:input_type -> cloudnat.v1.ListStaticBlocksRequest
-	79,  // 102: cloudnat.v1.PoolService.ListSubscribers:input_type -> cloudnat.v1.ListSubscribersRequest
-	81,  // 103: cloudnat.v1.PoolService.StreamBlockLog:input_type -> cloudnat.v1.StreamBlockLogRequest
-	13,  // 104: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	13,  // 105: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	15,  // 106: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
-	13,  // 107: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
-	18,  // 108: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
-	23,  // 109: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
-	26,  // 110: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	26,  // 111: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	28,  // 112: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	28,  // 113: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	30,  // 114: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
-	31,  // 115: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
-	34,  // 116: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
-	36,  // 117: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
-	39,  // 118: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	39,  // 119: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	43,  // 120: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
-	45,  // 121: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
-	48,  // 122: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
-	54,  // 123: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
-	57,  // 124: cloudnat.v1.PoolService.CreatePool:output_type -> cloudnat.v1.PoolResponse
-	57,  // 125: cloudnat.v1.PoolService.UpdatePool:output_type -> cloudnat.v1.PoolResponse
-	61,  // 126: cloudnat.v1.PoolService.DeletePool:output_type -> cloudnat.v1.DeletePoolResponse
-	57,  // 127: cloudnat.v1.PoolService.GetPool:output_type -> cloudnat.v1.PoolResponse
-	64,  // 128: cloudnat.v1.PoolService.ListPools:output_type -> cloudnat.v1.ListPoolsResponse
-	67,  // 129: cloudnat.v1.PoolService.CreatePoolBinding:output_type -> cloudnat.v1.PoolBindingResponse
-	69,  // 130: cloudnat.v1.PoolService.DeletePoolBinding:output_type -> cloudnat.v1.DeletePoolBindingResponse
-	71,  // 131: cloudnat.v1.PoolService.ListPoolBindings:output_type -> cloudnat.v1.ListPoolBindingsResponse
-	74,  // 132: cloudnat.v1.PoolService.CreateStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
-	74,  // 133: cloudnat.v1.PoolService.DeleteStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
-	76,  // 134: cloudnat.v1.PoolService.ListStaticBlocks:output_type -> cloudnat.v1.ListStaticBlocksResponse
-	80,  // 135: cloudnat.v1.PoolService.ListSubscribers:output_type -> cloudnat.v1.ListSubscribersResponse
-	82,  // 136: cloudnat.v1.PoolService.StreamBlockLog:output_type -> cloudnat.v1.BlockLogRecord
-	104, // [104:137] is the sub-list for method output_type
-	71,  // [71:104] is the sub-list for method input_type
-	71,  // [71:71] is the sub-list for extension type_name
-	71,  // [71:71] is the sub-list for extension extendee
-	0,   // [0:71] is the sub-list for field type_name
+	116, // 70: cloudnat.v1.BlockLogRecord.time:type_name -> google.protobuf.Timestamp
+	113, // 71: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
+	114, // 72: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
+	84,  // 73: cloudnat.v1.LabelSelector.match_expressions:type_name -> cloudnat.v1.LabelSelectorRequirement
+	86,  // 74: cloudnat.v1.NATGateway.ips:type_name -> cloudnat.v1.NATGatewayIP
+	85,  // 75: cloudnat.v1.NATGateway.network_interface_selector:type_name -> cloudnat.v1.LabelSelector
+	88,  // 76: cloudnat.v1.NATGatewayMember.addresses:type_name -> cloudnat.v1.NATGatewayMemberAddress
+	86,  // 77: cloudnat.v1.NATGatewayStatus.ips:type_name -> cloudnat.v1.NATGatewayIP
+	89,  // 78: cloudnat.v1.NATGatewayStatus.members:type_name -> cloudnat.v1.NATGatewayMember
+	90,  // 79: cloudnat.v1.NATGatewayStatus.unassigned:type_name -> cloudnat.v1.NATGatewayUnassigned
+	91,  // 80: cloudnat.v1.NATGatewayStatus.drained:type_name -> cloudnat.v1.NATGatewayBlock
+	87,  // 81: cloudnat.v1.NATGatewayResponse.gateway:type_name -> cloudnat.v1.NATGateway
+	92,  // 82: cloudnat.v1.NATGatewayResponse.status:type_name -> cloudnat.v1.NATGatewayStatus
+	87,  // 83: cloudnat.v1.CreateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	87,  // 84: cloudnat.v1.UpdateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	93,  // 85: cloudnat.v1.ListNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	83,  // 86: cloudnat.v1.NetworkInterfaceResponse.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 87: cloudnat.v1.CreateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 88: cloudnat.v1.UpdateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 89: cloudnat.v1.ListNetworkInterfacesResponse.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 90: cloudnat.v1.ApplyNATGatewaysRequest.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	87,  // 91: cloudnat.v1.ApplyNATGatewaysRequest.gateways:type_name -> cloudnat.v1.NATGateway
+	93,  // 92: cloudnat.v1.ApplyNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	11,  // 93: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
+	12,  // 94: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
+	14,  // 95: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
+	16,  // 96: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
+	17,  // 97: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
+	22,  // 98: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
+	24,  // 99: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
+	25,  // 100: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
+	27,  // 101: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	27,  // 102: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	29,  // 103: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
+	32,  // 104: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
+	33,  // 105: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
+	35,  // 106: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
+	38,  // 107: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
+	40,  // 108: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
+	42,  // 109: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
+	44,  // 110: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
+	47,  // 111: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
+	53,  // 112: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
+	58,  // 113: cloudnat.v1.PoolService.CreatePool:input_type -> cloudnat.v1.CreatePoolRequest
+	59,  // 114: cloudnat.v1.PoolService.UpdatePool:input_type -> cloudnat.v1.UpdatePoolRequest
+	60,  // 115: cloudnat.v1.PoolService.DeletePool:input_type -> cloudnat.v1.DeletePoolRequest
+	62,  // 116: cloudnat.v1.PoolService.GetPool:input_type -> cloudnat.v1.GetPoolRequest
+	63,  // 117: cloudnat.v1.PoolService.ListPools:input_type -> cloudnat.v1.ListPoolsRequest
+	66,  // 118: cloudnat.v1.PoolService.CreatePoolBinding:input_type -> cloudnat.v1.CreatePoolBindingRequest
+	68,  // 119: cloudnat.v1.PoolService.DeletePoolBinding:input_type -> cloudnat.v1.DeletePoolBindingRequest
+	70,  // 120: cloudnat.v1.PoolService.ListPoolBindings:input_type -> cloudnat.v1.ListPoolBindingsRequest
+	73,  // 121: cloudnat.v1.PoolService.CreateStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	73,  // 122: cloudnat.v1.PoolService.DeleteStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	75,  // 123: cloudnat.v1.PoolService.ListStaticBlocks:input_type -> cloudnat.v1.ListStaticBlocksRequest
+	79,  // 124: cloudnat.v1.PoolService.ListSubscribers:input_type -> cloudnat.v1.ListSubscribersRequest
+	81,  // 125: cloudnat.v1.PoolService.StreamBlockLog:input_type -> cloudnat.v1.StreamBlockLogRequest
+	94,  // 126: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
+	95,  // 127: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
+	96,  // 128: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
+	98,  // 129: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
+	99,  // 130: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
+	101, // 131: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
+	103, // 132: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
+	104, // 133: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
+	105, // 134: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
+	107, // 135: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
+	108, // 136: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
+	110, // 137: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
+	13,  // 138: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	13,  // 139: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	15,  // 140: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
+	13,  // 141: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
+	18,  // 142: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
+	23,  // 143: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
+	26,  // 144: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	26,  // 145: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	28,  // 146: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	28,  // 147: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	30,  // 148: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
+	31,  // 149: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
+	34,  // 150: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
+	36,  // 151: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
+	39,  // 152: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	39,  // 153: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	43,  // 154: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
+	45,  // 155: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
+	48,  // 156: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
+	54,  // 157: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
+	57,  // 158: cloudnat.v1.PoolService.CreatePool:output_type -> cloudnat.v1.PoolResponse
+	57,  // 159: cloudnat.v1.PoolService.UpdatePool:output_type -> cloudnat.v1.PoolResponse
+	61,  // 160: cloudnat.v1.PoolService.DeletePool:output_type -> cloudnat.v1.DeletePoolResponse
+	57,  // 161: cloudnat.v1.PoolService.GetPool:output_type -> cloudnat.v1.PoolResponse
+	64,  // 162: cloudnat.v1.PoolService.ListPools:output_type -> cloudnat.v1.ListPoolsResponse
+	67,  // 163: cloudnat.v1.PoolService.CreatePoolBinding:output_type -> cloudnat.v1.PoolBindingResponse
+	69,  // 164: cloudnat.v1.PoolService.DeletePoolBinding:output_type -> cloudnat.v1.DeletePoolBindingResponse
+	71,  // 165: cloudnat.v1.PoolService.ListPoolBindings:output_type -> cloudnat.v1.ListPoolBindingsResponse
+	74,  // 166: cloudnat.v1.PoolService.CreateStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	74,  // 167: cloudnat.v1.PoolService.DeleteStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	76,  // 168: cloudnat.v1.PoolService.ListStaticBlocks:output_type -> cloudnat.v1.ListStaticBlocksResponse
+	80,  // 169: cloudnat.v1.PoolService.ListSubscribers:output_type -> cloudnat.v1.ListSubscribersResponse
+	82,  // 170: cloudnat.v1.PoolService.StreamBlockLog:output_type -> cloudnat.v1.BlockLogRecord
+	93,  // 171: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	93,  // 172: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	97,  // 173: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
+	93,  // 174: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	100, // 175: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
+	93,  // 176: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	102, // 177: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	102, // 178: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	106, // 179: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
+	102, // 180: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	109, // 181: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
+	111, // 182: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
+	138, // [138:183] is the sub-list for method output_type
+	93,  // [93:138] is the sub-list for method input_type
+	93,  // [93:93] is the sub-list for extension type_name
+	93,  // [93:93] is the sub-list for extension extendee
+	0,   // [0:93] is the sub-list for field type_name
 }
 
 func init() { file_cloudnat_v1_cloudnat_proto_init() }
@@ -5561,15 +7368,16 @@ func file_cloudnat_v1_cloudnat_proto_init() {
 	file_cloudnat_v1_cloudnat_proto_msgTypes[35].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[63].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[72].OneofWrappers = []any{}
+	file_cloudnat_v1_cloudnat_proto_msgTypes[101].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cloudnat_v1_cloudnat_proto_rawDesc), len(file_cloudnat_v1_cloudnat_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   77,
+			NumMessages:   108,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_cloudnat_v1_cloudnat_proto_goTypes,
 		DependencyIndexes: file_cloudnat_v1_cloudnat_proto_depIdxs,
