@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloudnat/cloudnat/agent/internal/blocklog"
 	"github.com/cloudnat/cloudnat/agent/internal/config"
 	"github.com/cloudnat/cloudnat/agent/internal/metrics"
 	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
@@ -154,6 +155,9 @@ func run(ctx context.Context, cfg config.Config) error {
 		Observe: func(full bool, took time.Duration, ops int, err error) { m.ObserveSync(full, took, ops, err) },
 	})
 	m = metrics.New(metrics.Sources{Dataplane: dp, Reconciler: rec, Intent: st})
+	// Block allocation/release records: logged and streamed over gRPC.
+	blocks := blocklog.New(dp, blocklog.Options{Logger: log.With("log", "nat-blocks")})
+	m.AddPools(dp, blocks)
 
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
@@ -166,7 +170,8 @@ func run(ctx context.Context, cfg config.Config) error {
 	})
 	g, health := server.NewGRPC(srv, server.GRPCOptions{
 		Token: cfg.GRPCToken, TLS: tlsConf, Logger: log,
-		Metrics: &server.Interceptors{Unary: m.UnaryServerInterceptor(), Stream: m.StreamServerInterceptor()},
+		Metrics:  &server.Interceptors{Unary: m.UnaryServerInterceptor(), Stream: m.StreamServerInterceptor()},
+		BlockLog: blocks,
 	})
 	lis, err := server.Listen(cfg.GRPCNetwork, cfg.GRPCAddress)
 	if err != nil {
@@ -177,6 +182,7 @@ func run(ctx context.Context, cfg config.Config) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { rec.Run(rctx) })
+	wg.Go(func() { blocks.Run(rctx) })
 	errc := make(chan error, 2)
 	if cfg.MetricsListen != "" {
 		wg.Go(func() {

@@ -592,6 +592,8 @@ func (r *Reconciler) call(ctx context.Context, op Op) error {
 		return r.dp.SetTimeouts(ctx, op.Timeouts)
 	case KindSessionLimit:
 		return r.dp.SetSessionLimit(ctx, op.SessionLimit)
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		return r.callPool(ctx, op)
 	}
 	return fmt.Errorf("reconcile: unknown kind %q", id.Kind)
 }
@@ -620,6 +622,8 @@ func (r *Reconciler) remember(op Op) {
 		} else {
 			a.SessionLimits[id.VRF] = op.SessionLimit.Max
 		}
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		rememberPool(a, op)
 	}
 }
 
@@ -657,6 +661,8 @@ func (r *Reconciler) forget(op Op) {
 		a.HaveTimeouts = false
 	case KindSessionLimit:
 		a.SessionLimits[id.VRF] = ^uint32(0) // unknown: differs from any intent
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		forgetPool(a, op)
 	}
 }
 
@@ -707,6 +713,9 @@ func (r *Reconciler) dump(ctx context.Context) (*State, error) {
 		if l.Max != 0 {
 			s.SessionLimits[l.VRF] = l.Max
 		}
+	}
+	if err := r.dumpPools(cctx, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

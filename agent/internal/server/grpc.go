@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudnat/cloudnat/agent/internal/blocklog"
 	"github.com/cloudnat/cloudnat/agent/internal/validate"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 )
@@ -46,6 +47,8 @@ type GRPCOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, go first in the chain.
 	Metrics *Interceptors
+	// BlockLog feeds PoolService.StreamBlockLog (nil: unavailable).
+	BlockLog *blocklog.Hub
 }
 
 // healthService is exempt from authentication.
@@ -115,6 +118,7 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	pb.RegisterSessionServiceServer(g, srv)
 	pb.RegisterInterfaceServiceServer(g, srv)
 	pb.RegisterStatusServiceServer(g, srv)
+	pb.RegisterPoolServiceServer(g, NewPoolServer(srv, opts.BlockLog))
 	pb.RegisterNATGatewayServiceServer(g, NewNATGWService(srv))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)

@@ -254,6 +254,7 @@ func Clone(d model.Desired) model.Desired {
 		SessionLimits:  slices.Clone(d.SessionLimits),
 		NATGW:          d.NATGW.Clone(),
 	}
+	clonePools(&out, d)
 	for i := range out.Translations {
 		out.Translations[i].Backends = slices.Clone(out.Translations[i].Backends)
 	}

@@ -605,6 +605,8 @@ func Request(req any) error {
 		_, err = Timeouts(r)
 	case *pb.SetSessionLimitRequest:
 		_, err = SessionLimit(r)
+	default:
+		err = poolRequest(req)
 	}
 	return err
 }

@@ -387,6 +387,65 @@ func (TCPState) EnumDescriptor() ([]byte, []int) {
 	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{5}
 }
 
+// Filtering says which inbound packets reach a subscriber's mapping.
+type Filtering int32
+
+const (
+	// Same as ADDRESS_PORT.
+	Filtering_FILTERING_UNSPECIFIED Filtering = 0
+	// Only from a remote address and port the subscriber has sent to (RFC
+	// 4787 address-and-port-dependent filtering; the default: a mapping is
+	// no open port for the rest of the internet).
+	Filtering_FILTERING_ADDRESS_PORT Filtering = 1
+	// From any port of a remote address the subscriber has sent to.
+	Filtering_FILTERING_ADDRESS Filtering = 2
+	// From anyone once the mapping exists (endpoint-independent).
+	Filtering_FILTERING_ENDPOINT Filtering = 3
+)
+
+// Enum value maps for Filtering.
+var (
+	Filtering_name = map[int32]string{
+		0: "FILTERING_UNSPECIFIED",
+		1: "FILTERING_ADDRESS_PORT",
+		2: "FILTERING_ADDRESS",
+		3: "FILTERING_ENDPOINT",
+	}
+	Filtering_value = map[string]int32{
+		"FILTERING_UNSPECIFIED":  0,
+		"FILTERING_ADDRESS_PORT": 1,
+		"FILTERING_ADDRESS":      2,
+		"FILTERING_ENDPOINT":     3,
+	}
+)
+
+func (x Filtering) Enum() *Filtering {
+	p := new(Filtering)
+	*p = x
+	return p
+}
+
+func (x Filtering) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Filtering) Descriptor() protoreflect.EnumDescriptor {
+	return file_cloudnat_v1_cloudnat_proto_enumTypes[6].Descriptor()
+}
+
+func (Filtering) Type() protoreflect.EnumType {
+	return &file_cloudnat_v1_cloudnat_proto_enumTypes[6]
+}
+
+func (x Filtering) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Filtering.Descriptor instead.
+func (Filtering) EnumDescriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{6}
+}
+
 // Sync reports what reconciling a write's objects gave.
 type Sync struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3223,6 +3282,1649 @@ func (x *GetStatusResponse) GetLastSyncError() string {
 	return ""
 }
 
+type Pool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-63 characters of [a-z0-9._-].
+	Name       string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	OutsideVrf uint32 `protobuf:"varint,2,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	// Addresses: "a.b.c.d", a prefix "a.b.c.d/n" or a range "first-last",
+	// one family for the whole pool; at most 10,000. Either ranges or
+	// interface.
+	Ranges []string `protobuf:"bytes,3,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// An interface whose own address is the pool (followed when it changes).
+	Interface string `protobuf:"bytes,4,opt,name=interface,proto3" json:"interface,omitempty"`
+	// Ports handed out; 0 and 0 mean 1024-65535.
+	PortMin uint32 `protobuf:"varint,5,opt,name=port_min,json=portMin,proto3" json:"port_min,omitempty"`
+	PortMax uint32 `protobuf:"varint,6,opt,name=port_max,json=portMax,proto3" json:"port_max,omitempty"`
+	// Ports per block: a power of two, at most the port range; 0 means 256.
+	BlockSize uint32 `protobuf:"varint,7,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	// 0 means 4.
+	MaxBlocksPerSubscriber uint32 `protobuf:"varint,8,opt,name=max_blocks_per_subscriber,json=maxBlocksPerSubscriber,proto3" json:"max_blocks_per_subscriber,omitempty"`
+	// 0: no limit but the session table's.
+	MaxSessionsPerSubscriber uint32 `protobuf:"varint,9,opt,name=max_sessions_per_subscriber,json=maxSessionsPerSubscriber,proto3" json:"max_sessions_per_subscriber,omitempty"`
+	// How long a released port waits before another subscriber gets it;
+	// unset means 120 s.
+	ReuseDelay    *durationpb.Duration `protobuf:"bytes,10,opt,name=reuse_delay,json=reuseDelay,proto3" json:"reuse_delay,omitempty"`
+	Filtering     Filtering            `protobuf:"varint,11,opt,name=filtering,proto3,enum=cloudnat.v1.Filtering" json:"filtering,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pool) Reset() {
+	*x = Pool{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pool) ProtoMessage() {}
+
+func (x *Pool) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pool.ProtoReflect.Descriptor instead.
+func (*Pool) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *Pool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Pool) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+func (x *Pool) GetRanges() []string {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *Pool) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *Pool) GetPortMin() uint32 {
+	if x != nil {
+		return x.PortMin
+	}
+	return 0
+}
+
+func (x *Pool) GetPortMax() uint32 {
+	if x != nil {
+		return x.PortMax
+	}
+	return 0
+}
+
+func (x *Pool) GetBlockSize() uint32 {
+	if x != nil {
+		return x.BlockSize
+	}
+	return 0
+}
+
+func (x *Pool) GetMaxBlocksPerSubscriber() uint32 {
+	if x != nil {
+		return x.MaxBlocksPerSubscriber
+	}
+	return 0
+}
+
+func (x *Pool) GetMaxSessionsPerSubscriber() uint32 {
+	if x != nil {
+		return x.MaxSessionsPerSubscriber
+	}
+	return 0
+}
+
+func (x *Pool) GetReuseDelay() *durationpb.Duration {
+	if x != nil {
+		return x.ReuseDelay
+	}
+	return nil
+}
+
+func (x *Pool) GetFiltering() Filtering {
+	if x != nil {
+		return x.Filtering
+	}
+	return Filtering_FILTERING_UNSPECIFIED
+}
+
+type PoolCounters struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscribers   uint32                 `protobuf:"varint,1,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	Blocks        uint32                 `protobuf:"varint,2,opt,name=blocks,proto3" json:"blocks,omitempty"`
+	BlocksUsed    uint32                 `protobuf:"varint,3,opt,name=blocks_used,json=blocksUsed,proto3" json:"blocks_used,omitempty"`
+	BlocksCooling uint32                 `protobuf:"varint,4,opt,name=blocks_cooling,json=blocksCooling,proto3" json:"blocks_cooling,omitempty"`
+	Sessions      uint64                 `protobuf:"varint,5,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	// New flows dropped: no block left or a per-subscriber cap.
+	Exhausted     uint64 `protobuf:"varint,6,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolCounters) Reset() {
+	*x = PoolCounters{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolCounters) ProtoMessage() {}
+
+func (x *PoolCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolCounters.ProtoReflect.Descriptor instead.
+func (*PoolCounters) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *PoolCounters) GetSubscribers() uint32 {
+	if x != nil {
+		return x.Subscribers
+	}
+	return 0
+}
+
+func (x *PoolCounters) GetBlocks() uint32 {
+	if x != nil {
+		return x.Blocks
+	}
+	return 0
+}
+
+func (x *PoolCounters) GetBlocksUsed() uint32 {
+	if x != nil {
+		return x.BlocksUsed
+	}
+	return 0
+}
+
+func (x *PoolCounters) GetBlocksCooling() uint32 {
+	if x != nil {
+		return x.BlocksCooling
+	}
+	return 0
+}
+
+func (x *PoolCounters) GetSessions() uint64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *PoolCounters) GetExhausted() uint64 {
+	if x != nil {
+		return x.Exhausted
+	}
+	return 0
+}
+
+type PoolResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  *Pool                  `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Sync  *Sync                  `protobuf:"bytes,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	// From the dataplane (Get and List; absent when it cannot be read).
+	Counters      *PoolCounters `protobuf:"bytes,3,opt,name=counters,proto3" json:"counters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolResponse) Reset() {
+	*x = PoolResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolResponse) ProtoMessage() {}
+
+func (x *PoolResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolResponse.ProtoReflect.Descriptor instead.
+func (*PoolResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *PoolResponse) GetPool() *Pool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+func (x *PoolResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+func (x *PoolResponse) GetCounters() *PoolCounters {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+type CreatePoolRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          *Pool                  `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePoolRequest) Reset() {
+	*x = CreatePoolRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePoolRequest) ProtoMessage() {}
+
+func (x *CreatePoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePoolRequest.ProtoReflect.Descriptor instead.
+func (*CreatePoolRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CreatePoolRequest) GetPool() *Pool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+type UpdatePoolRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  *Pool                  `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// Create the pool when it does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePoolRequest) Reset() {
+	*x = UpdatePoolRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePoolRequest) ProtoMessage() {}
+
+func (x *UpdatePoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePoolRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePoolRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *UpdatePoolRequest) GetPool() *Pool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+func (x *UpdatePoolRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeletePoolRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Succeed when the pool does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolRequest) Reset() {
+	*x = DeletePoolRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolRequest) ProtoMessage() {}
+
+func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
+func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *DeletePoolRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeletePoolRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeletePoolResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sync          *Sync                  `protobuf:"bytes,1,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolResponse) Reset() {
+	*x = DeletePoolResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolResponse) ProtoMessage() {}
+
+func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolResponse.ProtoReflect.Descriptor instead.
+func (*DeletePoolResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *DeletePoolResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type GetPoolRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPoolRequest) Reset() {
+	*x = GetPoolRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPoolRequest) ProtoMessage() {}
+
+func (x *GetPoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPoolRequest.ProtoReflect.Descriptor instead.
+func (*GetPoolRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GetPoolRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListPoolsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsRequest) Reset() {
+	*x = ListPoolsRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsRequest) ProtoMessage() {}
+
+func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{56}
+}
+
+type ListPoolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pools         []*PoolResponse        `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsResponse) Reset() {
+	*x = ListPoolsResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsResponse) ProtoMessage() {}
+
+func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListPoolsResponse) GetPools() []*PoolResponse {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+type PoolBinding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vrf   uint32                 `protobuf:"varint,1,opt,name=vrf,proto3" json:"vrf,omitempty"`
+	// An inside prefix; it may not overlap another binding of the same vrf.
+	Prefix        string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Pool          string `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
+	Sync          *Sync  `protobuf:"bytes,4,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolBinding) Reset() {
+	*x = PoolBinding{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolBinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolBinding) ProtoMessage() {}
+
+func (x *PoolBinding) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolBinding.ProtoReflect.Descriptor instead.
+func (*PoolBinding) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *PoolBinding) GetVrf() uint32 {
+	if x != nil {
+		return x.Vrf
+	}
+	return 0
+}
+
+func (x *PoolBinding) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *PoolBinding) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *PoolBinding) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type CreatePoolBindingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Binding       *PoolBinding           `protobuf:"bytes,1,opt,name=binding,proto3" json:"binding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePoolBindingRequest) Reset() {
+	*x = CreatePoolBindingRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePoolBindingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePoolBindingRequest) ProtoMessage() {}
+
+func (x *CreatePoolBindingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePoolBindingRequest.ProtoReflect.Descriptor instead.
+func (*CreatePoolBindingRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CreatePoolBindingRequest) GetBinding() *PoolBinding {
+	if x != nil {
+		return x.Binding
+	}
+	return nil
+}
+
+type PoolBindingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Binding       *PoolBinding           `protobuf:"bytes,1,opt,name=binding,proto3" json:"binding,omitempty"`
+	Sync          *Sync                  `protobuf:"bytes,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolBindingResponse) Reset() {
+	*x = PoolBindingResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolBindingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolBindingResponse) ProtoMessage() {}
+
+func (x *PoolBindingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolBindingResponse.ProtoReflect.Descriptor instead.
+func (*PoolBindingResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *PoolBindingResponse) GetBinding() *PoolBinding {
+	if x != nil {
+		return x.Binding
+	}
+	return nil
+}
+
+func (x *PoolBindingResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type DeletePoolBindingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Vrf           uint32                 `protobuf:"varint,1,opt,name=vrf,proto3" json:"vrf,omitempty"`
+	Prefix        string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,3,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolBindingRequest) Reset() {
+	*x = DeletePoolBindingRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolBindingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolBindingRequest) ProtoMessage() {}
+
+func (x *DeletePoolBindingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolBindingRequest.ProtoReflect.Descriptor instead.
+func (*DeletePoolBindingRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeletePoolBindingRequest) GetVrf() uint32 {
+	if x != nil {
+		return x.Vrf
+	}
+	return 0
+}
+
+func (x *DeletePoolBindingRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *DeletePoolBindingRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeletePoolBindingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sync          *Sync                  `protobuf:"bytes,1,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolBindingResponse) Reset() {
+	*x = DeletePoolBindingResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolBindingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolBindingResponse) ProtoMessage() {}
+
+func (x *DeletePoolBindingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolBindingResponse.ProtoReflect.Descriptor instead.
+func (*DeletePoolBindingResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DeletePoolBindingResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type ListPoolBindingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vrf   *uint32                `protobuf:"varint,1,opt,name=vrf,proto3,oneof" json:"vrf,omitempty"`
+	// "": every pool.
+	Pool          string `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolBindingsRequest) Reset() {
+	*x = ListPoolBindingsRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolBindingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolBindingsRequest) ProtoMessage() {}
+
+func (x *ListPoolBindingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolBindingsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolBindingsRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListPoolBindingsRequest) GetVrf() uint32 {
+	if x != nil && x.Vrf != nil {
+		return *x.Vrf
+	}
+	return 0
+}
+
+func (x *ListPoolBindingsRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+type ListPoolBindingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bindings      []*PoolBinding         `protobuf:"bytes,1,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolBindingsResponse) Reset() {
+	*x = ListPoolBindingsResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolBindingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolBindingsResponse) ProtoMessage() {}
+
+func (x *ListPoolBindingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolBindingsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolBindingsResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ListPoolBindingsResponse) GetBindings() []*PoolBinding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
+// StaticBlock assigns a subscriber the block of a pool starting at
+// port_start (a block boundary of the pool); never released by the
+// dataplane.
+type StaticBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Vrf           uint32                 `protobuf:"varint,2,opt,name=vrf,proto3" json:"vrf,omitempty"`
+	InsideAddr    string                 `protobuf:"bytes,3,opt,name=inside_addr,json=insideAddr,proto3" json:"inside_addr,omitempty"`
+	OutsideAddr   string                 `protobuf:"bytes,4,opt,name=outside_addr,json=outsideAddr,proto3" json:"outside_addr,omitempty"`
+	PortStart     uint32                 `protobuf:"varint,5,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	Sync          *Sync                  `protobuf:"bytes,6,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticBlock) Reset() {
+	*x = StaticBlock{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticBlock) ProtoMessage() {}
+
+func (x *StaticBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticBlock.ProtoReflect.Descriptor instead.
+func (*StaticBlock) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *StaticBlock) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *StaticBlock) GetVrf() uint32 {
+	if x != nil {
+		return x.Vrf
+	}
+	return 0
+}
+
+func (x *StaticBlock) GetInsideAddr() string {
+	if x != nil {
+		return x.InsideAddr
+	}
+	return ""
+}
+
+func (x *StaticBlock) GetOutsideAddr() string {
+	if x != nil {
+		return x.OutsideAddr
+	}
+	return ""
+}
+
+func (x *StaticBlock) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *StaticBlock) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type StaticBlockRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Block *StaticBlock           `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
+	// Delete: succeed when it does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticBlockRequest) Reset() {
+	*x = StaticBlockRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticBlockRequest) ProtoMessage() {}
+
+func (x *StaticBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticBlockRequest.ProtoReflect.Descriptor instead.
+func (*StaticBlockRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *StaticBlockRequest) GetBlock() *StaticBlock {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *StaticBlockRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type StaticBlockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Block         *StaticBlock           `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
+	Sync          *Sync                  `protobuf:"bytes,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticBlockResponse) Reset() {
+	*x = StaticBlockResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticBlockResponse) ProtoMessage() {}
+
+func (x *StaticBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticBlockResponse.ProtoReflect.Descriptor instead.
+func (*StaticBlockResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *StaticBlockResponse) GetBlock() *StaticBlock {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *StaticBlockResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type ListStaticBlocksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "": every pool.
+	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStaticBlocksRequest) Reset() {
+	*x = ListStaticBlocksRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStaticBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStaticBlocksRequest) ProtoMessage() {}
+
+func (x *ListStaticBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStaticBlocksRequest.ProtoReflect.Descriptor instead.
+func (*ListStaticBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *ListStaticBlocksRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+type ListStaticBlocksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Blocks        []*StaticBlock         `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStaticBlocksResponse) Reset() {
+	*x = ListStaticBlocksResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStaticBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStaticBlocksResponse) ProtoMessage() {}
+
+func (x *ListStaticBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStaticBlocksResponse.ProtoReflect.Descriptor instead.
+func (*ListStaticBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ListStaticBlocksResponse) GetBlocks() []*StaticBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+type PortBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PortStart     uint32                 `protobuf:"varint,1,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd       uint32                 `protobuf:"varint,2,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Static        bool                   `protobuf:"varint,3,opt,name=static,proto3" json:"static,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortBlock) Reset() {
+	*x = PortBlock{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortBlock) ProtoMessage() {}
+
+func (x *PortBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortBlock.ProtoReflect.Descriptor instead.
+func (*PortBlock) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *PortBlock) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *PortBlock) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *PortBlock) GetStatic() bool {
+	if x != nil {
+		return x.Static
+	}
+	return false
+}
+
+type Subscriber struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Vrf           uint32                 `protobuf:"varint,2,opt,name=vrf,proto3" json:"vrf,omitempty"`
+	InsideAddr    string                 `protobuf:"bytes,3,opt,name=inside_addr,json=insideAddr,proto3" json:"inside_addr,omitempty"`
+	PublicAddr    string                 `protobuf:"bytes,4,opt,name=public_addr,json=publicAddr,proto3" json:"public_addr,omitempty"`
+	Sessions      uint32                 `protobuf:"varint,5,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	PortsInUse    uint32                 `protobuf:"varint,6,opt,name=ports_in_use,json=portsInUse,proto3" json:"ports_in_use,omitempty"`
+	Blocks        []*PortBlock           `protobuf:"bytes,7,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscriber) Reset() {
+	*x = Subscriber{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscriber) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscriber) ProtoMessage() {}
+
+func (x *Subscriber) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscriber.ProtoReflect.Descriptor instead.
+func (*Subscriber) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *Subscriber) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *Subscriber) GetVrf() uint32 {
+	if x != nil {
+		return x.Vrf
+	}
+	return 0
+}
+
+func (x *Subscriber) GetInsideAddr() string {
+	if x != nil {
+		return x.InsideAddr
+	}
+	return ""
+}
+
+func (x *Subscriber) GetPublicAddr() string {
+	if x != nil {
+		return x.PublicAddr
+	}
+	return ""
+}
+
+func (x *Subscriber) GetSessions() uint32 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *Subscriber) GetPortsInUse() uint32 {
+	if x != nil {
+		return x.PortsInUse
+	}
+	return 0
+}
+
+func (x *Subscriber) GetBlocks() []*PortBlock {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+type ListSubscribersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vrf   *uint32                `protobuf:"varint,1,opt,name=vrf,proto3,oneof" json:"vrf,omitempty"`
+	// "": every pool.
+	Pool          string `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscribersRequest) Reset() {
+	*x = ListSubscribersRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscribersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscribersRequest) ProtoMessage() {}
+
+func (x *ListSubscribersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscribersRequest.ProtoReflect.Descriptor instead.
+func (*ListSubscribersRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ListSubscribersRequest) GetVrf() uint32 {
+	if x != nil && x.Vrf != nil {
+		return *x.Vrf
+	}
+	return 0
+}
+
+func (x *ListSubscribersRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+type ListSubscribersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscribers   []*Subscriber          `protobuf:"bytes,1,rep,name=subscribers,proto3" json:"subscribers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscribersResponse) Reset() {
+	*x = ListSubscribersResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscribersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscribersResponse) ProtoMessage() {}
+
+func (x *ListSubscribersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscribersResponse.ProtoReflect.Descriptor instead.
+func (*ListSubscribersResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ListSubscribersResponse) GetSubscribers() []*Subscriber {
+	if x != nil {
+		return x.Subscribers
+	}
+	return nil
+}
+
+type StreamBlockLogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamBlockLogRequest) Reset() {
+	*x = StreamBlockLogRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamBlockLogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamBlockLogRequest) ProtoMessage() {}
+
+func (x *StreamBlockLogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamBlockLogRequest.ProtoReflect.Descriptor instead.
+func (*StreamBlockLogRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{74}
+}
+
+// BlockLogRecord is one block allocation or release.
+type BlockLogRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// true: allocated; false: released.
+	Alloc      bool   `protobuf:"varint,2,opt,name=alloc,proto3" json:"alloc,omitempty"`
+	Pool       string `protobuf:"bytes,3,opt,name=pool,proto3" json:"pool,omitempty"`
+	Vrf        uint32 `protobuf:"varint,4,opt,name=vrf,proto3" json:"vrf,omitempty"`
+	InsideAddr string `protobuf:"bytes,5,opt,name=inside_addr,json=insideAddr,proto3" json:"inside_addr,omitempty"`
+	PublicAddr string `protobuf:"bytes,6,opt,name=public_addr,json=publicAddr,proto3" json:"public_addr,omitempty"`
+	PortStart  uint32 `protobuf:"varint,7,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd    uint32 `protobuf:"varint,8,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	// Records lost so far: by the dataplane (its consumer, the agent, was
+	// slow) plus those this stream missed (this client was slow).
+	Lost          uint64 `protobuf:"varint,9,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockLogRecord) Reset() {
+	*x = BlockLogRecord{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockLogRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockLogRecord) ProtoMessage() {}
+
+func (x *BlockLogRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockLogRecord.ProtoReflect.Descriptor instead.
+func (*BlockLogRecord) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *BlockLogRecord) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *BlockLogRecord) GetAlloc() bool {
+	if x != nil {
+		return x.Alloc
+	}
+	return false
+}
+
+func (x *BlockLogRecord) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *BlockLogRecord) GetVrf() uint32 {
+	if x != nil {
+		return x.Vrf
+	}
+	return 0
+}
+
+func (x *BlockLogRecord) GetInsideAddr() string {
+	if x != nil {
+		return x.InsideAddr
+	}
+	return ""
+}
+
+func (x *BlockLogRecord) GetPublicAddr() string {
+	if x != nil {
+		return x.PublicAddr
+	}
+	return ""
+}
+
+func (x *BlockLogRecord) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *BlockLogRecord) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *BlockLogRecord) GetLost() uint64 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
 // NetworkInterface is a machine's interface, named uniquely per agent.
 type NetworkInterface struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3243,7 +4945,7 @@ type NetworkInterface struct {
 
 func (x *NetworkInterface) Reset() {
 	*x = NetworkInterface{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +4957,7 @@ func (x *NetworkInterface) String() string {
 func (*NetworkInterface) ProtoMessage() {}
 
 func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +4970,7 @@ func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
 func (*NetworkInterface) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{48}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *NetworkInterface) GetName() string {
@@ -3324,7 +5026,7 @@ type LabelSelectorRequirement struct {
 
 func (x *LabelSelectorRequirement) Reset() {
 	*x = LabelSelectorRequirement{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +5038,7 @@ func (x *LabelSelectorRequirement) String() string {
 func (*LabelSelectorRequirement) ProtoMessage() {}
 
 func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +5051,7 @@ func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{49}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *LabelSelectorRequirement) GetKey() string {
@@ -3384,7 +5086,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +5098,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +5111,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{50}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *LabelSelector) GetMatchLabels() map[string]string {
@@ -3437,7 +5139,7 @@ type NATGatewayIP struct {
 
 func (x *NATGatewayIP) Reset() {
 	*x = NATGatewayIP{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +5151,7 @@ func (x *NATGatewayIP) String() string {
 func (*NATGatewayIP) ProtoMessage() {}
 
 func (x *NATGatewayIP) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +5164,7 @@ func (x *NATGatewayIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayIP.ProtoReflect.Descriptor instead.
 func (*NATGatewayIP) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{51}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *NATGatewayIP) GetName() string {
@@ -3500,7 +5202,7 @@ type NATGateway struct {
 
 func (x *NATGateway) Reset() {
 	*x = NATGateway{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +5214,7 @@ func (x *NATGateway) String() string {
 func (*NATGateway) ProtoMessage() {}
 
 func (x *NATGateway) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +5227,7 @@ func (x *NATGateway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGateway.ProtoReflect.Descriptor instead.
 func (*NATGateway) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{52}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *NATGateway) GetName() string {
@@ -3595,7 +5297,7 @@ type NATGatewayMemberAddress struct {
 
 func (x *NATGatewayMemberAddress) Reset() {
 	*x = NATGatewayMemberAddress{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3607,7 +5309,7 @@ func (x *NATGatewayMemberAddress) String() string {
 func (*NATGatewayMemberAddress) ProtoMessage() {}
 
 func (x *NATGatewayMemberAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3620,7 +5322,7 @@ func (x *NATGatewayMemberAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayMemberAddress.ProtoReflect.Descriptor instead.
 func (*NATGatewayMemberAddress) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{53}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *NATGatewayMemberAddress) GetFamily() string {
@@ -3658,7 +5360,7 @@ type NATGatewayMember struct {
 
 func (x *NATGatewayMember) Reset() {
 	*x = NATGatewayMember{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3670,7 +5372,7 @@ func (x *NATGatewayMember) String() string {
 func (*NATGatewayMember) ProtoMessage() {}
 
 func (x *NATGatewayMember) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3683,7 +5385,7 @@ func (x *NATGatewayMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayMember.ProtoReflect.Descriptor instead.
 func (*NATGatewayMember) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{54}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *NATGatewayMember) GetInterface() string {
@@ -3732,7 +5434,7 @@ type NATGatewayUnassigned struct {
 
 func (x *NATGatewayUnassigned) Reset() {
 	*x = NATGatewayUnassigned{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3744,7 +5446,7 @@ func (x *NATGatewayUnassigned) String() string {
 func (*NATGatewayUnassigned) ProtoMessage() {}
 
 func (x *NATGatewayUnassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3757,7 +5459,7 @@ func (x *NATGatewayUnassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayUnassigned.ProtoReflect.Descriptor instead.
 func (*NATGatewayUnassigned) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{55}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *NATGatewayUnassigned) GetInterface() string {
@@ -3788,7 +5490,7 @@ type NATGatewayBlock struct {
 
 func (x *NATGatewayBlock) Reset() {
 	*x = NATGatewayBlock{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3800,7 +5502,7 @@ func (x *NATGatewayBlock) String() string {
 func (*NATGatewayBlock) ProtoMessage() {}
 
 func (x *NATGatewayBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3813,7 +5515,7 @@ func (x *NATGatewayBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayBlock.ProtoReflect.Descriptor instead.
 func (*NATGatewayBlock) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{56}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *NATGatewayBlock) GetInterface() string {
@@ -3871,7 +5573,7 @@ type NATGatewayStatus struct {
 
 func (x *NATGatewayStatus) Reset() {
 	*x = NATGatewayStatus{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +5585,7 @@ func (x *NATGatewayStatus) String() string {
 func (*NATGatewayStatus) ProtoMessage() {}
 
 func (x *NATGatewayStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +5598,7 @@ func (x *NATGatewayStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayStatus.ProtoReflect.Descriptor instead.
 func (*NATGatewayStatus) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{57}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *NATGatewayStatus) GetIps() []*NATGatewayIP {
@@ -3965,7 +5667,7 @@ type NATGatewayResponse struct {
 
 func (x *NATGatewayResponse) Reset() {
 	*x = NATGatewayResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3977,7 +5679,7 @@ func (x *NATGatewayResponse) String() string {
 func (*NATGatewayResponse) ProtoMessage() {}
 
 func (x *NATGatewayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3990,7 +5692,7 @@ func (x *NATGatewayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NATGatewayResponse.ProtoReflect.Descriptor instead.
 func (*NATGatewayResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{58}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *NATGatewayResponse) GetGateway() *NATGateway {
@@ -4016,7 +5718,7 @@ type CreateNATGatewayRequest struct {
 
 func (x *CreateNATGatewayRequest) Reset() {
 	*x = CreateNATGatewayRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4028,7 +5730,7 @@ func (x *CreateNATGatewayRequest) String() string {
 func (*CreateNATGatewayRequest) ProtoMessage() {}
 
 func (x *CreateNATGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4041,7 +5743,7 @@ func (x *CreateNATGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNATGatewayRequest.ProtoReflect.Descriptor instead.
 func (*CreateNATGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{59}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *CreateNATGatewayRequest) GetGateway() *NATGateway {
@@ -4062,7 +5764,7 @@ type UpdateNATGatewayRequest struct {
 
 func (x *UpdateNATGatewayRequest) Reset() {
 	*x = UpdateNATGatewayRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4074,7 +5776,7 @@ func (x *UpdateNATGatewayRequest) String() string {
 func (*UpdateNATGatewayRequest) ProtoMessage() {}
 
 func (x *UpdateNATGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4087,7 +5789,7 @@ func (x *UpdateNATGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNATGatewayRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNATGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{60}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *UpdateNATGatewayRequest) GetGateway() *NATGateway {
@@ -4114,7 +5816,7 @@ type DeleteNATGatewayRequest struct {
 
 func (x *DeleteNATGatewayRequest) Reset() {
 	*x = DeleteNATGatewayRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4126,7 +5828,7 @@ func (x *DeleteNATGatewayRequest) String() string {
 func (*DeleteNATGatewayRequest) ProtoMessage() {}
 
 func (x *DeleteNATGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4139,7 +5841,7 @@ func (x *DeleteNATGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNATGatewayRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNATGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{61}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DeleteNATGatewayRequest) GetName() string {
@@ -4164,7 +5866,7 @@ type DeleteNATGatewayResponse struct {
 
 func (x *DeleteNATGatewayResponse) Reset() {
 	*x = DeleteNATGatewayResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +5878,7 @@ func (x *DeleteNATGatewayResponse) String() string {
 func (*DeleteNATGatewayResponse) ProtoMessage() {}
 
 func (x *DeleteNATGatewayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +5891,7 @@ func (x *DeleteNATGatewayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNATGatewayResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNATGatewayResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{62}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{90}
 }
 
 type GetNATGatewayRequest struct {
@@ -4201,7 +5903,7 @@ type GetNATGatewayRequest struct {
 
 func (x *GetNATGatewayRequest) Reset() {
 	*x = GetNATGatewayRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4213,7 +5915,7 @@ func (x *GetNATGatewayRequest) String() string {
 func (*GetNATGatewayRequest) ProtoMessage() {}
 
 func (x *GetNATGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4226,7 +5928,7 @@ func (x *GetNATGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNATGatewayRequest.ProtoReflect.Descriptor instead.
 func (*GetNATGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{63}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *GetNATGatewayRequest) GetName() string {
@@ -4244,7 +5946,7 @@ type ListNATGatewaysRequest struct {
 
 func (x *ListNATGatewaysRequest) Reset() {
 	*x = ListNATGatewaysRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4256,7 +5958,7 @@ func (x *ListNATGatewaysRequest) String() string {
 func (*ListNATGatewaysRequest) ProtoMessage() {}
 
 func (x *ListNATGatewaysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4269,7 +5971,7 @@ func (x *ListNATGatewaysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNATGatewaysRequest.ProtoReflect.Descriptor instead.
 func (*ListNATGatewaysRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{64}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{92}
 }
 
 type ListNATGatewaysResponse struct {
@@ -4281,7 +5983,7 @@ type ListNATGatewaysResponse struct {
 
 func (x *ListNATGatewaysResponse) Reset() {
 	*x = ListNATGatewaysResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4293,7 +5995,7 @@ func (x *ListNATGatewaysResponse) String() string {
 func (*ListNATGatewaysResponse) ProtoMessage() {}
 
 func (x *ListNATGatewaysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4306,7 +6008,7 @@ func (x *ListNATGatewaysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNATGatewaysResponse.ProtoReflect.Descriptor instead.
 func (*ListNATGatewaysResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{65}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
@@ -4326,7 +6028,7 @@ type WatchNATGatewayRequest struct {
 
 func (x *WatchNATGatewayRequest) Reset() {
 	*x = WatchNATGatewayRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4338,7 +6040,7 @@ func (x *WatchNATGatewayRequest) String() string {
 func (*WatchNATGatewayRequest) ProtoMessage() {}
 
 func (x *WatchNATGatewayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4351,7 +6053,7 @@ func (x *WatchNATGatewayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNATGatewayRequest.ProtoReflect.Descriptor instead.
 func (*WatchNATGatewayRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{66}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *WatchNATGatewayRequest) GetName() string {
@@ -4370,7 +6072,7 @@ type NetworkInterfaceResponse struct {
 
 func (x *NetworkInterfaceResponse) Reset() {
 	*x = NetworkInterfaceResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4382,7 +6084,7 @@ func (x *NetworkInterfaceResponse) String() string {
 func (*NetworkInterfaceResponse) ProtoMessage() {}
 
 func (x *NetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4395,7 +6097,7 @@ func (x *NetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkInterfaceResponse.ProtoReflect.Descriptor instead.
 func (*NetworkInterfaceResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{67}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *NetworkInterfaceResponse) GetInterface() *NetworkInterface {
@@ -4414,7 +6116,7 @@ type CreateNetworkInterfaceRequest struct {
 
 func (x *CreateNetworkInterfaceRequest) Reset() {
 	*x = CreateNetworkInterfaceRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +6128,7 @@ func (x *CreateNetworkInterfaceRequest) String() string {
 func (*CreateNetworkInterfaceRequest) ProtoMessage() {}
 
 func (x *CreateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +6141,7 @@ func (x *CreateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*CreateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{68}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *CreateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
@@ -4459,7 +6161,7 @@ type UpdateNetworkInterfaceRequest struct {
 
 func (x *UpdateNetworkInterfaceRequest) Reset() {
 	*x = UpdateNetworkInterfaceRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4471,7 +6173,7 @@ func (x *UpdateNetworkInterfaceRequest) String() string {
 func (*UpdateNetworkInterfaceRequest) ProtoMessage() {}
 
 func (x *UpdateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4484,7 +6186,7 @@ func (x *UpdateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{69}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *UpdateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
@@ -4511,7 +6213,7 @@ type DeleteNetworkInterfaceRequest struct {
 
 func (x *DeleteNetworkInterfaceRequest) Reset() {
 	*x = DeleteNetworkInterfaceRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4523,7 +6225,7 @@ func (x *DeleteNetworkInterfaceRequest) String() string {
 func (*DeleteNetworkInterfaceRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4536,7 +6238,7 @@ func (x *DeleteNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{70}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DeleteNetworkInterfaceRequest) GetName() string {
@@ -4561,7 +6263,7 @@ type DeleteNetworkInterfaceResponse struct {
 
 func (x *DeleteNetworkInterfaceResponse) Reset() {
 	*x = DeleteNetworkInterfaceResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +6275,7 @@ func (x *DeleteNetworkInterfaceResponse) String() string {
 func (*DeleteNetworkInterfaceResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +6288,7 @@ func (x *DeleteNetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkInterfaceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkInterfaceResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{71}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{99}
 }
 
 type GetNetworkInterfaceRequest struct {
@@ -4598,7 +6300,7 @@ type GetNetworkInterfaceRequest struct {
 
 func (x *GetNetworkInterfaceRequest) Reset() {
 	*x = GetNetworkInterfaceRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4610,7 +6312,7 @@ func (x *GetNetworkInterfaceRequest) String() string {
 func (*GetNetworkInterfaceRequest) ProtoMessage() {}
 
 func (x *GetNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4623,7 +6325,7 @@ func (x *GetNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
 func (*GetNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{72}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *GetNetworkInterfaceRequest) GetName() string {
@@ -4643,7 +6345,7 @@ type ListNetworkInterfacesRequest struct {
 
 func (x *ListNetworkInterfacesRequest) Reset() {
 	*x = ListNetworkInterfacesRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4655,7 +6357,7 @@ func (x *ListNetworkInterfacesRequest) String() string {
 func (*ListNetworkInterfacesRequest) ProtoMessage() {}
 
 func (x *ListNetworkInterfacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4668,7 +6370,7 @@ func (x *ListNetworkInterfacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworkInterfacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworkInterfacesRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{73}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ListNetworkInterfacesRequest) GetNetwork() uint32 {
@@ -4687,7 +6389,7 @@ type ListNetworkInterfacesResponse struct {
 
 func (x *ListNetworkInterfacesResponse) Reset() {
 	*x = ListNetworkInterfacesResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4699,7 +6401,7 @@ func (x *ListNetworkInterfacesResponse) String() string {
 func (*ListNetworkInterfacesResponse) ProtoMessage() {}
 
 func (x *ListNetworkInterfacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4712,7 +6414,7 @@ func (x *ListNetworkInterfacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworkInterfacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworkInterfacesResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{74}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ListNetworkInterfacesResponse) GetInterfaces() []*NetworkInterface {
@@ -4734,7 +6436,7 @@ type ApplyNATGatewaysRequest struct {
 
 func (x *ApplyNATGatewaysRequest) Reset() {
 	*x = ApplyNATGatewaysRequest{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4746,7 +6448,7 @@ func (x *ApplyNATGatewaysRequest) String() string {
 func (*ApplyNATGatewaysRequest) ProtoMessage() {}
 
 func (x *ApplyNATGatewaysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4759,7 +6461,7 @@ func (x *ApplyNATGatewaysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyNATGatewaysRequest.ProtoReflect.Descriptor instead.
 func (*ApplyNATGatewaysRequest) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{75}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ApplyNATGatewaysRequest) GetInterfaces() []*NetworkInterface {
@@ -4786,7 +6488,7 @@ type ApplyNATGatewaysResponse struct {
 
 func (x *ApplyNATGatewaysResponse) Reset() {
 	*x = ApplyNATGatewaysResponse{}
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4798,7 +6500,7 @@ func (x *ApplyNATGatewaysResponse) String() string {
 func (*ApplyNATGatewaysResponse) ProtoMessage() {}
 
 func (x *ApplyNATGatewaysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4811,7 +6513,7 @@ func (x *ApplyNATGatewaysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyNATGatewaysResponse.ProtoReflect.Descriptor instead.
 func (*ApplyNATGatewaysResponse) Descriptor() ([]byte, []int) {
-	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{76}
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ApplyNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
@@ -5029,7 +6731,128 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x06intent\x18\x04 \x01(\v2\x19.cloudnat.v1.IntentCountsR\x06intent\x120\n" +
 	"\x05items\x18\x05 \x03(\v2\x1a.cloudnat.v1.ReconcileItemR\x05items\x12@\n" +
 	"\x0elast_full_sync\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\flastFullSync\x12&\n" +
-	"\x0flast_sync_error\x18\a \x01(\tR\rlastSyncError\"\x90\x02\n" +
+	"\x0flast_sync_error\x18\a \x01(\tR\rlastSyncError\"\xb2\x03\n" +
+	"\x04Pool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\voutside_vrf\x18\x02 \x01(\rR\n" +
+	"outsideVrf\x12\x16\n" +
+	"\x06ranges\x18\x03 \x03(\tR\x06ranges\x12\x1c\n" +
+	"\tinterface\x18\x04 \x01(\tR\tinterface\x12\x19\n" +
+	"\bport_min\x18\x05 \x01(\rR\aportMin\x12\x19\n" +
+	"\bport_max\x18\x06 \x01(\rR\aportMax\x12\x1d\n" +
+	"\n" +
+	"block_size\x18\a \x01(\rR\tblockSize\x129\n" +
+	"\x19max_blocks_per_subscriber\x18\b \x01(\rR\x16maxBlocksPerSubscriber\x12=\n" +
+	"\x1bmax_sessions_per_subscriber\x18\t \x01(\rR\x18maxSessionsPerSubscriber\x12:\n" +
+	"\vreuse_delay\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"reuseDelay\x124\n" +
+	"\tfiltering\x18\v \x01(\x0e2\x16.cloudnat.v1.FilteringR\tfiltering\"\xca\x01\n" +
+	"\fPoolCounters\x12 \n" +
+	"\vsubscribers\x18\x01 \x01(\rR\vsubscribers\x12\x16\n" +
+	"\x06blocks\x18\x02 \x01(\rR\x06blocks\x12\x1f\n" +
+	"\vblocks_used\x18\x03 \x01(\rR\n" +
+	"blocksUsed\x12%\n" +
+	"\x0eblocks_cooling\x18\x04 \x01(\rR\rblocksCooling\x12\x1a\n" +
+	"\bsessions\x18\x05 \x01(\x04R\bsessions\x12\x1c\n" +
+	"\texhausted\x18\x06 \x01(\x04R\texhausted\"\x93\x01\n" +
+	"\fPoolResponse\x12%\n" +
+	"\x04pool\x18\x01 \x01(\v2\x11.cloudnat.v1.PoolR\x04pool\x12%\n" +
+	"\x04sync\x18\x02 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\x125\n" +
+	"\bcounters\x18\x03 \x01(\v2\x19.cloudnat.v1.PoolCountersR\bcounters\":\n" +
+	"\x11CreatePoolRequest\x12%\n" +
+	"\x04pool\x18\x01 \x01(\v2\x11.cloudnat.v1.PoolR\x04pool\"_\n" +
+	"\x11UpdatePoolRequest\x12%\n" +
+	"\x04pool\x18\x01 \x01(\v2\x11.cloudnat.v1.PoolR\x04pool\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"L\n" +
+	"\x11DeletePoolRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\";\n" +
+	"\x12DeletePoolResponse\x12%\n" +
+	"\x04sync\x18\x01 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"$\n" +
+	"\x0eGetPoolRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x12\n" +
+	"\x10ListPoolsRequest\"D\n" +
+	"\x11ListPoolsResponse\x12/\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.cloudnat.v1.PoolResponseR\x05pools\"r\n" +
+	"\vPoolBinding\x12\x10\n" +
+	"\x03vrf\x18\x01 \x01(\rR\x03vrf\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x12\n" +
+	"\x04pool\x18\x03 \x01(\tR\x04pool\x12%\n" +
+	"\x04sync\x18\x04 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"N\n" +
+	"\x18CreatePoolBindingRequest\x122\n" +
+	"\abinding\x18\x01 \x01(\v2\x18.cloudnat.v1.PoolBindingR\abinding\"p\n" +
+	"\x13PoolBindingResponse\x122\n" +
+	"\abinding\x18\x01 \x01(\v2\x18.cloudnat.v1.PoolBindingR\abinding\x12%\n" +
+	"\x04sync\x18\x02 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"i\n" +
+	"\x18DeletePoolBindingRequest\x12\x10\n" +
+	"\x03vrf\x18\x01 \x01(\rR\x03vrf\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12#\n" +
+	"\rallow_missing\x18\x03 \x01(\bR\fallowMissing\"B\n" +
+	"\x19DeletePoolBindingResponse\x12%\n" +
+	"\x04sync\x18\x01 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"L\n" +
+	"\x17ListPoolBindingsRequest\x12\x15\n" +
+	"\x03vrf\x18\x01 \x01(\rH\x00R\x03vrf\x88\x01\x01\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04poolB\x06\n" +
+	"\x04_vrf\"P\n" +
+	"\x18ListPoolBindingsResponse\x124\n" +
+	"\bbindings\x18\x01 \x03(\v2\x18.cloudnat.v1.PoolBindingR\bbindings\"\xbd\x01\n" +
+	"\vStaticBlock\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x10\n" +
+	"\x03vrf\x18\x02 \x01(\rR\x03vrf\x12\x1f\n" +
+	"\vinside_addr\x18\x03 \x01(\tR\n" +
+	"insideAddr\x12!\n" +
+	"\foutside_addr\x18\x04 \x01(\tR\voutsideAddr\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x05 \x01(\rR\tportStart\x12%\n" +
+	"\x04sync\x18\x06 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"i\n" +
+	"\x12StaticBlockRequest\x12.\n" +
+	"\x05block\x18\x01 \x01(\v2\x18.cloudnat.v1.StaticBlockR\x05block\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"l\n" +
+	"\x13StaticBlockResponse\x12.\n" +
+	"\x05block\x18\x01 \x01(\v2\x18.cloudnat.v1.StaticBlockR\x05block\x12%\n" +
+	"\x04sync\x18\x02 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"-\n" +
+	"\x17ListStaticBlocksRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"L\n" +
+	"\x18ListStaticBlocksResponse\x120\n" +
+	"\x06blocks\x18\x01 \x03(\v2\x18.cloudnat.v1.StaticBlockR\x06blocks\"]\n" +
+	"\tPortBlock\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x01 \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\x02 \x01(\rR\aportEnd\x12\x16\n" +
+	"\x06static\x18\x03 \x01(\bR\x06static\"\xe2\x01\n" +
+	"\n" +
+	"Subscriber\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x10\n" +
+	"\x03vrf\x18\x02 \x01(\rR\x03vrf\x12\x1f\n" +
+	"\vinside_addr\x18\x03 \x01(\tR\n" +
+	"insideAddr\x12\x1f\n" +
+	"\vpublic_addr\x18\x04 \x01(\tR\n" +
+	"publicAddr\x12\x1a\n" +
+	"\bsessions\x18\x05 \x01(\rR\bsessions\x12 \n" +
+	"\fports_in_use\x18\x06 \x01(\rR\n" +
+	"portsInUse\x12.\n" +
+	"\x06blocks\x18\a \x03(\v2\x16.cloudnat.v1.PortBlockR\x06blocks\"K\n" +
+	"\x16ListSubscribersRequest\x12\x15\n" +
+	"\x03vrf\x18\x01 \x01(\rH\x00R\x03vrf\x88\x01\x01\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04poolB\x06\n" +
+	"\x04_vrf\"T\n" +
+	"\x17ListSubscribersResponse\x129\n" +
+	"\vsubscribers\x18\x01 \x03(\v2\x17.cloudnat.v1.SubscriberR\vsubscribers\"\x17\n" +
+	"\x15StreamBlockLogRequest\"\x8c\x02\n" +
+	"\x0eBlockLogRecord\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05alloc\x18\x02 \x01(\bR\x05alloc\x12\x12\n" +
+	"\x04pool\x18\x03 \x01(\tR\x04pool\x12\x10\n" +
+	"\x03vrf\x18\x04 \x01(\rR\x03vrf\x12\x1f\n" +
+	"\vinside_addr\x18\x05 \x01(\tR\n" +
+	"insideAddr\x12\x1f\n" +
+	"\vpublic_addr\x18\x06 \x01(\tR\n" +
+	"publicAddr\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\a \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\b \x01(\rR\aportEnd\x12\x12\n" +
+	"\x04lost\x18\t \x01(\x04R\x04lost\"\x90\x02\n" +
 	"\x10NetworkInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\anetwork\x18\x02 \x01(\rR\anetwork\x12A\n" +
@@ -5180,7 +7003,12 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x12TCP_STATE_SYN_SENT\x10\x01\x12\x19\n" +
 	"\x15TCP_STATE_ESTABLISHED\x10\x02\x12\x16\n" +
 	"\x12TCP_STATE_FIN_WAIT\x10\x03\x12\x14\n" +
-	"\x10TCP_STATE_CLOSED\x10\x042\xed\x03\n" +
+	"\x10TCP_STATE_CLOSED\x10\x04*q\n" +
+	"\tFiltering\x12\x19\n" +
+	"\x15FILTERING_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16FILTERING_ADDRESS_PORT\x10\x01\x12\x15\n" +
+	"\x11FILTERING_ADDRESS\x10\x02\x12\x16\n" +
+	"\x12FILTERING_ENDPOINT\x10\x032\xed\x03\n" +
 	"\x12TranslationService\x12\\\n" +
 	"\x11CreateTranslation\x12%.cloudnat.v1.CreateTranslationRequest\x1a .cloudnat.v1.TranslationResponse\x12\\\n" +
 	"\x11UpdateTranslation\x12%.cloudnat.v1.UpdateTranslationRequest\x1a .cloudnat.v1.TranslationResponse\x12b\n" +
@@ -5205,7 +7033,24 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x10InterfaceService\x12Y\n" +
 	"\x0eListInterfaces\x12\".cloudnat.v1.ListInterfacesRequest\x1a#.cloudnat.v1.ListInterfacesResponse2[\n" +
 	"\rStatusService\x12J\n" +
-	"\tGetStatus\x12\x1d.cloudnat.v1.GetStatusRequest\x1a\x1e.cloudnat.v1.GetStatusResponse2\xbd\t\n" +
+	"\tGetStatus\x12\x1d.cloudnat.v1.GetStatusRequest\x1a\x1e.cloudnat.v1.GetStatusResponse2\xe4\b\n" +
+	"\vPoolService\x12G\n" +
+	"\n" +
+	"CreatePool\x12\x1e.cloudnat.v1.CreatePoolRequest\x1a\x19.cloudnat.v1.PoolResponse\x12G\n" +
+	"\n" +
+	"UpdatePool\x12\x1e.cloudnat.v1.UpdatePoolRequest\x1a\x19.cloudnat.v1.PoolResponse\x12M\n" +
+	"\n" +
+	"DeletePool\x12\x1e.cloudnat.v1.DeletePoolRequest\x1a\x1f.cloudnat.v1.DeletePoolResponse\x12A\n" +
+	"\aGetPool\x12\x1b.cloudnat.v1.GetPoolRequest\x1a\x19.cloudnat.v1.PoolResponse\x12J\n" +
+	"\tListPools\x12\x1d.cloudnat.v1.ListPoolsRequest\x1a\x1e.cloudnat.v1.ListPoolsResponse\x12\\\n" +
+	"\x11CreatePoolBinding\x12%.cloudnat.v1.CreatePoolBindingRequest\x1a .cloudnat.v1.PoolBindingResponse\x12b\n" +
+	"\x11DeletePoolBinding\x12%.cloudnat.v1.DeletePoolBindingRequest\x1a&.cloudnat.v1.DeletePoolBindingResponse\x12_\n" +
+	"\x10ListPoolBindings\x12$.cloudnat.v1.ListPoolBindingsRequest\x1a%.cloudnat.v1.ListPoolBindingsResponse\x12V\n" +
+	"\x11CreateStaticBlock\x12\x1f.cloudnat.v1.StaticBlockRequest\x1a .cloudnat.v1.StaticBlockResponse\x12V\n" +
+	"\x11DeleteStaticBlock\x12\x1f.cloudnat.v1.StaticBlockRequest\x1a .cloudnat.v1.StaticBlockResponse\x12_\n" +
+	"\x10ListStaticBlocks\x12$.cloudnat.v1.ListStaticBlocksRequest\x1a%.cloudnat.v1.ListStaticBlocksResponse\x12\\\n" +
+	"\x0fListSubscribers\x12#.cloudnat.v1.ListSubscribersRequest\x1a$.cloudnat.v1.ListSubscribersResponse\x12S\n" +
+	"\x0eStreamBlockLog\x12\".cloudnat.v1.StreamBlockLogRequest\x1a\x1b.cloudnat.v1.BlockLogRecord0\x012\xbd\t\n" +
 	"\x11NATGatewayService\x12Y\n" +
 	"\x10CreateNATGateway\x12$.cloudnat.v1.CreateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12Y\n" +
 	"\x10UpdateNATGateway\x12$.cloudnat.v1.UpdateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12_\n" +
@@ -5232,8 +7077,8 @@ func file_cloudnat_v1_cloudnat_proto_rawDescGZIP() []byte {
 	return file_cloudnat_v1_cloudnat_proto_rawDescData
 }
 
-var file_cloudnat_v1_cloudnat_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
+var file_cloudnat_v1_cloudnat_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
 	(Protocol)(0),                          // 0: cloudnat.v1.Protocol
 	(SyncState)(0),                         // 1: cloudnat.v1.SyncState
@@ -5241,88 +7086,117 @@ var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
 	(LBMethod)(0),                          // 3: cloudnat.v1.LBMethod
 	(HashField)(0),                         // 4: cloudnat.v1.HashField
 	(TCPState)(0),                          // 5: cloudnat.v1.TCPState
-	(*Sync)(nil),                           // 6: cloudnat.v1.Sync
-	(*TranslationKey)(nil),                 // 7: cloudnat.v1.TranslationKey
-	(*Backend)(nil),                        // 8: cloudnat.v1.Backend
-	(*Translation)(nil),                    // 9: cloudnat.v1.Translation
-	(*CreateTranslationRequest)(nil),       // 10: cloudnat.v1.CreateTranslationRequest
-	(*UpdateTranslationRequest)(nil),       // 11: cloudnat.v1.UpdateTranslationRequest
-	(*TranslationResponse)(nil),            // 12: cloudnat.v1.TranslationResponse
-	(*DeleteTranslationRequest)(nil),       // 13: cloudnat.v1.DeleteTranslationRequest
-	(*DeleteTranslationResponse)(nil),      // 14: cloudnat.v1.DeleteTranslationResponse
-	(*GetTranslationRequest)(nil),          // 15: cloudnat.v1.GetTranslationRequest
-	(*ListTranslationsRequest)(nil),        // 16: cloudnat.v1.ListTranslationsRequest
-	(*ListTranslationsResponse)(nil),       // 17: cloudnat.v1.ListTranslationsResponse
-	(*SNATAddress)(nil),                    // 18: cloudnat.v1.SNATAddress
-	(*SNATExclusion)(nil),                  // 19: cloudnat.v1.SNATExclusion
-	(*SNATInterface)(nil),                  // 20: cloudnat.v1.SNATInterface
-	(*SetSNATAddressesRequest)(nil),        // 21: cloudnat.v1.SetSNATAddressesRequest
-	(*SetSNATAddressesResponse)(nil),       // 22: cloudnat.v1.SetSNATAddressesResponse
-	(*AddSNATExclusionRequest)(nil),        // 23: cloudnat.v1.AddSNATExclusionRequest
-	(*DeleteSNATExclusionRequest)(nil),     // 24: cloudnat.v1.DeleteSNATExclusionRequest
-	(*SNATExclusionResponse)(nil),          // 25: cloudnat.v1.SNATExclusionResponse
-	(*SNATInterfaceRequest)(nil),           // 26: cloudnat.v1.SNATInterfaceRequest
-	(*SNATInterfaceResponse)(nil),          // 27: cloudnat.v1.SNATInterfaceResponse
-	(*GetSNATRequest)(nil),                 // 28: cloudnat.v1.GetSNATRequest
-	(*GetSNATResponse)(nil),                // 29: cloudnat.v1.GetSNATResponse
-	(*Session)(nil),                        // 30: cloudnat.v1.Session
-	(*ListSessionsRequest)(nil),            // 31: cloudnat.v1.ListSessionsRequest
-	(*DeleteSessionRequest)(nil),           // 32: cloudnat.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),          // 33: cloudnat.v1.DeleteSessionResponse
-	(*PurgeSessionsRequest)(nil),           // 34: cloudnat.v1.PurgeSessionsRequest
-	(*PurgeSessionsResponse)(nil),          // 35: cloudnat.v1.PurgeSessionsResponse
-	(*Timeouts)(nil),                       // 36: cloudnat.v1.Timeouts
-	(*SetTimeoutsRequest)(nil),             // 37: cloudnat.v1.SetTimeoutsRequest
-	(*TimeoutsResponse)(nil),               // 38: cloudnat.v1.TimeoutsResponse
-	(*GetTimeoutsRequest)(nil),             // 39: cloudnat.v1.GetTimeoutsRequest
-	(*SessionLimit)(nil),                   // 40: cloudnat.v1.SessionLimit
-	(*SetSessionLimitRequest)(nil),         // 41: cloudnat.v1.SetSessionLimitRequest
-	(*SessionLimitResponse)(nil),           // 42: cloudnat.v1.SessionLimitResponse
-	(*ListSessionLimitsRequest)(nil),       // 43: cloudnat.v1.ListSessionLimitsRequest
-	(*ListSessionLimitsResponse)(nil),      // 44: cloudnat.v1.ListSessionLimitsResponse
-	(*Interface)(nil),                      // 45: cloudnat.v1.Interface
-	(*ListInterfacesRequest)(nil),          // 46: cloudnat.v1.ListInterfacesRequest
-	(*ListInterfacesResponse)(nil),         // 47: cloudnat.v1.ListInterfacesResponse
-	(*DataplaneStatus)(nil),                // 48: cloudnat.v1.DataplaneStatus
-	(*Counters)(nil),                       // 49: cloudnat.v1.Counters
-	(*ReconcileItem)(nil),                  // 50: cloudnat.v1.ReconcileItem
-	(*IntentCounts)(nil),                   // 51: cloudnat.v1.IntentCounts
-	(*GetStatusRequest)(nil),               // 52: cloudnat.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),              // 53: cloudnat.v1.GetStatusResponse
-	(*NetworkInterface)(nil),               // 54: cloudnat.v1.NetworkInterface
-	(*LabelSelectorRequirement)(nil),       // 55: cloudnat.v1.LabelSelectorRequirement
-	(*LabelSelector)(nil),                  // 56: cloudnat.v1.LabelSelector
-	(*NATGatewayIP)(nil),                   // 57: cloudnat.v1.NATGatewayIP
-	(*NATGateway)(nil),                     // 58: cloudnat.v1.NATGateway
-	(*NATGatewayMemberAddress)(nil),        // 59: cloudnat.v1.NATGatewayMemberAddress
-	(*NATGatewayMember)(nil),               // 60: cloudnat.v1.NATGatewayMember
-	(*NATGatewayUnassigned)(nil),           // 61: cloudnat.v1.NATGatewayUnassigned
-	(*NATGatewayBlock)(nil),                // 62: cloudnat.v1.NATGatewayBlock
-	(*NATGatewayStatus)(nil),               // 63: cloudnat.v1.NATGatewayStatus
-	(*NATGatewayResponse)(nil),             // 64: cloudnat.v1.NATGatewayResponse
-	(*CreateNATGatewayRequest)(nil),        // 65: cloudnat.v1.CreateNATGatewayRequest
-	(*UpdateNATGatewayRequest)(nil),        // 66: cloudnat.v1.UpdateNATGatewayRequest
-	(*DeleteNATGatewayRequest)(nil),        // 67: cloudnat.v1.DeleteNATGatewayRequest
-	(*DeleteNATGatewayResponse)(nil),       // 68: cloudnat.v1.DeleteNATGatewayResponse
-	(*GetNATGatewayRequest)(nil),           // 69: cloudnat.v1.GetNATGatewayRequest
-	(*ListNATGatewaysRequest)(nil),         // 70: cloudnat.v1.ListNATGatewaysRequest
-	(*ListNATGatewaysResponse)(nil),        // 71: cloudnat.v1.ListNATGatewaysResponse
-	(*WatchNATGatewayRequest)(nil),         // 72: cloudnat.v1.WatchNATGatewayRequest
-	(*NetworkInterfaceResponse)(nil),       // 73: cloudnat.v1.NetworkInterfaceResponse
-	(*CreateNetworkInterfaceRequest)(nil),  // 74: cloudnat.v1.CreateNetworkInterfaceRequest
-	(*UpdateNetworkInterfaceRequest)(nil),  // 75: cloudnat.v1.UpdateNetworkInterfaceRequest
-	(*DeleteNetworkInterfaceRequest)(nil),  // 76: cloudnat.v1.DeleteNetworkInterfaceRequest
-	(*DeleteNetworkInterfaceResponse)(nil), // 77: cloudnat.v1.DeleteNetworkInterfaceResponse
-	(*GetNetworkInterfaceRequest)(nil),     // 78: cloudnat.v1.GetNetworkInterfaceRequest
-	(*ListNetworkInterfacesRequest)(nil),   // 79: cloudnat.v1.ListNetworkInterfacesRequest
-	(*ListNetworkInterfacesResponse)(nil),  // 80: cloudnat.v1.ListNetworkInterfacesResponse
-	(*ApplyNATGatewaysRequest)(nil),        // 81: cloudnat.v1.ApplyNATGatewaysRequest
-	(*ApplyNATGatewaysResponse)(nil),       // 82: cloudnat.v1.ApplyNATGatewaysResponse
-	nil,                                    // 83: cloudnat.v1.Counters.DropsEntry
-	nil,                                    // 84: cloudnat.v1.NetworkInterface.LabelsEntry
-	nil,                                    // 85: cloudnat.v1.LabelSelector.MatchLabelsEntry
-	(*durationpb.Duration)(nil),            // 86: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),          // 87: google.protobuf.Timestamp
+	(Filtering)(0),                         // 6: cloudnat.v1.Filtering
+	(*Sync)(nil),                           // 7: cloudnat.v1.Sync
+	(*TranslationKey)(nil),                 // 8: cloudnat.v1.TranslationKey
+	(*Backend)(nil),                        // 9: cloudnat.v1.Backend
+	(*Translation)(nil),                    // 10: cloudnat.v1.Translation
+	(*CreateTranslationRequest)(nil),       // 11: cloudnat.v1.CreateTranslationRequest
+	(*UpdateTranslationRequest)(nil),       // 12: cloudnat.v1.UpdateTranslationRequest
+	(*TranslationResponse)(nil),            // 13: cloudnat.v1.TranslationResponse
+	(*DeleteTranslationRequest)(nil),       // 14: cloudnat.v1.DeleteTranslationRequest
+	(*DeleteTranslationResponse)(nil),      // 15: cloudnat.v1.DeleteTranslationResponse
+	(*GetTranslationRequest)(nil),          // 16: cloudnat.v1.GetTranslationRequest
+	(*ListTranslationsRequest)(nil),        // 17: cloudnat.v1.ListTranslationsRequest
+	(*ListTranslationsResponse)(nil),       // 18: cloudnat.v1.ListTranslationsResponse
+	(*SNATAddress)(nil),                    // 19: cloudnat.v1.SNATAddress
+	(*SNATExclusion)(nil),                  // 20: cloudnat.v1.SNATExclusion
+	(*SNATInterface)(nil),                  // 21: cloudnat.v1.SNATInterface
+	(*SetSNATAddressesRequest)(nil),        // 22: cloudnat.v1.SetSNATAddressesRequest
+	(*SetSNATAddressesResponse)(nil),       // 23: cloudnat.v1.SetSNATAddressesResponse
+	(*AddSNATExclusionRequest)(nil),        // 24: cloudnat.v1.AddSNATExclusionRequest
+	(*DeleteSNATExclusionRequest)(nil),     // 25: cloudnat.v1.DeleteSNATExclusionRequest
+	(*SNATExclusionResponse)(nil),          // 26: cloudnat.v1.SNATExclusionResponse
+	(*SNATInterfaceRequest)(nil),           // 27: cloudnat.v1.SNATInterfaceRequest
+	(*SNATInterfaceResponse)(nil),          // 28: cloudnat.v1.SNATInterfaceResponse
+	(*GetSNATRequest)(nil),                 // 29: cloudnat.v1.GetSNATRequest
+	(*GetSNATResponse)(nil),                // 30: cloudnat.v1.GetSNATResponse
+	(*Session)(nil),                        // 31: cloudnat.v1.Session
+	(*ListSessionsRequest)(nil),            // 32: cloudnat.v1.ListSessionsRequest
+	(*DeleteSessionRequest)(nil),           // 33: cloudnat.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),          // 34: cloudnat.v1.DeleteSessionResponse
+	(*PurgeSessionsRequest)(nil),           // 35: cloudnat.v1.PurgeSessionsRequest
+	(*PurgeSessionsResponse)(nil),          // 36: cloudnat.v1.PurgeSessionsResponse
+	(*Timeouts)(nil),                       // 37: cloudnat.v1.Timeouts
+	(*SetTimeoutsRequest)(nil),             // 38: cloudnat.v1.SetTimeoutsRequest
+	(*TimeoutsResponse)(nil),               // 39: cloudnat.v1.TimeoutsResponse
+	(*GetTimeoutsRequest)(nil),             // 40: cloudnat.v1.GetTimeoutsRequest
+	(*SessionLimit)(nil),                   // 41: cloudnat.v1.SessionLimit
+	(*SetSessionLimitRequest)(nil),         // 42: cloudnat.v1.SetSessionLimitRequest
+	(*SessionLimitResponse)(nil),           // 43: cloudnat.v1.SessionLimitResponse
+	(*ListSessionLimitsRequest)(nil),       // 44: cloudnat.v1.ListSessionLimitsRequest
+	(*ListSessionLimitsResponse)(nil),      // 45: cloudnat.v1.ListSessionLimitsResponse
+	(*Interface)(nil),                      // 46: cloudnat.v1.Interface
+	(*ListInterfacesRequest)(nil),          // 47: cloudnat.v1.ListInterfacesRequest
+	(*ListInterfacesResponse)(nil),         // 48: cloudnat.v1.ListInterfacesResponse
+	(*DataplaneStatus)(nil),                // 49: cloudnat.v1.DataplaneStatus
+	(*Counters)(nil),                       // 50: cloudnat.v1.Counters
+	(*ReconcileItem)(nil),                  // 51: cloudnat.v1.ReconcileItem
+	(*IntentCounts)(nil),                   // 52: cloudnat.v1.IntentCounts
+	(*GetStatusRequest)(nil),               // 53: cloudnat.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),              // 54: cloudnat.v1.GetStatusResponse
+	(*Pool)(nil),                           // 55: cloudnat.v1.Pool
+	(*PoolCounters)(nil),                   // 56: cloudnat.v1.PoolCounters
+	(*PoolResponse)(nil),                   // 57: cloudnat.v1.PoolResponse
+	(*CreatePoolRequest)(nil),              // 58: cloudnat.v1.CreatePoolRequest
+	(*UpdatePoolRequest)(nil),              // 59: cloudnat.v1.UpdatePoolRequest
+	(*DeletePoolRequest)(nil),              // 60: cloudnat.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),             // 61: cloudnat.v1.DeletePoolResponse
+	(*GetPoolRequest)(nil),                 // 62: cloudnat.v1.GetPoolRequest
+	(*ListPoolsRequest)(nil),               // 63: cloudnat.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),              // 64: cloudnat.v1.ListPoolsResponse
+	(*PoolBinding)(nil),                    // 65: cloudnat.v1.PoolBinding
+	(*CreatePoolBindingRequest)(nil),       // 66: cloudnat.v1.CreatePoolBindingRequest
+	(*PoolBindingResponse)(nil),            // 67: cloudnat.v1.PoolBindingResponse
+	(*DeletePoolBindingRequest)(nil),       // 68: cloudnat.v1.DeletePoolBindingRequest
+	(*DeletePoolBindingResponse)(nil),      // 69: cloudnat.v1.DeletePoolBindingResponse
+	(*ListPoolBindingsRequest)(nil),        // 70: cloudnat.v1.ListPoolBindingsRequest
+	(*ListPoolBindingsResponse)(nil),       // 71: cloudnat.v1.ListPoolBindingsResponse
+	(*StaticBlock)(nil),                    // 72: cloudnat.v1.StaticBlock
+	(*StaticBlockRequest)(nil),             // 73: cloudnat.v1.StaticBlockRequest
+	(*StaticBlockResponse)(nil),            // 74: cloudnat.v1.StaticBlockResponse
+	(*ListStaticBlocksRequest)(nil),        // 75: cloudnat.v1.ListStaticBlocksRequest
+	(*ListStaticBlocksResponse)(nil),       // 76: cloudnat.v1.ListStaticBlocksResponse
+	(*PortBlock)(nil),                      // 77: cloudnat.v1.PortBlock
+	(*Subscriber)(nil),                     // 78: cloudnat.v1.Subscriber
+	(*ListSubscribersRequest)(nil),         // 79: cloudnat.v1.ListSubscribersRequest
+	(*ListSubscribersResponse)(nil),        // 80: cloudnat.v1.ListSubscribersResponse
+	(*StreamBlockLogRequest)(nil),          // 81: cloudnat.v1.StreamBlockLogRequest
+	(*BlockLogRecord)(nil),                 // 82: cloudnat.v1.BlockLogRecord
+	(*NetworkInterface)(nil),               // 83: cloudnat.v1.NetworkInterface
+	(*LabelSelectorRequirement)(nil),       // 84: cloudnat.v1.LabelSelectorRequirement
+	(*LabelSelector)(nil),                  // 85: cloudnat.v1.LabelSelector
+	(*NATGatewayIP)(nil),                   // 86: cloudnat.v1.NATGatewayIP
+	(*NATGateway)(nil),                     // 87: cloudnat.v1.NATGateway
+	(*NATGatewayMemberAddress)(nil),        // 88: cloudnat.v1.NATGatewayMemberAddress
+	(*NATGatewayMember)(nil),               // 89: cloudnat.v1.NATGatewayMember
+	(*NATGatewayUnassigned)(nil),           // 90: cloudnat.v1.NATGatewayUnassigned
+	(*NATGatewayBlock)(nil),                // 91: cloudnat.v1.NATGatewayBlock
+	(*NATGatewayStatus)(nil),               // 92: cloudnat.v1.NATGatewayStatus
+	(*NATGatewayResponse)(nil),             // 93: cloudnat.v1.NATGatewayResponse
+	(*CreateNATGatewayRequest)(nil),        // 94: cloudnat.v1.CreateNATGatewayRequest
+	(*UpdateNATGatewayRequest)(nil),        // 95: cloudnat.v1.UpdateNATGatewayRequest
+	(*DeleteNATGatewayRequest)(nil),        // 96: cloudnat.v1.DeleteNATGatewayRequest
+	(*DeleteNATGatewayResponse)(nil),       // 97: cloudnat.v1.DeleteNATGatewayResponse
+	(*GetNATGatewayRequest)(nil),           // 98: cloudnat.v1.GetNATGatewayRequest
+	(*ListNATGatewaysRequest)(nil),         // 99: cloudnat.v1.ListNATGatewaysRequest
+	(*ListNATGatewaysResponse)(nil),        // 100: cloudnat.v1.ListNATGatewaysResponse
+	(*WatchNATGatewayRequest)(nil),         // 101: cloudnat.v1.WatchNATGatewayRequest
+	(*NetworkInterfaceResponse)(nil),       // 102: cloudnat.v1.NetworkInterfaceResponse
+	(*CreateNetworkInterfaceRequest)(nil),  // 103: cloudnat.v1.CreateNetworkInterfaceRequest
+	(*UpdateNetworkInterfaceRequest)(nil),  // 104: cloudnat.v1.UpdateNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceRequest)(nil),  // 105: cloudnat.v1.DeleteNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceResponse)(nil), // 106: cloudnat.v1.DeleteNetworkInterfaceResponse
+	(*GetNetworkInterfaceRequest)(nil),     // 107: cloudnat.v1.GetNetworkInterfaceRequest
+	(*ListNetworkInterfacesRequest)(nil),   // 108: cloudnat.v1.ListNetworkInterfacesRequest
+	(*ListNetworkInterfacesResponse)(nil),  // 109: cloudnat.v1.ListNetworkInterfacesResponse
+	(*ApplyNATGatewaysRequest)(nil),        // 110: cloudnat.v1.ApplyNATGatewaysRequest
+	(*ApplyNATGatewaysResponse)(nil),       // 111: cloudnat.v1.ApplyNATGatewaysResponse
+	nil,                                    // 112: cloudnat.v1.Counters.DropsEntry
+	nil,                                    // 113: cloudnat.v1.NetworkInterface.LabelsEntry
+	nil,                                    // 114: cloudnat.v1.LabelSelector.MatchLabelsEntry
+	(*durationpb.Duration)(nil),            // 115: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 116: google.protobuf.Timestamp
 }
 var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	1,   // 0: cloudnat.v1.Sync.state:type_name -> cloudnat.v1.SyncState
@@ -5331,140 +7205,189 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	2,   // 3: cloudnat.v1.Translation.kind:type_name -> cloudnat.v1.TranslationKind
 	3,   // 4: cloudnat.v1.Translation.lb:type_name -> cloudnat.v1.LBMethod
 	4,   // 5: cloudnat.v1.Translation.hash_fields:type_name -> cloudnat.v1.HashField
-	8,   // 6: cloudnat.v1.Translation.backends:type_name -> cloudnat.v1.Backend
-	9,   // 7: cloudnat.v1.CreateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
-	9,   // 8: cloudnat.v1.UpdateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
-	9,   // 9: cloudnat.v1.TranslationResponse.translation:type_name -> cloudnat.v1.Translation
-	6,   // 10: cloudnat.v1.TranslationResponse.sync:type_name -> cloudnat.v1.Sync
-	7,   // 11: cloudnat.v1.DeleteTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
-	6,   // 12: cloudnat.v1.DeleteTranslationResponse.sync:type_name -> cloudnat.v1.Sync
-	7,   // 13: cloudnat.v1.GetTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
-	12,  // 14: cloudnat.v1.ListTranslationsResponse.translations:type_name -> cloudnat.v1.TranslationResponse
-	6,   // 15: cloudnat.v1.SNATAddress.sync:type_name -> cloudnat.v1.Sync
-	6,   // 16: cloudnat.v1.SNATExclusion.sync:type_name -> cloudnat.v1.Sync
-	6,   // 17: cloudnat.v1.SNATInterface.sync:type_name -> cloudnat.v1.Sync
-	6,   // 18: cloudnat.v1.SetSNATAddressesResponse.sync:type_name -> cloudnat.v1.Sync
-	6,   // 19: cloudnat.v1.SNATExclusionResponse.sync:type_name -> cloudnat.v1.Sync
-	6,   // 20: cloudnat.v1.SNATInterfaceResponse.sync:type_name -> cloudnat.v1.Sync
-	18,  // 21: cloudnat.v1.GetSNATResponse.addresses:type_name -> cloudnat.v1.SNATAddress
-	19,  // 22: cloudnat.v1.GetSNATResponse.exclusions:type_name -> cloudnat.v1.SNATExclusion
-	20,  // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
+	9,   // 6: cloudnat.v1.Translation.backends:type_name -> cloudnat.v1.Backend
+	10,  // 7: cloudnat.v1.CreateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
+	10,  // 8: cloudnat.v1.UpdateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
+	10,  // 9: cloudnat.v1.TranslationResponse.translation:type_name -> cloudnat.v1.Translation
+	7,   // 10: cloudnat.v1.TranslationResponse.sync:type_name -> cloudnat.v1.Sync
+	8,   // 11: cloudnat.v1.DeleteTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
+	7,   // 12: cloudnat.v1.DeleteTranslationResponse.sync:type_name -> cloudnat.v1.Sync
+	8,   // 13: cloudnat.v1.GetTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
+	13,  // 14: cloudnat.v1.ListTranslationsResponse.translations:type_name -> cloudnat.v1.TranslationResponse
+	7,   // 15: cloudnat.v1.SNATAddress.sync:type_name -> cloudnat.v1.Sync
+	7,   // 16: cloudnat.v1.SNATExclusion.sync:type_name -> cloudnat.v1.Sync
+	7,   // 17: cloudnat.v1.SNATInterface.sync:type_name -> cloudnat.v1.Sync
+	7,   // 18: cloudnat.v1.SetSNATAddressesResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 19: cloudnat.v1.SNATExclusionResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 20: cloudnat.v1.SNATInterfaceResponse.sync:type_name -> cloudnat.v1.Sync
+	19,  // 21: cloudnat.v1.GetSNATResponse.addresses:type_name -> cloudnat.v1.SNATAddress
+	20,  // 22: cloudnat.v1.GetSNATResponse.exclusions:type_name -> cloudnat.v1.SNATExclusion
+	21,  // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
 	0,   // 24: cloudnat.v1.Session.proto:type_name -> cloudnat.v1.Protocol
 	5,   // 25: cloudnat.v1.Session.tcp_state:type_name -> cloudnat.v1.TCPState
-	86,  // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
+	115, // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
 	0,   // 27: cloudnat.v1.ListSessionsRequest.proto:type_name -> cloudnat.v1.Protocol
 	0,   // 28: cloudnat.v1.DeleteSessionRequest.proto:type_name -> cloudnat.v1.Protocol
-	86,  // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
-	86,  // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
-	86,  // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
-	86,  // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
-	36,  // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
-	36,  // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
-	6,   // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
-	6,   // 36: cloudnat.v1.SessionLimit.sync:type_name -> cloudnat.v1.Sync
-	6,   // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
-	40,  // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
-	45,  // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
-	83,  // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
+	115, // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
+	115, // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
+	115, // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
+	115, // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
+	37,  // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
+	37,  // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
+	7,   // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 36: cloudnat.v1.SessionLimit.sync:type_name -> cloudnat.v1.Sync
+	7,   // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
+	41,  // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
+	46,  // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
+	112, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
 	1,   // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
-	87,  // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
-	87,  // 43: cloudnat.v1.ReconcileItem.next_attempt:type_name -> google.protobuf.Timestamp
-	48,  // 44: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
-	49,  // 45: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
-	51,  // 46: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
-	50,  // 47: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
-	87,  // 48: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
-	84,  // 49: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
-	85,  // 50: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
-	55,  // 51: cloudnat.v1.LabelSelector.match_expressions:type_name -> cloudnat.v1.LabelSelectorRequirement
-	57,  // 52: cloudnat.v1.NATGateway.ips:type_name -> cloudnat.v1.NATGatewayIP
-	56,  // 53: cloudnat.v1.NATGateway.network_interface_selector:type_name -> cloudnat.v1.LabelSelector
-	59,  // 54: cloudnat.v1.NATGatewayMember.addresses:type_name -> cloudnat.v1.NATGatewayMemberAddress
-	57,  // 55: cloudnat.v1.NATGatewayStatus.ips:type_name -> cloudnat.v1.NATGatewayIP
-	60,  // 56: cloudnat.v1.NATGatewayStatus.members:type_name -> cloudnat.v1.NATGatewayMember
-	61,  // 57: cloudnat.v1.NATGatewayStatus.unassigned:type_name -> cloudnat.v1.NATGatewayUnassigned
-	62,  // 58: cloudnat.v1.NATGatewayStatus.drained:type_name -> cloudnat.v1.NATGatewayBlock
-	58,  // 59: cloudnat.v1.NATGatewayResponse.gateway:type_name -> cloudnat.v1.NATGateway
-	63,  // 60: cloudnat.v1.NATGatewayResponse.status:type_name -> cloudnat.v1.NATGatewayStatus
-	58,  // 61: cloudnat.v1.CreateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
-	58,  // 62: cloudnat.v1.UpdateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
-	64,  // 63: cloudnat.v1.ListNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
-	54,  // 64: cloudnat.v1.NetworkInterfaceResponse.interface:type_name -> cloudnat.v1.NetworkInterface
-	54,  // 65: cloudnat.v1.CreateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
-	54,  // 66: cloudnat.v1.UpdateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
-	54,  // 67: cloudnat.v1.ListNetworkInterfacesResponse.interfaces:type_name -> cloudnat.v1.NetworkInterface
-	54,  // 68: cloudnat.v1.ApplyNATGatewaysRequest.interfaces:type_name -> cloudnat.v1.NetworkInterface
-	58,  // 69: cloudnat.v1.ApplyNATGatewaysRequest.gateways:type_name -> cloudnat.v1.NATGateway
-	64,  // 70: cloudnat.v1.ApplyNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
-	10,  // 71: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
-	11,  // 72: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
-	13,  // 73: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
-	15,  // 74: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
-	16,  // 75: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
-	21,  // 76: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
-	23,  // 77: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
-	24,  // 78: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
-	26,  // 79: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	26,  // 80: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	28,  // 81: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
-	31,  // 82: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
-	32,  // 83: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
-	34,  // 84: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
-	37,  // 85: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
-	39,  // 86: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
-	41,  // 87: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
-	43,  // 88: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
-	46,  // 89: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
-	52,  // 90: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
-	65,  // 91: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
-	66,  // 92: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
-	67,  // 93: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
-	69,  // 94: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
-	70,  // 95: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
-	72,  // 96: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
-	74,  // 97: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
-	75,  // 98: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
-	76,  // 99: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
-	78,  // 100: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
-	79,  // 101: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
-	81,  // 102: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
-	12,  // 103: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	12,  // 104: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	14,  // 105: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
-	12,  // 106: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
-	17,  // 107: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
-	22,  // 108: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
-	25,  // 109: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	25,  // 110: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	27,  // 111: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	27,  // 112: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	29,  // 113: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
-	30,  // 114: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
-	33,  // 115: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
-	35,  // 116: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
-	38,  // 117: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	38,  // 118: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	42,  // 119: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
-	44,  // 120: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
-	47,  // 121: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
-	53,  // 122: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
-	64,  // 123: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	64,  // 124: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	68,  // 125: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
-	64,  // 126: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	71,  // 127: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
-	64,  // 128: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	73,  // 129: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	73,  // 130: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	77,  // 131: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
-	73,  // 132: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	80,  // 133: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
-	82,  // 134: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
-	103, // [103:135] is the sub-list for method output_type
-	71,  // [71:103] is the sub-list for method input_type
-	71,  // [71:71] is the sub-list for extension type_name
-	71,  // [71:71] is the sub-list for extension extendee
-	0,   // [0:71] is the sub-list for field type_name
+	116, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
+	116, // 43: cloudnat.v1.ReconcileItem.next_attempt:type_name -> google.protobuf.Timestamp
+	49,  // 44: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
+	50,  // 45: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
+	52,  // 46: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
+	51,  // 47: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
+	116, // 48: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
+	115, // 49: cloudnat.v1.Pool.reuse_delay:type_name -> google.protobuf.Duration
+	6,   // 50: cloudnat.v1.Pool.filtering:type_name -> cloudnat.v1.Filtering
+	55,  // 51: cloudnat.v1.PoolResponse.pool:type_name -> cloudnat.v1.Pool
+	7,   // 52: cloudnat.v1.PoolResponse.sync:type_name -> cloudnat.v1.Sync
+	56,  // 53: cloudnat.v1.PoolResponse.counters:type_name -> cloudnat.v1.PoolCounters
+	55,  // 54: cloudnat.v1.CreatePoolRequest.pool:type_name -> cloudnat.v1.Pool
+	55,  // 55: cloudnat.v1.UpdatePoolRequest.pool:type_name -> cloudnat.v1.Pool
+	7,   // 56: cloudnat.v1.DeletePoolResponse.sync:type_name -> cloudnat.v1.Sync
+	57,  // 57: cloudnat.v1.ListPoolsResponse.pools:type_name -> cloudnat.v1.PoolResponse
+	7,   // 58: cloudnat.v1.PoolBinding.sync:type_name -> cloudnat.v1.Sync
+	65,  // 59: cloudnat.v1.CreatePoolBindingRequest.binding:type_name -> cloudnat.v1.PoolBinding
+	65,  // 60: cloudnat.v1.PoolBindingResponse.binding:type_name -> cloudnat.v1.PoolBinding
+	7,   // 61: cloudnat.v1.PoolBindingResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 62: cloudnat.v1.DeletePoolBindingResponse.sync:type_name -> cloudnat.v1.Sync
+	65,  // 63: cloudnat.v1.ListPoolBindingsResponse.bindings:type_name -> cloudnat.v1.PoolBinding
+	7,   // 64: cloudnat.v1.StaticBlock.sync:type_name -> cloudnat.v1.Sync
+	72,  // 65: cloudnat.v1.StaticBlockRequest.block:type_name -> cloudnat.v1.StaticBlock
+	72,  // 66: cloudnat.v1.StaticBlockResponse.block:type_name -> cloudnat.v1.StaticBlock
+	7,   // 67: cloudnat.v1.StaticBlockResponse.sync:type_name -> cloudnat.v1.Sync
+	72,  // 68: cloudnat.v1.ListStaticBlocksResponse.blocks:type_name -> cloudnat.v1.StaticBlock
+	77,  // 69: cloudnat.v1.Subscriber.blocks:type_name -> cloudnat.v1.PortBlock
+	78,  // 70: cloudnat.v1.ListSubscribersResponse.subscribers:type_name -> cloudnat.v1.Subscriber
+	116, // 71: cloudnat.v1.BlockLogRecord.time:type_name -> google.protobuf.Timestamp
+	113, // 72: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
+	114, // 73: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
+	84,  // 74: cloudnat.v1.LabelSelector.match_expressions:type_name -> cloudnat.v1.LabelSelectorRequirement
+	86,  // 75: cloudnat.v1.NATGateway.ips:type_name -> cloudnat.v1.NATGatewayIP
+	85,  // 76: cloudnat.v1.NATGateway.network_interface_selector:type_name -> cloudnat.v1.LabelSelector
+	88,  // 77: cloudnat.v1.NATGatewayMember.addresses:type_name -> cloudnat.v1.NATGatewayMemberAddress
+	86,  // 78: cloudnat.v1.NATGatewayStatus.ips:type_name -> cloudnat.v1.NATGatewayIP
+	89,  // 79: cloudnat.v1.NATGatewayStatus.members:type_name -> cloudnat.v1.NATGatewayMember
+	90,  // 80: cloudnat.v1.NATGatewayStatus.unassigned:type_name -> cloudnat.v1.NATGatewayUnassigned
+	91,  // 81: cloudnat.v1.NATGatewayStatus.drained:type_name -> cloudnat.v1.NATGatewayBlock
+	87,  // 82: cloudnat.v1.NATGatewayResponse.gateway:type_name -> cloudnat.v1.NATGateway
+	92,  // 83: cloudnat.v1.NATGatewayResponse.status:type_name -> cloudnat.v1.NATGatewayStatus
+	87,  // 84: cloudnat.v1.CreateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	87,  // 85: cloudnat.v1.UpdateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	93,  // 86: cloudnat.v1.ListNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	83,  // 87: cloudnat.v1.NetworkInterfaceResponse.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 88: cloudnat.v1.CreateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 89: cloudnat.v1.UpdateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 90: cloudnat.v1.ListNetworkInterfacesResponse.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	83,  // 91: cloudnat.v1.ApplyNATGatewaysRequest.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	87,  // 92: cloudnat.v1.ApplyNATGatewaysRequest.gateways:type_name -> cloudnat.v1.NATGateway
+	93,  // 93: cloudnat.v1.ApplyNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	11,  // 94: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
+	12,  // 95: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
+	14,  // 96: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
+	16,  // 97: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
+	17,  // 98: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
+	22,  // 99: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
+	24,  // 100: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
+	25,  // 101: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
+	27,  // 102: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	27,  // 103: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	29,  // 104: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
+	32,  // 105: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
+	33,  // 106: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
+	35,  // 107: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
+	38,  // 108: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
+	40,  // 109: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
+	42,  // 110: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
+	44,  // 111: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
+	47,  // 112: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
+	53,  // 113: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
+	58,  // 114: cloudnat.v1.PoolService.CreatePool:input_type -> cloudnat.v1.CreatePoolRequest
+	59,  // 115: cloudnat.v1.PoolService.UpdatePool:input_type -> cloudnat.v1.UpdatePoolRequest
+	60,  // 116: cloudnat.v1.PoolService.DeletePool:input_type -> cloudnat.v1.DeletePoolRequest
+	62,  // 117: cloudnat.v1.PoolService.GetPool:input_type -> cloudnat.v1.GetPoolRequest
+	63,  // 118: cloudnat.v1.PoolService.ListPools:input_type -> cloudnat.v1.ListPoolsRequest
+	66,  // 119: cloudnat.v1.PoolService.CreatePoolBinding:input_type -> cloudnat.v1.CreatePoolBindingRequest
+	68,  // 120: cloudnat.v1.PoolService.DeletePoolBinding:input_type -> cloudnat.v1.DeletePoolBindingRequest
+	70,  // 121: cloudnat.v1.PoolService.ListPoolBindings:input_type -> cloudnat.v1.ListPoolBindingsRequest
+	73,  // 122: cloudnat.v1.PoolService.CreateStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	73,  // 123: cloudnat.v1.PoolService.DeleteStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	75,  // 124: cloudnat.v1.PoolService.ListStaticBlocks:input_type -> cloudnat.v1.ListStaticBlocksRequest
+	79,  // 125: cloudnat.v1.PoolService.ListSubscribers:input_type -> cloudnat.v1.ListSubscribersRequest
+	81,  // 126: cloudnat.v1.PoolService.StreamBlockLog:input_type -> cloudnat.v1.StreamBlockLogRequest
+	94,  // 127: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
+	95,  // 128: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
+	96,  // 129: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
+	98,  // 130: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
+	99,  // 131: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
+	101, // 132: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
+	103, // 133: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
+	104, // 134: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
+	105, // 135: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
+	107, // 136: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
+	108, // 137: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
+	110, // 138: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
+	13,  // 139: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	13,  // 140: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	15,  // 141: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
+	13,  // 142: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
+	18,  // 143: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
+	23,  // 144: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
+	26,  // 145: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	26,  // 146: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	28,  // 147: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	28,  // 148: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	30,  // 149: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
+	31,  // 150: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
+	34,  // 151: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
+	36,  // 152: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
+	39,  // 153: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	39,  // 154: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	43,  // 155: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
+	45,  // 156: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
+	48,  // 157: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
+	54,  // 158: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
+	57,  // 159: cloudnat.v1.PoolService.CreatePool:output_type -> cloudnat.v1.PoolResponse
+	57,  // 160: cloudnat.v1.PoolService.UpdatePool:output_type -> cloudnat.v1.PoolResponse
+	61,  // 161: cloudnat.v1.PoolService.DeletePool:output_type -> cloudnat.v1.DeletePoolResponse
+	57,  // 162: cloudnat.v1.PoolService.GetPool:output_type -> cloudnat.v1.PoolResponse
+	64,  // 163: cloudnat.v1.PoolService.ListPools:output_type -> cloudnat.v1.ListPoolsResponse
+	67,  // 164: cloudnat.v1.PoolService.CreatePoolBinding:output_type -> cloudnat.v1.PoolBindingResponse
+	69,  // 165: cloudnat.v1.PoolService.DeletePoolBinding:output_type -> cloudnat.v1.DeletePoolBindingResponse
+	71,  // 166: cloudnat.v1.PoolService.ListPoolBindings:output_type -> cloudnat.v1.ListPoolBindingsResponse
+	74,  // 167: cloudnat.v1.PoolService.CreateStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	74,  // 168: cloudnat.v1.PoolService.DeleteStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	76,  // 169: cloudnat.v1.PoolService.ListStaticBlocks:output_type -> cloudnat.v1.ListStaticBlocksResponse
+	80,  // 170: cloudnat.v1.PoolService.ListSubscribers:output_type -> cloudnat.v1.ListSubscribersResponse
+	82,  // 171: cloudnat.v1.PoolService.StreamBlockLog:output_type -> cloudnat.v1.BlockLogRecord
+	93,  // 172: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	93,  // 173: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	97,  // 174: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
+	93,  // 175: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	100, // 176: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
+	93,  // 177: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	102, // 178: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	102, // 179: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	106, // 180: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
+	102, // 181: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	109, // 182: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
+	111, // 183: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
+	139, // [139:184] is the sub-list for method output_type
+	94,  // [94:139] is the sub-list for method input_type
+	94,  // [94:94] is the sub-list for extension type_name
+	94,  // [94:94] is the sub-list for extension extendee
+	0,   // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_cloudnat_v1_cloudnat_proto_init() }
@@ -5477,16 +7400,18 @@ func file_cloudnat_v1_cloudnat_proto_init() {
 	file_cloudnat_v1_cloudnat_proto_msgTypes[28].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[34].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[35].OneofWrappers = []any{}
-	file_cloudnat_v1_cloudnat_proto_msgTypes[73].OneofWrappers = []any{}
+	file_cloudnat_v1_cloudnat_proto_msgTypes[63].OneofWrappers = []any{}
+	file_cloudnat_v1_cloudnat_proto_msgTypes[72].OneofWrappers = []any{}
+	file_cloudnat_v1_cloudnat_proto_msgTypes[101].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cloudnat_v1_cloudnat_proto_rawDesc), len(file_cloudnat_v1_cloudnat_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   80,
+			NumEnums:      7,
+			NumMessages:   108,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_cloudnat_v1_cloudnat_proto_goTypes,
 		DependencyIndexes: file_cloudnat_v1_cloudnat_proto_depIdxs,

@@ -1148,6 +1148,576 @@ var StatusService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	PoolService_CreatePool_FullMethodName        = "/cloudnat.v1.PoolService/CreatePool"
+	PoolService_UpdatePool_FullMethodName        = "/cloudnat.v1.PoolService/UpdatePool"
+	PoolService_DeletePool_FullMethodName        = "/cloudnat.v1.PoolService/DeletePool"
+	PoolService_GetPool_FullMethodName           = "/cloudnat.v1.PoolService/GetPool"
+	PoolService_ListPools_FullMethodName         = "/cloudnat.v1.PoolService/ListPools"
+	PoolService_CreatePoolBinding_FullMethodName = "/cloudnat.v1.PoolService/CreatePoolBinding"
+	PoolService_DeletePoolBinding_FullMethodName = "/cloudnat.v1.PoolService/DeletePoolBinding"
+	PoolService_ListPoolBindings_FullMethodName  = "/cloudnat.v1.PoolService/ListPoolBindings"
+	PoolService_CreateStaticBlock_FullMethodName = "/cloudnat.v1.PoolService/CreateStaticBlock"
+	PoolService_DeleteStaticBlock_FullMethodName = "/cloudnat.v1.PoolService/DeleteStaticBlock"
+	PoolService_ListStaticBlocks_FullMethodName  = "/cloudnat.v1.PoolService/ListStaticBlocks"
+	PoolService_ListSubscribers_FullMethodName   = "/cloudnat.v1.PoolService/ListSubscribers"
+	PoolService_StreamBlockLog_FullMethodName    = "/cloudnat.v1.PoolService/StreamBlockLog"
+)
+
+// PoolServiceClient is the client API for PoolService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type PoolServiceClient interface {
+	CreatePool(ctx context.Context, in *CreatePoolRequest, opts ...grpc.CallOption) (*PoolResponse, error)
+	UpdatePool(ctx context.Context, in *UpdatePoolRequest, opts ...grpc.CallOption) (*PoolResponse, error)
+	// Refused with FAILED_PRECONDITION while bindings or static blocks use
+	// the pool (the error names them).
+	DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error)
+	GetPool(ctx context.Context, in *GetPoolRequest, opts ...grpc.CallOption) (*PoolResponse, error)
+	ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error)
+	CreatePoolBinding(ctx context.Context, in *CreatePoolBindingRequest, opts ...grpc.CallOption) (*PoolBindingResponse, error)
+	DeletePoolBinding(ctx context.Context, in *DeletePoolBindingRequest, opts ...grpc.CallOption) (*DeletePoolBindingResponse, error)
+	ListPoolBindings(ctx context.Context, in *ListPoolBindingsRequest, opts ...grpc.CallOption) (*ListPoolBindingsResponse, error)
+	CreateStaticBlock(ctx context.Context, in *StaticBlockRequest, opts ...grpc.CallOption) (*StaticBlockResponse, error)
+	DeleteStaticBlock(ctx context.Context, in *StaticBlockRequest, opts ...grpc.CallOption) (*StaticBlockResponse, error)
+	ListStaticBlocks(ctx context.Context, in *ListStaticBlocksRequest, opts ...grpc.CallOption) (*ListStaticBlocksResponse, error)
+	// The dataplane's subscribers with their public address and blocks.
+	ListSubscribers(ctx context.Context, in *ListSubscribersRequest, opts ...grpc.CallOption) (*ListSubscribersResponse, error)
+	// Block allocations and releases from now on, until the client cancels.
+	StreamBlockLog(ctx context.Context, in *StreamBlockLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BlockLogRecord], error)
+}
+
+type poolServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewPoolServiceClient(cc grpc.ClientConnInterface) PoolServiceClient {
+	return &poolServiceClient{cc}
+}
+
+func (c *poolServiceClient) CreatePool(ctx context.Context, in *CreatePoolRequest, opts ...grpc.CallOption) (*PoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PoolResponse)
+	err := c.cc.Invoke(ctx, PoolService_CreatePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) UpdatePool(ctx context.Context, in *UpdatePoolRequest, opts ...grpc.CallOption) (*PoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PoolResponse)
+	err := c.cc.Invoke(ctx, PoolService_UpdatePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePoolResponse)
+	err := c.cc.Invoke(ctx, PoolService_DeletePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) GetPool(ctx context.Context, in *GetPoolRequest, opts ...grpc.CallOption) (*PoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PoolResponse)
+	err := c.cc.Invoke(ctx, PoolService_GetPool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoolsResponse)
+	err := c.cc.Invoke(ctx, PoolService_ListPools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) CreatePoolBinding(ctx context.Context, in *CreatePoolBindingRequest, opts ...grpc.CallOption) (*PoolBindingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PoolBindingResponse)
+	err := c.cc.Invoke(ctx, PoolService_CreatePoolBinding_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) DeletePoolBinding(ctx context.Context, in *DeletePoolBindingRequest, opts ...grpc.CallOption) (*DeletePoolBindingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePoolBindingResponse)
+	err := c.cc.Invoke(ctx, PoolService_DeletePoolBinding_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) ListPoolBindings(ctx context.Context, in *ListPoolBindingsRequest, opts ...grpc.CallOption) (*ListPoolBindingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoolBindingsResponse)
+	err := c.cc.Invoke(ctx, PoolService_ListPoolBindings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) CreateStaticBlock(ctx context.Context, in *StaticBlockRequest, opts ...grpc.CallOption) (*StaticBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StaticBlockResponse)
+	err := c.cc.Invoke(ctx, PoolService_CreateStaticBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) DeleteStaticBlock(ctx context.Context, in *StaticBlockRequest, opts ...grpc.CallOption) (*StaticBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StaticBlockResponse)
+	err := c.cc.Invoke(ctx, PoolService_DeleteStaticBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) ListStaticBlocks(ctx context.Context, in *ListStaticBlocksRequest, opts ...grpc.CallOption) (*ListStaticBlocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStaticBlocksResponse)
+	err := c.cc.Invoke(ctx, PoolService_ListStaticBlocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) ListSubscribers(ctx context.Context, in *ListSubscribersRequest, opts ...grpc.CallOption) (*ListSubscribersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubscribersResponse)
+	err := c.cc.Invoke(ctx, PoolService_ListSubscribers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) StreamBlockLog(ctx context.Context, in *StreamBlockLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BlockLogRecord], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PoolService_ServiceDesc.Streams[0], PoolService_StreamBlockLog_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamBlockLogRequest, BlockLogRecord]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PoolService_StreamBlockLogClient = grpc.ServerStreamingClient[BlockLogRecord]
+
+// PoolServiceServer is the server API for PoolService service.
+// All implementations must embed UnimplementedPoolServiceServer
+// for forward compatibility.
+type PoolServiceServer interface {
+	CreatePool(context.Context, *CreatePoolRequest) (*PoolResponse, error)
+	UpdatePool(context.Context, *UpdatePoolRequest) (*PoolResponse, error)
+	// Refused with FAILED_PRECONDITION while bindings or static blocks use
+	// the pool (the error names them).
+	DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error)
+	GetPool(context.Context, *GetPoolRequest) (*PoolResponse, error)
+	ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error)
+	CreatePoolBinding(context.Context, *CreatePoolBindingRequest) (*PoolBindingResponse, error)
+	DeletePoolBinding(context.Context, *DeletePoolBindingRequest) (*DeletePoolBindingResponse, error)
+	ListPoolBindings(context.Context, *ListPoolBindingsRequest) (*ListPoolBindingsResponse, error)
+	CreateStaticBlock(context.Context, *StaticBlockRequest) (*StaticBlockResponse, error)
+	DeleteStaticBlock(context.Context, *StaticBlockRequest) (*StaticBlockResponse, error)
+	ListStaticBlocks(context.Context, *ListStaticBlocksRequest) (*ListStaticBlocksResponse, error)
+	// The dataplane's subscribers with their public address and blocks.
+	ListSubscribers(context.Context, *ListSubscribersRequest) (*ListSubscribersResponse, error)
+	// Block allocations and releases from now on, until the client cancels.
+	StreamBlockLog(*StreamBlockLogRequest, grpc.ServerStreamingServer[BlockLogRecord]) error
+	mustEmbedUnimplementedPoolServiceServer()
+}
+
+// UnimplementedPoolServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedPoolServiceServer struct{}
+
+func (UnimplementedPoolServiceServer) CreatePool(context.Context, *CreatePoolRequest) (*PoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePool not implemented")
+}
+func (UnimplementedPoolServiceServer) UpdatePool(context.Context, *UpdatePoolRequest) (*PoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdatePool not implemented")
+}
+func (UnimplementedPoolServiceServer) DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePool not implemented")
+}
+func (UnimplementedPoolServiceServer) GetPool(context.Context, *GetPoolRequest) (*PoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPool not implemented")
+}
+func (UnimplementedPoolServiceServer) ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPools not implemented")
+}
+func (UnimplementedPoolServiceServer) CreatePoolBinding(context.Context, *CreatePoolBindingRequest) (*PoolBindingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePoolBinding not implemented")
+}
+func (UnimplementedPoolServiceServer) DeletePoolBinding(context.Context, *DeletePoolBindingRequest) (*DeletePoolBindingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePoolBinding not implemented")
+}
+func (UnimplementedPoolServiceServer) ListPoolBindings(context.Context, *ListPoolBindingsRequest) (*ListPoolBindingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPoolBindings not implemented")
+}
+func (UnimplementedPoolServiceServer) CreateStaticBlock(context.Context, *StaticBlockRequest) (*StaticBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateStaticBlock not implemented")
+}
+func (UnimplementedPoolServiceServer) DeleteStaticBlock(context.Context, *StaticBlockRequest) (*StaticBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteStaticBlock not implemented")
+}
+func (UnimplementedPoolServiceServer) ListStaticBlocks(context.Context, *ListStaticBlocksRequest) (*ListStaticBlocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStaticBlocks not implemented")
+}
+func (UnimplementedPoolServiceServer) ListSubscribers(context.Context, *ListSubscribersRequest) (*ListSubscribersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubscribers not implemented")
+}
+func (UnimplementedPoolServiceServer) StreamBlockLog(*StreamBlockLogRequest, grpc.ServerStreamingServer[BlockLogRecord]) error {
+	return status.Error(codes.Unimplemented, "method StreamBlockLog not implemented")
+}
+func (UnimplementedPoolServiceServer) mustEmbedUnimplementedPoolServiceServer() {}
+func (UnimplementedPoolServiceServer) testEmbeddedByValue()                     {}
+
+// UnsafePoolServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to PoolServiceServer will
+// result in compilation errors.
+type UnsafePoolServiceServer interface {
+	mustEmbedUnimplementedPoolServiceServer()
+}
+
+func RegisterPoolServiceServer(s grpc.ServiceRegistrar, srv PoolServiceServer) {
+	// If the following call panics, it indicates UnimplementedPoolServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&PoolService_ServiceDesc, srv)
+}
+
+func _PoolService_CreatePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).CreatePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_CreatePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).CreatePool(ctx, req.(*CreatePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_UpdatePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdatePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).UpdatePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_UpdatePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).UpdatePool(ctx, req.(*UpdatePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_DeletePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).DeletePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_DeletePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).DeletePool(ctx, req.(*DeletePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_GetPool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).GetPool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_GetPool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).GetPool(ctx, req.(*GetPoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_ListPools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).ListPools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_ListPools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).ListPools(ctx, req.(*ListPoolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_CreatePoolBinding_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePoolBindingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).CreatePoolBinding(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_CreatePoolBinding_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).CreatePoolBinding(ctx, req.(*CreatePoolBindingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_DeletePoolBinding_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePoolBindingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).DeletePoolBinding(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_DeletePoolBinding_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).DeletePoolBinding(ctx, req.(*DeletePoolBindingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_ListPoolBindings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoolBindingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).ListPoolBindings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_ListPoolBindings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).ListPoolBindings(ctx, req.(*ListPoolBindingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_CreateStaticBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StaticBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).CreateStaticBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_CreateStaticBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).CreateStaticBlock(ctx, req.(*StaticBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_DeleteStaticBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StaticBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).DeleteStaticBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_DeleteStaticBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).DeleteStaticBlock(ctx, req.(*StaticBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_ListStaticBlocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStaticBlocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).ListStaticBlocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_ListStaticBlocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).ListStaticBlocks(ctx, req.(*ListStaticBlocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_ListSubscribers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscribersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).ListSubscribers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_ListSubscribers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).ListSubscribers(ctx, req.(*ListSubscribersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_StreamBlockLog_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamBlockLogRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PoolServiceServer).StreamBlockLog(m, &grpc.GenericServerStream[StreamBlockLogRequest, BlockLogRecord]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PoolService_StreamBlockLogServer = grpc.ServerStreamingServer[BlockLogRecord]
+
+// PoolService_ServiceDesc is the grpc.ServiceDesc for PoolService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var PoolService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "cloudnat.v1.PoolService",
+	HandlerType: (*PoolServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreatePool",
+			Handler:    _PoolService_CreatePool_Handler,
+		},
+		{
+			MethodName: "UpdatePool",
+			Handler:    _PoolService_UpdatePool_Handler,
+		},
+		{
+			MethodName: "DeletePool",
+			Handler:    _PoolService_DeletePool_Handler,
+		},
+		{
+			MethodName: "GetPool",
+			Handler:    _PoolService_GetPool_Handler,
+		},
+		{
+			MethodName: "ListPools",
+			Handler:    _PoolService_ListPools_Handler,
+		},
+		{
+			MethodName: "CreatePoolBinding",
+			Handler:    _PoolService_CreatePoolBinding_Handler,
+		},
+		{
+			MethodName: "DeletePoolBinding",
+			Handler:    _PoolService_DeletePoolBinding_Handler,
+		},
+		{
+			MethodName: "ListPoolBindings",
+			Handler:    _PoolService_ListPoolBindings_Handler,
+		},
+		{
+			MethodName: "CreateStaticBlock",
+			Handler:    _PoolService_CreateStaticBlock_Handler,
+		},
+		{
+			MethodName: "DeleteStaticBlock",
+			Handler:    _PoolService_DeleteStaticBlock_Handler,
+		},
+		{
+			MethodName: "ListStaticBlocks",
+			Handler:    _PoolService_ListStaticBlocks_Handler,
+		},
+		{
+			MethodName: "ListSubscribers",
+			Handler:    _PoolService_ListSubscribers_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamBlockLog",
+			Handler:       _PoolService_StreamBlockLog_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "cloudnat/v1/cloudnat.proto",
+}
+
+const (
 	NATGatewayService_CreateNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/CreateNATGateway"
 	NATGatewayService_UpdateNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/UpdateNATGateway"
 	NATGatewayService_DeleteNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/DeleteNATGateway"
