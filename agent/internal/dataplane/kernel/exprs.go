@@ -161,11 +161,9 @@ type hashField struct {
 	meta   bool // meta l4proto instead of a payload field
 }
 
-// hashFields lists the jhash inputs of a translation in nft's order.
-func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []hashField {
-	if hf == 0 {
-		hf = model.HashSrcAddr | model.HashDstAddr | model.HashSrcPort | model.HashDstPort | model.HashProto
-	}
+// hashFieldsOf lists the jhash inputs of hash fields hf (already made
+// effective by effectiveHash) in nft's order.
+func hashFieldsOf(fam model.Family, hf model.HashFields) []hashField {
 	s, d, l := addrOffsets(fam)
 	var out []hashField
 	if hf&model.HashSrcAddr != 0 {
@@ -174,14 +172,11 @@ func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []ha
 	if hf&model.HashDstAddr != 0 {
 		out = append(out, hashField{base: expr.PayloadBaseNetworkHeader, offset: d, length: l})
 	}
-	// ICMP echo has no ports at the transport offsets nft would read.
-	if !isICMP(proto) {
-		if hf&model.HashSrcPort != 0 {
-			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 0, length: 2})
-		}
-		if hf&model.HashDstPort != 0 {
-			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 2, length: 2})
-		}
+	if hf&model.HashSrcPort != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 0, length: 2})
+	}
+	if hf&model.HashDstPort != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 2, length: 2})
 	}
 	if hf&model.HashProto != 0 {
 		out = append(out, hashField{meta: true, length: 1})
@@ -189,13 +184,9 @@ func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []ha
 	return out
 }
 
-// setMarkHash sets ct mark to base + jhash(fields) mod n. With no field
-// (possible for ICMP hashed on ports only) it hashes the source address.
-func setMarkHash(fam model.Family, fields []hashField, n, base uint32) []expr.Any {
-	if len(fields) == 0 {
-		s, _, l := addrOffsets(fam)
-		fields = []hashField{{base: expr.PayloadBaseNetworkHeader, offset: s, length: l}}
-	}
+// hashInto writes jhash(fields) mod n + base into the 32-bit register
+// dest; the fields are laid out from reg32Base, each padded to 4 bytes.
+func hashInto(fields []hashField, n, dest, base uint32) []expr.Any {
 	var out []expr.Any
 	reg := uint32(reg32Base)
 	total := uint32(0)
@@ -209,12 +200,13 @@ func setMarkHash(fam model.Family, fields []hashField, n, base uint32) []expr.An
 		reg += words
 		total += words * 4
 	}
-	out = append(out,
-		&expr.Hash{SourceRegister: reg32Base, DestRegister: reg1, Length: total, Modulus: n,
-			Seed: hashSeed, Offset: base, Type: expr.HashTypeJenkins},
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
-	)
-	return out
+	return append(out, &expr.Hash{SourceRegister: reg32Base, DestRegister: dest, Length: total, Modulus: n,
+		Seed: hashSeed, Offset: base, Type: expr.HashTypeJenkins})
+}
+
+// setMarkHash sets ct mark to base + jhash(fields) mod n.
+func setMarkHash(fields []hashField, n, base uint32) []expr.Any {
+	return append(hashInto(fields, n, reg1, base), &expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true})
 }
 
 // natTo rewrites to addr (if valid) and port (if non-zero).

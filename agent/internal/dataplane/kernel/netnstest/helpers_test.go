@@ -117,7 +117,7 @@ func allVRFs() model.SessionFilter { return model.SessionFilter{VRF: model.AllVR
 func zoneHas(t *testing.T, c *nftables.Conn, name string) bool {
 	t.Helper()
 	tb := &nftables.Table{Name: "cloudnat", Family: nftables.TableFamilyINet}
-	rules, err := c.GetRules(tb, &nftables.Chain{Name: "zone", Table: tb})
+	rules, err := c.GetRules(tb, &nftables.Chain{Name: "cn_zone", Table: tb})
 	must(t, err)
 	want := make([]byte, unix.IFNAMSIZ)
 	copy(want, name)
