@@ -13,8 +13,8 @@ const (
 	actAddTimeouts
 	actDelTimeouts
 	actAddSet
-	actAddChain  // the chain only
-	actAddRules  // append chain.rules to the chain
+	actAddChain // the chain only
+	actAddRules // append chain.rules to the chain
 	actFlushChain
 	actAddElems
 	actDelElems

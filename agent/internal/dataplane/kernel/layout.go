@@ -39,15 +39,15 @@ const (
 //	cn_if      vmap   iifname . nfproto -> goto cn_snat<f>_<vrf>
 //	cn_pool<f>_<vrf>        map  mark -> pool address
 //	cn_x<f>_<vrf>_<bits>    set  excluded destination prefixes of one length
-func setTx(f model.Family) string   { return fmt.Sprintf("cn_tx%d", f) }
-func setBP(f model.Family) string   { return fmt.Sprintf("cn_bp%d", f) }
-func setBA(f model.Family) string   { return fmt.Sprintf("cn_ba%d", f) }
-func setSRA(f model.Family) string  { return fmt.Sprintf("cn_sra%d", f) }
-func setSRP(f model.Family) string  { return fmt.Sprintf("cn_srp%d", f) }
-func setSRO(f model.Family) string  { return fmt.Sprintf("cn_sro%d", f) }
-func setVIP(f model.Family) string  { return fmt.Sprintf("cn_vip%d", f) }
-func snatChain(p poolKey) string    { return fmt.Sprintf("cn_snat%d_%d", p.f, p.vrf) }
-func setPool(p poolKey) string      { return fmt.Sprintf("cn_pool%d_%d", p.f, p.vrf) }
+func setTx(f model.Family) string  { return fmt.Sprintf("cn_tx%d", f) }
+func setBP(f model.Family) string  { return fmt.Sprintf("cn_bp%d", f) }
+func setBA(f model.Family) string  { return fmt.Sprintf("cn_ba%d", f) }
+func setSRA(f model.Family) string { return fmt.Sprintf("cn_sra%d", f) }
+func setSRP(f model.Family) string { return fmt.Sprintf("cn_srp%d", f) }
+func setSRO(f model.Family) string { return fmt.Sprintf("cn_sro%d", f) }
+func setVIP(f model.Family) string { return fmt.Sprintf("cn_vip%d", f) }
+func snatChain(p poolKey) string   { return fmt.Sprintf("cn_snat%d_%d", p.f, p.vrf) }
+func setPool(p poolKey) string     { return fmt.Sprintf("cn_pool%d_%d", p.f, p.vrf) }
 func setExcl(p poolKey, bits int) string {
 	return fmt.Sprintf("cn_x%d_%d_%d", p.f, p.vrf, bits)
 }
