@@ -167,8 +167,10 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 				repair.delElems(named(setTx(f)), nftables.SetElement{Key: el.Key})
 				continue
 			}
-			e := &tentry{id: id, t: model.Translation{Key: k, Kind: kind, LB: model.LBHash, HashFields: hf,
-				Backends: make([]model.Backend, n)}}
+			e := &tentry{id: id, t: model.Translation{Key: k, Kind: kind, LB: model.LBHash, HashFields: hf}}
+			if n > 0 {
+				e.t.Backends = make([]model.Backend, n)
+			}
 			c.trans[k] = e
 			c.ids[id] = k
 			have[e] = make([]bool, n)
@@ -402,4 +404,14 @@ func verdictChain(v []byte) string {
 		}
 	}
 	return ""
+}
+
+// encodeVerdict is the inverse of verdictChain (tests).
+func encodeVerdict(chain string) []byte {
+	attrs := []mnl.Attribute{{Type: unix.NFTA_VERDICT_CODE, Data: []byte{0, 0, 0, 0}}}
+	if chain != "" {
+		attrs = append(attrs, mnl.Attribute{Type: unix.NFTA_VERDICT_CHAIN, Data: append([]byte(chain), 0)})
+	}
+	b, _ := mnl.MarshalAttributes(attrs)
+	return b
 }
