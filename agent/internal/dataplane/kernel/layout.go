@@ -29,7 +29,8 @@ const (
 
 // Sets and maps of cloudnat's table (per family f = 4 or 6).
 //
-//	cn_tx<f>   vmap   zone . l4proto . addr . port       -> goto cn_lb<f>[w]_<n>_<hash fields> (or drop: no backend)
+//	cn_tx<f>   map    zone . l4proto . addr . port       -> class id (lbClass.id)
+//	cn_cls     vmap   class id -> goto cn_lb<f>[w]_<n>_<hash fields> (0: drop, no backend)
 //	cn_bp<f>   map    zone . l4proto . addr . port . idx -> mark . backend addr . backend port
 //	cn_ba<f>   map    zone . l4proto . addr . port . idx -> mark . backend addr (port kept)
 //	cn_sra<f>  map    mark -> source address (backend source rewrite)
@@ -52,7 +53,10 @@ func setExcl(p poolKey, bits int) string {
 	return fmt.Sprintf("cn_x%d_%d_%d", p.f, p.vrf, bits)
 }
 
-const setIf = "cn_if"
+const (
+	setIf  = "cn_if"
+	setCls = "cn_cls" // class id -> goto cn_lb... (0: drop)
+)
 
 var families4and6 = []model.Family{model.IPv4, model.IPv6}
 
@@ -120,6 +124,23 @@ type lbClass struct {
 	wild bool
 	n    int
 	hf   model.HashFields
+}
+
+// id is the class's key in cn_cls (0: no backend, drop). The translation
+// maps carry class ids rather than verdicts: jumps in a set make the kernel
+// re-validate the whole table on every change, ids do not.
+func (c lbClass) id() uint32 {
+	if c.n == 0 {
+		return 0
+	}
+	id := uint32(c.n)<<8 | uint32(c.hf)
+	if c.wild {
+		id |= 1 << 23
+	}
+	if c.f == model.IPv6 {
+		id |= 1 << 24
+	}
+	return id
 }
 
 func (c lbClass) chain() string {

@@ -140,9 +140,19 @@ func decode(kt *kernelTable, host hostView) (c *cache, repair *batch, rebuild bo
 	for _, l := range kt.limits {
 		c.limits[l.VRF] = l.Max
 	}
+	cls := map[string]bool{}
+	for _, el := range kt.sets[setCls] {
+		cls[string(el.Key)] = true
+	}
+	if !cls[string(u32(0))] {
+		repair.addElems(named(setCls), clsElem(lbClass{}))
+	}
 	for name := range kt.chains {
 		if cl, ok := parseClass(name); ok {
 			c.classes[cl.chain()] = true
+			if !cls[string(u32(cl.id()))] {
+				repair.addElems(named(setCls), clsElem(cl))
+			}
 		}
 	}
 	c.decodeTranslations(kt, repair)
@@ -247,8 +257,7 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 			c.vips[vipRef{e.t.Key.VRF, e.t.Key.VIP}]++
 		}
 		if len(e.t.Backends) > 0 && !c.classes[classOf(e.t).chain()] {
-			repair.addChain(classChain(classOf(e.t)))
-			c.classes[classOf(e.t).chain()] = true
+			c.addClass(repair, classOf(e.t))
 		}
 	}
 	for r := range present {

@@ -284,3 +284,59 @@ func (d *Dataplane) SetSessionLimit(ctx context.Context, l model.SessionLimit) e
 		return nil
 	})
 }
+
+// PutTranslations adds or replaces many translations in transactions of
+// bounded size (each translation applied whole: its elements never span
+// two transactions). Every translation is checked first: one that cannot
+// be expressed refuses the whole call and nothing is changed. It is what
+// a full sync or a restore after a lost table uses (one netlink round
+// trip per ~60,000 elements instead of one per translation).
+func (d *Dataplane) PutTranslations(ctx context.Context, ts []model.Translation) error {
+	norm := make([]model.Translation, 0, len(ts))
+	at := map[model.TranslationKey]int{}
+	for _, t := range ts {
+		n, err := normalizeTranslation(t)
+		if err != nil {
+			return err
+		}
+		if i, dup := at[n.Key]; dup {
+			norm[i] = n // the last one wins
+			continue
+		}
+		at[n.Key] = len(norm)
+		norm = append(norm, n)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.state(ctx)
+	if err != nil {
+		return err
+	}
+	b := &batch{}
+	flush := func() error {
+		if b.empty() {
+			return nil
+		}
+		if err := d.send(b); err != nil {
+			d.c = nil
+			return fmt.Errorf("kernel dataplane: %w", err)
+		}
+		b = &batch{}
+		return ctx.Err()
+	}
+	for _, t := range norm {
+		if !c.putTranslation(b, t) {
+			err := unsupported("translation %s: more than %d translations (the ct mark carries a 17-bit id)", t.Key, maxTranslationID)
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		if b.weight >= maxTxnWeight {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}

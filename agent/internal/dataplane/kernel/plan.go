@@ -35,6 +35,7 @@ func (c *cache) skeleton(b *batch) {
 			b.add(action{op: actAddRules, chain: ch})
 		}
 	}
+	b.addElems(named(setCls), clsElem(lbClass{}))
 	c.exists = true
 }
 
@@ -45,11 +46,21 @@ func (c *cache) ensureTable(b *batch) {
 }
 
 func txElem(id uint32, t model.Translation) nftables.SetElement {
-	v := &expr.Verdict{Kind: expr.VerdictDrop}
-	if len(t.Backends) > 0 {
-		v = &expr.Verdict{Kind: expr.VerdictGoto, Chain: classOf(t).chain()}
+	return nftables.SetElement{Key: txKey(t.Key), Val: u32(classOf(t).id()), Comment: txComment(id, t)}
+}
+
+func clsElem(c lbClass) nftables.SetElement {
+	if c.n == 0 {
+		return nftables.SetElement{Key: u32(0), VerdictData: &expr.Verdict{Kind: expr.VerdictDrop}}
 	}
-	return nftables.SetElement{Key: txKey(t.Key), VerdictData: v, Comment: txComment(id, t)}
+	return nftables.SetElement{Key: u32(c.id()), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.chain()}}
+}
+
+// addClass creates a class chain and its cn_cls element.
+func (c *cache) addClass(b *batch, cl lbClass) {
+	b.addChain(classChain(cl))
+	b.addElems(named(setCls), clsElem(cl))
+	c.classes[cl.chain()] = true
 }
 
 func backendSet(f model.Family, b model.Backend) string {
@@ -121,9 +132,8 @@ func (c *cache) putTranslation(b *batch, t model.Translation) bool {
 	}
 	e := &tentry{id: id, t: t}
 	if len(t.Backends) > 0 {
-		if ch := classOf(t).chain(); !c.classes[ch] {
-			b.addChain(classChain(classOf(t)))
-			c.classes[ch] = true
+		if !c.classes[classOf(t).chain()] {
+			c.addClass(b, classOf(t))
 		}
 	}
 	f := familyOf(t.Key.VIP)

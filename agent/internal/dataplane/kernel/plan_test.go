@@ -514,3 +514,27 @@ func TestAllocID(t *testing.T) {
 		t.Fatalf("ids %d %d", c.trans[k2].id, c.trans[k3].id)
 	}
 }
+
+func TestCoalesce(t *testing.T) {
+	c, sim := newCache(), newSim()
+	c.host = sampleHost
+	b := &batch{}
+	ts := sampleTranslations()
+	for _, tr := range ts {
+		c.putTranslation(b, tr)
+	}
+	// Replace one and delete another in the same batch.
+	x := ts[0]
+	x.Backends = x.Backends[:1]
+	c.putTranslation(b, x)
+	c.deleteTranslation(b, ts[1].Key)
+	c.putTranslation(b, ts[1])
+	co := coalesce(b.acts)
+	if len(co) >= len(b.acts) {
+		t.Fatalf("%d actions coalesced into %d", len(b.acts), len(co))
+	}
+	if err := sim.apply(&batch{acts: co}); err != nil {
+		t.Fatal(err)
+	}
+	checkDecode(t, c, sim)
+}

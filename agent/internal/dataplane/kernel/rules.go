@@ -53,7 +53,7 @@ func (s setSpec) nft(t *nftables.Table) *nftables.Set {
 }
 
 var (
-	typeZone = nftables.TypeInteger
+	typeZone = nftables.TypeMark // 4 bytes: a fixed size nft can print in a concatenation
 	concat   = nftables.MustConcatSetType
 )
 
@@ -63,7 +63,7 @@ func staticSets() []setSpec {
 	for _, f := range families4and6 {
 		a := addrType(f)
 		out = append(out,
-			setSpec{setTx(f), concat(typeZone, nftables.TypeInetProto, a, nftables.TypeInetService), nftables.TypeVerdict, true},
+			setSpec{setTx(f), concat(typeZone, nftables.TypeInetProto, a, nftables.TypeInetService), nftables.TypeMark, true},
 			setSpec{setBP(f), concat(typeZone, nftables.TypeInetProto, a, nftables.TypeInetService, nftables.TypeMark),
 				concat(nftables.TypeMark, a, nftables.TypeInetService), true},
 			setSpec{setBA(f), concat(typeZone, nftables.TypeInetProto, a, nftables.TypeInetService, nftables.TypeMark),
@@ -74,7 +74,8 @@ func staticSets() []setSpec {
 			setSpec{setVIP(f), concat(typeZone, a), nftables.TypeInvalid, true},
 		)
 	}
-	return append(out, setSpec{setIf, concat(nftables.TypeIFName, nftables.TypeNFProto), nftables.TypeVerdict, true})
+	return append(out, setSpec{setIf, concat(nftables.TypeIFName, nftables.TypeNFProto), nftables.TypeVerdict, true},
+		setSpec{setCls, nftables.TypeMark, nftables.TypeVerdict, false})
 }
 
 func poolSet(p poolKey) setSpec { return setSpec{setPool(p), nftables.TypeMark, addrType(p.f), false} }
@@ -102,8 +103,8 @@ func staticChains() []*chainPlan {
 	}
 	for _, f := range families4and6 {
 		// Exact port first, then port 0 (ICMP, and translations of all ports).
-		dnat.add("", matchNfproto(f), loadTxKey(f, false), lookupVerdict(setTx(f)))
-		dnat.add("", matchNfproto(f), loadTxKey(f, true), lookupVerdict(setTx(f)))
+		dnat.add("", matchNfproto(f), loadTxKey(f, false), lookupClass(setTx(f)))
+		dnat.add("", matchNfproto(f), loadTxKey(f, true), lookupClass(setTx(f)))
 	}
 	for _, f := range families4and6 {
 		_, d, l := addrOffsets(f)
@@ -143,8 +144,13 @@ func loadTxKey(f model.Family, wild bool) []expr.Any {
 	return append(out, &expr.Payload{DestRegister: portReg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
 }
 
-func lookupVerdict(set string) []expr.Any {
-	return []expr.Any{&expr.Lookup{SourceRegister: reg32Base, IsDestRegSet: true, DestRegister: 0, SetName: set}}
+// lookupClass looks the key up in a translation map, then its class id in
+// cn_cls, whose verdict goes to the class chain.
+func lookupClass(set string) []expr.Any {
+	return []expr.Any{
+		&expr.Lookup{SourceRegister: reg32Base, IsDestRegSet: true, DestRegister: regData, SetName: set},
+		&expr.Lookup{SourceRegister: regData, IsDestRegSet: true, DestRegister: 0, SetName: setCls},
+	}
 }
 
 // lookupMark looks the ct mark up in a map; the value lands at regData.

@@ -25,7 +25,7 @@ import (
 // x: 203.0.113.2/24 2001:db8:ff::2 r-x: 203.0.113.1/24 2001:db8:ff::1
 // x also owns 198.51.100.1 and 2001:db8:ee::1 (the excluded prefixes) and
 // routes the SNAT pools (203.0.113.100/31, 2001:db8:ff::100) to r.
-func natLab(t *testing.T) *nslab.Lab {
+func natLab(t testing.TB) *nslab.Lab {
 	lab := nslab.New(t)
 	for _, ns := range []string{"r", "c", "b1", "b2", "x"} {
 		lab.AddNS(ns)
