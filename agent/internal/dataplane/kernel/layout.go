@@ -299,31 +299,96 @@ func decodeBackendData(f model.Family, withPort bool, d []byte) (uint32, model.B
 }
 
 // txComment is the userdata of a cn_tx element: what the key and the
-// verdict do not say (id, kind, given hash fields, backend count).
+// class do not say (id, kind, given hash fields, backend count) and, when
+// they fit the 256 bytes of element userdata, the backends themselves
+// ("dst,dport,src,sport" each, "-" for no address). Loading a table then
+// reads the translation maps only: a dump of a large set costs the kernel
+// time quadratic in its size (each dump step walks it from the start).
 func txComment(id uint32, t model.Translation) string {
-	return fmt.Sprintf("cn:t %d %s %d %d", id, t.Kind, t.HashFields, len(t.Backends))
+	head := fmt.Sprintf("cn:t %d %s %d %d", id, t.Kind, t.HashFields, len(t.Backends))
+	var sb strings.Builder
+	sb.WriteString(head)
+	for _, b := range t.Backends {
+		fmt.Fprintf(&sb, " %s,%d,%s,%d", addrField(b.DstAddr), b.DstPort, addrField(b.SrcAddr), b.SrcPort)
+	}
+	if sb.Len() > maxComment {
+		return head
+	}
+	return sb.String()
 }
 
-func parseTxComment(s string) (id uint32, kind model.Kind, hf model.HashFields, n int, err error) {
+// maxComment keeps a comment (with its userdata header and NUL) within
+// the kernel's 256-byte element userdata.
+const maxComment = 250
+
+func addrField(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
+}
+
+func parseAddrField(s string) (netip.Addr, error) {
+	if s == "-" {
+		return netip.Addr{}, nil
+	}
+	return netip.ParseAddr(s)
+}
+
+// txInfo is a decoded cn_tx comment; backends is nil when the comment
+// does not carry them.
+type txInfo struct {
+	id       uint32
+	kind     model.Kind
+	hf       model.HashFields
+	n        int
+	backends []model.Backend
+}
+
+func parseTxComment(s string) (txInfo, error) {
 	f := strings.Fields(s)
-	if len(f) != 5 || f[0] != "cn:t" {
-		return 0, 0, 0, 0, fmt.Errorf("bad translation comment %q", s)
+	bad := fmt.Errorf("bad translation comment %q", s)
+	if len(f) < 5 || f[0] != "cn:t" {
+		return txInfo{}, bad
 	}
 	v, err1 := strconv.ParseUint(f[1], 10, 32)
 	h, err2 := strconv.ParseUint(f[3], 10, 8)
 	nb, err3 := strconv.Atoi(f[4])
-	if err1 != nil || err2 != nil || err3 != nil || nb < 0 || v == 0 || v > maxTranslationID {
-		return 0, 0, 0, 0, fmt.Errorf("bad translation comment %q", s)
+	if err1 != nil || err2 != nil || err3 != nil || nb < 0 || nb > maxBackends || v == 0 || v > maxTranslationID {
+		return txInfo{}, bad
 	}
+	ti := txInfo{id: uint32(v), hf: model.HashFields(h), n: nb}
 	switch f[2] {
 	case "vip":
-		kind = model.KindVIP
+		ti.kind = model.KindVIP
 	case "real":
-		kind = model.KindReal
+		ti.kind = model.KindReal
 	default:
-		return 0, 0, 0, 0, fmt.Errorf("bad translation kind in %q", s)
+		return txInfo{}, bad
 	}
-	return uint32(v), kind, model.HashFields(h), nb, nil
+	switch len(f) {
+	case 5:
+		return ti, nil
+	case 5 + nb:
+	default:
+		return txInfo{}, bad
+	}
+	ti.backends = make([]model.Backend, nb)
+	for i, x := range f[5:] {
+		p := strings.Split(x, ",")
+		if len(p) != 4 {
+			return txInfo{}, bad
+		}
+		dst, e1 := parseAddrField(p[0])
+		dp, e2 := strconv.ParseUint(p[1], 10, 16)
+		src, e3 := parseAddrField(p[2])
+		sp, e4 := strconv.ParseUint(p[3], 10, 16)
+		if e1 != nil || e2 != nil || e3 != nil || e4 != nil || !dst.IsValid() {
+			return txInfo{}, bad
+		}
+		ti.backends[i] = model.Backend{DstAddr: dst, DstPort: uint16(dp), SrcAddr: src, SrcPort: uint16(sp)}
+	}
+	return ti, nil
 }
 
 func limitComment(l model.SessionLimit) string {

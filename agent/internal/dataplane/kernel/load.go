@@ -25,6 +25,28 @@ type kernelTable struct {
 	sets     map[string][]nftables.SetElement
 	timeouts model.Timeouts
 	haveTO   bool
+	// backendsInComments: the backend maps were not read (every
+	// translation's comment lists its backends).
+	backendsInComments bool
+}
+
+func isBackendSet(name string) bool {
+	for _, f := range families4and6 {
+		if name == setBP(f) || name == setBA(f) || name == setSRA(f) || name == setSRP(f) || name == setSRO(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 // dump reads cloudnat's table: chains with their rule counts, the fin
@@ -66,12 +88,29 @@ func dump(c *nftables.Conn, name string) (*kernelTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list sets: %w", err)
 	}
+	// The translation maps first: when their comments carry every
+	// translation's backends, the (large) backend maps are not read.
+	slices.SortStableFunc(sets, func(a, b *nftables.Set) int {
+		return cmpBool(!strings.HasPrefix(a.Name, "cn_tx"), !strings.HasPrefix(b.Name, "cn_tx"))
+	})
+	kt.backendsInComments = true
 	for _, s := range sets {
+		if kt.backendsInComments && isBackendSet(s.Name) {
+			kt.sets[s.Name] = nil
+			continue
+		}
 		es, err := c.GetSetElements(s)
 		if err != nil {
 			return nil, fmt.Errorf("list elements of %s: %w", s.Name, err)
 		}
 		kt.sets[s.Name] = es
+		if strings.HasPrefix(s.Name, "cn_tx") {
+			for _, e := range es {
+				if ti, err := parseTxComment(e.Comment); err != nil || (ti.backends == nil && ti.n > 0) {
+					kt.backendsInComments = false
+				}
+			}
+		}
 	}
 	kt.timeouts, kt.haveTO, err = readTimeouts(c, t)
 	if err != nil {
@@ -172,18 +211,24 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 	for _, f := range families4and6 {
 		for _, el := range kt.sets[setTx(f)] {
 			k, ok := decodeTxKey(f, el.Key)
-			id, kind, hf, n, err := parseTxComment(el.Comment)
-			if _, dup := c.ids[id]; !ok || err != nil || dup || n > maxBackends {
+			ti, err := parseTxComment(el.Comment)
+			if _, dup := c.ids[ti.id]; !ok || err != nil || dup {
 				repair.delElems(named(setTx(f)), nftables.SetElement{Key: el.Key})
 				continue
 			}
-			e := &tentry{id: id, t: model.Translation{Key: k, Kind: kind, LB: model.LBHash, HashFields: hf}}
-			if n > 0 {
-				e.t.Backends = make([]model.Backend, n)
+			e := &tentry{id: ti.id, t: model.Translation{Key: k, Kind: ti.kind, LB: model.LBHash, HashFields: ti.hf}}
+			if ti.n > 0 {
+				e.t.Backends = make([]model.Backend, ti.n)
 			}
 			c.trans[k] = e
-			c.ids[id] = k
-			have[e] = make([]bool, n)
+			c.ids[ti.id] = k
+			have[e] = make([]bool, ti.n)
+			if kt.backendsInComments {
+				copy(e.t.Backends, ti.backends)
+				for i := range have[e] {
+					have[e][i] = true
+				}
+			}
 		}
 	}
 	for _, f := range families4and6 {

@@ -139,6 +139,28 @@ func TestIncrementalRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDecodeFromComments: the backend maps are not read when the
+// translation comments carry the backends.
+func TestDecodeFromComments(t *testing.T) {
+	c, sim := newCache(), newSim()
+	c.host = sampleHost
+	populate(t, c, sim)
+	kt := sim.dump()
+	kt.backendsInComments = true
+	for name := range kt.sets {
+		if isBackendSet(name) {
+			kt.sets[name] = nil
+		}
+	}
+	got, repair, rebuild := decode(kt, sampleHost)
+	if rebuild || !repair.empty() {
+		t.Fatalf("rebuild %v repair %+v", rebuild, repair.acts)
+	}
+	if g, w := lists(got), lists(c); !reflect.DeepEqual(g, w) {
+		t.Fatalf("decoded:\n%+v\nwant:\n%+v", g, w)
+	}
+}
+
 func TestWriteAllRoundTrip(t *testing.T) {
 	c, sim := newCache(), newSim()
 	c.host = sampleHost
@@ -292,9 +314,30 @@ func TestKeys(t *testing.T) {
 	if got, ok := decodeIfKey(ifKey(i)); !ok || got != i {
 		t.Fatalf("if key %+v", got)
 	}
-	id, kind, hf, n, err := parseTxComment(txComment(77, model.Translation{Kind: model.KindReal, HashFields: 5, Backends: make([]model.Backend, 3)}))
-	if err != nil || id != 77 || kind != model.KindReal || hf != 5 || n != 3 {
-		t.Fatal("tx comment")
+	for _, tr := range append(sampleTranslations(), model.Translation{Kind: model.KindReal, HashFields: 5,
+		Backends: make([]model.Backend, 8)}) {
+		for i := range tr.Backends {
+			if !tr.Backends[i].DstAddr.IsValid() {
+				tr.Backends[i] = model.Backend{DstAddr: ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff1"), DstPort: 65535,
+					SrcAddr: ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff2"), SrcPort: 65535}
+			}
+		}
+		cm := txComment(77, tr)
+		ti, err := parseTxComment(cm)
+		if err != nil || ti.id != 77 || ti.kind != tr.Kind || ti.hf != tr.HashFields || ti.n != len(tr.Backends) || len(cm) > maxComment {
+			t.Fatalf("tx comment %q: %+v %v", cm, ti, err)
+		}
+		if ti.backends != nil && !reflect.DeepEqual(ti.backends, tr.Backends) && len(tr.Backends) > 0 {
+			t.Fatalf("tx comment %q: backends %+v", cm, ti.backends)
+		}
+		if len(tr.Backends) == 8 && ti.backends != nil {
+			t.Fatalf("8 IPv6 backends fit in %q", cm)
+		}
+	}
+	for _, bad := range []string{"cn:t 1 vip 0 2 10.0.0.1,1,-,0", "cn:t 0 vip 0 0", "cn:t 1 vap 0 0", "cn:t 1 vip 0 1 x,1,-,0"} {
+		if _, err := parseTxComment(bad); err == nil {
+			t.Errorf("parseTxComment(%q) accepted", bad)
+		}
 	}
 }
 

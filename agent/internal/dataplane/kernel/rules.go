@@ -53,7 +53,7 @@ func (s setSpec) nft(t *nftables.Table) *nftables.Set {
 }
 
 var (
-	typeZone = nftables.TypeMark // 4 bytes: a fixed size nft can print in a concatenation
+	typeZone = nftables.TypeInetService // 2 bytes, as ct zone: nft can parse and print the concatenation
 	concat   = nftables.MustConcatSetType
 )
 
@@ -103,8 +103,8 @@ func staticChains() []*chainPlan {
 	}
 	for _, f := range families4and6 {
 		// Exact port first, then port 0 (ICMP, and translations of all ports).
-		dnat.add("", matchNfproto(f), loadTxKey(f, false), lookupClass(setTx(f)))
-		dnat.add("", matchNfproto(f), loadTxKey(f, true), lookupClass(setTx(f)))
+		dnat.add("", matchNfproto(f), loadTxKey(f, false), lookupClass(setTx(f)), classVmap())
+		dnat.add("", matchNfproto(f), loadTxKey(f, true), lookupClass(setTx(f)), classVmap())
 	}
 	for _, f := range families4and6 {
 		_, d, l := addrOffsets(f)
@@ -144,12 +144,21 @@ func loadTxKey(f model.Family, wild bool) []expr.Any {
 	return append(out, &expr.Payload{DestRegister: portReg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
 }
 
-// lookupClass looks the key up in a translation map, then its class id in
-// cn_cls, whose verdict goes to the class chain.
+// lookupClass looks the key up in a translation map and keeps the class
+// id in the ct mark (nft: `ct mark set <key> map @cn_tx4`), then branches
+// on it (`ct mark vmap @cn_cls`); the class chain sets the flow's final
+// mark. A miss leaves the mark alone.
 func lookupClass(set string) []expr.Any {
 	return []expr.Any{
 		&expr.Lookup{SourceRegister: reg32Base, IsDestRegSet: true, DestRegister: regData, SetName: set},
-		&expr.Lookup{SourceRegister: regData, IsDestRegSet: true, DestRegister: 0, SetName: setCls},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: regData, SourceRegister: true},
+	}
+}
+
+func classVmap() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
+		&expr.Lookup{SourceRegister: reg1, IsDestRegSet: true, DestRegister: 0, SetName: setCls},
 	}
 }
 
