@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +79,8 @@ type Dataplane struct {
 	pid uint32
 	// c is the decoded table; nil: reload before use.
 	c *cache
+	// mon is the notification socket (nil: none).
+	mon *mnl.Conn
 	// drift counts changes by others that were repaired.
 	drift    atomic.Uint64
 	stop     chan struct{}
@@ -124,14 +125,12 @@ func Open(ctx context.Context, cfg registry.Config, opts ...Option) (*Dataplane,
 		return nil, err
 	}
 	mon, err := d.subscribe()
-	if os.Getenv("K14K_NOMON") != "" {
-		mon, err = nil, nil
-	}
 	if err != nil {
 		d.log.Warn("kernel dataplane: no nf_tables notifications; drift is found at the next reconcile", "err", err)
 	}
 	d.events <- dataplane.Connected
 	if mon != nil {
+		d.mon = mon
 		d.wg.Add(1)
 		go d.monitor(mon, o.settle)
 	}

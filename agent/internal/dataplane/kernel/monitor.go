@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,34 +50,76 @@ const (
 	noticeDelete
 )
 
+// change is one foreign change to cloudnat's table: an element added or
+// deleted (set, keys), a rule added or deleted (chain), or anything else.
+type change struct {
+	typ  uint16 // NFT_MSG_*
+	name string // set or chain
+	keys [][]byte
+}
+
 // classify decodes one notification: a change to table (inet) by a
 // sender other than own.
-func classify(m mnl.Message, table string, own uint32) notice {
+func classify(m mnl.Message, table string, own uint32) (notice, change) {
 	if uint16(m.Header.Type)>>8 != unix.NFNL_SUBSYS_NFTABLES || m.Header.PID == own || len(m.Data) < 4 {
-		return noticeNone
+		return noticeNone, change{}
 	}
-	typ := uint16(m.Header.Type) & 0xff
-	if typ == unix.NFT_MSG_NEWGEN || m.Data[0] != unix.NFPROTO_INET {
-		return noticeNone
+	ch := change{typ: uint16(m.Header.Type) & 0xff}
+	if ch.typ == unix.NFT_MSG_NEWGEN || m.Data[0] != unix.NFPROTO_INET {
+		return noticeNone, change{}
 	}
 	ad, err := mnl.NewAttributeDecoder(m.Data[4:])
 	if err != nil {
-		return noticeNone
+		return noticeNone, change{}
 	}
 	name := ""
 	for ad.Next() {
-		if ad.Type() == 1 { // NFTA_{TABLE_NAME,CHAIN_TABLE,RULE_TABLE,SET_TABLE,...}
+		switch ad.Type() {
+		case 1: // NFTA_{TABLE_NAME,CHAIN_TABLE,RULE_TABLE,SET_TABLE,SET_ELEM_LIST_TABLE,OBJ_TABLE}
 			name = strings.TrimRight(ad.String(), "\x00")
-			break
+		case 2: // NFTA_RULE_CHAIN, NFTA_SET_ELEM_LIST_SET (NFTA_CHAIN_NAME is 3)
+			ch.name = strings.TrimRight(ad.String(), "\x00")
+		case unix.NFTA_SET_ELEM_LIST_ELEMENTS:
+			if ch.typ == unix.NFT_MSG_NEWSETELEM || ch.typ == unix.NFT_MSG_DELSETELEM {
+				ch.keys = elementKeys(ad.Bytes())
+			}
 		}
 	}
 	if name != table {
-		return noticeNone
+		return noticeNone, change{}
 	}
-	if typ == unix.NFT_MSG_DELTABLE {
-		return noticeDelete
+	if ch.typ == unix.NFT_MSG_DELTABLE {
+		return noticeDelete, ch
 	}
-	return noticeEdit
+	return noticeEdit, ch
+}
+
+// elementKeys decodes the keys of a notification's element list.
+func elementKeys(b []byte) [][]byte {
+	var keys [][]byte
+	ad, err := mnl.NewAttributeDecoder(b)
+	if err != nil {
+		return nil
+	}
+	for ad.Next() {
+		el, err := mnl.NewAttributeDecoder(ad.Bytes())
+		if err != nil {
+			continue
+		}
+		for el.Next() {
+			if el.Type() != unix.NFTA_SET_ELEM_KEY {
+				continue
+			}
+			if v, err := mnl.NewAttributeDecoder(el.Bytes()); err == nil {
+				for v.Next() {
+					if v.Type() == unix.NFTA_DATA_VALUE {
+						keys = append(keys, slices.Clone(v.Bytes()))
+					}
+				}
+			}
+		}
+	}
+	return keys
 }
 
 // monitor reads notifications until Close; a burst of foreign changes is
@@ -86,6 +129,7 @@ func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 	defer func() { _ = c.Close() }()
 	pending := noticeNone
 	var since time.Time
+	var changes []change
 	lost := false
 	for {
 		select {
@@ -98,11 +142,18 @@ func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 		switch {
 		case err == nil:
 			for _, m := range msgs {
-				if n := classify(m, d.table, d.pid); n > pending {
-					if pending == noticeNone {
-						since = time.Now()
-					}
-					pending = n
+				n, ch := classify(m, d.table, d.pid)
+				if n == noticeNone {
+					continue
+				}
+				if pending == noticeNone {
+					since = time.Now()
+				}
+				pending = max(pending, n)
+				if len(changes) < maxChanges {
+					changes = append(changes, ch)
+				} else {
+					changes = append(changes[:0], change{typ: unix.NFT_MSG_DELSET}) // too many: reload
 				}
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -122,8 +173,8 @@ func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 			}
 		}
 		if pending != noticeNone && time.Since(since) >= settle {
-			d.repairDrift(pending == noticeDelete)
-			pending = noticeNone
+			d.repairDrift(pending == noticeDelete, changes)
+			pending, changes = noticeNone, nil
 		}
 	}
 }
@@ -141,9 +192,14 @@ func (d *Dataplane) tableThere() bool {
 	return !errors.Is(err, unix.ENOENT)
 }
 
-// repairDrift handles a foreign change: a deleted table is rewritten from
-// the cache; an edited one is reloaded (which repairs it).
-func (d *Dataplane) repairDrift(deleted bool) {
+// maxChanges bounds the foreign changes repaired one by one; more are
+// repaired by a reload.
+const maxChanges = 100000
+
+// repairDrift handles foreign changes: a deleted table is rewritten from
+// the cache; element and rule changes are undone from the cache; anything
+// else (or no cache) reloads the table, which repairs it.
+func (d *Dataplane) repairDrift(deleted bool, changes []change) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -153,6 +209,7 @@ func (d *Dataplane) repairDrift(deleted bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
+	defer d.notify()
 	if deleted && d.c != nil && d.c.exists {
 		nftMu.Lock()
 		_, err := d.nft.ListTableOfFamily(d.table, nftables.TableFamilyINet)
@@ -165,15 +222,24 @@ func (d *Dataplane) repairDrift(deleted bool) {
 				d.log.Warn("kernel dataplane: table deleted by someone else; rewritten", "table", d.table,
 					"translations", n, "took", time.Since(start).Round(time.Millisecond))
 			}
-			d.notify()
 			return
+		}
+	}
+	if d.c != nil && !deleted {
+		if b, ok := d.c.undo(changes); ok {
+			err := d.send(b)
+			if err == nil {
+				d.log.Warn("kernel dataplane: table changed by someone else; changes undone", "table", d.table,
+					"changes", len(changes), "took", time.Since(start).Round(time.Millisecond))
+				return
+			}
+			d.log.Warn("kernel dataplane: undoing someone else's changes failed; reloading", "table", d.table, "err", err)
 		}
 	}
 	d.c = nil
 	_, err := d.state(ctx)
 	d.log.Warn("kernel dataplane: table changed by someone else; reloaded and repaired", "table", d.table,
 		"deleted", deleted, "err", err, "took", time.Since(start).Round(time.Millisecond))
-	d.notify()
 }
 
 // notify reports Connected (the reconciler then compares with intent).
@@ -186,4 +252,20 @@ func (d *Dataplane) notify() {
 	case d.events <- dataplane.Connected:
 	default: // one is already pending
 	}
+}
+
+// quiet stops the kernel from sending notifications while the dataplane
+// writes many elements itself (each element is one notification, which
+// costs the kernel about a third of a bulk write): the group is left for
+// the duration of f and joined again. A foreign change during f goes
+// unseen, except a deleted table, which is checked afterwards.
+func (d *Dataplane) quiet(f func() error) error {
+	if d.mon == nil || d.mon.LeaveGroup(unix.NFNLGRP_NFTABLES) != nil {
+		return f()
+	}
+	err := f()
+	if jerr := d.mon.JoinGroup(unix.NFNLGRP_NFTABLES); jerr != nil {
+		d.log.Warn("kernel dataplane: rejoining nf_tables notifications failed", "err", jerr)
+	}
+	return err
 }

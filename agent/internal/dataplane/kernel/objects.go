@@ -65,17 +65,19 @@ func (d *Dataplane) rewrite(ctx context.Context, c *cache, del bool) error {
 			return fmt.Errorf("kernel dataplane: delete table inet %s: %w", d.table, err)
 		}
 	}
-	for _, b := range batches {
-		if err := ctx.Err(); err != nil {
-			d.c = nil
-			return err
+	return d.quiet(func() error {
+		for _, b := range batches {
+			if err := ctx.Err(); err != nil {
+				d.c = nil
+				return err
+			}
+			if err := d.send(b); err != nil {
+				d.c = nil
+				return fmt.Errorf("kernel dataplane: %w", err)
+			}
 		}
-		if err := d.send(b); err != nil {
-			d.c = nil
-			return fmt.Errorf("kernel dataplane: %w", err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // change lets edit change the cache and record the matching kernel
@@ -312,6 +314,17 @@ func (d *Dataplane) PutTranslations(ctx context.Context, ts []model.Translation)
 	if err != nil {
 		return err
 	}
+	if len(norm) < quietAbove {
+		return d.putMany(ctx, c, norm)
+	}
+	return d.quiet(func() error { return d.putMany(ctx, c, norm) })
+}
+
+// quietAbove is the bulk size above which notifications are paused.
+const quietAbove = 1000
+
+// putMany is PutTranslations once checked. The caller holds d.mu.
+func (d *Dataplane) putMany(ctx context.Context, c *cache, norm []model.Translation) error {
 	b := &batch{}
 	flush := func() error {
 		if b.empty() {

@@ -474,7 +474,7 @@ func TestClassify(t *testing.T) {
 		{"other family", msg(unix.NFT_MSG_DELTABLE, 0, unix.NFPROTO_IPV4, "cloudnat"), noticeNone},
 		{"generation", msg(unix.NFT_MSG_NEWGEN, 0, unix.NFPROTO_INET, "cloudnat"), noticeNone},
 	} {
-		if got := classify(tc.m, "cloudnat", 42); got != tc.want {
+		if got, _ := classify(tc.m, "cloudnat", 42); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -580,4 +580,37 @@ func TestCoalesce(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDecode(t, c, sim)
+}
+
+func TestUndo(t *testing.T) {
+	c, sim := newCache(), newSim()
+	c.host = sampleHost
+	populate(t, c, sim)
+	tr := sampleTranslations()[1]
+	bkey := backendKey(tr.Key, 0)
+	foreignKey := txKey(model.TranslationKey{VIP: ip("10.1.1.1"), Port: 1, Proto: model.ProtoTCP})
+	// Someone deletes a backend element and a pool element, adds an
+	// element of their own, and flushes cn_dnat.
+	delete(sim.sets[setBA(model.IPv6)], string(bkey))
+	poolKey0 := string(u32(snatMark()))
+	delete(sim.sets[setPool(poolKey{model.IPv4, 7})], poolKey0)
+	sim.sets[setTx(model.IPv4)][string(foreignKey)] = txElem(99, model.Translation{})
+	sim.chains[chainDNAT] = 0
+	changes := []change{
+		{typ: unix.NFT_MSG_DELSETELEM, name: setBA(model.IPv6), keys: [][]byte{bkey}},
+		{typ: unix.NFT_MSG_DELSETELEM, name: setPool(poolKey{model.IPv4, 7}), keys: [][]byte{[]byte(poolKey0)}},
+		{typ: unix.NFT_MSG_NEWSETELEM, name: setTx(model.IPv4), keys: [][]byte{foreignKey}},
+		{typ: unix.NFT_MSG_DELRULE, name: chainDNAT},
+	}
+	b, ok := c.undo(changes)
+	if !ok {
+		t.Fatal("undo refused")
+	}
+	if err := sim.apply(b); err != nil {
+		t.Fatal(err)
+	}
+	checkDecode(t, c, sim)
+	if _, ok := c.undo([]change{{typ: unix.NFT_MSG_DELCHAIN, name: "cn_pre"}}); ok {
+		t.Fatal("a deleted chain is undone element-wise")
+	}
 }

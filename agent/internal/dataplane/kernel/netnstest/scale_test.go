@@ -121,7 +121,7 @@ func TestKernelScale(t *testing.T) {
 		if _, err := exec.LookPath("nft"); err != nil {
 			t.Skip("nft not installed")
 		}
-		for _, ch := range []string{"cn_zone", "cn_pre", "cn_out", "cn_dnat", "cn_post", "cn_fin", "cn_fin_pre", "cn_lb4_2_0", "cn_snat4_0"} {
+		for _, ch := range []string{"cn_zone", "cn_pre", "cn_out", "cn_dnat", "cn_post", "cn_fin", "cn_fin_pre", "cn_lb4_2_0"} {
 			if ch == "cn_lb4_2_0" {
 				ch = "cn_lb4_2_31"
 			}
@@ -156,6 +156,40 @@ func TestKernelScale(t *testing.T) {
 		waitRepaired(t, d, before, 2*time.Second)
 		<-d.Events()
 		check("after cn_dnat was flushed")
+	})
+
+	t.Run("elements-deleted", func(t *testing.T) {
+		// Someone deletes a translation's map element and a backend
+		// element of another: both are put back from the cache.
+		before := d.DriftRepairs()
+		tb := &nftables.Table{Name: "cloudnat", Family: nftables.TableFamilyINet}
+		for _, name := range []string{"cn_tx4", "cn_bp4"} {
+			set, err := nc.GetSetByName(tb, name)
+			must(t, err)
+			els, err := nc.GetSetElements(set)
+			must(t, err)
+			if len(els) == 0 {
+				t.Fatalf("%s is empty", name)
+			}
+			must(t, nc.SetDeleteElements(set, []nftables.SetElement{{Key: els[len(els)/2].Key}}))
+		}
+		must(t, nc.Flush())
+		waitRepaired(t, d, before, 2*time.Second)
+		<-d.Events()
+		for _, name := range []string{"cn_tx4", "cn_bp4"} {
+			set, err := nc.GetSetByName(tb, name)
+			must(t, err)
+			els, err := nc.GetSetElements(set)
+			must(t, err)
+			want := n
+			if name == "cn_bp4" {
+				want = 2 * n
+			}
+			if len(els) != want {
+				t.Fatalf("%s has %d elements after the repair, want %d", name, len(els), want)
+			}
+		}
+		check("after elements were deleted")
 	})
 
 	t.Run("change-and-delete", func(t *testing.T) {
