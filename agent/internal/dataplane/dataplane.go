@@ -104,3 +104,10 @@ type Checker interface {
 	CheckTranslation(ctx context.Context, t model.Translation) error
 	CheckInterfaceName(name string) error
 }
+
+// DriftReporter is implemented by dataplanes that notice changes made by
+// someone else to what they own (the kernel dataplane's table) and repair
+// them; DriftRepairs counts those repairs since the dataplane was opened.
+type DriftReporter interface {
+	DriftRepairs() uint64
+}

@@ -121,7 +121,7 @@ func TestKernelScale(t *testing.T) {
 		if _, err := exec.LookPath("nft"); err != nil {
 			t.Skip("nft not installed")
 		}
-		for _, ch := range []string{"cn_zone", "cn_pre", "cn_out", "cn_dnat", "cn_post", "cn_fin", "cn_fin_pre", "cn_lb4_2_0"} {
+		for _, ch := range []string{"cn_dnat", "cn_post", "cn_lb4_2_0"} {
 			if ch == "cn_lb4_2_0" {
 				ch = "cn_lb4_2_31"
 			}
