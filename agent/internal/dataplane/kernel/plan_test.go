@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
@@ -612,5 +613,28 @@ func TestUndo(t *testing.T) {
 	checkDecode(t, c, sim)
 	if _, ok := c.undo([]change{{typ: unix.NFT_MSG_DELCHAIN, name: "cn_pre"}}); ok {
 		t.Fatal("a deleted chain is undone element-wise")
+	}
+}
+
+func TestChunks(t *testing.T) {
+	var es []nftables.SetElement
+	tr := model.Translation{Key: model.TranslationKey{VIP: ip("fd00::1"), Port: 1, Proto: model.ProtoTCP}}
+	for i := 0; i < 8; i++ {
+		tr.Backends = append(tr.Backends, model.Backend{DstAddr: ip("10.20.1.2"), DstPort: 8000})
+	}
+	for i := 0; i < 1000; i++ {
+		es = append(es, txElem(uint32(i+1), tr))
+	}
+	total := 0
+	for _, c := range chunks(es) {
+		s := &nftables.Set{Name: "cn_tx6", Table: &nftables.Table{Name: "cloudnat"}}
+		b, err := mnl.MarshalAttributes(mustElemList(t, s, c))
+		if err != nil || len(b) > 65535 {
+			t.Fatalf("chunk of %d elements: %d bytes, %v", len(c), len(b), err)
+		}
+		total += len(c)
+	}
+	if total != len(es) {
+		t.Fatalf("%d elements in chunks, want %d", total, len(es))
 	}
 }

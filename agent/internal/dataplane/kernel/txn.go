@@ -24,10 +24,9 @@ const (
 	// whole or not at all), and the kernel acknowledges every message of
 	// it, so both directions need room (SO_*BUFFORCE, as root).
 	sockBuf = 64 << 20
-	// maxElemsPerMsg keeps one message's element list under the 64 KiB of
-	// a netlink attribute (an IPv6 backend element with its data takes
-	// about 90 bytes).
-	maxElemsPerMsg = 400
+	// maxMsgElems bounds the encoded size of one message's element list:
+	// it is one netlink attribute, whose length is 16 bits.
+	maxMsgElems = 48 << 10
 	// maxTxnWeight bounds a bulk write's transactions (elements + rules).
 	maxTxnWeight = 60000
 )
@@ -133,8 +132,7 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 			c.FlushSet(a.set.nft(t))
 		case actAddElems, actDelElems:
 			s := a.set.nft(t)
-			for i := 0; i < len(a.elems); i += maxElemsPerMsg {
-				chunk := a.elems[i:min(i+maxElemsPerMsg, len(a.elems))]
+			for _, chunk := range chunks(a.elems) {
 				var err error
 				if a.op == actAddElems {
 					err = c.SetAddElements(s, chunk)
@@ -183,6 +181,32 @@ func coalesce(acts []action) []action {
 		idx[a.set.name] = len(out)
 		a.elems = slices.Clone(a.elems)
 		out = append(out, a)
+	}
+	return out
+}
+
+// elemSize is an upper bound of one element's encoded size.
+func elemSize(e nftables.SetElement) int {
+	n := 64 + len(e.Key) + len(e.Val) + len(e.Comment)
+	if e.VerdictData != nil {
+		n += 32 + len(e.VerdictData.Chain)
+	}
+	return n
+}
+
+// chunks splits elements into message-sized lists.
+func chunks(es []nftables.SetElement) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	start, size := 0, 0
+	for i, e := range es {
+		if n := elemSize(e); size+n > maxMsgElems && i > start {
+			out = append(out, es[start:i])
+			start, size = i, 0
+		}
+		size += elemSize(e)
+	}
+	if start < len(es) {
+		out = append(out, es[start:])
 	}
 	return out
 }
