@@ -432,17 +432,8 @@ func (c *cache) decodeSNAT(kt *kernelTable, repair *batch) {
 			repair.rewriteChain(want)
 		}
 	}
-	if ifOK {
-		return
-	}
-	repair.add(action{op: actFlushSet, set: named(setIf)})
-	for _, i := range c.interfaces() {
-		p := poolKey{i.Family, c.ifaceVRF(i.Interface)}
-		if !c.snat[p] {
-			c.ensureSNAT(repair, p)
-			c.rewriteSNAT(repair, p)
-		}
-		repair.addElems(named(setIf), c.ifElem(i))
+	if !ifOK {
+		c.refillIf(repair)
 	}
 }
 

@@ -321,6 +321,12 @@ func (c *cache) setHost(b *batch, h hostView) {
 		return
 	}
 	b.rewriteChain(zoneChain(h))
+	c.refillIf(b)
+}
+
+// refillIf writes the cn_if map again: each SNAT interface jumps to the
+// chain of its current VRF (created if missing).
+func (c *cache) refillIf(b *batch) {
 	b.add(action{op: actFlushSet, set: named(setIf)})
 	for _, i := range c.interfaces() {
 		p := poolKey{i.Family, c.ifaceVRF(i.Interface)}

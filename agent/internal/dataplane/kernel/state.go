@@ -108,12 +108,18 @@ func (c *cache) addresses() []model.SNATAddress {
 	return out
 }
 
-func (c *cache) exclusions() []model.SNATExclusion {
-	out := make([]model.SNATExclusion, 0, len(c.excl))
-	for e := range c.excl {
-		out = append(out, e)
+// sortedKeys returns the keys of m in the order of less.
+func sortedKeys[T comparable](m map[T]bool, less func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b model.SNATExclusion) int {
+	slices.SortFunc(out, less)
+	return out
+}
+
+func (c *cache) exclusions() []model.SNATExclusion {
+	return sortedKeys(c.excl, func(a, b model.SNATExclusion) int {
 		if c := cmp.Compare(a.VRF, b.VRF); c != 0 {
 			return c
 		}
@@ -122,21 +128,15 @@ func (c *cache) exclusions() []model.SNATExclusion {
 		}
 		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
 	})
-	return out
 }
 
 func (c *cache) interfaces() []model.SNATInterface {
-	out := make([]model.SNATInterface, 0, len(c.ifaces))
-	for i := range c.ifaces {
-		out = append(out, i)
-	}
-	slices.SortFunc(out, func(a, b model.SNATInterface) int {
+	return sortedKeys(c.ifaces, func(a, b model.SNATInterface) int {
 		if c := cmp.Compare(a.Interface, b.Interface); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Family, b.Family)
 	})
-	return out
 }
 
 func (c *cache) limitList() []model.SessionLimit {
