@@ -111,3 +111,12 @@ type Checker interface {
 type DriftReporter interface {
 	DriftRepairs() uint64
 }
+
+// BulkTranslator is implemented by dataplanes that program many
+// translations faster together than one by one (the kernel dataplane: one
+// netlink transaction per ~60,000 elements instead of one per translation).
+// Each translation is applied whole; a translation the dataplane cannot
+// express refuses the whole call before anything changes.
+type BulkTranslator interface {
+	PutTranslations(ctx context.Context, ts []model.Translation) error
+}

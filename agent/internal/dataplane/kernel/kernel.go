@@ -89,7 +89,11 @@ type Dataplane struct {
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
-var _ dataplane.Checker = (*Dataplane)(nil)
+var (
+	_ dataplane.Checker        = (*Dataplane)(nil)
+	_ dataplane.DriftReporter  = (*Dataplane)(nil)
+	_ dataplane.BulkTranslator = (*Dataplane)(nil)
+)
 
 // Open opens the kernel dataplane. It changes nothing in the kernel: the
 // table is written on the first change, and an existing table (left by a
