@@ -305,16 +305,37 @@ func decodeBackendData(f model.Family, withPort bool, d []byte) (uint32, model.B
 // reads the translation maps only: a dump of a large set costs the kernel
 // time quadratic in its size (each dump step walks it from the start).
 func txComment(id uint32, t model.Translation) string {
-	head := fmt.Sprintf("cn:t %d %s %d %d", id, t.Kind, t.HashFields, len(t.Backends))
-	var sb strings.Builder
-	sb.WriteString(head)
-	for _, b := range t.Backends {
-		fmt.Fprintf(&sb, " %s,%d,%s,%d", addrField(b.DstAddr), b.DstPort, addrField(b.SrcAddr), b.SrcPort)
+	b := make([]byte, 0, 32+24*len(t.Backends))
+	b = append(b, "cn:t "...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	b = append(b, ' ')
+	b = append(b, t.Kind.String()...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(t.HashFields), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(t.Backends)), 10)
+	head := len(b)
+	for _, be := range t.Backends {
+		b = append(b, ' ')
+		b = appendAddrField(b, be.DstAddr)
+		b = append(b, ',')
+		b = strconv.AppendUint(b, uint64(be.DstPort), 10)
+		b = append(b, ',')
+		b = appendAddrField(b, be.SrcAddr)
+		b = append(b, ',')
+		b = strconv.AppendUint(b, uint64(be.SrcPort), 10)
+		if len(b) > maxComment {
+			return string(b[:head])
+		}
 	}
-	if sb.Len() > maxComment {
-		return head
+	return string(b)
+}
+
+func appendAddrField(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, '-')
 	}
-	return sb.String()
+	return a.AppendTo(b)
 }
 
 // maxComment keeps a comment (with its userdata header and NUL) within
