@@ -30,6 +30,7 @@ const (
 // Sets and maps of cloudnat's table (per family f = 4 or 6).
 //
 //	cn_tx<f>   map    zone . l4proto . addr . port       -> class id (lbClass.id)
+//	cn_rec<f>_<0..63>  set  zone . l4proto . addr . port, with the translation's comment (read back)
 //	cn_cls     vmap   class id -> goto cn_lb<f>[w]_<n>_<hash fields> (0: drop, no backend)
 //	cn_bp<f>   map    zone . l4proto . addr . port . idx -> mark . backend addr . backend port
 //	cn_ba<f>   map    zone . l4proto . addr . port . idx -> mark . backend addr (port kept)
@@ -40,7 +41,10 @@ const (
 //	cn_if      vmap   iifname . nfproto -> goto cn_snat<f>_<vrf>
 //	cn_pool<f>_<vrf>        map  mark -> pool address
 //	cn_x<f>_<vrf>_<bits>    set  excluded destination prefixes of one length
-func setTx(f model.Family) string  { return fmt.Sprintf("cn_tx%d", f) }
+func setTx(f model.Family) string { return fmt.Sprintf("cn_tx%d", f) }
+func setRec(f model.Family, shard int) string {
+	return fmt.Sprintf("cn_rec%d_%d", f, shard)
+}
 func setBP(f model.Family) string  { return fmt.Sprintf("cn_bp%d", f) }
 func setBA(f model.Family) string  { return fmt.Sprintf("cn_ba%d", f) }
 func setSRA(f model.Family) string { return fmt.Sprintf("cn_sra%d", f) }
@@ -204,6 +208,21 @@ func classOf(t model.Translation) lbClass {
 		hf: effectiveHash(t.Key.Proto, t.HashFields)}
 }
 
+// recShards is the number of record sets per family. A dump of one set
+// costs the kernel time quadratic in its size (each dump step walks the
+// set from its start), so the records a load reads are spread over many
+// small sets.
+const recShards = 64
+
+// recShard is the record set of a translation key.
+func recShard(key []byte) int {
+	h := uint32(2166136261)
+	for _, b := range key {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return int(h % recShards)
+}
+
 // Key and data encodings. Each field of a concatenation takes whole 32-bit
 // registers, as the kernel loads them: ct zone and meta l4proto zero-padded
 // in host order, addresses as is, ports big-endian zero-padded, the jhash
@@ -298,8 +317,8 @@ func decodeBackendData(f model.Family, withPort bool, d []byte) (uint32, model.B
 	return binaryutil.NativeEndian.Uint32(d[:4]), b, true
 }
 
-// txComment is the userdata of a cn_tx element: what the key and the
-// class do not say (id, kind, given hash fields, backend count) and, when
+// txComment is the userdata of a translation's cn_rec element: what the
+// key does not say (id, kind, given hash fields, backend count) and, when
 // they fit the 256 bytes of element userdata, the backends themselves
 // ("dst,dport,src,sport" each, "-" for no address). Loading a table then
 // reads the translation maps only: a dump of a large set costs the kernel

@@ -25,14 +25,16 @@ type kernelTable struct {
 	sets     map[string][]nftables.SetElement
 	timeouts model.Timeouts
 	haveTO   bool
-	// backendsInComments: the backend maps were not read (every
-	// translation's comment lists its backends).
+	// backendsInComments: the translation and backend maps were not read
+	// (every translation's record lists its backends).
 	backendsInComments bool
 }
 
-func isBackendSet(name string) bool {
+// isDataSet: the maps the data path looks translations up in (large, and
+// not needed to decode when the records carry the backends).
+func isDataSet(name string) bool {
 	for _, f := range families4and6 {
-		if name == setBP(f) || name == setBA(f) || name == setSRA(f) || name == setSRP(f) || name == setSRO(f) {
+		if name == setTx(f) || name == setBP(f) || name == setBA(f) || name == setSRA(f) || name == setSRP(f) || name == setSRO(f) {
 			return true
 		}
 	}
@@ -88,14 +90,15 @@ func dump(c *nftables.Conn, name string) (*kernelTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list sets: %w", err)
 	}
-	// The translation maps first: when their comments carry every
-	// translation's backends, the (large) backend maps are not read.
+	// The translation records first: when their comments carry every
+	// translation's backends, the (large) translation and backend maps
+	// are not read.
 	slices.SortStableFunc(sets, func(a, b *nftables.Set) int {
-		return cmpBool(!strings.HasPrefix(a.Name, "cn_tx"), !strings.HasPrefix(b.Name, "cn_tx"))
+		return cmpBool(!strings.HasPrefix(a.Name, "cn_rec"), !strings.HasPrefix(b.Name, "cn_rec"))
 	})
 	kt.backendsInComments = true
 	for _, s := range sets {
-		if kt.backendsInComments && isBackendSet(s.Name) {
+		if kt.backendsInComments && isDataSet(s.Name) {
 			kt.sets[s.Name] = nil
 			continue
 		}
@@ -104,7 +107,7 @@ func dump(c *nftables.Conn, name string) (*kernelTable, error) {
 			return nil, fmt.Errorf("list elements of %s: %w", s.Name, err)
 		}
 		kt.sets[s.Name] = es
-		if strings.HasPrefix(s.Name, "cn_tx") {
+		if strings.HasPrefix(s.Name, "cn_rec") {
 			for _, e := range es {
 				if ti, err := parseTxComment(e.Comment); err != nil || (ti.backends == nil && ti.n > 0) {
 					kt.backendsInComments = false
@@ -209,25 +212,50 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 	broken := map[*tentry]bool{}
 	have := map[*tentry][]bool{}
 	for _, f := range families4and6 {
+		for shard := 0; shard < recShards; shard++ {
+			set := setRec(f, shard)
+			for _, el := range kt.sets[set] {
+				k, ok := decodeTxKey(f, el.Key)
+				ti, err := parseTxComment(el.Comment)
+				if _, dup := c.ids[ti.id]; !ok || err != nil || dup || recShard(el.Key) != shard || len(el.Key) != len(txKey(k)) {
+					repair.delElems(named(set), nftables.SetElement{Key: el.Key})
+					continue
+				}
+				e := &tentry{id: ti.id, t: model.Translation{Key: k, Kind: ti.kind, LB: model.LBHash, HashFields: ti.hf}}
+				if ti.n > 0 {
+					e.t.Backends = make([]model.Backend, ti.n)
+				}
+				c.trans[k] = e
+				c.ids[ti.id] = k
+				have[e] = make([]bool, ti.n)
+				if kt.backendsInComments {
+					copy(e.t.Backends, ti.backends)
+					for i := range have[e] {
+						have[e][i] = true
+					}
+				}
+			}
+		}
+	}
+	txSeen := map[*tentry]bool{}
+	for _, f := range families4and6 {
 		for _, el := range kt.sets[setTx(f)] {
 			k, ok := decodeTxKey(f, el.Key)
-			ti, err := parseTxComment(el.Comment)
-			if _, dup := c.ids[ti.id]; !ok || err != nil || dup {
+			e := c.trans[k]
+			if !ok || e == nil || len(el.Key) != len(txKey(k)) {
 				repair.delElems(named(setTx(f)), nftables.SetElement{Key: el.Key})
 				continue
 			}
-			e := &tentry{id: ti.id, t: model.Translation{Key: k, Kind: ti.kind, LB: model.LBHash, HashFields: ti.hf}}
-			if ti.n > 0 {
-				e.t.Backends = make([]model.Backend, ti.n)
+			txSeen[e] = true
+			if nativeU32(el.Val) != classOf(e.t).id() {
+				broken[e] = true
 			}
-			c.trans[k] = e
-			c.ids[ti.id] = k
-			have[e] = make([]bool, ti.n)
-			if kt.backendsInComments {
-				copy(e.t.Backends, ti.backends)
-				for i := range have[e] {
-					have[e][i] = true
-				}
+		}
+	}
+	if !kt.backendsInComments {
+		for _, e := range c.trans {
+			if !txSeen[e] {
+				broken[e] = true
 			}
 		}
 	}
@@ -276,7 +304,10 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 			continue
 		}
 		f := familyOf(e.t.Key.VIP)
-		repair.delElems(named(setTx(f)), nftables.SetElement{Key: txKey(e.t.Key)})
+		if txSeen[e] {
+			repair.delElems(named(setTx(f)), nftables.SetElement{Key: txKey(e.t.Key)})
+		}
+		repair.delElems(named(recSet(e.t.Key)), nftables.SetElement{Key: txKey(e.t.Key)})
 		for i, ok := range have[e] {
 			if ok {
 				backendElems(repair, actDelElems, e, i)

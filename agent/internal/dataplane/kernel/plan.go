@@ -45,8 +45,16 @@ func (c *cache) ensureTable(b *batch) {
 	}
 }
 
-func txElem(id uint32, t model.Translation) nftables.SetElement {
-	return nftables.SetElement{Key: txKey(t.Key), Val: u32(classOf(t).id()), Comment: txComment(id, t)}
+func txElem(t model.Translation) nftables.SetElement {
+	return nftables.SetElement{Key: txKey(t.Key), Val: u32(classOf(t).id())}
+}
+
+func recSet(k model.TranslationKey) string {
+	return setRec(familyOf(k.VIP), recShard(txKey(k)))
+}
+
+func recElem(id uint32, t model.Translation) nftables.SetElement {
+	return nftables.SetElement{Key: txKey(t.Key), Comment: txComment(id, t)}
 }
 
 func clsElem(c lbClass) nftables.SetElement {
@@ -137,11 +145,17 @@ func (c *cache) putTranslation(b *batch, t model.Translation) bool {
 		}
 	}
 	f := familyOf(t.Key.VIP)
-	if old == nil || txComment(old.id, old.t) != txComment(id, t) || classOf(old.t) != classOf(t) {
+	if old == nil || classOf(old.t) != classOf(t) {
 		if old != nil {
 			b.delElems(named(setTx(f)), nftables.SetElement{Key: txKey(t.Key)})
 		}
-		b.addElems(named(setTx(f)), txElem(id, t))
+		b.addElems(named(setTx(f)), txElem(t))
+	}
+	if cm := txComment(id, t); old == nil || txComment(old.id, old.t) != cm {
+		if old != nil {
+			b.delElems(named(recSet(t.Key)), nftables.SetElement{Key: txKey(t.Key)})
+		}
+		b.addElems(named(recSet(t.Key)), recElem(id, t))
 	}
 	if old != nil {
 		for i := range old.t.Backends {
@@ -168,6 +182,7 @@ func (c *cache) deleteTranslation(b *batch, k model.TranslationKey) bool {
 		return false
 	}
 	b.delElems(named(setTx(familyOf(k.VIP))), nftables.SetElement{Key: txKey(k)})
+	b.delElems(named(recSet(k)), nftables.SetElement{Key: txKey(k)})
 	for i := range old.t.Backends {
 		backendElems(b, actDelElems, old, i)
 	}

@@ -154,7 +154,7 @@ func TestDecodeFromComments(t *testing.T) {
 	kt := sim.dump()
 	kt.backendsInComments = true
 	for name := range kt.sets {
-		if isBackendSet(name) {
+		if isDataSet(name) {
 			kt.sets[name] = nil
 		}
 	}
@@ -594,7 +594,7 @@ func TestUndo(t *testing.T) {
 	delete(sim.sets[setBA(model.IPv6)], string(bkey))
 	poolKey0 := string(u32(snatMark()))
 	delete(sim.sets[setPool(poolKey{model.IPv4, 7})], poolKey0)
-	sim.sets[setTx(model.IPv4)][string(foreignKey)] = txElem(99, model.Translation{})
+	sim.sets[setTx(model.IPv4)][string(foreignKey)] = txElem(model.Translation{})
 	sim.chains[chainDNAT] = 0
 	changes := []change{
 		{typ: unix.NFT_MSG_DELSETELEM, name: setBA(model.IPv6), keys: [][]byte{bkey}},
@@ -622,11 +622,11 @@ func TestChunks(t *testing.T) {
 		tr.Backends = append(tr.Backends, model.Backend{DstAddr: ip("10.20.1.2"), DstPort: 8000})
 	}
 	for i := 0; i < 1000; i++ {
-		es = append(es, txElem(uint32(i+1), tr))
+		es = append(es, recElem(uint32(i+1), tr))
 	}
 	total := 0
 	for _, c := range chunks(es) {
-		s := &nftables.Set{Name: "cn_tx6", Table: &nftables.Table{Name: "cloudnat"}}
+		s := &nftables.Set{Name: "cn_rec6_0", Table: &nftables.Table{Name: "cloudnat"}}
 		b, err := mnl.MarshalAttributes(mustElemList(t, s, c))
 		if err != nil || len(b) > 65535 {
 			t.Fatalf("chunk of %d elements: %d bytes, %v", len(c), len(b), err)

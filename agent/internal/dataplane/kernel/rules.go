@@ -74,6 +74,12 @@ func staticSets() []setSpec {
 			setSpec{setVIP(f), concat(typeZone, a), nftables.TypeInvalid, true},
 		)
 	}
+	for _, f := range families4and6 {
+		for i := 0; i < recShards; i++ {
+			out = append(out, setSpec{setRec(f, i), concat(typeZone, nftables.TypeInetProto, addrType(f), nftables.TypeInetService),
+				nftables.TypeInvalid, true})
+		}
+	}
 	return append(out, setSpec{setIf, concat(nftables.TypeIFName, nftables.TypeNFProto), nftables.TypeVerdict, true},
 		setSpec{setCls, nftables.TypeMark, nftables.TypeVerdict, false})
 }

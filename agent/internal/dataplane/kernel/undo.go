@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -85,7 +86,7 @@ func (c *cache) expected(set string, key []byte) (nftables.SetElement, bool) {
 		case setTx(f):
 			k, ok := decodeTxKey(f, key)
 			if e := c.trans[k]; ok && e != nil && len(key) == len(txKey(k)) {
-				return txElem(e.id, e.t), true
+				return txElem(e.t), true
 			}
 			return none, false
 		case setBP(f), setBA(f):
@@ -121,6 +122,15 @@ func (c *cache) expected(set string, key []byte) (nftables.SetElement, bool) {
 			}
 			return none, false
 		}
+	}
+	if strings.HasPrefix(set, "cn_rec") {
+		for _, f := range families4and6 {
+			k, ok := decodeTxKey(f, key)
+			if e := c.trans[k]; ok && e != nil && len(key) == len(txKey(k)) && recSet(k) == set {
+				return recElem(e.id, e.t), true
+			}
+		}
+		return none, false
 	}
 	switch {
 	case set == setCls:
