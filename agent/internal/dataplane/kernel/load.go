@@ -34,7 +34,8 @@ type kernelTable struct {
 // not needed to decode when the records carry the backends).
 func isDataSet(name string) bool {
 	for _, f := range families4and6 {
-		if name == setTx(f) || name == setBP(f) || name == setBA(f) || name == setSRA(f) || name == setSRP(f) || name == setSRO(f) {
+		if name == setTx(f) || name == setBP(f) || name == setBA(f) || name == setSRA(f) || name == setSRP(f) || name == setSRO(f) ||
+			name == setVIP(f) {
 			return true
 		}
 	}
@@ -316,6 +317,11 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 		delete(c.trans, e.t.Key)
 		delete(c.ids, e.id)
 	}
+	for _, e := range c.trans {
+		if id := e.id + 1; id > c.nextID && id <= maxTranslationID {
+			c.nextID = id
+		}
+	}
 	// VIP drop elements follow the translations; class chains must exist.
 	present := map[vipRef]bool{}
 	for _, f := range families4and6 {
@@ -336,6 +342,9 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 			c.addClass(repair, classOf(e.t))
 		}
 	}
+	if kt.backendsInComments {
+		return // the VIP sets were not read
+	}
 	for r := range present {
 		if c.vips[r] == 0 {
 			repair.delElems(named(setVIP(familyOf(r.vip))), nftables.SetElement{Key: vipKey(r.vrf, r.vip)})
@@ -344,11 +353,6 @@ func (c *cache) decodeTranslations(kt *kernelTable, repair *batch) {
 	for r := range c.vips {
 		if !present[r] {
 			repair.addElems(named(setVIP(familyOf(r.vip))), nftables.SetElement{Key: vipKey(r.vrf, r.vip)})
-		}
-	}
-	for _, e := range c.trans {
-		if id := e.id + 1; id > c.nextID && id <= maxTranslationID {
-			c.nextID = id
 		}
 	}
 }

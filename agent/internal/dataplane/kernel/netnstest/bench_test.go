@@ -71,13 +71,13 @@ func BenchmarkKernelLarge(b *testing.B) {
 	n := 100000 / benchScale()
 	for i := 0; i < b.N; i++ {
 		lab, d := benchLab(b)
-		s := time.Now()
-		small := scaleTranslations(10, 4)
-		putAll(b, d, small)
-		cps10, pps10 := rates(b, lab, d)
+		// A second lab with 10 translations: the rates are measured
+		// alternately through both, so background load hits both alike.
+		labS, dS := benchLab(b)
+		putAll(b, dS, scaleTranslations(10, 4))
 		ts := scaleTranslations(n, 4)
-		s = time.Now()
-		if err := d.PutTranslations(context.Background(), ts[10:]); err != nil {
+		s := time.Now()
+		if err := d.PutTranslations(context.Background(), ts); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(s).Seconds(), "s/fill-bulk")
@@ -122,11 +122,17 @@ func BenchmarkKernelLarge(b *testing.B) {
 		rep := waitRepaired(b, d, before, 60*time.Second)
 		b.ReportMetric(rep.Seconds(), "s/resync-100k")
 		b.ReportMetric((cpuTime() - cpu).Seconds(), "cpu-s/resync-100k")
-		cps, pps := rates(b, lab, d)
-		b.ReportMetric(cps10, "conn/s-10")
-		b.ReportMetric(cps, "conn/s-100k")
-		b.ReportMetric(pps10, "pkt/s-10")
-		b.ReportMetric(pps, "pkt/s-100k")
+		var c10, c100, p10, p100 []float64
+		for r := 0; r < 3; r++ {
+			cps, pps := rates(b, labS, dS)
+			c10, p10 = append(c10, cps), append(p10, pps)
+			cps, pps = rates(b, lab, d)
+			c100, p100 = append(c100, cps), append(p100, pps)
+		}
+		b.ReportMetric(medianF(c10), "conn/s-10")
+		b.ReportMetric(medianF(c100), "conn/s-100k")
+		b.ReportMetric(medianF(p10), "pkt/s-10")
+		b.ReportMetric(medianF(p100), "pkt/s-100k")
 	}
 }
 
@@ -139,6 +145,11 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func medianF(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -156,7 +167,7 @@ func rates(b *testing.B, lab *nslab.Lab, d *kernel.Dataplane) (cps, pps float64)
 		b.Fatal(err)
 	}
 	vipTCP := netip.AddrPortFrom(scaleVIP(5), 80).String()
-	end := time.Now().Add(2 * time.Second)
+	end := time.Now().Add(time.Second)
 	n := 0
 	for time.Now().Before(end) {
 		if _, err := lab.TCP("c", vipTCP); err != nil {
@@ -164,7 +175,7 @@ func rates(b *testing.B, lab *nslab.Lab, d *kernel.Dataplane) (cps, pps float64)
 		}
 		n++
 	}
-	cps = float64(n) / 2
+	cps = float64(n)
 	// UDP: what b1 and b2 receive on port 9999.
 	var recv atomic.Int64
 	var socks []net.PacketConn
@@ -204,7 +215,7 @@ func rates(b *testing.B, lab *nslab.Lab, d *kernel.Dataplane) (cps, pps float64)
 		b.Fatal(err)
 	}
 	msg := make([]byte, 64)
-	stop := time.Now().Add(2 * time.Second)
+	stop := time.Now().Add(1500 * time.Millisecond)
 	var start int64
 	warm := time.Now().Add(500 * time.Millisecond)
 	for k := 0; time.Now().Before(stop); k++ {
@@ -214,7 +225,7 @@ func rates(b *testing.B, lab *nslab.Lab, d *kernel.Dataplane) (cps, pps float64)
 		_, _ = senders[k%len(senders)].Write(msg)
 	}
 	time.Sleep(100 * time.Millisecond)
-	pps = float64(recv.Load()-start) / 1.5
+	pps = float64(recv.Load() - start)
 	for _, s := range senders {
 		s.Close()
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane/kernel"
 	"github.com/cloudnat/cloudnat/agent/internal/model"
-	"github.com/cloudnat/cloudnat/test/kernel/nslab"
 )
 
 // scaleVIP is the address of translation i: 10.100.0.0 upwards.
@@ -258,5 +257,3 @@ func TestKernelSNATScale(t *testing.T) {
 		t.Fatalf("excluded: %+v %v", r, err)
 	}
 }
-
-var _ = nslab.Prefix
