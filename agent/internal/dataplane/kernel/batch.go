@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"slices"
+
 	"github.com/google/nftables"
 
 	"github.com/cloudnat/cloudnat/agent/internal/model"
@@ -37,11 +39,26 @@ type action struct {
 type batch struct {
 	acts   []action
 	weight int
+	// run: the element actions of the current run of adds (or deletes),
+	// by set. Adds within a run do not depend on each other (chains and
+	// sets are created outside runs), nor do deletes; a delete after an
+	// add starts a new run, so order between them is kept. A bulk write
+	// then sends a few large messages instead of one per object.
+	run   map[string]int
+	runOp actOp
 }
 
 func (b *batch) empty() bool { return len(b.acts) == 0 }
 
 func (b *batch) add(a action) {
+	if a.op == actAddElems || a.op == actDelElems {
+		if a.op != b.runOp || b.run == nil {
+			b.run, b.runOp = map[string]int{}, a.op
+		}
+		b.run[a.set.name] = len(b.acts)
+	} else {
+		b.run, b.runOp = nil, -1
+	}
 	b.acts = append(b.acts, a)
 	b.weight += 1 + len(a.elems)
 	if a.chain != nil && a.op == actAddRules {
@@ -67,18 +84,18 @@ func (b *batch) rewriteChain(c *chainPlan) {
 	}
 }
 
-// elems adds (or deletes) elements, merging with the previous action when
-// it is the same operation on the same set.
+// elems adds (or deletes) elements, merging them into the current run's
+// action on the same set.
 func (b *batch) elems(op actOp, set setSpec, es ...nftables.SetElement) {
 	if len(es) == 0 {
 		return
 	}
-	if n := len(b.acts); n > 0 && b.acts[n-1].op == op && b.acts[n-1].set.name == set.name {
-		b.acts[n-1].elems = append(b.acts[n-1].elems, es...)
+	if i, ok := b.run[set.name]; ok && op == b.runOp {
+		b.acts[i].elems = append(b.acts[i].elems, es...)
 		b.weight += len(es)
 		return
 	}
-	b.add(action{op: op, set: set, elems: es})
+	b.add(action{op: op, set: set, elems: slices.Clone(es)})
 }
 
 func (b *batch) addElems(set setSpec, es ...nftables.SetElement) { b.elems(actAddElems, set, es...) }

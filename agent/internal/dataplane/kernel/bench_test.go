@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/google/nftables"
+	mnl "github.com/mdlayher/netlink"
+
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
 
@@ -26,11 +29,46 @@ func BenchmarkBuild10kx8(b *testing.B) {
 			c.putTranslation(bt, t)
 		}
 		n := 0
-		for _, a := range coalesce(bt.acts) {
+		for _, a := range bt.acts {
 			n += len(chunks(a.elems))
 		}
 		if n == 0 {
 			b.Fatal("nothing")
+		}
+	}
+}
+
+// BenchmarkWriteAll100kx4: the Go side of rewriting a table of 100,000
+// translations x 4 backends (what the repair of a deleted table does),
+// up to the netlink messages, sent to a fake kernel that acknowledges all.
+func BenchmarkWriteAll100kx4(b *testing.B) {
+	c := newCache()
+	bt := &batch{}
+	for i := 0; i < 100000; i++ {
+		bs := make([]model.Backend, 4)
+		for j := range bs {
+			bs[j] = model.Backend{DstAddr: netip.AddrFrom4([4]byte{10, 20, byte(j), 2}), DstPort: 8000}
+		}
+		c.putTranslation(bt, model.Translation{Key: model.TranslationKey{VIP: netip.AddrFrom4([4]byte{10, byte(100 + i>>16), byte(i >> 8), byte(i)}),
+			Port: 80, Proto: model.ProtoTCP}, LB: model.LBHash, Backends: bs})
+	}
+	conn, err := nftables.New(nftables.WithTestDial(func(req []mnl.Message) ([]mnl.Message, error) {
+		acks := make([]mnl.Message, 0, len(req))
+		for _, m := range req {
+			acks = append(acks, mnl.Message{Header: mnl.Header{Type: mnl.Error, Sequence: m.Header.Sequence, PID: m.Header.PID},
+				Data: make([]byte, 4)})
+		}
+		return acks, nil
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, bb := range c.writeAll(maxTxnWeight) {
+			if err := apply(conn, "cloudnat", bb); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

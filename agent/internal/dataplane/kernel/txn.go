@@ -3,7 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/google/nftables"
@@ -92,7 +91,7 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 		chains[cp.name] = ch
 		return ch
 	}
-	for _, a := range coalesce(b.acts) {
+	for _, a := range b.acts {
 		switch a.op {
 		case actAddTable:
 			c.AddTable(t)
@@ -152,37 +151,6 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 		return fmt.Errorf("write table inet %s: %w", table, err)
 	}
 	return nil
-}
-
-// coalesce merges the element actions of each run of consecutive adds (or
-// of consecutive deletes) by set, keeping the first appearance order of
-// the sets: a bulk write then sends a few large messages instead of one
-// per object. Adds within a run do not depend on each other (chains and
-// sets are created outside runs), nor do deletes; a delete after an add
-// starts a new run, so order between them is kept.
-func coalesce(acts []action) []action {
-	out := make([]action, 0, len(acts))
-	idx := map[string]int{} // set -> position in out, for the current run
-	runOp := actOp(-1)
-	for _, a := range acts {
-		if a.op != actAddElems && a.op != actDelElems {
-			out = append(out, a)
-			runOp = -1
-			continue
-		}
-		if a.op != runOp {
-			runOp = a.op
-			clear(idx)
-		}
-		if i, ok := idx[a.set.name]; ok {
-			out[i].elems = append(out[i].elems, a.elems...)
-			continue
-		}
-		idx[a.set.name] = len(out)
-		a.elems = slices.Clone(a.elems)
-		out = append(out, a)
-	}
-	return out
 }
 
 // elemSize is an upper bound of one element's encoded size.
