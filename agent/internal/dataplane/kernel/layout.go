@@ -41,18 +41,45 @@ const (
 //	cn_if      vmap   iifname . nfproto -> goto cn_snat<f>_<vrf>
 //	cn_pool<f>_<vrf>        map  mark -> pool address
 //	cn_x<f>_<vrf>_<bits>    set  excluded destination prefixes of one length
-func setTx(f model.Family) string { return fmt.Sprintf("cn_tx%d", f) }
-func setRec(f model.Family, shard int) string {
-	return fmt.Sprintf("cn_rec%d_%d", f, shard)
+//
+// famNames are the per-family set names, computed once (they are used
+// for every element of a bulk write).
+type famNames struct {
+	tx, bp, ba, sra, srp, sro, vip string
+	rec                            [recShards]string
 }
-func setBP(f model.Family) string  { return fmt.Sprintf("cn_bp%d", f) }
-func setBA(f model.Family) string  { return fmt.Sprintf("cn_ba%d", f) }
-func setSRA(f model.Family) string { return fmt.Sprintf("cn_sra%d", f) }
-func setSRP(f model.Family) string { return fmt.Sprintf("cn_srp%d", f) }
-func setSRO(f model.Family) string { return fmt.Sprintf("cn_sro%d", f) }
-func setVIP(f model.Family) string { return fmt.Sprintf("cn_vip%d", f) }
-func snatChain(p poolKey) string   { return fmt.Sprintf("cn_snat%d_%d", p.f, p.vrf) }
-func setPool(p poolKey) string     { return fmt.Sprintf("cn_pool%d_%d", p.f, p.vrf) }
+
+var setNames = func() map[model.Family]*famNames {
+	m := map[model.Family]*famNames{}
+	for _, f := range []model.Family{model.IPv4, model.IPv6} {
+		n := &famNames{tx: fmt.Sprintf("cn_tx%d", f), bp: fmt.Sprintf("cn_bp%d", f), ba: fmt.Sprintf("cn_ba%d", f),
+			sra: fmt.Sprintf("cn_sra%d", f), srp: fmt.Sprintf("cn_srp%d", f), sro: fmt.Sprintf("cn_sro%d", f),
+			vip: fmt.Sprintf("cn_vip%d", f)}
+		for i := range n.rec {
+			n.rec[i] = fmt.Sprintf("cn_rec%d_%d", f, i)
+		}
+		m[f] = n
+	}
+	return m
+}()
+
+func names(f model.Family) *famNames {
+	if f == model.IPv4 {
+		return setNames[model.IPv4]
+	}
+	return setNames[model.IPv6]
+}
+
+func setTx(f model.Family) string             { return names(f).tx }
+func setBP(f model.Family) string             { return names(f).bp }
+func setBA(f model.Family) string             { return names(f).ba }
+func setSRA(f model.Family) string            { return names(f).sra }
+func setSRP(f model.Family) string            { return names(f).srp }
+func setSRO(f model.Family) string            { return names(f).sro }
+func setVIP(f model.Family) string            { return names(f).vip }
+func setRec(f model.Family, shard int) string { return names(f).rec[shard] }
+func snatChain(p poolKey) string              { return fmt.Sprintf("cn_snat%d_%d", p.f, p.vrf) }
+func setPool(p poolKey) string                { return fmt.Sprintf("cn_pool%d_%d", p.f, p.vrf) }
 func setExcl(p poolKey, bits int) string {
 	return fmt.Sprintf("cn_x%d_%d_%d", p.f, p.vrf, bits)
 }
