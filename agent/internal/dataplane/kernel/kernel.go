@@ -96,8 +96,9 @@ var (
 )
 
 // Open opens the kernel dataplane. It changes nothing in the kernel: the
-// table is written on the first change, and an existing table (left by a
-// previous agent) is what the lists report.
+// first call loads an existing table (left by a previous agent: what the
+// lists report), repairing what is inconsistent in it, and the first change
+// creates the table if there is none.
 func Open(ctx context.Context, cfg registry.Config, opts ...Option) (*Dataplane, error) {
 	o := options{ns: -1, hostCheck: DefaultHostCheck, log: slog.Default(), settle: 100 * time.Millisecond}
 	for _, f := range opts {
