@@ -808,7 +808,9 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  CLIB_PREFETCH (vlib_buffer_get_current (bufs[i + CN_PIPE]), CLIB_CACHE_LINE_BYTES, LOAD);
 	}
       ip = vlib_buffer_get_current (b);
-      fibs[i] = is_feature ? cn_feature_fib_index (b, is_ip6) : vnet_buffer (b)->ip.fib_index;
+      fibs[i] = is_feature ?
+		  cn_feature_fib_index (b, is_ip6) :
+		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX])->fib_index;
       cn_pkt_parse (ip, b->current_length, is_ip6, &pis[i]);
       if (PREDICT_FALSE (pis[i].kind == CN_PKT_FRAGMENT))
 	{

@@ -186,6 +186,9 @@ typedef struct
   dpo_id_t parent;
   u32 client_index;
   u32 locks;
+  /* the table of the capture: the packet's lookup table may be another
+     one when a route "via ip4-lookup-in-table" brought it here */
+  u32 fib_index;
   u8 is_vip; /* a miss here is dropped rather than passed to parent */
 } cn_cdpo_t;
 
