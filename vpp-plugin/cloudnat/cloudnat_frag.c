@@ -345,7 +345,7 @@ cn_frag_set_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *c
   return 0;
 }
 
-VLIB_CLI_COMMAND (cn_frag_set_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_frag_set_command) = {
   .path = "cnat fragments",
   .short_help = "cnat fragments [timeout <ms>] [max-in-flight <n>] [max-per-datagram <n>] "
 		"[max-held <n>]",
@@ -365,7 +365,7 @@ cn_frag_show_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *
   return 0;
 }
 
-VLIB_CLI_COMMAND (cn_frag_show_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_frag_show_command) = {
   .path = "cnat show fragments",
   .short_help = "cnat show fragments",
   .function = cn_frag_show_cli,

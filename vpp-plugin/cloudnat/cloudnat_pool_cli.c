@@ -157,7 +157,7 @@ done:
   return err;
 }
 
-VLIB_CLI_COMMAND (cn_pool_add_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_pool_add_command) = {
   .path = "cnat pool add",
   .short_help = "cnat pool add <name> [outside-table <id>] (range <a>[-<b>] | prefix <p/len> | "
 		"interface <if> [ip6])... [ports <lo>-<hi>] [block-size <n>] [max-blocks <n>] "
@@ -178,7 +178,7 @@ cn_pool_del_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *c
   return err;
 }
 
-VLIB_CLI_COMMAND (cn_pool_del_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_pool_del_command) = {
   .path = "cnat pool del",
   .short_help = "cnat pool del <name>",
   .function = cn_pool_del_cli,
@@ -220,7 +220,7 @@ cn_pool_bind_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *
   return err;
 }
 
-VLIB_CLI_COMMAND (cn_pool_bind_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_pool_bind_command) = {
   .path = "cnat pool bind",
   .short_help = "cnat pool bind <name> table <id> <prefix> [del]",
   .function = cn_pool_bind_cli,
@@ -267,7 +267,7 @@ cn_pool_block_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t 
   return err;
 }
 
-VLIB_CLI_COMMAND (cn_pool_block_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_pool_block_command) = {
   .path = "cnat pool block",
   .short_help =
     "cnat pool block <name> table <id> inside <addr> outside <addr> port <start> [del]",
@@ -339,7 +339,7 @@ cn_pool_show_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *
   return 0;
 }
 
-VLIB_CLI_COMMAND (cn_pool_show_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_pool_show_command) = {
   .path = "cnat show pool",
   .short_help = "cnat show pool [log]",
   .function = cn_pool_show_cli,
@@ -381,7 +381,7 @@ cn_sub_show_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *c
   return 0;
 }
 
-VLIB_CLI_COMMAND (cn_sub_show_command, static) = {
+CLOUDNAT_CLI_COMMAND (cn_sub_show_command) = {
   .path = "cnat show subscribers",
   .short_help = "cnat show subscribers [table <id>] [pool <name>]",
   .function = cn_sub_show_cli,
