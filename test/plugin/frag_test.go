@@ -703,3 +703,98 @@ func TestFragICMPErrorQuotingFirstFragment(t *testing.T) {
 		}
 	}
 }
+
+// TestFragSNATSameIPIDTwoClients: two inside hosts send fragmented
+// datagrams with the same IP identification to the same destination.
+// After source NAT both have the same source address: unless the NAT
+// makes their identifications differ, the receiver cannot tell their
+// fragments apart (RFC 6864 section 4.2 / RFC 4787 considerations): the
+// datagrams must still reassemble separately and correctly downstream.
+func TestFragSNATSameIPIDTwoClients(t *testing.T) {
+	t.Parallel()
+	tp := newSNATTopo(t)
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			far := tp.far(f).IP(f.v6)
+			var send []vh.Pkt
+			var sent []vh.Pkt
+			var fss [][]vh.Pkt
+			for ci := 0; ci < 2; ci++ {
+				p := flow(tp.client(ci, f), far, vh.UDP, uint16(4500+ci), 53)
+				p.IPID = 4444
+				p.Payload = payloadN(600, 40+ci)
+				sent = append(sent, p)
+				fss = append(fss, fragment(t, p, vh.FragOptions{Size: 128}))
+			}
+			for i := range fss[0] {
+				send = append(send, fss[0][i], fss[1][i])
+			}
+			cap1 := tp.v.Send(t, tp.pg0, vh.Frames(t, send...))
+			noInsideLeak(t, cap1, tp.pg1, tp.client(0, f).Src, tp.client(1, f).Src)
+			got := parsedOut(t, cap1, tp.pg1)
+			if len(got) != len(send) {
+				t.Fatalf("sent %d fragments: %d out:\n%s", len(send), len(got), cap1)
+			}
+			ds, _ := vh.ReassembleAll(got)
+			if len(ds) != 2 {
+				t.Fatalf("the fragments of 2 datagrams (2 inside hosts, both IP id 4444, to %s) left as %d datagram(s) after source NAT to %s: the receiver cannot reassemble them apart:\n%s",
+					far, len(ds), f.snat(), describeAll(got))
+			}
+			for _, p := range sent {
+				ok := false
+				for _, d := range ds {
+					if d.Err == nil && bytes.Equal(d.Parsed.Payload, p.Payload) && len(vh.IPChecksumErrors(d.IP)) == 0 {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("the datagram of %s does not reassemble intact downstream", p.Src)
+				}
+			}
+		})
+	}
+}
+
+// TestFragPool: fragments of a pool subscriber's datagram leave the uplink
+// translated to the pool; a fragmented reply goes back into the right
+// table, for the same client address in two tables.
+func TestFragPool(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	far := pt.far.IP4
+	for i, pr := range protos {
+		for tbl := 1; tbl <= 2; tbl++ {
+			t.Run(name(pr, fmt.Sprintf("table%d", tbl)), func(t *testing.T) {
+				sp := uint16(1500 + i)
+				p := flow(from(pt.in(tbl), 0), far, pr, sp, 53)
+				p.IPID = uint16(100*tbl + i)
+				p.Payload = payloadN(900, 10*tbl+i)
+				fs := fragment(t, p, vh.FragOptions{Size: 256})
+				cap1 := pt.v.Send(t, pt.in(tbl), vh.Frames(t, permute(fs, fragOrders[1].perm(len(fs)))...))
+				noInsideLeak(t, cap1, pt.up, pt.clientIP)
+				got := parsedOut(t, cap1, pt.up)
+				if len(got) != len(fs) {
+					t.Fatalf("sent %d fragments from table %d (first last): %d out of the uplink:\n%s%s", len(fs), tbl, len(got), cap1, pt.v.MustCLI(t, "show errors"))
+				}
+				d := oneDatagram(t, "to the uplink", got)
+				if d.Dst != far || !bytes.Equal(d.Payload, p.Payload) {
+					t.Errorf("reassembled %s", d)
+				}
+				checkInBlock(t, "reassembled datagram", pt.v, d, tbl, pt.clientIP)
+				allFrom(t, "fragment", got, d.Src, far)
+
+				r := replyTo(pt.up, d, vh.SYN|vh.ACK)
+				r.IPID = p.IPID + 1
+				r.Payload = payloadN(500, i)
+				rfs := fragment(t, r, vh.FragOptions{Size: 128})
+				cap2 := pt.v.Send(t, pt.up, vh.Frames(t, permute(rfs, fragOrders[3].perm(len(rfs)))...))
+				back := parsedOut(t, cap2, pt.in(tbl))
+				if len(back) != len(rfs) {
+					t.Fatalf("reply: sent %d fragments: %d out of table %d's link:\n%s%s", len(rfs), len(back), tbl, cap2, pt.v.MustCLI(t, "show errors"))
+				}
+				allFrom(t, "reply fragment", back, far, pt.clientIP)
+				wantDatagram(t, "reply", oneDatagram(t, "reply", back), pr, far, r.SrcPort, pt.clientIP, sp, r.Payload)
+			})
+		}
+	}
+}

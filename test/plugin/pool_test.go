@@ -557,3 +557,54 @@ func TestPoolRefusals(t *testing.T) {
 	got := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), pt.far.IP4, vh.UDP, 7000, 53)}, pt.up)[0]
 	want(t, "after unbind and delete", got, pt.clientIP, 7000, pt.far.IP4, 53)
 }
+
+// TestPoolAddressEqualsInsideAddress: a pool address may be an inside
+// address of another table (100.64.0.1 in the pool and in blue and red).
+func TestPoolAddressEqualsInsideAddress(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 100.64.0.1 block-size 64", true)
+	far := pt.far.IP4
+	for _, pr := range protos {
+		t.Run(pr.String(), func(t *testing.T) {
+			var got [3]*vh.Parsed
+			for tbl := 1; tbl <= 2; tbl++ {
+				got[tbl] = pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{flow(from(pt.in(tbl), 0), far, pr, 1234, 53)}, pt.up)[0]
+				s := subscriberOf(t, pt.v, tbl, pt.clientIP)
+				if got[tbl].Src != pt.clientIP || !s.hasPort(outPort(got[tbl])) {
+					t.Errorf("table %d: left as %s, want from the pool address 100.64.0.1 with a port of blocks %v", tbl, got[tbl], s.blocks)
+				}
+			}
+			if outPort(got[1]) == outPort(got[2]) {
+				t.Errorf("both tables' flows leave as 100.64.0.1:%d", outPort(got[1]))
+			}
+			for tbl := 1; tbl <= 2; tbl++ {
+				back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got[tbl], vh.SYN|vh.ACK)}, pt.in(tbl))[0]
+				want(t, fmt.Sprintf("reply to table %d", tbl), back, far, 53, pt.clientIP, 1234)
+			}
+		})
+	}
+}
+
+// TestPoolInterfaceAddress: a pool of an interface's address uses it and
+// follows it when it changes.
+func TestPoolInterfaceAddress(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "interface pg0 block-size 64", true)
+	far := pt.far.IP4
+	got := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), far, vh.UDP, 1234, 53)}, pt.up)[0]
+	if got.Src != pt.up.IP4 {
+		t.Errorf("pool of pg0's address: left as %s, want from %s", got, pt.up.IP4)
+	}
+	back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, 0)}, pt.blue)[0]
+	want(t, "reply", back, far, 53, pt.clientIP, 1234)
+	// pg0's address changes
+	pt.v.CLIf(t, "set interface ip address pg0 20.0.255.253/16")
+	pt.v.CLIf(t, "set interface ip address del pg0 20.0.255.254/16")
+	newAddr := netip.MustParseAddr("20.0.255.253")
+	got = pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), far, vh.UDP, 1235, 53)}, pt.up)[0]
+	if got.Src != newAddr {
+		t.Errorf("after pg0's address changed to %s: left as %s", newAddr, got)
+	}
+	back = pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, 0)}, pt.blue)[0]
+	want(t, "reply to the new address", back, far, 53, pt.clientIP, 1235)
+}
