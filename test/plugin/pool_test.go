@@ -238,10 +238,10 @@ func TestPoolSameAddressTwoTables(t *testing.T) {
 
 			for tbl := 1; tbl <= 2; tbl++ {
 				back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got[tbl], vh.SYN|vh.ACK)}, pt.in(tbl))[0]
-				want(t, fmt.Sprintf("reply to table %d", tbl), back, far, 53, pt.clientIP, 1234)
+				want(t, fmt.Sprintf("reply to table %d", tbl), back, far, cliPort(pr, 53), pt.clientIP, 1234)
 			}
 			back2 := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, g2, vh.SYN|vh.ACK)}, pt.blue)[0]
-			want(t, "reply to blue's second client", back2, far, 53, pt.client2IP, 1234)
+			want(t, "reply to blue's second client", back2, far, cliPort(pr, 53), pt.client2IP, 1234)
 
 			// ICMP errors from a router on the uplink, about each flow
 			e := portUnreach(false)
@@ -294,12 +294,12 @@ func TestPoolUnboundAndInside(t *testing.T) {
 			got := pt.v.SendAndExpect(t, pt.pub, []vh.Pkt{flow(from(pt.pub, 0), far, pr, 2000, 53)}, pt.up)[0]
 			want(t, "public host of blue to the uplink", got, pub, 2000, far, 53)
 			back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, vh.SYN|vh.ACK)}, pt.pub)[0]
-			want(t, "its reply", back, far, 53, pub, 2000)
+			want(t, "its reply", back, far, cliPort(pr, 53), pub, 2000)
 			// from the uplink to it
 			in := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{flow(fromHost(pt.up, pt.far), pub, pr, 2100, 80)}, pt.pub)[0]
 			want(t, "uplink to blue's public host", in, far, 2100, pub, 80)
 			out := pt.v.SendAndExpect(t, pt.pub, []vh.Pkt{replyTo(pt.pub, in, vh.SYN|vh.ACK)}, pt.up)[0]
-			want(t, "its reply leaves untranslated", out, pub, 80, far, 2100)
+			want(t, "its reply leaves untranslated", out, pub, cliPort(pr, 80), far, 2100)
 
 			// a blue client to blue's public host: routed inside table 1
 			before := pt.v.ErrorCount(t, "cnat-snat", "inside its table")
@@ -309,7 +309,7 @@ func TestPoolUnboundAndInside(t *testing.T) {
 				t.Errorf("'pool-bound source to a destination inside its table' counter grew by %d, want 1", d)
 			}
 			r := pt.v.SendAndExpect(t, pt.pub, []vh.Pkt{replyTo(pt.pub, c, vh.SYN|vh.ACK)}, pt.blue)[0]
-			want(t, "reply inside table 1", r, pub, 80, pt.clientIP, 2200)
+			want(t, "reply inside table 1", r, pub, cliPort(pr, 80), pt.clientIP, 2200)
 		})
 	}
 	if subs, out := subscribers(t, pt.v, ""); len(subs) != 0 {
@@ -472,7 +472,7 @@ func TestPoolStaticBlock(t *testing.T) {
 			t.Errorf("%s flow of the static subscriber left as %s, want 198.51.100.2 port 2048-2111", pr, got)
 		}
 		back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, vh.SYN|vh.ACK)}, pt.red)[0]
-		want(t, "reply", back, far, 53, pt.clientIP, uint16(6000+i))
+		want(t, "reply", back, far, cliPort(pr, 53), pt.clientIP, uint16(6000+i))
 	}
 	// the same block for blue's client: refused
 	out, err := pt.v.CLI(fmt.Sprintf("cnat pool block %s table 1 inside 100.64.0.1 outside 198.51.100.2 port 2048", poolName))
@@ -579,7 +579,7 @@ func TestPoolAddressEqualsInsideAddress(t *testing.T) {
 			}
 			for tbl := 1; tbl <= 2; tbl++ {
 				back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got[tbl], vh.SYN|vh.ACK)}, pt.in(tbl))[0]
-				want(t, fmt.Sprintf("reply to table %d", tbl), back, far, 53, pt.clientIP, 1234)
+				want(t, fmt.Sprintf("reply to table %d", tbl), back, far, cliPort(pr, 53), pt.clientIP, 1234)
 			}
 		})
 	}
