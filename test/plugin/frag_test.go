@@ -309,8 +309,8 @@ func TestFragSNATHeldUntilFirst(t *testing.T) {
 	}
 }
 
-// TestFragSNATDuplicates: duplicated fragments (the first one too) are
-// all translated; the datagram reassembles.
+// TestFragSNATDuplicates: duplicated fragments (the first one too) and
+// overlapping ones are all translated; the datagram reassembles.
 func TestFragSNATDuplicates(t *testing.T) {
 	t.Parallel()
 	tp := newSNATTopo(t)
@@ -334,6 +334,29 @@ func TestFragSNATDuplicates(t *testing.T) {
 				if len(got) != len(send) {
 					t.Errorf("sent %d fragments (%d distinct, duplicates of the first, a middle and the last): %d out of pg1, want all:\n%s%s",
 						len(send), n, len(got), cap1, tp.cli(t, "show errors"))
+				}
+				allFrom(t, "fragment", got, f.snat(), far)
+				wantDatagram(t, "datagram", oneDatagram(t, "datagram", got), pr, f.snat(), sp, far, p.DstPort, p.Payload)
+			})
+			t.Run(name(f.name, pr, "overlapping"), func(t *testing.T) {
+				// two cuts of one datagram (256 and 96 bytes), interleaved:
+				// the fragments overlap, with the same bytes
+				c := tp.client(0, f)
+				far := tp.far(f).IP(f.v6)
+				sp := uint16(3700 + i)
+				p := flow(c, far, pr, sp, 53)
+				p.IPID = sp
+				p.Payload = payloadN(1000, i)
+				a := fragment(t, p, vh.FragOptions{Size: 256})
+				b := fragment(t, p, vh.FragOptions{Size: 96})
+				send := []vh.Pkt{b[2], a[0], b[1], a[1], b[5], a[2], b[0], a[3]}
+				send = append(send, a[4:]...)
+				send = append(send, b[len(b)-1])
+				cap1 := tp.v.Send(t, tp.pg0, vh.Frames(t, send...))
+				noInsideLeak(t, cap1, tp.pg1, c.Src)
+				got := parsedOut(t, cap1, tp.pg1)
+				if len(got) != len(send) {
+					t.Errorf("sent %d overlapping fragments: %d out of pg1, want all:\n%s%s", len(send), len(got), cap1, tp.cli(t, "show errors"))
 				}
 				allFrom(t, "fragment", got, f.snat(), far)
 				wantDatagram(t, "datagram", oneDatagram(t, "datagram", got), pr, f.snat(), sp, far, p.DstPort, p.Payload)
