@@ -16,13 +16,14 @@ import (
 // translated, whatever the order; fragments before their first are held
 // and sent on when it comes; what never matches is dropped and counted.
 
-// Drop reasons of the fragment tracker as "show errors" describes them.
+// Drop reasons of the fragment tracker as "show errors" describes them
+// (it shows the first 35 characters of a description).
 const (
-	reasonFragTimeout   = "first fragment never came"
-	reasonFragTiny      = "too short for its L4 header"
-	reasonFragTooMany   = "max-per-datagram reached"
-	reasonFragHoldFull  = "max-held reached"
-	reasonFragTableFull = "max-in-flight datagrams reached"
+	reasonFragTimeout   = "fragment whose first"     // frag_timeout
+	reasonFragTiny      = "first fragment too short" // frag_tiny
+	reasonFragTooMany   = "max-per-datagram"         // frag_too_many
+	reasonFragHoldFull  = "max-held"                 // frag_hold_full
+	reasonFragTableFull = "max-in-flight"            // frag_table_full
 )
 
 // payloadN is n bytes of a pattern that depends on seed.
