@@ -595,6 +595,11 @@ func TestFragTiny(t *testing.T) {
 			}
 			clock(t, tp.v, 2)
 			rest := uint64(len(fs) - 1)
+			if !k.v6 {
+				// VPP's ip4-input drops the fragment at offset 8 itself
+				// (RFC 1858: "ip4 fragment offset == 1")
+				rest--
+			}
 			waitFor(t, "the tiny fragment's other fragments time out", func() bool {
 				return cnatErrors(t, tp.v, reasonFragTimeout)-beforeTO >= rest
 			})
