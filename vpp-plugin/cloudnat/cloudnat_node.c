@@ -318,7 +318,7 @@ cn_static_leaves (const cn_static_t *m, const u8 *ip, int is_ip6)
   lbi = is_ip6 ? ip6_fib_table_fwding_lookup (m->in_fib, (ip6_address_t *) dstp) :
 		 ip4_fib_forwarding_lookup (m->in_fib, (ip4_address_t *) dstp);
   d0 = load_balance_get_bucket_i (load_balance_get (lbi), 0);
-  return d0->dpoi_type == DPO_LOOKUP || d0->dpoi_type == cn_dp.dpo_type;
+  return cn_dpo_is_table_lookup (d0) || d0->dpoi_type == cn_dp.dpo_type;
 }
 
 /* A static mapping for packet ip of table fib (either node kind, any

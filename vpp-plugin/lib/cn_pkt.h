@@ -293,6 +293,8 @@ typedef struct
   uint16_t offset; /* in bytes */
   uint8_t more;	   /* MF / M flag */
   uint8_t proto;
+  uint16_t id_off; /* where the identification is (IPv4 4, IPv6 in the
+		      fragment header) */
 } cn_frag_info_t;
 
 /* Read the fragment fields of a packet cn_pkt_parse found to be a
@@ -310,6 +312,7 @@ cn_frag_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_frag_info_t *fi)
       fi->offset = (uint16_t) ((f & 0x1fff) * 8);
       fi->more = (f & 0x2000) != 0;
       fi->proto = ip[9];
+      fi->id_off = 4;
       return 0;
     }
   else
@@ -333,6 +336,7 @@ cn_frag_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_frag_info_t *fi)
       fi->offset = (uint16_t) (((ip[off + 2] << 8) | ip[off + 3]) & 0xfff8);
       fi->more = ip[off + 3] & 1;
       fi->id = cn_ld32 (ip + off + 4);
+      fi->id_off = (uint16_t) (off + 4);
       return 0;
     }
 }
