@@ -19,11 +19,11 @@ import (
 // Drop reasons of the fragment tracker as "show errors" describes them
 // (it shows the first 35 characters of a description).
 const (
-	reasonFragTimeout   = "fragment whose first"     // frag_timeout
-	reasonFragTiny      = "first fragment too short" // frag_tiny
-	reasonFragTooMany   = "max-per-datagram"         // frag_too_many
-	reasonFragHoldFull  = "max-held"                 // frag_hold_full
-	reasonFragTableFull = "max-in-flight"            // frag_table_full
+	reasonFragTimeout   = "first fragment never came" // frag_timeout
+	reasonFragTiny      = "too short for its L4"      // frag_tiny
+	reasonFragTooMany   = "max-per-datagram"          // frag_too_many
+	reasonFragHoldFull  = "max-held"                  // frag_hold_full
+	reasonFragTableFull = "max-in-flight"             // frag_table_full
 )
 
 // payloadN is n bytes of a pattern that depends on seed.

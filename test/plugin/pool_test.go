@@ -302,11 +302,11 @@ func TestPoolUnboundAndInside(t *testing.T) {
 			want(t, "its reply leaves untranslated", out, pub, cliPort(pr, 80), far, 2100)
 
 			// a blue client to blue's public host: routed inside table 1
-			before := pt.v.ErrorCount(t, "cnat-snat", "pool-bound source")
+			before := pt.v.ErrorCount(t, "cnat-snat", "dst inside its table")
 			c := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), pub, pr, 2200, 80)}, pt.pub)[0]
 			want(t, "blue client to an address of its own table", c, pt.clientIP, 2200, pub, 80)
-			if d := pt.v.ErrorCount(t, "cnat-snat", "pool-bound source") - before; d != 1 {
-				t.Errorf("'pool-bound source to a destination inside its table' counter grew by %d, want 1", d)
+			if d := pt.v.ErrorCount(t, "cnat-snat", "dst inside its table") - before; d != 1 {
+				t.Errorf("'dst inside its table: not NATed' (pool_inside) counter grew by %d, want 1", d)
 			}
 			r := pt.v.SendAndExpect(t, pt.pub, []vh.Pkt{replyTo(pt.pub, c, vh.SYN|vh.ACK)}, pt.blue)[0]
 			want(t, "reply inside table 1", r, pub, cliPort(pr, 80), pt.clientIP, 2200)
