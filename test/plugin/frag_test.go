@@ -263,7 +263,7 @@ func TestFragSNAT(t *testing.T) {
 						}
 						allFrom(t, "reply fragment", back, far, c.Src)
 						rd := oneDatagram(t, "reply datagram", back)
-						wantDatagram(t, "reply datagram", rd, pr, far, r.SrcPort, c.Src, sp, r.Payload)
+						wantDatagram(t, "reply datagram", rd, pr, far, cliPort(pr, r.SrcPort), c.Src, sp, r.Payload)
 						if pr == vh.ICMP && rd.ICMP != vh.EchoReply {
 							t.Errorf("reply datagram: %s, want an echo reply", rd)
 						}
@@ -822,7 +822,8 @@ func TestFragPool(t *testing.T) {
 					t.Fatalf("reply: sent %d fragments: %d out of table %d's link:\n%s%s", len(rfs), len(back), tbl, cap2, pt.v.MustCLI(t, "show errors"))
 				}
 				allFrom(t, "reply fragment", back, far, pt.clientIP)
-				wantDatagram(t, "reply", oneDatagram(t, "reply", back), pr, far, r.SrcPort, pt.clientIP, sp, r.Payload)
+				// (ICMP: the echo id restored to the client's)
+				wantDatagram(t, "reply", oneDatagram(t, "reply", back), pr, far, cliPort(pr, r.SrcPort), pt.clientIP, sp, r.Payload)
 			})
 		}
 	}
