@@ -608,3 +608,92 @@ func TestPoolInterfaceAddress(t *testing.T) {
 	back = pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, 0)}, pt.blue)[0]
 	want(t, "reply to the new address", back, far, 53, pt.clientIP, 1235)
 }
+
+// TestPoolEndpointIndependentMapping: one inside endpoint keeps one public
+// address and port whatever the destination (RFC 4787 REQ-1), in each
+// table.
+func TestPoolEndpointIndependentMapping(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	for _, pr := range protos {
+		for tbl := 1; tbl <= 2; tbl++ {
+			t.Run(name(pr, fmt.Sprintf("table%d", tbl)), func(t *testing.T) {
+				var pubs []string
+				for _, dst := range []vh.Host{pt.far, pt.up.Hosts[0], pt.up.Hosts[1]} {
+					g := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{flow(from(pt.in(tbl), 0), dst.IP4, pr, 2500, 53)}, pt.up)[0]
+					pubs = append(pubs, fmt.Sprintf("%s:%d", g.Src, outPort(g)))
+					back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, g, vh.SYN|vh.ACK)}, pt.in(tbl))[0]
+					want(t, "reply from "+dst.IP4.String(), back, dst.IP4, cliPort(pr, 53), pt.clientIP, 2500)
+				}
+				if pubs[0] != pubs[1] || pubs[1] != pubs[2] {
+					t.Errorf("100.64.0.1:2500 in table %d to three destinations left as %v, want one public endpoint", tbl, pubs)
+				}
+			})
+		}
+	}
+}
+
+// TestPoolHairpin: a subscriber reaches another subscriber's public
+// endpoint and arrives there from its own public mapping, both ways
+// (RFC 4787 REQ-9), across tables, once each has sent to the other
+// (address-and-port-dependent filtering).
+func TestPoolHairpin(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	far := pt.far.IP4
+	for i, pr := range []vh.Proto{vh.UDP, vh.TCP} {
+		t.Run(pr.String(), func(t *testing.T) {
+			pa, pb := uint16(3100+i), uint16(3200+i)
+			ga := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), far, pr, pa, 53)}, pt.up)[0]
+			gb := pt.v.SendAndExpect(t, pt.red, []vh.Pkt{flow(from(pt.red, 0), far, pr, pb, 53)}, pt.up)[0]
+			pubA := netip.AddrPortFrom(ga.Src, ga.SrcPort)
+			pubB := netip.AddrPortFrom(gb.Src, gb.SrcPort)
+			// B to A's public endpoint: A has not sent to B yet (filtered or
+			// not, it must not leave the uplink untranslated)
+			c := pt.v.Send(t, pt.red, vh.Frames(t, flow(from(pt.red, 0), pubA.Addr(), pr, pb, pubA.Port())))
+			noInsideLeak(t, c, pt.up, pt.clientIP)
+			// A to B's public endpoint: reaches B from A's public mapping
+			p := flow(from(pt.blue, 0), pubB.Addr(), pr, pa, pubB.Port())
+			p.TCPFlags = vh.SYN | vh.ACK
+			atB := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{p}, pt.red)[0]
+			want(t, "hairpin A -> B", atB, pubA.Addr(), pubA.Port(), pt.clientIP, pb)
+			// and B back to A's public endpoint reaches A from B's mapping
+			q := flow(from(pt.red, 0), pubA.Addr(), pr, pb, pubA.Port())
+			q.TCPFlags = vh.ACK
+			atA := pt.v.SendAndExpect(t, pt.red, []vh.Pkt{q}, pt.blue)[0]
+			want(t, "hairpin B -> A", atA, pubB.Addr(), pubB.Port(), pt.clientIP, pa)
+		})
+	}
+}
+
+// TestPoolTraceroute: TTL 1 gets VPP's own time-exceeded in the client's
+// table; TTL 2 leaves translated and the router's error comes back to the
+// right table and client, for the same client address in two tables.
+func TestPoolTraceroute(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	far := pt.far.IP4
+	te := icmpErr{"time-exceeded", vh.TimeExceeded, 0, 0}
+	for _, pr := range []vh.Proto{vh.UDP, vh.ICMP} {
+		for tbl := 1; tbl <= 2; tbl++ {
+			t.Run(name(pr, fmt.Sprintf("table%d", tbl)), func(t *testing.T) {
+				for ttl := uint8(1); ttl <= 2; ttl++ {
+					p := flow(from(pt.in(tbl), 0), far, pr, 33434+uint16(ttl), 33434)
+					p.TTL = ttl
+					if ttl == 1 {
+						got := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{p}, pt.in(tbl))[0]
+						checkError(t, "hop 1 (VPP)", got, te, netip.Addr{}, pt.clientIP, pt.clientIP, p.SrcPort, far, p.DstPort, pr)
+						continue
+					}
+					got := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{p}, pt.up)[0]
+					if got.TTL != 1 || (got.Src != poolA1 && got.Src != poolA2) {
+						t.Errorf("hop 2 probe left as %s, want TTL 1 from a pool address", got)
+					}
+					r := fromHost(pt.up, pt.router)
+					back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{icmpError(r, got.Src, te, got.Raw)}, pt.in(tbl))[0]
+					checkError(t, "hop 2 (router)", back, te, pt.router.IP4, pt.clientIP, pt.clientIP, p.SrcPort, far, p.DstPort, pr)
+				}
+			})
+		}
+	}
+}
