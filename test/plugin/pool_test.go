@@ -655,7 +655,12 @@ func TestPoolHairpin(t *testing.T) {
 			// A to B's public endpoint: reaches B from A's public mapping
 			p := flow(from(pt.blue, 0), pubB.Addr(), pr, pa, pubB.Port())
 			p.TCPFlags = vh.SYN | vh.ACK
-			atB := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{p}, pt.red)[0]
+			c = pt.v.Send(t, pt.blue, vh.Frames(t, p), vh.SendOptions{Trace: 10})
+			if len(c[pt.red]) != 1 {
+				t.Fatalf("hairpin: A (blue 100.64.0.1:%d, public %s) to B's public endpoint %s: want 1 packet to B on %s, got:\n%s%s\n%s",
+					pa, pubA, pubB, pt.red.Name, c, pt.v.MustCLI(t, "show errors"), pt.v.ShowTrace(t))
+			}
+			atB := vh.ParseAll(t, c[pt.red])[0]
 			want(t, "hairpin A -> B", atB, pubA.Addr(), pubA.Port(), pt.clientIP, pb)
 			// and B back to A's public endpoint reaches A from B's mapping
 			q := flow(from(pt.red, 0), pubA.Addr(), pr, pb, pubA.Port())
@@ -681,7 +686,13 @@ func TestPoolTraceroute(t *testing.T) {
 					p := flow(from(pt.in(tbl), 0), far, pr, 33434+uint16(ttl), 33434)
 					p.TTL = ttl
 					if ttl == 1 {
-						got := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{p}, pt.in(tbl))[0]
+						c := pt.v.Send(t, pt.in(tbl), vh.Frames(t, p), vh.SendOptions{Trace: 10})
+						if len(c[pt.in(tbl)]) != 1 {
+							t.Errorf("TTL 1 probe from table %d: want VPP's time-exceeded back on %s, got:\n%s%s\n%s", tbl, pt.in(tbl).Name, c,
+								pt.v.MustCLI(t, "show errors"), pt.v.ShowTrace(t))
+							continue
+						}
+						got := vh.ParseAll(t, c[pt.in(tbl)])[0]
 						checkError(t, "hop 1 (VPP)", got, te, netip.Addr{}, pt.clientIP, pt.clientIP, p.SrcPort, far, p.DstPort, pr)
 						continue
 					}
