@@ -93,6 +93,9 @@ type Dataplane interface {
 
 	ListInterfaces(ctx context.Context) ([]model.Interface, error)
 	Stats(ctx context.Context) (Stats, error)
+
+	// Carrier-grade NAT (pools.go).
+	Pools
 }
 
 // Checker is implemented by dataplanes that refuse some intent before it is

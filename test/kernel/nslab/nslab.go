@@ -169,3 +169,17 @@ func RemoveStale() {
 		_ = exec.Command("ip", "netns", "del", f[0]).Run()
 	}
 }
+
+// Unusable says why namespace labs cannot run here ("" when they can):
+// they need root and the given tools (ip, ping, nft, ...).
+func Unusable(tools ...string) string {
+	if os.Geteuid() != 0 {
+		return "not root"
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " not installed"
+		}
+	}
+	return ""
+}
