@@ -708,3 +708,52 @@ func TestPoolTraceroute(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolICMPErrorFromInside: a client's ICMP error about a reply it got
+// (port unreachable quoting it) leaves the uplink about the public
+// endpoint: outer source the pool address, quoted destination the public
+// address and port; for the same client address in two tables.
+func TestPoolICMPErrorFromInside(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	far := pt.far.IP4
+	e := portUnreach(false)
+	for _, pr := range protos {
+		for tbl := 1; tbl <= 2; tbl++ {
+			t.Run(name(pr, fmt.Sprintf("table%d", tbl)), func(t *testing.T) {
+				p := flow(from(pt.in(tbl), 0), far, pr, 2700, 53)
+				got := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{p}, pt.up)[0]
+				atClient := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, got, vh.SYN|vh.ACK)}, pt.in(tbl))[0]
+				ie := icmpError(from(pt.in(tbl), 0), far, e, atClient.Raw)
+				out := pt.v.SendAndExpect(t, pt.in(tbl), []vh.Pkt{ie}, pt.up)[0]
+				innerSport := atClient.SrcPort
+				if pr == vh.ICMP {
+					innerSport = got.ICMPID
+				}
+				checkError(t, "client's error about the reply", out, e, got.Src, far, far, innerSport, got.Src, got.SrcPort, pr)
+			})
+		}
+	}
+}
+
+// TestPoolIPv6Untranslated: IPv6 between the client tables and the uplink
+// is routed untranslated (the pool and its bindings are IPv4).
+func TestPoolIPv6Untranslated(t *testing.T) {
+	t.Parallel()
+	v := vh.Start(t, vh.Options{})
+	up := v.NewPG(t, vh.PGConfig{IP6: "2001:db8:ff::1/64", Hosts: 1})
+	blue := v.NewPG(t, vh.PGConfig{Table: 1, IP4: "100.64.0.254/24", IP6: "2001:db8:1::1/64", Hosts: 1})
+	v.CLIf(t, "ip route add 0.0.0.0/0 table 1 via ip4-lookup-in-table 0")
+	v.CLIf(t, "ip route add ::/0 table 1 via ip6-lookup-in-table 0")
+	v.CLIf(t, "ip route add 2001:db8:1::/64 via ip6-lookup-in-table 1")
+	v.CLIf(t, "cnat pool add %s range 198.51.100.1 block-size 64", poolName)
+	v.CLIf(t, "cnat pool bind %s table 1 100.64.0.0/10", poolName)
+	c := blue.From(0, true)
+	peer := up.Hosts[0].IP6
+	for i, pr := range protos {
+		got := v.SendAndExpect(t, blue, []vh.Pkt{flow(c, peer, pr, uint16(2800+i), 53)}, up)[0]
+		want(t, "IPv6 from a client table to the uplink", got, c.Src, uint16(2800+i), peer, 0)
+		back := v.SendAndExpect(t, up, []vh.Pkt{replyTo(up, got, vh.SYN|vh.ACK)}, blue)[0]
+		want(t, "IPv6 reply", back, peer, 0, c.Src, uint16(2800+i))
+	}
+}
