@@ -828,3 +828,53 @@ func TestFragPool(t *testing.T) {
 		}
 	}
 }
+
+// TestFragIPv6AtomicFragment: an IPv6 packet with a fragment header of
+// offset 0 and M clear (an atomic fragment, RFC 6946) is a whole packet:
+// it leaves translated at once with a valid checksum, both ways.
+func TestFragIPv6AtomicFragment(t *testing.T) {
+	t.Parallel()
+	tp := newSNATTopo(t)
+	f := families[1]
+	for i, pr := range protos {
+		t.Run(pr.String(), func(t *testing.T) {
+			c := tp.client(0, f)
+			far := tp.far(f).IP(f.v6)
+			sp := uint16(9000 + i)
+			p := flow(c, far, pr, sp, 53)
+			p.Payload = payloadN(100, i)
+			p.Raw = atomicFragment(p.MustIP(), uint32(0xa70+i))
+			got := tp.one(t, tp.pg0, p, tp.pg1)
+			d, err := vh.Reassemble([][]byte{got.Raw})
+			if err != nil {
+				t.Fatalf("atomic fragment left as %s: %v", got, err)
+			}
+			if errs := vh.IPChecksumErrors(d); len(errs) > 0 {
+				t.Errorf("atomic fragment left as %s: %v", got, errs)
+			}
+			want(t, "atomic fragment", got, f.snat(), sp, far, p.DstPort)
+			r := replyTo(tp.pg1, got, vh.SYN|vh.ACK)
+			r.Raw = atomicFragment(r.MustIP(), uint32(0xb70+i))
+			back := tp.one(t, tp.pg1, r, tp.pg0)
+			want(t, "atomic fragment reply", back, far, cliPort(pr, 53), c.Src, sp)
+			if d, err := vh.Reassemble([][]byte{back.Raw}); err != nil {
+				t.Errorf("reply left as %s: %v", back, err)
+			} else if errs := vh.IPChecksumErrors(d); len(errs) > 0 {
+				t.Errorf("reply left as %s: %v", back, errs)
+			}
+		})
+	}
+}
+
+// atomicFragment inserts a fragment header (offset 0, M clear) after the
+// IPv6 header of b.
+func atomicFragment(b []byte, id uint32) []byte {
+	out := append([]byte{}, b[:40]...)
+	fh := []byte{b[6], 0, 0, 0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+	out[6] = 44
+	out = append(out, fh...)
+	out = append(out, b[40:]...)
+	pl := len(out) - 40
+	out[4], out[5] = byte(pl>>8), byte(pl)
+	return out
+}

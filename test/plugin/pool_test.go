@@ -757,3 +757,95 @@ func TestPoolIPv6Untranslated(t *testing.T) {
 		want(t, "IPv6 reply", back, peer, 0, c.Src, uint16(2800+i))
 	}
 }
+
+// TestPoolSecondBlock: a subscriber whose block is full towards one peer
+// gets a second block (max-blocks 2) on the same public address (paired
+// pooling), logged; its last session's expiry releases both.
+func TestPoolSecondBlock(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 ports 1024-1055 block-size 4 max-blocks 2", true)
+	far := pt.far.IP4
+	var pkts []vh.Pkt
+	for i := 0; i < 8; i++ {
+		pkts = append(pkts, flow(from(pt.blue, 0), far, vh.UDP, uint16(5100+i), 53))
+	}
+	c := pt.v.Send(t, pt.blue, vh.Frames(t, pkts...))
+	out := vh.ParseAll(t, c[pt.up])
+	if len(out) != 8 {
+		t.Errorf("8 flows to one peer with 2 blocks of 4 ports allowed: %d left:\n%s%s", len(out), c, pt.v.MustCLI(t, "show errors"))
+	}
+	s := subscriberOf(t, pt.v, 1, pt.clientIP)
+	if len(s.blocks) != 2 {
+		t.Errorf("subscriber's blocks %v, want 2", s.blocks)
+	}
+	seen := map[string]bool{}
+	for _, g := range out {
+		if g.Src != s.outside || !s.hasPort(g.SrcPort) {
+			t.Errorf("flow left as %s; subscriber %s blocks %v", g, s.outside, s.blocks)
+		}
+		k := netip.AddrPortFrom(g.Src, g.SrcPort).String()
+		if seen[k] {
+			t.Errorf("two flows to %s share %s", far, k)
+		}
+		seen[k] = true
+	}
+	n := 0
+	waitFor(t, "two alloc records", func() bool {
+		ls, _ := poolLog(t, pt.v)
+		n = 0
+		for _, l := range ls {
+			if l.alloc && l.table == 1 && l.inside == pt.clientIP {
+				n++
+			}
+		}
+		return n == 2
+	})
+	clock(t, pt.v, 400)
+	waitFor(t, "two release records after the sessions expired", func() bool {
+		ls, _ := poolLog(t, pt.v)
+		n = 0
+		for _, l := range ls {
+			if !l.alloc && l.table == 1 && l.inside == pt.clientIP {
+				n++
+			}
+		}
+		return n == 2
+	})
+}
+
+// TestPoolBlockKeptWhileASessionLives: a block is not released while one
+// of its sessions lives (the ICMP one expires after 60 s, the UDP one
+// after 300 s).
+func TestPoolBlockKeptWhileASessionLives(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1 block-size 64", true)
+	far := pt.far.IP4
+	pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), far, vh.ICMP, 10, 0), flow(from(pt.blue, 0), far, vh.UDP, 5300, 53)}, pt.up)
+	clock(t, pt.v, 120)
+	waitFor(t, "the ICMP session expires", func() bool {
+		return subscriberOf(t, pt.v, 1, pt.clientIP).sessions == 1
+	})
+	ls, out := poolLog(t, pt.v)
+	for _, l := range ls {
+		if !l.alloc {
+			t.Errorf("a block was released while its UDP session lives: %s\n%s", l.original, out)
+		}
+	}
+	got := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{{SrcMAC: pt.far.MAC, DstMAC: pt.up.MAC, Src: far, Dst: subscriberOf(t, pt.v, 1, pt.clientIP).outside, Proto: vh.UDP, SrcPort: 53,
+		DstPort: portOfSession(t, pt, 5300)}}, pt.blue)[0]
+	want(t, "reply of the living session", got, far, 53, pt.clientIP, 5300)
+}
+
+// portOfSession finds the public port of the client's UDP flow from sport
+// in "cnat show session verbose".
+func portOfSession(t *testing.T, pt *poolTopo, sport uint16) uint16 {
+	t.Helper()
+	out := pt.v.MustCLI(t, "cnat show session verbose proto udp")
+	re := regexp.MustCompile(`100\.64\.0\.1:` + strconv.Itoa(int(sport)) + `\b.*?198\.51\.100\.\d+:(\d+)`)
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no session of 100.64.0.1:%d with a pool address in:\n%s", sport, out)
+	}
+	p, _ := strconv.Atoi(m[1])
+	return uint16(p)
+}
