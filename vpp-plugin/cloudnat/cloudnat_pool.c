@@ -256,7 +256,7 @@ cn_sub_take_block (cn_pool_t *p, cn_sub_t *s, u32 si, u32 now)
   u32 n_addrs = vec_len (p->addrs), bpa = p->blocks_per_addr, a, k, start, b;
   u32 seed = (u32) clib_cpu_time_now ();
 
-  if (s->n_blocks >= p->spec.max_blocks || !n_addrs)
+  if (s->n_blocks >= p->spec.max_blocks || !n_addrs || p->spec.static_only)
     return -1;
   start = seed % bpa;
   if (s->addr_index != ~0)
