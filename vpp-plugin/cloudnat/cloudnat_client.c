@@ -560,4 +560,5 @@ cn_client_init (vlib_main_t *vm)
   cn_dp.fib_src = fib_source_allocate ("cloudnat", 0x02, FIB_SOURCE_BH_SIMPLE);
   clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024, 64 << 20);
   clib_bihash_init_24_8 (&cn_dp.mapping_db, "cloudnat mappings", 64 << 10, 256 << 20);
+  clib_bihash_init_24_8 (&cn_dp.inside_db, "cloudnat inside endpoints", 64 << 10, 256 << 20);
 }

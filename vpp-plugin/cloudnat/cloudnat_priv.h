@@ -225,6 +225,9 @@ typedef struct
   /* source-NAT mappings: (outside fib, X', x', proto) -> one session of
      that mapping, for hairpinning (cn_hairpin_decide) */
   clib_bihash_24_8_t mapping_db;
+  /* and (inside fib, X, x, proto) -> the same: the mapping of an inside
+     endpoint, for its ICMP errors about hairpinned packets */
+  clib_bihash_24_8_t inside_db;
 
   /* translations: key (vip, fib, port, proto, af) -> index */
   clib_bihash_24_8_t tr_db;
