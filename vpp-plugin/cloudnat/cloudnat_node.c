@@ -329,8 +329,15 @@ cn_static_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, in
 		  cn_new_flow_t *nf)
 {
   int dir = is_feature ? CN_STATIC_OUT : CN_STATIC_IN, is_err = pi->kind == CN_PKT_ICMP_ERROR;
-  const u8 *ap = ip + (dir == CN_STATIC_OUT ? (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF) :
-					      (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF));
+  /* the mapped address: the source leaving, the destination entering; for
+     an ICMP error the quoted packet's (whoever sent the error, a router
+     too, the quote is what must be restored) */
+  const u8 *ap =
+    is_err ? ip + pi->inner_offset +
+	       (dir == CN_STATIC_OUT ? (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF) :
+				       (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF)) :
+	     ip + (dir == CN_STATIC_OUT ? (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF) :
+					  (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF));
   u8 proto = is_err ? pi->inner_proto : pi->proto;
   u16 lport = is_err ? (dir == CN_STATIC_OUT ? pi->inner_dport : pi->inner_sport) :
 		       (dir == CN_STATIC_OUT ? pi->sport : pi->dport);

@@ -44,6 +44,7 @@ typedef struct
   u32 n_bindings;
   u32 n_subs;
   u32 n_blocks_used;
+  u32 full_until; /* a first-block search failed: none before this tick */
   u64 n_exhausted;
 } cn_pool_t;
 
@@ -234,6 +235,7 @@ cn_sub_release_block (cn_pool_t *p, cn_sub_t *s, u32 i, u32 now)
   p->block_owner[b] = ~0;
   p->block_free_at[b] = now + cn_pool_ticks (p->spec.reuse_delay);
   p->n_blocks_used--;
+  p->full_until = clib_min (p->full_until, p->block_free_at[b]);
   s->n_blocks--;
   s->block[i] = s->block[s->n_blocks];
   s->nsess[i] = s->nsess[s->n_blocks];
@@ -271,7 +273,11 @@ cn_sub_take_block (cn_pool_t *p, cn_sub_t *s, u32 si, u32 now)
       return -1;
     }
   /* first block: the address the inside address hashes to, else the next
-     one with a free block */
+     one with a free block; a pool found full is not searched again for a
+     quarter of a second (or until a block is released): exhausted
+     subscribers then cost a compare, not a search of every block */
+  if (p->n_blocks_used >= vec_len (p->block_owner) || (i32) (now - p->full_until) < 0)
+    return -1;
   a = (u32) clib_xxhash (s->inside.as_u64[0] ^ s->inside.as_u64[1] ^ s->fib_index) % n_addrs;
   for (u32 t = 0; t < n_addrs; t++, a = (a + 1) % n_addrs)
     for (k = 0; k < bpa; k++)
@@ -283,6 +289,7 @@ cn_sub_take_block (cn_pool_t *p, cn_sub_t *s, u32 si, u32 now)
 	    goto take;
 	  }
       }
+  p->full_until = now + CN_TICKS_PER_SEC / 4;
   return -1;
 
 take:
@@ -761,6 +768,17 @@ cloudnat_pool_add_update (const cloudnat_pool_spec_t *spec, u32 *index)
     return VNET_API_ERROR_INVALID_SRC_ADDRESS;
   if (cn_pool_expand (&n, &addrs, &rv) && n.sw_if_index == ~0)
     return rv;
+  /* one mode per address: not a static mapping's outside address */
+  {
+    u32 k;
+    vec_foreach_index (k, addrs)
+      if (cn_static_has_in (out_fib, spec->af == AF_IP6 ? addrs[k].as_u8 : addrs[k].ip4.as_u8,
+			    spec->af == AF_IP6))
+	{
+	  vec_free (addrs);
+	  return VNET_API_ERROR_ADDRESS_IN_USE;
+	}
+  }
   bpa = range / n.block_size;
   /* keep only whole blocks */
   n.port_max = n.port_min + bpa * n.block_size - 1;
@@ -950,6 +968,14 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
   for (i = 0; i < vec_len (bs); i++)
     if (cn_pfx_overlap (&bs[i].pfx, bs[i].len, &p, len, af == AF_IP6))
       return VNET_API_ERROR_ENTRY_ALREADY_EXISTS;
+  {
+    /* one mode per address: not over a static mapping's inside prefix */
+    cn_static_t *m;
+    pool_foreach (m, cn_static_main.maps)
+      if (m->in_fib == fib_index && m->is_ip6 == (af == AF_IP6) &&
+	  cn_pfx_overlap (&m->in_pfx, m->len, &p, len, af == AF_IP6))
+	return VNET_API_ERROR_ADDRESS_IN_USE;
+  }
 
   vlib_worker_thread_barrier_sync (vm);
   vec_validate (pm->bindings[af], fib_index);

@@ -439,7 +439,7 @@ cn_static_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd
     case 0:
       break;
     case VNET_API_ERROR_ADDRESS_IN_USE:
-      err = clib_error_return (0, "cnat static: %v", conflict);
+      err = clib_error_return (0, "%v", conflict);
       break;
     case VNET_API_ERROR_NO_SUCH_FIB:
       err = clib_error_return (0, "cnat static: no such table");

@@ -91,6 +91,11 @@ cn_translation_validate (cloudnat_translation_spec_t *s, u32 *fib_index)
   *fib_index = cloudnat_fib_index_from_table_id (s->table_id, s->af);
   if (*fib_index == ~0)
     return VNET_API_ERROR_NO_SUCH_FIB;
+  /* one mode per address: a VIP is not a static mapping's address */
+  if (s->kind == CN_KIND_VIP &&
+      cn_static_has_in (*fib_index, s->af == AF_IP6 ? s->vip.as_u8 : s->vip.ip4.as_u8,
+			s->af == AF_IP6))
+    return VNET_API_ERROR_ADDRESS_IN_USE;
 
   if (s->af == AF_IP6 && s->proto == IP_PROTOCOL_ICMP)
     s->proto = IP_PROTOCOL_ICMP6;
