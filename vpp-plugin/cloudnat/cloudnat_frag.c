@@ -124,10 +124,7 @@ cn_frag_track (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, vlib_buffer_t
 
   b->flags &= ~CN_BUFFER_F_FRAG_RELEASED;
   /* what the IP header says, not the buffer (a short frame is padded) */
-  if (len >= 40 && is_ip6)
-    len = clib_min (len, 40u + clib_net_to_host_u16 (*(u16 *) (ip + 4)));
-  else if (len >= 20 && !is_ip6)
-    len = clib_min (len, (u32) clib_net_to_host_u16 (*(u16 *) (ip + 2)));
+  len = cn_ip_len (ip, len, is_ip6);
   if (cn_frag_parse (ip, len, is_ip6, &fi))
     {
       *error = CN_ERROR_FRAG_MALFORMED;

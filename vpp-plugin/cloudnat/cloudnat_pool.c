@@ -256,7 +256,7 @@ cn_sub_take_block (cn_pool_t *p, cn_sub_t *s, u32 si, u32 now)
   u32 n_addrs = vec_len (p->addrs), bpa = p->blocks_per_addr, a, k, start, b;
   u32 seed = (u32) clib_cpu_time_now ();
 
-  if (s->n_blocks >= p->spec.max_blocks || !n_addrs)
+  if (s->n_blocks >= p->spec.max_blocks || !n_addrs || p->spec.static_only)
     return -1;
   start = seed % bpa;
   if (s->addr_index != ~0)
@@ -379,6 +379,14 @@ cn_pool_decide (cn_sess_create_args_t *a)
   if (!bnd)
     return CN_POOL_NOT_BOUND;
   p = pool_elt_at_index (pm->pools, bnd->pool_index);
+  /* the inside table's excluded destinations ("cnat snat exclude") */
+  if (a->fib_index < vec_len (cn_dp.snat[af]))
+    {
+      cn_snat_table_t *st = &cn_dp.snat[af][a->fib_index];
+      vec_foreach_index (i, st->excludes)
+	if (cn_pfx_contains (&st->excludes[i].addr, st->excludes[i].len, &a->dst, a->is_ip6))
+	  return CN_SNAT_PASS_EXCLUDED;
+    }
   /* subscriber to subscriber of the same table: not NATed */
   vec_foreach_index (i, bs)
     if (cn_pfx_contains (&bs[i].pfx, bs[i].len, &a->dst, a->is_ip6))

@@ -765,6 +765,7 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_TINY, frag_tiny, ERROR, "frag too short for its L4 header")           \
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
+  _ (ICMP_ERROR_BAD_CSUM, icmp_error_bad_csum, ERROR, "ICMP error with a bad checksum")         \
   _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
   _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \
   _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool has no block or cap reached")
