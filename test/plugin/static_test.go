@@ -391,17 +391,18 @@ func TestStaticPrefix24(t *testing.T) {
 	}
 }
 
-// TestStaticSameTable: inside and outside in one table.
+// TestStaticSameTable: inside and outside in one table; traffic between
+// addresses of the inside prefix is not mapped.
 func TestStaticSameTable(t *testing.T) {
 	t.Parallel()
 	v := vh.Start(t, vh.Options{})
 	in := v.NewPG(t, vh.PGConfig{Table: 3, IP4: "10.1.0.1/24", IP6: "10:1::1/64", Hosts: 2})
 	out := v.NewPG(t, vh.PGConfig{Table: 3, IP4: "10.2.0.1/24", IP6: "10:2::1/64", Hosts: 2})
 	p := &peering{v: v}
+	// a (.2) and the other inside host (.3) are both in the mapped /30
 	A := map[bool]netip.Addr{false: netip.MustParseAddr("10.9.0.2"), true: netip.MustParseAddr("10:9::2")}
-	for _, f := range families {
-		v.CLIf(t, "cnat static add %s/%d table 3 to %s/%d outside-table 3", in.Hosts[0].IP(f.v6), plen(f), A[f.v6], plen(f))
-	}
+	v.CLIf(t, "cnat static add 10.1.0.0/30 table 3 to 10.9.0.0/30 outside-table 3")
+	v.CLIf(t, "cnat static add 10:1::/126 table 3 to 10:9::/126 outside-table 3")
 	for _, f := range families {
 		for _, pr := range protos {
 			t.Run(name(f.name, pr), func(t *testing.T) {
@@ -417,7 +418,7 @@ func TestStaticSameTable(t *testing.T) {
 				c := v.Send(t, in, vh.Frames(t, flow(a, r.Src, pr, 5002, 80)))
 				for _, x := range vh.ParseAll(t, c[in]) {
 					if x.Src != a.Src {
-						t.Errorf("a -> inside host %s: left as %s, want untranslated", r.Src, x)
+						t.Errorf("a -> %s (also in the inside prefix): left as %s, want untranslated", r.Src, x)
 					}
 				}
 			})
@@ -488,14 +489,17 @@ func TestStaticRefusals(t *testing.T) {
 	t.Run("pool-over-static", func(t *testing.T) {
 		// the other way round: a pool taking a mapping's outside address,
 		// a VIP on it, a binding over a mapped inside address
-		for _, c := range []struct{ cmd, what string }{
-			{"cnat pool add px outside-table 2 range 172.16.0.1-172.16.0.3", "pool over a mapping's outside address"},
-			{"cnat translation add proto tcp vip 172.16.0.2 80 table 2 to ->10.2.0.2 8080", "VIP on a mapping's outside address"},
-			{"cnat pool bind pl table 1 10.1.0.0/29", "binding over a mapped inside address"},
+		for _, c := range []struct{ cmd, what, undo string }{
+			{"cnat pool add px outside-table 2 range 172.16.0.1-172.16.0.3", "pool over a mapping's outside address", "cnat pool del px"},
+			{"cnat translation add proto tcp vip 172.16.0.2 80 table 2 to ->10.2.0.2 8080", "VIP on a mapping's outside address",
+				"cnat translation del proto tcp vip 172.16.0.2 80 table 2"},
+			{"cnat pool bind pl table 1 10.1.0.0/29", "binding over a mapped inside address", "cnat pool bind pl table 1 10.1.0.0/29 del"},
 		} {
 			before := v.MustCLI(t, "cnat show static") + v.MustCLI(t, "cnat show pool") + v.MustCLI(t, "cnat show translation")
 			if out, err := v.CLI(c.cmd); err == nil {
 				t.Errorf("%s: %q accepted (%q), want a refusal naming the mapping", c.what, c.cmd, out)
+				// undo it, so the next checks start from the same state
+				defer v.CLIf(t, "%s", c.undo)
 			} else if !strings.Contains(strings.ToLower(err.Error()), "static") {
 				t.Errorf("%s: %q refused with %q, which does not name the static mapping", c.what, c.cmd, err)
 			}
