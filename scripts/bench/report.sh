@@ -167,7 +167,7 @@ function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
 function fmt(v) { return v == "" ? "-" : sprintf("%.1f", v) }
 function out(l) { print l; print l >> out_md }
 function row(label, c, n, x, ratio, target, verdict) {
-	out(sprintf("| %-46s | %9s | %9s | %9s | %6s | %-16s | %-5s |", label, c, n, x, ratio, target, verdict))
+	out(sprintf("| %-46s | %9s | %9s | %9s | %6s | %-17s | %-5s |", label, c, n, x, ratio, target, verdict))
 }
 FILENAME == ARGV[1] { meta[$1] = $2; next }
 FILENAME == ARGV[2] {
@@ -185,8 +185,8 @@ END {
 	out("")
 	out("CGNAT, static 1:1 NAT and orphan fragments (NAT node clocks/packet, median):")
 	out("")
-	out(sprintf("| %-46s | %9s | %9s | %9s | %6s | %-16s | %-5s |", "scenario (clocks/packet)", "cloudnat", "nat44-ed", "det44", "ratio", "target", ""))
-	out("|------------------------------------------------|-----------|-----------|-----------|--------|------------------|-------|")
+	out(sprintf("| %-46s | %9s | %9s | %9s | %6s | %-17s | %-5s |", "scenario (clocks/packet)", "cloudnat", "nat44-ed", "det44", "ratio", "target", ""))
+	out("|------------------------------------------------|-----------|-----------|-----------|--------|-------------------|-------|")
 	n = split("cgnat|1k|CGNAT 1k flows (1k subscribers): NAT node|0.5;cgnat|1m|CGNAT ~1M flows (64k subscribers): NAT node|0.35;cgnat|create|CGNAT new sessions: NAT node|0.4;cgnat|newsub|CGNAT new subscribers (+blocks): NAT node|;cgnat|1k|CGNAT 1k flows: whole path|;cgnat|1m|CGNAT ~1M flows: whole path|;cgnat|create|CGNAT new sessions: whole path|;static|1k|static 1:1 1k flows: NAT node|0.5;static|1m|static 1:1 ~1M flows: NAT node|0.5;static|create|static 1:1 first pass (~1M): NAT node|;static|1k|static 1:1 1k flows: whole path|;static|1m|static 1:1 ~1M flows: whole path|;frag|1k|SNAT 1k flows, no fragments: NAT node|;frag|1k+orph-n|SNAT 1k + 50% orphans: NAT / normal pkt|;frag|1k+orph|SNAT 1k + 50% orphans: NAT / input pkt|;frag|1k+orph-n|SNAT 1k + 50% orphans: path / normal pkt|", R, ";")
 	for (i = 1; i <= n; i++) {
 		split(R[i], f, "|")
