@@ -29,6 +29,9 @@
 #                is "new sessions", its first chunk a table "new subscribers"
 #                (block allocation), then passes of ACKs
 #     det44 has no overlapping tables: table 1 only (557,056 flows).
+#     Pool (cloudnat "cnat pool" block-size 256 max-blocks 2, nat44-ed's
+#     address pool): 30.0.0.1-30.0.1.12, 268 addresses, enough blocks of
+#     ports 1024-65535 for every subscriber (CGNAT_RANGE_END).
 #     State per subscriber: main heap grown by the first chunk of each table
 #     (65,536 new subscribers, one session each) / subscribers, minus the
 #     per-session growth of the other 16 chunks.
@@ -134,6 +137,7 @@ N16M=$((256 * 65535))   # 256 addresses x ports 1-65535
 NST=$((4096 * 257))     # static: 4,096 hosts x ports 1024-1280
 NCGSUB=32768            # cgnat: subscribers a table (100.64.0.0-100.64.127.255)
 NCGPORTS=17             # cgnat: flows a subscriber (ports 1024-1040)
+CGNAT_RANGE_END=${CGNAT_RANGE_END:-30.0.1.12} # cgnat pool 30.0.0.1-<this> (cloudnat and nat44-ed)
 CNEW=4                 # the 1M warm-up in 4 chunks of 258,044 new flows
 if [ "$BENCH_QUICK" = 1 ]; then
 	T1K=1000000 C1K=4     # 1k flows: 4 chunks of 250k packets
@@ -309,14 +313,18 @@ config_nat() {
 		config_nat cloudnat snat "$n"
 		;;
 	cloudnat/cgnat)
-		# the binds turn ip4-cnat-snat on for the tables' interfaces
-		b_cfg cnat pool add cg outside-table 0 range 30.0.0.1-30.0.1.4 block-size 256 max-blocks 2 &&
+		# the binds turn ip4-cnat-snat on for the tables' interfaces. 268
+		# addresses: with ports 1024-65535 an address holds 252 blocks of
+		# 256, and 66,536 subscribers (1k + 64k) need one block each; the
+		# 260 of 30.0.0.1-30.0.1.4 (65,520 blocks) would leave 1,016 of them
+		# exhausted (CGNAT_RANGE_END overrides, e.g. 30.0.1.4)
+		b_cfg cnat pool add cg outside-table 0 range "30.0.0.1-$CGNAT_RANGE_END" block-size 256 max-blocks 2 &&
 			b_cfg cnat pool bind cg table 1 100.64.0.0/10 &&
 			b_cfg cnat pool bind cg table 2 100.64.0.0/10
 		;;
 	nat44/cgnat)
 		b_cfg nat44 plugin enable sessions "$n" inside-vrf 1 outside-vrf 0 &&
-			b_cfg nat44 add address 30.0.0.1 - 30.0.1.4 &&
+			b_cfg nat44 add address 30.0.0.1 - "$CGNAT_RANGE_END" &&
 			b_cfg set interface nat44 in pg2 out pg1 &&
 			b_cfg set interface nat44 in pg3
 		;;
