@@ -177,7 +177,7 @@ FILENAME == ARGV[2] {
 FILENAME == ARGV[3] {
 	# plugin subscribers sessions-after heap-before heap-after-first-chunks heap-end
 	ses = ($6 - $5) / $3
-	sub_b[$1] = ($5 - $4) / $2 - ses; sub_s[$1] = ses; sub_n[$1] = $2
+	sub_b[$1] = ($5 - $4) / $2 - ses; sub_s[$1] = ses; sub_n[$1] = $2; sub_f[$1] = ($5 - $4) / $2
 	next
 }
 FILENAME == ARGV[4] { fr[$1] = "in flight " $3 ", held " $4 ", timed out " $5 " (max-held " $6 ")"; next }
@@ -206,8 +206,11 @@ END {
 	}
 	if ("cloudnat" in sub_b) {
 		v = sub_b["cloudnat"]
-		row("CGNAT state per subscriber beside sessions, B", fmt(v), ("nat44" in sub_b) ? fmt(sub_b["nat44"]) : "-", ("det44" in sub_b) ? fmt(sub_b["det44"]) : "-", "", "<= 64 B", v <= 64 ? "PASS" : "MISS")
-		row("CGNAT main heap per session (growth), B", fmt(sub_s["cloudnat"]), ("nat44" in sub_s) ? fmt(sub_s["nat44"]) : "-", ("det44" in sub_s) ? fmt(sub_s["det44"]) : "-", "", "(info)", "")
+		# nat44-ed and det44 allocate their tables when configured: only
+		# their raw growth is shown
+		row("CGNAT heap growth, new subscriber + 1st session", fmt(sub_f["cloudnat"]), ("nat44" in sub_f) ? fmt(sub_f["nat44"]) : "-", ("det44" in sub_f) ? fmt(sub_f["det44"]) : "-", "", "(info, B)", "")
+		row("CGNAT heap growth per further session, B", fmt(sub_s["cloudnat"]), ("nat44" in sub_s) ? fmt(sub_s["nat44"]) : "-", ("det44" in sub_s) ? fmt(sub_s["det44"]) : "-", "", "(info)", "")
+		row("CGNAT state per subscriber beside sessions, B", fmt(v), "n/a", "n/a", "", "<= 64 B", v <= 64 ? "PASS" : "MISS")
 	}
 	if ("cloudnat" in fr) out("  cloudnat fragments after the orphan chunks (cnat show fragments): " fr["cloudnat"])
 	# delivery
