@@ -208,7 +208,7 @@ END {
 		v = sub_b["cloudnat"]
 		# nat44-ed and det44 allocate their tables when configured: only
 		# their raw growth is shown
-		row("CGNAT heap growth, new subscriber + 1st session", fmt(sub_f["cloudnat"]), ("nat44" in sub_f) ? fmt(sub_f["nat44"]) : "-", ("det44" in sub_f) ? fmt(sub_f["det44"]) : "-", "", "(info, B)", "")
+		row("CGNAT heap growth, new subscriber + session, B", fmt(sub_f["cloudnat"]), ("nat44" in sub_f) ? fmt(sub_f["nat44"]) : "-", ("det44" in sub_f) ? fmt(sub_f["det44"]) : "-", "", "(info)", "")
 		row("CGNAT heap growth per further session, B", fmt(sub_s["cloudnat"]), ("nat44" in sub_s) ? fmt(sub_s["nat44"]) : "-", ("det44" in sub_s) ? fmt(sub_s["det44"]) : "-", "", "(info)", "")
 		row("CGNAT state per subscriber beside sessions, B", fmt(v), "n/a", "n/a", "", "<= 64 B", v <= 64 ? "PASS" : "MISS")
 	}
