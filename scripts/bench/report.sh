@@ -164,6 +164,12 @@ function median(key,   n, i, j, t, a) {
 	return (a[n/2] + a[n/2+1]) / 2
 }
 function add(key, v) { cnt[key]++; val[key, cnt[key]] = v }
+function minv(key,   i, m) {
+	if (cnt[key] == 0) return ""
+	m = val[key, 1]
+	for (i = 2; i <= cnt[key]; i++) if (val[key, i] < m) m = val[key, i]
+	return m
+}
 function fmt(v) { return v == "" ? "-" : sprintf("%.1f", v) }
 function out(l) { print l; print l >> out_md }
 function row(label, c, n, x, ratio, target, verdict) {
@@ -213,6 +219,22 @@ END {
 		row("CGNAT state per subscriber beside sessions, B", fmt(v), "n/a", "n/a", "", "<= 64 B", v <= 64 ? "PASS" : "MISS")
 	}
 	if ("cloudnat" in fr) out("  cloudnat fragments after the orphan chunks (cnat show fragments): " fr["cloudnat"])
+	# least disturbed chunk: other load only ever adds clocks
+	out("")
+	out("least disturbed chunk (minimum over chunks and repetitions), NAT node clocks/packet:")
+	out("")
+	out(sprintf("| %-46s | %9s | %9s | %9s | %6s | %-17s | %-5s |", "scenario (clocks/packet)", "cloudnat", "nat44-ed", "det44", "ratio", "target", ""))
+	out("|------------------------------------------------|-----------|-----------|-----------|--------|-------------------|-------|")
+	n = split("cgnat|1k|CGNAT 1k flows (min)|0.5;cgnat|1m|CGNAT ~1M flows (min)|0.35;cgnat|create|CGNAT new sessions (min)|0.4;cgnat|newsub|CGNAT new subscribers (min)|;static|1k|static 1:1 1k flows (min)|0.5;static|1m|static 1:1 ~1M flows (min)|0.5;frag|1k|SNAT 1k, no fragments (min)|;frag|1k+orph-n|SNAT 1k + orphans, per normal pkt (min)|", R, ";")
+	for (i = 1; i <= n; i++) {
+		split(R[i], f, "|")
+		c = minv("nat|cloudnat|" f[1] "|" f[2]); x = minv("nat|nat44|" f[1] "|" f[2]); d = minv("nat|det44|" f[1] "|" f[2])
+		if (c == "" && x == "" && d == "") continue
+		ratio = (c != "" && x != "" && x > 0) ? c / x : ""
+		tg = f[4] == "" ? "(info)" : "<= " f[4] "x nat44-ed"
+		verdict = (f[4] == "" || ratio == "") ? "" : (ratio <= f[4] + 0 ? "PASS" : "MISS")
+		row(f[3], fmt(c), fmt(x), f[1] == "cgnat" ? fmt(d) : "n/a", ratio == "" ? "-" : sprintf("%.2f", ratio), tg, verdict)
+	}
 	# delivery
 	out("")
 	out("packets delivered to pg1 (median):")
