@@ -42,6 +42,8 @@
 #     stream alone, then together with an equal stream of orphan fragments
 #     (non-first fragments, offset 64, ids 1-65535, no first fragment ever):
 #     NAT clocks per input packet and per normal packet; cnat show fragments.
+#     nat44-ed's NAT nodes here include ip4-sv-reassembly-feature, where its
+#     fragment handling is (cloudnat's is in its node).
 # Flows are distinct because the pg edits of source address and source port
 # (or destination address) step together with coprime periods.
 #
@@ -230,11 +232,20 @@ cloudnat_nodes_re() {
 		sed 's/.*"\(.*\)"/\1/' | grep -v process | sort -u | paste -sd'|' || true)
 	if [ -n "$names" ]; then echo "^($names)\$"; else echo '^(ip4-cnat-.*|cloudnat-.*|cnat-.*)$'; fi
 }
-nat_re_of() {
+nat_re_of() { # <plugin> [family]
 	case $1 in
 	cloudnat) cloudnat_nodes_re ;;
 	cnat) echo '^(ip4-cnat-tx|ip4-cnat-return|cnat-.*-ip4.*)$' ;;
-	nat44) echo '^(nat-pre-in2out|nat-pre-out2in|nat44-.*)$' ;;
+	nat44)
+		# with orphan fragments, nat44-ed's fragment handling (the
+		# shallow-virtual reassembly it puts in front of its nodes) counts:
+		# cloudnat's is inside its node
+		if [ "${2:-}" = frag ]; then
+			echo '^(nat-pre-in2out|nat-pre-out2in|nat44-.*|ip4-sv-reassembly-feature)$'
+		else
+			echo '^(nat-pre-in2out|nat-pre-out2in|nat44-.*)$'
+		fi
+		;;
 	det44) echo '^det44-.*$' ;;
 	esac
 }
@@ -419,7 +430,7 @@ measure() {
 	for x in "${ss[@]}"; do pk=$((pk + LIMIT[$x])); done
 	pk1=${LIMIT[${ss[0]}]}
 	tag=${s// /+}
-	re=$(nat_re_of "$p")
+	re=$(nat_re_of "$p" "$fam")
 	for c in $(seq 1 "$nch"); do
 		rt=$B_VPP_DIR/$scen.$tag.$rep.$c.runtime
 		b_ctl clear runtime >/dev/null
