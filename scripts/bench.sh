@@ -589,17 +589,19 @@ instance_frag() {
 	measure "$p" frag create1k "$rep" w1k 1
 	measure "$p" frag 1k "$rep" t1k "$C1K" keep
 	stream orph $((T1K / C1K)) frag orphan "" || return 1
-	measure "$p" frag 1k+orph "$rep" "t1k orph" "$C1K"
-	b_ctl show errors >"$dir/errors.end"
-	if [ "$p" = cloudnat ]; then
-		b_ctl cnat show fragments >"$dir/fragments.end" 2>&1 || true
-		awk -v p="$p" -v r="$rep" '/in flight/ {
+	# chunk by chunk, with cloudnat's fragment tracker read after each
+	for c in $(seq 1 "$C1K"); do
+		measure "$p" frag 1k+orph "$rep.$c" "t1k orph" 1 keep
+		[ "$p" = cloudnat ] || continue
+		b_ctl cnat show fragments >"$dir/fragments.$c" 2>&1 || true
+		awk -v p="$p" -v r="$rep.$c" '/in flight/ {
 				for (i = 1; i <= NF; i++) { if ($i == "flight") f = $(i+1); if ($i == "held") h = $(i+1); if ($i == "timeout") t = $(i+1) }
 				gsub(/,/, "", f); gsub(/,/, "", h); gsub(/,/, "", t) }
 			/max-held/ { for (i = 1; i <= NF; i++) if ($i == "max-held") m = $(i+1) }
-			END { printf "%s\t%s\t%s\t%s\t%s\t%s\n", p, r, f, h, t, m }' "$dir/fragments.end" >>"$FRAG"
-		b_log "  $(tr '\n' ' ' <"$dir/fragments.end")"
-	fi
+			END { printf "%s\t%s\t%s\t%s\t%s\t%s\n", p, r, f, h, t, m }' "$dir/fragments.$c" >>"$FRAG"
+	done
+	b_ctl show errors >"$dir/errors.end"
+	[ "$p" = cloudnat ] && b_log "  $(tr '\n' ' ' <"$dir/fragments.$C1K")"
 	b_vpp_stop
 }
 

@@ -186,7 +186,14 @@ FILENAME == ARGV[3] {
 	sub_b[$1] = ($5 - $4) / $2 - ses; sub_s[$1] = ses; sub_n[$1] = $2; sub_f[$1] = ($5 - $4) / $2
 	next
 }
-FILENAME == ARGV[4] { fr[$1] = "in flight " $3 ", held " $4 ", timed out " $5 " (max-held " $6 ")"; next }
+FILENAME == ARGV[4] {
+	# plugin rep.chunk in-flight held timed-out max-held, after each orphan chunk
+	if (!($1 in frn) || $3 > frf[$1]) frf[$1] = $3
+	if (!($1 in frn) || $4 > frh[$1]) frh[$1] = $4
+	frn[$1]++; frm[$1] = $6
+	fr[$1] = sprintf("after %d orphan chunks: at most %d datagrams in flight and %d fragments held (max-held %s)", frn[$1], frf[$1], frh[$1], frm[$1])
+	next
+}
 END {
 	out("")
 	out("CGNAT, static 1:1 NAT and orphan fragments (NAT node clocks/packet, median):")
@@ -218,7 +225,7 @@ END {
 		row("CGNAT heap growth per further session, B", fmt(sub_s["cloudnat"]), ("nat44" in sub_s) ? fmt(sub_s["nat44"]) : "-", ("det44" in sub_s) ? fmt(sub_s["det44"]) : "-", "", "(info)", "")
 		row("CGNAT state per subscriber beside sessions, B", fmt(v), "n/a", "n/a", "", "<= 64 B", v <= 64 ? "PASS" : "MISS")
 	}
-	if ("cloudnat" in fr) out("  cloudnat fragments after the orphan chunks (cnat show fragments): " fr["cloudnat"])
+	if ("cloudnat" in fr) out("  cloudnat cnat show fragments " fr["cloudnat"])
 	# least disturbed chunk: other load only ever adds clocks
 	out("")
 	out("least disturbed chunk (minimum over chunks and repetitions), NAT node clocks/packet:")
