@@ -82,7 +82,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_CLOUDNAT_DIR_GIVEN=${CLOUDNAT_PLUGIN_DIR:-}
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=bench/lib.sh
 . "$ROOT/scripts/bench/lib.sh"
 
 if ! VPP_ENV=$("$ROOT/scripts/find-vpp.sh" --env 2>/dev/null); then
@@ -626,6 +626,7 @@ scale() {
 	b_vpp_stop
 }
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	b_vpp_stop
 	b_hugepages_restore
