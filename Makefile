@@ -2,10 +2,15 @@
 #
 #   make            build bin/cloudnat-agent, bin/cloudnatctl and, where VPP
 #                   is found, the VPP plugin (build/vpp-plugin/)
-#   make test       go vet, gofmt check, go test ./..., C unit tests (ctest)
+#   make test       go vet, gofmt check, go test ./..., C unit tests (ctest),
+#                   the package test (scripts/deb/test.sh)
 #   make lab        namespace lab: VPP router if VPP + plugin are there,
 #                   else the agent's kernel dataplane (needs root);
 #                   make lab-vpp / lab-kernel pick the router
+#   make deb        Debian packages into build/deb/ (scripts/deb/build.sh):
+#                   cloudnat-agent, and cloudnat-vpp-plugin where VPP is found
+#   make lab-docker the docker-compose lab, images built locally, checked
+#                   (deploy/lab-docker.sh; needs root and Docker)
 #   make bench      scripts/bench.sh
 #   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
 #   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
@@ -54,7 +59,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test lab lab-vpp lab-kernel lab-docker bench binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -74,10 +79,15 @@ else
 	$(PLUGIN_ENV) $(CMAKE) --build $(PLUGIN_BUILD) -j $(JOBS)
 endif
 
+# Debian packages; the plugin's only where VPP is found (one skip line
+# otherwise).
+deb: plugin
+	scripts/deb/build.sh
+
 # ---------------------------------------------------------------- tests
 
 # Every step runs even when an earlier one fails; the result is the summary.
-TEST_STEPS := build fmt-check vet go-test c-test
+TEST_STEPS := build fmt-check vet go-test c-test deb-test
 
 test:
 	@failed=; start=$$(date +%s); \
@@ -106,6 +116,11 @@ go-test:
 	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest')
 	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
+# The agent package installed, upgraded, removed and purged in a debootstrap
+# chroot (skips with one line when not root or without debootstrap).
+deb-test:
+	scripts/deb/test.sh
+
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
 # without VPP.
 c-test:
@@ -123,6 +138,9 @@ lab-vpp: agent cli plugin
 
 lab-kernel: agent cli
 	LAB_ROUTER=kernel scripts/lab.sh
+
+lab-docker:
+	deploy/lab-docker.sh
 
 bench: all
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
@@ -152,4 +170,4 @@ clean:
 	rm -rf $(BIN_DIR) build
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'

@@ -13,14 +13,15 @@
 #                    the host's apt sources, else http://deb.debian.org/debian)
 #
 # The tarball holds minbase plus the few tools the test and the lab use
-# (iproute2, ping, ethtool, netcat, nftables, ca-certificates). Its name
+# (iproute2, ping, ethtool, netcat, nftables, ca-certificates) and systemd
+# (systemd-analyze verify of the unit, deb-systemd-helper). Its name
 # carries a hash of that list, so a changed list makes a new one. Needs root
 # and debootstrap; progress goes to stderr, the path to stdout.
 set -euo pipefail
 
 cache=${CLOUDNAT_CACHE:-/var/cache/cloudnat-test}
 suite=${DEBIAN_SUITE:-bookworm}
-include=iproute2,iputils-ping,ethtool,netcat-openbsd,nftables,ca-certificates,procps
+include=iproute2,iputils-ping,ethtool,netcat-openbsd,nftables,ca-certificates,procps,systemd
 
 mirror=${DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then

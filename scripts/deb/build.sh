@@ -10,7 +10,8 @@
 #
 # OUTDIR defaults to build/deb. Built with dpkg-deb from the files in
 # packaging/deb/; the version comes from git (see deb_version) unless
-# DEB_VERSION is set. The last lines name the packages built.
+# DEB_VERSION is set. DEB_PACKAGES=agent builds the agent package only.
+# The last lines name the packages built.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -70,6 +71,7 @@ maintainer="cloudnat maintainers <cloudnat@lists.cloudnat.dev>"
 
 stage=build/deb-stage
 rm -rf "$stage"
+rm -f "$out"/cloudnat-agent_*.deb "$out"/cloudnat-vpp-plugin_*.deb
 mkdir -p "$out" "$stage"
 
 # common: the doc directory every package has
@@ -158,6 +160,9 @@ finish "$s"
 build_deb "$s" cloudnat-agent
 
 # ---------------------------------------------------------------- cloudnat-vpp-plugin
+if [ "${DEB_PACKAGES:-all}" = agent ]; then
+	exit 0
+fi
 if ! vpp_prefix=$(scripts/find-vpp.sh 2>/dev/null); then
 	echo "deb: VPP not found (set VPP_PREFIX): skipping the cloudnat-vpp-plugin package"
 	exit 0
