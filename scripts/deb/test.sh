@@ -125,12 +125,13 @@ cp "$deb2" "$chr/tmp/v2.deb"
 in_root() { chroot "$chr" "$@"; }
 
 check "install: dpkg -i cloudnat-agent $v1 into a Debian bookworm root" in_root dpkg -i /tmp/v1.deb
+# shellcheck disable=SC2016 # dpkg-query's ${field}
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}' cloudnat-agent 2>&1)
 if grep -q '/etc/cloudnat/agent.yaml' <<<"$conffiles" && [ -x "$chr/usr/sbin/cloudnat-agent" ] &&
 	[ -x "$chr/usr/bin/cloudnatctl" ] && [ -L "$chr/etc/systemd/system/multi-user.target.wants/cloudnat-agent.service" ]; then
 	pass "installed: binaries, conffile /etc/cloudnat/agent.yaml, unit enabled (multi-user.target.wants)"
 else
-	fail "installed: conffiles '$conffiles', $(ls -l "$chr/etc/systemd/system/multi-user.target.wants/" 2>&1 | tail -1)"
+	fail "installed: conffiles '$conffiles', $(find "$chr/etc/systemd/system/multi-user.target.wants/" 2>&1 | tail -1)"
 fi
 if grep -v '^#' "$chr/etc/cloudnat/agent.yaml" | grep -q '[^[:space:]]'; then
 	fail "agent.yaml: has uncommented settings"
@@ -159,8 +160,8 @@ start_agent() { # start_agent LOGNAME
 	unshare --net chroot "$chr" env STATE_DIRECTORY=/var/lib/cloudnat RUNTIME_DIRECTORY=/run/cloudnat \
 		$exec_start >"$work/$1.log" 2>&1 &
 	agent_pid=$!
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		ctl status >"$work/status" 2>&1 && return 0
 		kill -0 "$agent_pid" 2>/dev/null || break
 		sleep 0.2
@@ -192,6 +193,7 @@ sum_before=$(sha256sum <"$chr/var/lib/cloudnat/state.json" 2>/dev/null)
 # ---- upgrade, with a local edit of the conffile
 echo "# edited by the operator" >>"$chr/etc/cloudnat/agent.yaml"
 check "upgrade: dpkg -i cloudnat-agent $v2" in_root dpkg -i /tmp/v2.deb
+# shellcheck disable=SC2016 # dpkg-query's ${field}
 installed=$(in_root dpkg-query -W -f='${Version}' cloudnat-agent 2>&1)
 if [ "$installed" = "$v2" ] && [ "$(sha256sum <"$chr/var/lib/cloudnat/state.json" 2>/dev/null)" = "$sum_before" ] &&
 	grep -q '^# edited by the operator' "$chr/etc/cloudnat/agent.yaml"; then
@@ -212,14 +214,14 @@ if [ "$(sha256sum <"$chr/var/lib/cloudnat/state.json" 2>/dev/null)" = "$sum_befo
 	[ -f "$chr/etc/cloudnat/agent.yaml" ]; then
 	pass "remove: binaries gone, state file and conffile kept"
 else
-	fail "remove: $(ls -la "$chr/var/lib/cloudnat" "$chr/usr/sbin/cloudnat-agent" 2>&1 | tr '\n' ' ')"
+	fail "remove: $(find "$chr/var/lib/cloudnat" "$chr/usr/sbin/cloudnat-agent" 2>&1 | tr '\n' ' ')"
 fi
 check "purge: dpkg -P cloudnat-agent" in_root dpkg -P cloudnat-agent
 if [ ! -e "$chr/var/lib/cloudnat" ] && [ ! -e "$chr/etc/cloudnat" ] &&
 	[ ! -e "$chr/etc/systemd/system/multi-user.target.wants/cloudnat-agent.service" ]; then
 	pass "purge: /var/lib/cloudnat, /etc/cloudnat and the unit's enablement gone"
 else
-	fail "purge: left $(ls -d "$chr/var/lib/cloudnat" "$chr/etc/cloudnat" 2>/dev/null | tr '\n' ' ')"
+	fail "purge: left $(find "$chr/var/lib/cloudnat" "$chr/etc/cloudnat" -maxdepth 0 2>/dev/null | tr '\n' ' ')"
 fi
 
 echo "deb-test: $passed passed, $failed failed ($(($(date +%s) - start)) s)"
