@@ -59,7 +59,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test lab lab-vpp lab-kernel lab-docker bench binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test lab lab-vpp lab-kernel lab-docker docker-bin bench binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -154,11 +154,20 @@ binapi:
 proto:
 	scripts/gen-proto.sh
 
-# Validate deploy/docker-compose.yml (needs the Docker CLI's compose plugin).
+# Validate deploy/docker-compose.yml and its kernel variant (compose v2
+# plugin, else docker-compose v1).
 deploy-config:
-	@if docker compose version >/dev/null 2>&1; then \
-		docker compose -f deploy/docker-compose.yml config --quiet && echo "deploy/docker-compose.yml: valid"; \
-	else echo "docker compose not installed: skipping the deploy/ check"; fi
+	@if docker compose version >/dev/null 2>&1; then dc="docker compose"; \
+	elif command -v docker-compose >/dev/null; then dc=docker-compose; \
+	else echo "docker compose / docker-compose not installed: skipping the deploy/ check"; exit 0; fi; \
+	cd deploy && $$dc -f docker-compose.yml config -q && $$dc -f docker-compose.yml -f docker-compose.kernel.yml config -q && \
+	echo "deploy/docker-compose.yml, docker-compose.kernel.yml: valid ($$dc)"
+
+# The Go binaries the agent image copies (deploy/Dockerfile.agent), for
+# docker compose by hand; make lab-docker builds them itself.
+docker-bin:
+	for p in agent/cmd/cloudnat-agent agent/cmd/cloudnatctl scripts/lab/labnet; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -o build/docker/bin/$${p##*/} ./$$p; done
 
 # Lint the shell scripts (not part of make test).
 shellcheck:
