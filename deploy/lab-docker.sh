@@ -25,6 +25,7 @@ cd "$(dirname "$0")/.." || exit 1
 export PATH=/usr/local/go/bin:$PATH
 start=$(date +%s)
 
+step() { echo "== [$(($(date +%s) - start)) s] $*"; }
 die() {
 	echo "FAIL lab-docker: $*"
 	exit 1
@@ -34,12 +35,12 @@ die() {
 # ---- Docker: the engine, and compose v2 (plugin) or v1 (docker-compose)
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null ||
 	{ ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; }; then
-	echo "== apt-get install docker.io docker-compose debootstrap"
+	step "apt-get install docker.io docker-compose debootstrap"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		docker.io docker-compose debootstrap >/dev/null || die "apt-get install docker.io docker-compose debootstrap"
 fi
 if ! docker info >/dev/null 2>&1; then
-	echo "== starting dockerd (log: /var/log/cloudnat-dockerd.log)"
+	step "starting dockerd (log: /var/log/cloudnat-dockerd.log)"
 	if [ -d /run/systemd/system ]; then
 		systemctl start docker
 	else
@@ -59,7 +60,7 @@ fi
 export DC
 read -r -a dc <<<"$DC"
 dcx() { (cd deploy && "${dc[@]}" "${files[@]}" "$@"); }
-echo "== Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null), compose: $("${dc[@]}" version 2>/dev/null | head -1)"
+step "Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null), compose: $("${dc[@]}" version 2>/dev/null | head -1)"
 
 # ---- which dataplane
 dataplane=${LAB_DOCKER_DATAPLANE:-auto}
@@ -77,18 +78,18 @@ vpp)
 	;;
 kernel)
 	files=(-f docker-compose.yml -f docker-compose.kernel.yml)
-	echo "== no VPP found (set VPP_PREFIX): the lab runs on the kernel dataplane (docker-compose.kernel.yml)"
+	step "no VPP found (set VPP_PREFIX): the lab runs on the kernel dataplane (docker-compose.kernel.yml)"
 	;;
 *) die "LAB_DOCKER_DATAPLANE=$dataplane: not vpp, kernel or auto" ;;
 esac
-echo "== dataplane: $dataplane${vpp_prefix:+ (VPP in $vpp_prefix)}"
+step "dataplane: $dataplane${vpp_prefix:+ (VPP in $vpp_prefix)}"
 
 # ---- images
-echo "== base image (debootstrap + docker import, cached)"
+step "base image (debootstrap + docker import, cached)"
 base=$(deploy/base-image.sh) || die "deploy/base-image.sh"
 export BASE_IMAGE=$base
 
-echo "== Go binaries for the images (build/docker/bin)"
+step "Go binaries for the images (build/docker/bin)"
 mkdir -p build/docker/bin
 for p in agent/cmd/cloudnat-agent agent/cmd/cloudnatctl scripts/lab/labnet; do
 	CGO_ENABLED=0 go build -trimpath -o "build/docker/bin/${p##*/}" "./$p" || die "go build ./$p"
@@ -97,7 +98,7 @@ done
 if [ "$dataplane" = vpp ]; then
 	export VPP_SOURCE=$vpp_source
 	if [ "$vpp_source" = prefix ]; then
-		echo "== VPP from $vpp_prefix and cloudnat_plugin.so built against it (build/docker/vpp)"
+		step "VPP from $vpp_prefix and cloudnat_plugin.so built against it (build/docker/vpp)"
 		make --no-print-directory plugin >build/docker/plugin.log 2>&1 || {
 			tail -20 build/docker/plugin.log
 			die "make plugin"
@@ -107,7 +108,7 @@ if [ "$dataplane" = vpp ]; then
 	fi
 fi
 
-echo "== compose build"
+step "compose build"
 dcx down -v --remove-orphans >/dev/null 2>&1
 dcx build >build/docker/compose-build.log 2>&1 || {
 	tail -30 build/docker/compose-build.log
@@ -130,7 +131,7 @@ pass() { record "PASS $*"; }
 fail() { record "FAIL $*"; }
 cleanup() {
 	if [ "${LAB_DOCKER_KEEP:-0}" = 1 ]; then
-		echo "== left running (LAB_DOCKER_KEEP=1): cd deploy && $DC ${files[*]} down -v"
+		step "left running (LAB_DOCKER_KEEP=1): cd deploy && $DC ${files[*]} down -v"
 	else
 		dcx down -v --remove-orphans >/dev/null 2>&1
 	fi
@@ -160,7 +161,7 @@ diag() {
 	dcx logs --tail 20 vpp agent configure 2>&1 | sed 's/^/  /'
 }
 
-echo "== compose up"
+step "compose up"
 t0=$(date +%s)
 if ! dcx up -d >build/docker/compose-up.log 2>&1; then
 	tail -20 build/docker/compose-up.log
