@@ -172,7 +172,7 @@ docker-bin:
 # Lint the shell scripts (not part of make test).
 shellcheck:
 	@if command -v shellcheck >/dev/null; then \
-		shellcheck -x scripts/*.sh scripts/*/*.sh deploy/*.sh .ci/run packaging/deb/cloudnat-agent-start packaging/deb/*.postinst packaging/deb/*.prerm packaging/deb/*.postrm && echo "shellcheck: ok"; \
+		shellcheck -x scripts/*.sh scripts/*/*.sh deploy/*.sh .ci/run packaging/deb/*.postinst packaging/deb/*.prerm packaging/deb/*.postrm && echo "shellcheck: ok"; \
 	else echo "shellcheck not installed (apt-get install shellcheck): skipping"; fi
 
 clean:

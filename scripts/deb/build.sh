@@ -125,7 +125,6 @@ done
 install -m 0644 "$gen/completion/bash/cloudnatctl" "$s/usr/share/bash-completion/completions/cloudnatctl"
 
 install -D -m 0644 "$pkgdir/cloudnat-agent.service" "$s/lib/systemd/system/cloudnat-agent.service"
-install -D -m 0755 "$pkgdir/cloudnat-agent-start" "$s/usr/libexec/cloudnat/cloudnat-agent-start"
 install -D -m 0644 "$pkgdir/agent.yaml" "$s/etc/cloudnat/agent.yaml"
 doc_common "$s" cloudnat-agent
 install -D -m 0644 "$pkgdir/vpp-startup.conf" "$s/usr/share/doc/cloudnat-agent/examples/vpp-startup.conf"

@@ -84,7 +84,7 @@ echo "deb-test: cloudnat-agent $v1, then $v2, in $(basename "$tarball")"
 
 # ---- the package's files
 want=(./usr/sbin/cloudnat-agent ./usr/bin/cloudnatctl ./lib/systemd/system/cloudnat-agent.service
-	./usr/libexec/cloudnat/cloudnat-agent-start ./etc/cloudnat/agent.yaml
+	./etc/cloudnat/agent.yaml
 	./usr/share/man/man8/cloudnat-agent.8.gz ./usr/share/man/man1/cloudnatctl.1.gz
 	./usr/share/man/man1/cloudnatctl-translation-add.1.gz ./usr/share/bash-completion/completions/cloudnatctl
 	./usr/share/doc/cloudnat-agent/copyright ./usr/share/doc/cloudnat-agent/changelog.gz
@@ -157,8 +157,7 @@ start_agent() { # start_agent LOGNAME
 	mkdir -p "$chr/run/cloudnat"
 	install -d -m 0750 "$chr/var/lib/cloudnat"
 	# shellcheck disable=SC2086 # ExecStart's words
-	unshare --net chroot "$chr" env STATE_DIRECTORY=/var/lib/cloudnat RUNTIME_DIRECTORY=/run/cloudnat \
-		$exec_start >"$work/$1.log" 2>&1 &
+	unshare --net chroot "$chr" env STATE_DIRECTORY=/var/lib/cloudnat RUNTIME_DIRECTORY=/run/cloudnat $exec_start >"$work/$1.log" 2>&1 &
 	agent_pid=$!
 	local _
 	for _ in $(seq 1 100); do
