@@ -55,7 +55,12 @@ agent_pid=
 cleanup() {
 	stop_agent
 	umount "$chr/proc" 2>/dev/null || true
-	rm -rf "$work"
+	umount "$chr" 2>/dev/null || true
+	if mountpoint -q "$chr" 2>/dev/null || mountpoint -q "$chr/proc" 2>/dev/null; then
+		echo "deb-test: $chr is still mounted; left $work"
+	else
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -117,8 +122,18 @@ else
 fi
 
 # ---- install into the chroot
-mkdir -p "$chr"
-tar -C "$chr" -xzf "$tarball"
+# The root: an overlay on the tarball unpacked once next to it (instant on
+# later runs); a plain unpack where overlayfs is not available.
+lower=${tarball%.tar.gz}.root
+if [ ! -d "$lower" ]; then
+	rm -rf "$lower.tmp"
+	mkdir -p "$lower.tmp"
+	tar -C "$lower.tmp" -xzf "$tarball" && mv "$lower.tmp" "$lower"
+fi
+mkdir -p "$chr" "$work/upper" "$work/ovlwork"
+if ! mount -t overlay overlay -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/ovlwork" "$chr" 2>/dev/null; then
+	tar -C "$chr" -xzf "$tarball"
+fi
 mount -t proc proc "$chr/proc"
 cp "$deb1" "$chr/tmp/v1.deb"
 cp "$deb2" "$chr/tmp/v2.deb"
