@@ -10,7 +10,10 @@
 #   keeps the state file, the intent and a locally edited conffile; remove
 #   keeps the state; purge deletes it.
 #
-# Skips with one line when not root or without debootstrap/dpkg-deb/unshare.
+# Where VPP is found and the plugin built, the cloudnat-vpp-plugin package's
+# files, Depends and lintian are checked too (not installed: that needs VPP's
+# own package). Skips with one line when not root or without
+# debootstrap/dpkg-deb/unshare.
 # The Debian root comes from scripts/debian-root.sh (cached under
 # /var/cache/cloudnat-test: the first run downloads it, about 2-3 minutes).
 set -uo pipefail
@@ -71,7 +74,7 @@ if ! tarball=$(scripts/debian-root.sh); then
 fi
 
 # Two builds of the agent package: the tree's version, and a higher one.
-if ! DEB_PACKAGES=agent scripts/deb/build.sh "$work/v1" >"$work/build1.log" 2>&1; then
+if ! scripts/deb/build.sh "$work/v1" >"$work/build1.log" 2>&1; then
 	cat "$work/build1.log"
 	echo "FAIL deb-test: scripts/deb/build.sh"
 	exit 1
@@ -119,6 +122,29 @@ if command -v lintian >/dev/null; then
 	fi
 else
 	echo "SKIP lintian not installed (apt-get install lintian)"
+fi
+
+# ---- the plugin package, where VPP is found and the plugin built
+plugin_deb=$(ls "$work"/v1/cloudnat-vpp-plugin_*.deb 2>/dev/null)
+if [ -n "$plugin_deb" ]; then
+	depends=$(dpkg-deb -f "$plugin_deb" Depends)
+	contents=$(dpkg-deb -c "$plugin_deb" | awk '{print $6}')
+	if grep -qx './usr/lib/[a-z0-9_]*-linux-gnu/vpp_plugins/cloudnat_plugin.so' <<<"$contents" &&
+		grep -qx './usr/share/vpp/api/plugins/cloudnat.api.json' <<<"$contents" &&
+		grep -Eq '(^|, )vpp \(= [^)]+\)' <<<"$depends"; then
+		pass "cloudnat-vpp-plugin: plugin in vpp_plugins/, API JSON in /usr/share/vpp/api/plugins/, Depends: $depends"
+	else
+		fail "cloudnat-vpp-plugin: Depends '$depends', contents: $(tr '\n' ' ' <<<"$contents")"
+	fi
+	if command -v lintian >/dev/null; then
+		if ! lintian --pedantic -I "$plugin_deb" 2>&1 | grep -E '^[EWIP]: ' >"$work/lintian-plugin"; then
+			pass "lintian --pedantic cloudnat-vpp-plugin: no tags"
+		else
+			fail "lintian cloudnat-vpp-plugin: $(head -3 "$work/lintian-plugin" | tr '\n' ' ')"
+		fi
+	fi
+else
+	echo "deb-test: $(grep -m1 'skipping the cloudnat-vpp-plugin' "$work/build1.log" || echo 'no cloudnat-vpp-plugin package built')"
 fi
 
 # ---- install into the chroot
