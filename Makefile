@@ -2,10 +2,15 @@
 #
 #   make            build bin/cloudnat-agent, bin/cloudnatctl and, where VPP
 #                   is found, the VPP plugin (build/vpp-plugin/)
-#   make test       go vet, gofmt check, go test ./..., C unit tests (ctest)
+#   make test       go vet, gofmt check, go test ./..., C unit tests (ctest),
+#                   the package test (scripts/deb/test.sh)
 #   make lab        namespace lab: VPP router if VPP + plugin are there,
 #                   else the agent's kernel dataplane (needs root);
 #                   make lab-vpp / lab-kernel pick the router
+#   make deb        Debian packages into build/deb/ (scripts/deb/build.sh):
+#                   cloudnat-agent, and cloudnat-vpp-plugin where VPP is found
+#   make lab-docker the docker-compose lab, images built locally, checked
+#                   (deploy/lab-docker.sh; needs root and Docker)
 #   make bench      scripts/bench.sh
 #   make soak       scripts/soak.sh: SOAK_MINUTES (default 30) of writes,
 #                   agent kills and table deletions on the kernel dataplane,
@@ -57,7 +62,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin test vet fmt-check go-test c-test lab lab-vpp lab-kernel bench soak binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test lab lab-vpp lab-kernel lab-docker docker-bin bench soak binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -77,10 +82,15 @@ else
 	$(PLUGIN_ENV) $(CMAKE) --build $(PLUGIN_BUILD) -j $(JOBS)
 endif
 
+# Debian packages; the plugin's only where VPP is found (scripts/deb/build.sh
+# prints the one skip line otherwise).
+deb: $(if $(VPP_FOUND),plugin)
+	scripts/deb/build.sh
+
 # ---------------------------------------------------------------- tests
 
 # Every step runs even when an earlier one fails; the result is the summary.
-TEST_STEPS := build fmt-check vet go-test c-test
+TEST_STEPS := build fmt-check vet go-test c-test deb-test
 
 test:
 	@failed=; start=$$(date +%s); \
@@ -110,6 +120,11 @@ go-test:
 	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest' -e '.*/reliabilitytest')
 	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
+# The agent package installed, upgraded, removed and purged in a debootstrap
+# chroot (skips with one line when not root or without debootstrap).
+deb-test:
+	scripts/deb/test.sh
+
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
 # without VPP.
 c-test:
@@ -128,6 +143,9 @@ lab-vpp: agent cli plugin
 lab-kernel: agent cli
 	LAB_ROUTER=kernel scripts/lab.sh
 
+lab-docker:
+	deploy/lab-docker.sh
+
 bench: all
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
 	else echo "scripts/bench.sh not present: no benchmarks to run"; fi
@@ -143,20 +161,29 @@ binapi:
 proto:
 	scripts/gen-proto.sh
 
-# Validate deploy/docker-compose.yml (needs the Docker CLI's compose plugin).
+# Validate deploy/docker-compose.yml and its kernel variant (compose v2
+# plugin, else docker-compose v1).
 deploy-config:
-	@if docker compose version >/dev/null 2>&1; then \
-		docker compose -f deploy/docker-compose.yml config --quiet && echo "deploy/docker-compose.yml: valid"; \
-	else echo "docker compose not installed: skipping the deploy/ check"; fi
+	@if docker compose version >/dev/null 2>&1; then dc="docker compose"; \
+	elif command -v docker-compose >/dev/null; then dc=docker-compose; \
+	else echo "docker compose / docker-compose not installed: skipping the deploy/ check"; exit 0; fi; \
+	cd deploy && $$dc -f docker-compose.yml config -q && $$dc -f docker-compose.yml -f docker-compose.kernel.yml config -q && \
+	echo "deploy/docker-compose.yml, docker-compose.kernel.yml: valid ($$dc)"
+
+# The Go binaries the agent image copies (deploy/Dockerfile.agent), for
+# docker compose by hand; make lab-docker builds them itself.
+docker-bin:
+	for p in agent/cmd/cloudnat-agent agent/cmd/cloudnatctl scripts/lab/labnet; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -o build/docker/bin/$${p##*/} ./$$p; done
 
 # Lint the shell scripts (not part of make test).
 shellcheck:
 	@if command -v shellcheck >/dev/null; then \
-		shellcheck -x scripts/*.sh scripts/*/*.sh deploy/*.sh .ci/run && echo "shellcheck: ok"; \
+		shellcheck -x scripts/*.sh scripts/*/*.sh deploy/*.sh .ci/run packaging/deb/*.postinst packaging/deb/*.prerm packaging/deb/*.postrm && echo "shellcheck: ok"; \
 	else echo "shellcheck not installed (apt-get install shellcheck): skipping"; fi
 
 clean:
 	rm -rf $(BIN_DIR) build
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,25p' Makefile | sed 's/^# \{0,1\}//'

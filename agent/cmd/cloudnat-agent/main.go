@@ -20,6 +20,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/blocklog"
 	"github.com/cloudnat/cloudnat/agent/internal/config"
+	"github.com/cloudnat/cloudnat/agent/internal/gendoc"
 	"github.com/cloudnat/cloudnat/agent/internal/metrics"
 	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
 	"github.com/cloudnat/cloudnat/agent/internal/server"
@@ -56,6 +57,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir, _ := cmd.Flags().GetString("gendoc"); dir != "" {
+				return gendoc.Write(cmd, "8", dir, false)
+			}
 			cfg, err := config.Load(cmd.Flags(), nil)
 			if err != nil {
 				return &exitError{2, err}
@@ -70,6 +74,8 @@ func newRootCmd() *cobra.Command {
 	}
 	cmd.SetVersionTemplate(version.Full("cloudnat-agent") + "\n")
 	config.RegisterFlags(cmd.Flags())
+	cmd.Flags().String("gendoc", "", "write the man page into `DIR` and exit (packaging)")
+	cmd.Flags().MarkHidden("gendoc")
 	cmd.AddCommand(newDumpCmd())
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudnat/cloudnat/agent/internal/gendoc"
 	"github.com/cloudnat/cloudnat/agent/internal/version"
 )
 
@@ -124,6 +125,13 @@ func (a *app) rootCmd() *cobra.Command {
 	root.AddCommand(a.translationCmd(), a.snatCmd(), a.sessionCmd(), a.timeoutsCmd(), a.limitCmd(), a.interfaceCmd(), a.statusCmd(),
 		a.poolCmd(), a.subscriberCmd(), a.blocklogCmd())
 	root.AddCommand(a.natgwCommands()...)
+	root.AddCommand(&cobra.Command{
+		Use:    "gendoc DIR",
+		Short:  "write man pages and bash completion into DIR (packaging)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE:   func(_ *cobra.Command, args []string) error { return gendoc.Write(root, "1", args[0], true) },
+	})
 	return root
 }
 
