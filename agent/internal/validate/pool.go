@@ -50,6 +50,18 @@ func PoolName(field, s string) (string, error) {
 	return s, nil
 }
 
+// ReservedPoolPrefix starts the names of the pools the agent derives from
+// NAT gateways; a user's pool, binding or static block cannot use it.
+const ReservedPoolPrefix = "natgw."
+
+func userPoolName(field, s string) (string, error) {
+	s, err := PoolName(field, s)
+	if err == nil && strings.HasPrefix(s, ReservedPoolPrefix) {
+		return "", fieldErr(field, "%s: names starting with %q are reserved for NAT gateways", short(s), ReservedPoolPrefix)
+	}
+	return s, err
+}
+
 // AddrRange parses "a", "a/n" or "first-last" into a range of one family.
 func AddrRange(field, s string) (model.AddrRange, error) {
 	if s == "" {
@@ -125,7 +137,7 @@ func Pool(field string, p *pb.Pool) (model.Pool, error) {
 	}
 	var out model.Pool
 	var err error
-	if out.Name, err = PoolName(join(field, "name"), p.GetName()); err != nil {
+	if out.Name, err = userPoolName(join(field, "name"), p.GetName()); err != nil {
 		return out, err
 	}
 	if out.OutsideVRF, err = VRF(join(field, "outside_vrf"), p.GetOutsideVrf()); err != nil {
@@ -262,7 +274,7 @@ func PoolBinding(field string, b *pb.PoolBinding) (model.PoolBinding, error) {
 		fe, _ := AsFieldError(err)
 		return model.PoolBinding{}, fieldErr(join(field, fe.Field), "%s", fe.Msg)
 	}
-	name, err := PoolName(join(field, "pool"), b.GetPool())
+	name, err := userPoolName(join(field, "pool"), b.GetPool())
 	if err != nil {
 		return model.PoolBinding{}, err
 	}
@@ -277,7 +289,7 @@ func StaticBlock(field string, b *pb.StaticBlock) (model.StaticBlock, error) {
 	}
 	var out model.StaticBlock
 	var err error
-	if out.Pool, err = PoolName(join(field, "pool"), b.GetPool()); err != nil {
+	if out.Pool, err = userPoolName(join(field, "pool"), b.GetPool()); err != nil {
 		return out, err
 	}
 	if out.VRF, err = VRF(join(field, "vrf"), b.GetVrf()); err != nil {
@@ -517,6 +529,8 @@ func poolRequest(req any) error {
 		}
 	case *pb.ListSubscribersRequest:
 		_, err = SubscriberFilter(r)
+	default:
+		err = staticNATRequest(req)
 	}
 	return err
 }
