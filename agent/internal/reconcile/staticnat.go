@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/model"
+	"github.com/cloudnat/cloudnat/agent/internal/natgw"
 	"github.com/cloudnat/cloudnat/agent/internal/natgw/natgwdp"
 )
 
@@ -110,4 +111,19 @@ func (r *Reconciler) dumpStaticNATs(ctx context.Context, s *State) error {
 	}
 	indexStaticNATs(s, list)
 	return nil
+}
+
+// DerivedChanges names the objects derived from the NAT gateways (pools,
+// bindings, static blocks, static mappings) that differ between old and
+// next: what a targeted sync after a gateway change must apply.
+func DerivedChanges(old, next *natgw.State) []ID {
+	a, b := NewState(), NewState()
+	indexDerived(a, &model.Desired{NATGW: *old})
+	indexDerived(b, &model.Desired{NATGW: *next})
+	ops := Diff(b, a)
+	ids := make([]ID, len(ops))
+	for i, op := range ops {
+		ids[i] = op.ID
+	}
+	return ids
 }
