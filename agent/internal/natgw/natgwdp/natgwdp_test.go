@@ -22,7 +22,7 @@ func TestDerive(t *testing.T) {
 	g := natgw.NATGateway{
 		Name: "gw", Type: natgw.TypePublic, IPFamilies: []natgw.Family{natgw.IPv4, natgw.IPv6}, Network: 1, OutsideVRF: 4,
 		PortsPerNetworkInterface: 32768,
-		IPs: []natgw.GatewayIP{{Name: "ip1", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}}},
+		IPs:                      []natgw.GatewayIP{{Name: "ip1", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}}},
 		NetworkInterfaceSelector: &natgw.Selector{MatchLabels: web},
 	}
 	var st natgw.State
