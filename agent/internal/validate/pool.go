@@ -380,6 +380,13 @@ func PoolFits(d *model.Desired, p model.Pool) error {
 				names(bad, func(b model.PoolBinding) string { return b.Key().String() }))
 		}
 	}
+	for _, x := range d.StaticNATs {
+		for _, r := range p.Ranges {
+			if x.OutsideVRF == p.OutsideVRF && rangeOverlaps(r, x.Outside) {
+				return conflict("pool %s: the range %s overlaps the outside of the static nat %s", p.Name, r, x)
+			}
+		}
+	}
 	var bad []model.StaticBlock
 	for _, b := range d.StaticBlocks {
 		if b.Pool == p.Name && blockMisfit(p, b) != "" {
@@ -442,6 +449,11 @@ func PoolBindingFits(d *model.Desired, b model.PoolBinding) error {
 	for _, x := range d.PoolBindings {
 		if x.Key() != b.Key() && x.VRF == b.VRF && x.Prefix.Overlaps(b.Prefix) {
 			return conflict("binding %s overlaps the binding %s (pool %s) of the same vrf", b.Key(), x.Key(), x.Pool)
+		}
+	}
+	for _, x := range d.StaticNATs {
+		if x.InsideVRF == b.VRF && x.Inside.Overlaps(b.Prefix) {
+			return conflict("binding %s overlaps the inside of the static nat %s", b.Key(), x)
 		}
 	}
 	if len(d.PoolBindings) >= MaxPoolBindings {

@@ -85,3 +85,22 @@ func TestReservedPoolName(t *testing.T) {
 		t.Errorf("natgw. pool name accepted: %v", err)
 	}
 }
+
+func TestPoolsAgainstStaticNAT(t *testing.T) {
+	d := &model.Desired{
+		StaticNATs: []model.StaticNAT{sn(1, "10.1.0.0/30", 2, "172.16.0.0/30")},
+		Pools:      []model.Pool{{Name: "cgnat", OutsideVRF: 2, Ranges: []model.AddrRange{{First: netip.MustParseAddr("198.51.100.1"), Last: netip.MustParseAddr("198.51.100.1")}}}},
+	}
+	err := PoolBindingFits(d, model.PoolBinding{VRF: 1, Prefix: netip.MustParsePrefix("10.1.0.0/24"), Pool: "cgnat"})
+	if err == nil || !strings.Contains(err.Error(), "overlaps the inside of the static nat") {
+		t.Errorf("binding over a static inside: %v", err)
+	}
+	p := model.Pool{Name: "x", OutsideVRF: 2, Ranges: []model.AddrRange{{First: netip.MustParseAddr("172.16.0.3"), Last: netip.MustParseAddr("172.16.0.9")}}}
+	if err := PoolFits(d, p); err == nil || !strings.Contains(err.Error(), "overlaps the outside of the static nat") {
+		t.Errorf("pool over a static outside: %v", err)
+	}
+	p.OutsideVRF = 3
+	if err := PoolFits(d, p); err != nil {
+		t.Errorf("pool of another vrf: %v", err)
+	}
+}
