@@ -47,6 +47,11 @@ func TestStaticNATLifecycle(t *testing.T) {
 	_, err = c.CreateStaticNAT(ctx(), &pb.CreateStaticNATRequest{StaticNat: &pb.StaticNAT{InsideVrf: 3, Inside: "100.64.0.1", Outside: "172.16.9.9"}})
 	wantCode(t, err, codes.FailedPrecondition, "overlaps the binding vrf 3 100.64.0.0/10")
 
+	// A translation VIP inside a mapping's outside prefix is refused.
+	_, err = e.tr.CreateTranslation(ctx(), &pb.CreateTranslationRequest{Translation: &pb.Translation{
+		Vrf: 2, Vip: "172.16.0.5", Port: 80, Proto: pb.Protocol_PROTOCOL_TCP, Backends: []*pb.Backend{{DstAddr: "10.9.9.9"}}}})
+	wantCode(t, err, codes.FailedPrecondition, "is the outside of the static nat vrf 1 10.1.0.5/32")
+
 	key := &pb.StaticNATKey{InsideVrf: 1, Inside: "10.1.0.5/32"}
 	g, err := c.GetStaticNAT(ctx(), &pb.GetStaticNATRequest{Key: key})
 	if err != nil || g.GetStaticNat().GetOutside() != "172.16.0.5/32" || g.GetSync().GetState() != pb.SyncState_SYNC_STATE_SYNCED {

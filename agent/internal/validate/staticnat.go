@@ -176,3 +176,18 @@ func staticNATRequest(req any) error {
 	}
 	return err
 }
+
+// VIPFree refuses a translation whose VIP lies in the outside prefix of a
+// static mapping (the user's or a NAT gateway's virtual IP) of its VRF.
+func VIPFree(d *model.Desired, extra Claims, k model.TranslationKey) error {
+	vip := k.VIP.Unmap()
+	for _, list := range [][]model.StaticNAT{d.StaticNATs, extra.StaticNATs} {
+		for _, x := range list {
+			if x.OutsideVRF == k.VRF && x.Outside.Contains(vip) &&
+				(x.Proto == 0 || x.Proto == k.Proto && x.OutsidePort == k.Port) {
+				return conflict("translation %s: its address is the outside of the static nat %s", k, x)
+			}
+		}
+	}
+	return nil
+}
