@@ -26,6 +26,10 @@ var ErrUnsupported = errors.New("not supported by this dataplane")
 // ErrNotConnected is returned while the dataplane is unreachable.
 var ErrNotConnected = errors.New("dataplane not connected")
 
+// ErrAddressInUse marks an object refused because another object (of
+// another mode) already claims its address.
+var ErrAddressInUse = errors.New("address in use")
+
 // Info describes a dataplane for status.
 type Info struct {
 	Name      string // "vpp" or "kernel"

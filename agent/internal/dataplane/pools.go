@@ -42,3 +42,16 @@ type Pools interface {
 type PoolChecker interface {
 	CheckPool(ctx context.Context, p model.Pool) error
 }
+
+// StaticNATs is implemented by dataplanes with stateless 1:1 static NAT.
+// It is optional: the reconciler treats a dataplane without it as holding
+// no mappings and refuses to program them (ErrUnsupported). An
+// implementation may also return errors wrapping ErrUnsupported. The
+// reconciler puts mappings after pools and bindings and deletes them
+// before. Delete of an absent mapping is nil; a mapping whose address
+// another mode claims is refused (an error wrapping ErrAddressInUse).
+type StaticNATs interface {
+	ListStaticNATs(ctx context.Context) ([]model.StaticNAT, error)
+	PutStaticNAT(ctx context.Context, s model.StaticNAT) error
+	DeleteStaticNAT(ctx context.Context, k model.StaticNATKey) error
+}

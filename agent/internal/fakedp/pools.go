@@ -39,6 +39,7 @@ type poolState struct {
 	pools       map[string]model.PoolStatus
 	bindings    map[model.PoolBindingKey]model.PoolBinding
 	static      map[model.StaticBlock]bool
+	staticNATs  map[model.StaticNATKey]model.StaticNAT
 	subscribers []model.Subscriber
 	vrfs        map[uint32]bool // nil: every VRF exists
 	watch       func(model.BlockLogRecord)
@@ -54,6 +55,8 @@ func (p *poolState) reset() {
 		static:   map[model.StaticBlock]bool{},
 		vrfs:     vrfs,
 		watch:    watch,
+
+		staticNATs: map[model.StaticNATKey]model.StaticNAT{},
 	}
 }
 

@@ -228,6 +228,8 @@ type Desired struct {
 	Pools        []Pool        `json:",omitempty"`
 	PoolBindings []PoolBinding `json:",omitempty"`
 	StaticBlocks []StaticBlock `json:",omitempty"`
+	// Static 1:1 NAT (staticnat.go).
+	StaticNATs []StaticNAT `json:",omitempty"`
 	// NATGW holds the NAT gateways, network interfaces and plans
 	// (package natgw); omitted from the state file when empty.
 	NATGW natgw.State `json:",omitzero"`

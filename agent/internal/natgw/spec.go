@@ -14,7 +14,9 @@ import (
 //     portsPerNetworkInterface and the aligned port range of BlockLayout
 //     (first block start .. 65535). StaticOnly: the pool never allocates a
 //     block on a first packet; a source without a static block is dropped
-//     and counted, like any pool exhaustion.
+//     and counted, like any pool exhaustion. The plugin has no such mode
+//     yet: natgwdp programs max_blocks_per_subscriber 1 and binds only
+//     members that hold a static block (docs/natgw.md, the gap).
 //   - BindingSpec: one per member and family: the member's first private
 //     address of the family as a /32 or /128 in the gateway's Network,
 //     bound to the pool. Only bound sources are translated.

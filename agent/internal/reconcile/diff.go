@@ -34,6 +34,7 @@ type ID struct {
 	Pool        string
 	PoolBinding model.PoolBindingKey
 	StaticBlock model.StaticBlock
+	StaticNAT   model.StaticNATKey
 }
 
 // TranslationID and the functions below build IDs.
@@ -86,6 +87,7 @@ type Op struct {
 	SessionLimit model.SessionLimit
 	Pool         model.Pool
 	PoolBinding  model.PoolBinding
+	StaticNAT    model.StaticNAT
 }
 
 func (o Op) verb() string {
@@ -145,6 +147,7 @@ func IndexDesired(d *model.Desired) *State {
 			s.SessionLimits[l.VRF] = l.Max
 		}
 	}
+	indexDerived(s, d)
 	indexPools(s, d)
 	return s
 }
@@ -327,7 +330,7 @@ func DiffIDs(desired, actual *State, ids []ID) []Op {
 			case !ok:
 				ops = append(ops, Op{ID: id, Delete: true, SessionLimit: model.SessionLimit{VRF: id.VRF}})
 			}
-		case KindPool, KindPoolBinding, KindStaticBlock:
+		case KindPool, KindPoolBinding, KindStaticBlock, KindStaticNAT:
 			ops = appendPoolOp(ops, desired, actual, id)
 		}
 	}

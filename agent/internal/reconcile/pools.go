@@ -15,9 +15,12 @@ import (
 // (VRF, prefix), a static block by all its fields.
 //
 // Order: a binding or static block needs its pool and a pool cannot be
-// deleted while bound, so one plan runs pool puts, static block deletes,
+// deleted while bound, so one plan runs pool puts, static NAT deletes,
 // binding deletes (a binding moving to a narrower prefix must not overlap
-// its old self), binding puts, static block puts, pool deletes.
+// its old self), static block deletes, static block puts, binding puts,
+// static NAT puts, pool deletes. Static blocks go in before bindings and
+// out after them so a subscriber never gets a dynamic block in between
+// (a NAT gateway member must hold exactly its static block).
 const (
 	KindPool        Kind = "pool"
 	KindPoolBinding Kind = "pool-binding"
@@ -46,6 +49,7 @@ type PoolState struct {
 	Pools        map[string]model.Pool
 	PoolBindings map[model.PoolBindingKey]model.PoolBinding
 	StaticBlocks map[model.StaticBlock]struct{}
+	StaticNATs   map[model.StaticNATKey]model.StaticNAT
 }
 
 func newPoolState() PoolState {
@@ -53,10 +57,12 @@ func newPoolState() PoolState {
 		Pools:        map[string]model.Pool{},
 		PoolBindings: map[model.PoolBindingKey]model.PoolBinding{},
 		StaticBlocks: map[model.StaticBlock]struct{}{},
+		StaticNATs:   map[model.StaticNATKey]model.StaticNAT{},
 	}
 }
 
 func indexPools(s *State, d *model.Desired) {
+	indexStaticNATs(s, d.StaticNATs)
 	for _, p := range d.Pools {
 		s.Pools[p.Name] = p
 	}
@@ -96,22 +102,27 @@ func stage(op Op) int {
 	switch op.ID.Kind {
 	case KindPool:
 		if op.Delete {
-			return 6
+			return 8
 		}
 		return 1
-	case KindStaticBlock:
+	case KindStaticNAT:
 		if op.Delete {
 			return 2
 		}
-		return 5
+		return 7
 	case KindPoolBinding:
 		if op.Delete {
 			return 3
 		}
-		return 4
+		return 6
+	case KindStaticBlock:
+		if op.Delete {
+			return 4
+		}
+		return 5
 	}
 	if op.Delete {
-		return 7
+		return 9
 	}
 	return 0
 }
@@ -142,6 +153,7 @@ func diffPools(desired, actual *State) []Op {
 		}
 	}
 	diffSet(desired.StaticBlocks, actual.StaticBlocks, StaticBlockID, &ops, &ops)
+	diffStaticNATs(desired, actual, &ops)
 	sortOps(ops)
 	return ops
 }
@@ -168,6 +180,8 @@ func appendPoolOp(ops []Op, desired, actual *State, id ID) []Op {
 		return append(ops, Op{ID: id, Delete: true, PoolBinding: model.PoolBinding{VRF: k.VRF, Prefix: k.Prefix}})
 	case KindStaticBlock:
 		return appendSetOp(ops, id, desired.StaticBlocks, actual.StaticBlocks, id.StaticBlock)
+	case KindStaticNAT:
+		return appendStaticNATOp(ops, desired, actual, id)
 	}
 	return ops
 }
@@ -180,6 +194,8 @@ func poolKey(id ID) string {
 		return id.PoolBinding.String()
 	case KindStaticBlock:
 		return id.StaticBlock.String()
+	case KindStaticNAT:
+		return id.StaticNAT.String()
 	}
 	return "?"
 }
@@ -195,6 +211,8 @@ func comparePoolID(a, b ID) int {
 		x, y := a.StaticBlock, b.StaticBlock
 		return cmp.Or(cmp.Compare(x.Pool, y.Pool), cmp.Compare(x.VRF, y.VRF), x.InsideAddr.Compare(y.InsideAddr),
 			x.OutsideAddr.Compare(y.OutsideAddr), cmp.Compare(x.PortStart, y.PortStart))
+	case KindStaticNAT:
+		return compareStaticNATKeys(a.StaticNAT, b.StaticNAT)
 	}
 	return 0
 }
@@ -219,6 +237,8 @@ func (r *Reconciler) callPool(ctx context.Context, op Op) error {
 			return r.dp.DeleteStaticBlock(ctx, id.StaticBlock)
 		}
 		return r.dp.PutStaticBlock(ctx, id.StaticBlock)
+	case KindStaticNAT:
+		return r.callStaticNAT(ctx, op)
 	}
 	return fmt.Errorf("reconcile: unknown kind %q", id.Kind)
 }
@@ -240,6 +260,8 @@ func rememberPool(a *State, op Op) {
 		}
 	case KindStaticBlock:
 		setOp(a.StaticBlocks, id.StaticBlock, op.Delete)
+	case KindStaticNAT:
+		rememberStaticNAT(a, op)
 	}
 }
 
@@ -256,12 +278,17 @@ func forgetPool(a *State, op Op) {
 		delete(a.PoolBindings, id.PoolBinding)
 	case KindStaticBlock:
 		delete(a.StaticBlocks, id.StaticBlock)
+	case KindStaticNAT:
+		delete(a.StaticNATs, id.StaticNAT)
 	}
 }
 
 // dumpPools adds the dataplane's pools, bindings and static blocks to s. A
 // dataplane that cannot list them (ErrUnsupported) has none.
 func (r *Reconciler) dumpPools(ctx context.Context, s *State) error {
+	if err := r.dumpStaticNATs(ctx, s); err != nil {
+		return err
+	}
 	ps, err := r.dp.ListPools(ctx)
 	if errors.Is(err, dataplane.ErrUnsupported) {
 		return nil

@@ -55,13 +55,15 @@ func TestPoolPlanOrder(t *testing.T) {
 	d := poolDesired()
 	d.SNATAddresses = []model.SNATAddress{{Addr: a("1.1.1.1")}}
 	empty := NewState()
-	want := []string{"put timeouts timeouts", "put snat-address vrf 0 1.1.1.1", "put pool cgnat", "put pool-binding vrf 1 100.64.0.0/10",
-		"put pool-binding vrf 2 100.64.0.0/10", "put static-block pool cgnat vrf 1 100.64.0.9 -> 198.51.100.1 port 1024"}
+	// Static blocks before bindings (no dynamic block in between).
+	want := []string{"put timeouts timeouts", "put snat-address vrf 0 1.1.1.1", "put pool cgnat",
+		"put static-block pool cgnat vrf 1 100.64.0.9 -> 198.51.100.1 port 1024", "put pool-binding vrf 1 100.64.0.0/10",
+		"put pool-binding vrf 2 100.64.0.0/10"}
 	if got := opStrings(Diff(IndexDesired(&d), empty)); !slices.Equal(got, want) {
 		t.Fatalf("create plan\n got %q\nwant %q", got, want)
 	}
-	want = []string{"delete static-block pool cgnat vrf 1 100.64.0.9 -> 198.51.100.1 port 1024", "delete pool-binding vrf 1 100.64.0.0/10",
-		"delete pool-binding vrf 2 100.64.0.0/10", "delete pool cgnat", "delete snat-address vrf 0 1.1.1.1"}
+	want = []string{"delete pool-binding vrf 1 100.64.0.0/10", "delete pool-binding vrf 2 100.64.0.0/10",
+		"delete static-block pool cgnat vrf 1 100.64.0.9 -> 198.51.100.1 port 1024", "delete pool cgnat", "delete snat-address vrf 0 1.1.1.1"}
 	if got := opStrings(Diff(empty, IndexDesired(&d))); !slices.Equal(got, want) {
 		t.Fatalf("delete plan\n got %q\nwant %q", got, want)
 	}

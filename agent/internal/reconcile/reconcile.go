@@ -592,7 +592,7 @@ func (r *Reconciler) call(ctx context.Context, op Op) error {
 		return r.dp.SetTimeouts(ctx, op.Timeouts)
 	case KindSessionLimit:
 		return r.dp.SetSessionLimit(ctx, op.SessionLimit)
-	case KindPool, KindPoolBinding, KindStaticBlock:
+	case KindPool, KindPoolBinding, KindStaticBlock, KindStaticNAT:
 		return r.callPool(ctx, op)
 	}
 	return fmt.Errorf("reconcile: unknown kind %q", id.Kind)
@@ -622,7 +622,7 @@ func (r *Reconciler) remember(op Op) {
 		} else {
 			a.SessionLimits[id.VRF] = op.SessionLimit.Max
 		}
-	case KindPool, KindPoolBinding, KindStaticBlock:
+	case KindPool, KindPoolBinding, KindStaticBlock, KindStaticNAT:
 		rememberPool(a, op)
 	}
 }
@@ -661,7 +661,7 @@ func (r *Reconciler) forget(op Op) {
 		a.HaveTimeouts = false
 	case KindSessionLimit:
 		a.SessionLimits[id.VRF] = ^uint32(0) // unknown: differs from any intent
-	case KindPool, KindPoolBinding, KindStaticBlock:
+	case KindPool, KindPoolBinding, KindStaticBlock, KindStaticNAT:
 		forgetPool(a, op)
 	}
 }

@@ -120,6 +120,7 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	pb.RegisterStatusServiceServer(g, srv)
 	pb.RegisterPoolServiceServer(g, NewPoolServer(srv, opts.BlockLog))
 	pb.RegisterNATGatewayServiceServer(g, NewNATGWService(srv))
+	pb.RegisterStaticNATServiceServer(g, NewStaticNATServer(srv))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)
 	for name := range g.GetServiceInfo() {

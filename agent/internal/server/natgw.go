@@ -14,6 +14,7 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 	"github.com/cloudnat/cloudnat/agent/internal/natgw"
 	"github.com/cloudnat/cloudnat/agent/internal/natgw/natgwpb"
+	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 )
 
@@ -55,25 +56,19 @@ func (n *NATGWService) notify() {
 // errors are returned as they are; its other errors are FAILED_PRECONDITION
 // (a conflict with what is stored).
 func (n *NATGWService) change(ctx context.Context, fn func(st *natgw.State) error) error {
-	if err := n.srv.lockWrites(ctx); err != nil {
-		return err
-	}
-	defer n.srv.unlockWrites()
-	_, err := n.srv.cfg.Store.Update(func(d *model.Desired) error {
+	_, err := n.srv.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		old := d.NATGW.Clone()
 		if err := fn(&d.NATGW); err != nil {
 			if _, ok := status.FromError(err); ok {
-				return err
+				return nil, err
 			}
-			return status.Error(codes.FailedPrecondition, err.Error())
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
-		return nil
+		// The dataplane objects the change adds, replaces or removes.
+		return reconcile.DerivedChanges(&old, &d.NATGW), nil
 	})
 	if err != nil {
-		if _, ok := status.FromError(err); ok {
-			return err
-		}
-		n.srv.log.Error("storing NAT gateway intent", "err", err)
-		return status.Errorf(codes.Internal, "storing intent: %v", err)
+		return err
 	}
 	n.notify()
 	return nil

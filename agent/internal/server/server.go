@@ -223,6 +223,9 @@ func (s *Server) CreateTranslation(ctx context.Context, req *pb.CreateTranslatio
 		if findTranslation(d, t.Key) >= 0 {
 			return nil, status.Errorf(codes.AlreadyExists, "translation %s already exists (use update)", t.Key)
 		}
+		if err := validate.VIPFree(d, derivedClaims(d), t.Key); err != nil {
+			return nil, precondition(err)
+		}
 		d.Translations = append(d.Translations, t)
 		return []reconcile.ID{reconcile.TranslationID(t.Key)}, nil
 	})
@@ -242,6 +245,9 @@ func (s *Server) UpdateTranslation(ctx context.Context, req *pb.UpdateTranslatio
 		return nil, err
 	}
 	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
+		if err := validate.VIPFree(d, derivedClaims(d), t.Key); err != nil {
+			return nil, precondition(err)
+		}
 		switch i := findTranslation(d, t.Key); {
 		case i >= 0:
 			d.Translations[i] = t

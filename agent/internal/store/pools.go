@@ -14,4 +14,5 @@ func clonePools(out *model.Desired, d model.Desired) {
 	}
 	out.PoolBindings = slices.Clone(d.PoolBindings)
 	out.StaticBlocks = slices.Clone(d.StaticBlocks)
+	out.StaticNATs = slices.Clone(d.StaticNATs)
 }

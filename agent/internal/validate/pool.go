@@ -50,6 +50,18 @@ func PoolName(field, s string) (string, error) {
 	return s, nil
 }
 
+// ReservedPoolPrefix starts the names of the pools the agent derives from
+// NAT gateways; a user's pool, binding or static block cannot use it.
+const ReservedPoolPrefix = "natgw."
+
+func userPoolName(field, s string) (string, error) {
+	s, err := PoolName(field, s)
+	if err == nil && strings.HasPrefix(s, ReservedPoolPrefix) {
+		return "", fieldErr(field, "%s: names starting with %q are reserved for NAT gateways", short(s), ReservedPoolPrefix)
+	}
+	return s, err
+}
+
 // AddrRange parses "a", "a/n" or "first-last" into a range of one family.
 func AddrRange(field, s string) (model.AddrRange, error) {
 	if s == "" {
@@ -125,7 +137,7 @@ func Pool(field string, p *pb.Pool) (model.Pool, error) {
 	}
 	var out model.Pool
 	var err error
-	if out.Name, err = PoolName(join(field, "name"), p.GetName()); err != nil {
+	if out.Name, err = userPoolName(join(field, "name"), p.GetName()); err != nil {
 		return out, err
 	}
 	if out.OutsideVRF, err = VRF(join(field, "outside_vrf"), p.GetOutsideVrf()); err != nil {
@@ -262,7 +274,7 @@ func PoolBinding(field string, b *pb.PoolBinding) (model.PoolBinding, error) {
 		fe, _ := AsFieldError(err)
 		return model.PoolBinding{}, fieldErr(join(field, fe.Field), "%s", fe.Msg)
 	}
-	name, err := PoolName(join(field, "pool"), b.GetPool())
+	name, err := userPoolName(join(field, "pool"), b.GetPool())
 	if err != nil {
 		return model.PoolBinding{}, err
 	}
@@ -277,7 +289,7 @@ func StaticBlock(field string, b *pb.StaticBlock) (model.StaticBlock, error) {
 	}
 	var out model.StaticBlock
 	var err error
-	if out.Pool, err = PoolName(join(field, "pool"), b.GetPool()); err != nil {
+	if out.Pool, err = userPoolName(join(field, "pool"), b.GetPool()); err != nil {
 		return out, err
 	}
 	if out.VRF, err = VRF(join(field, "vrf"), b.GetVrf()); err != nil {
@@ -368,6 +380,13 @@ func PoolFits(d *model.Desired, p model.Pool) error {
 				names(bad, func(b model.PoolBinding) string { return b.Key().String() }))
 		}
 	}
+	for _, x := range d.StaticNATs {
+		for _, r := range p.Ranges {
+			if x.OutsideVRF == p.OutsideVRF && rangeOverlaps(r, x.Outside) {
+				return conflict("pool %s: the range %s overlaps the outside of the static nat %s", p.Name, r, x)
+			}
+		}
+	}
 	var bad []model.StaticBlock
 	for _, b := range d.StaticBlocks {
 		if b.Pool == p.Name && blockMisfit(p, b) != "" {
@@ -430,6 +449,11 @@ func PoolBindingFits(d *model.Desired, b model.PoolBinding) error {
 	for _, x := range d.PoolBindings {
 		if x.Key() != b.Key() && x.VRF == b.VRF && x.Prefix.Overlaps(b.Prefix) {
 			return conflict("binding %s overlaps the binding %s (pool %s) of the same vrf", b.Key(), x.Key(), x.Pool)
+		}
+	}
+	for _, x := range d.StaticNATs {
+		if x.InsideVRF == b.VRF && x.Inside.Overlaps(b.Prefix) {
+			return conflict("binding %s overlaps the inside of the static nat %s", b.Key(), x)
 		}
 	}
 	if len(d.PoolBindings) >= MaxPoolBindings {
@@ -517,6 +541,8 @@ func poolRequest(req any) error {
 		}
 	case *pb.ListSubscribersRequest:
 		_, err = SubscriberFilter(r)
+	default:
+		err = staticNATRequest(req)
 	}
 	return err
 }

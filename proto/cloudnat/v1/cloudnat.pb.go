@@ -6523,6 +6523,488 @@ func (x *ApplyNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
 	return nil
 }
 
+// StaticNAT is a stateless 1:1 NAT between an inside prefix of an inside
+// VRF and an outside prefix of the same length and family of an outside
+// VRF (may be the same): source NAT for traffic leaving the inside,
+// destination NAT for traffic entering. At most 4096 addresses. Proto
+// unset maps all ports (TCP, UDP, ICMP); TCP or UDP with both ports maps
+// that port pair only. Key: inside_vrf + inside + proto + inside_port.
+type StaticNAT struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InsideVrf     uint32                 `protobuf:"varint,1,opt,name=inside_vrf,json=insideVrf,proto3" json:"inside_vrf,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	OutsideVrf    uint32                 `protobuf:"varint,3,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	Outside       string                 `protobuf:"bytes,4,opt,name=outside,proto3" json:"outside,omitempty"`
+	Proto         Protocol               `protobuf:"varint,5,opt,name=proto,proto3,enum=cloudnat.v1.Protocol" json:"proto,omitempty"`
+	InsidePort    uint32                 `protobuf:"varint,6,opt,name=inside_port,json=insidePort,proto3" json:"inside_port,omitempty"`
+	OutsidePort   uint32                 `protobuf:"varint,7,opt,name=outside_port,json=outsidePort,proto3" json:"outside_port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticNAT) Reset() {
+	*x = StaticNAT{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticNAT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticNAT) ProtoMessage() {}
+
+func (x *StaticNAT) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticNAT.ProtoReflect.Descriptor instead.
+func (*StaticNAT) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *StaticNAT) GetInsideVrf() uint32 {
+	if x != nil {
+		return x.InsideVrf
+	}
+	return 0
+}
+
+func (x *StaticNAT) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *StaticNAT) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+func (x *StaticNAT) GetOutside() string {
+	if x != nil {
+		return x.Outside
+	}
+	return ""
+}
+
+func (x *StaticNAT) GetProto() Protocol {
+	if x != nil {
+		return x.Proto
+	}
+	return Protocol_PROTOCOL_UNSPECIFIED
+}
+
+func (x *StaticNAT) GetInsidePort() uint32 {
+	if x != nil {
+		return x.InsidePort
+	}
+	return 0
+}
+
+func (x *StaticNAT) GetOutsidePort() uint32 {
+	if x != nil {
+		return x.OutsidePort
+	}
+	return 0
+}
+
+type StaticNATKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InsideVrf     uint32                 `protobuf:"varint,1,opt,name=inside_vrf,json=insideVrf,proto3" json:"inside_vrf,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	Proto         Protocol               `protobuf:"varint,3,opt,name=proto,proto3,enum=cloudnat.v1.Protocol" json:"proto,omitempty"`
+	InsidePort    uint32                 `protobuf:"varint,4,opt,name=inside_port,json=insidePort,proto3" json:"inside_port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticNATKey) Reset() {
+	*x = StaticNATKey{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticNATKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticNATKey) ProtoMessage() {}
+
+func (x *StaticNATKey) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticNATKey.ProtoReflect.Descriptor instead.
+func (*StaticNATKey) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *StaticNATKey) GetInsideVrf() uint32 {
+	if x != nil {
+		return x.InsideVrf
+	}
+	return 0
+}
+
+func (x *StaticNATKey) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *StaticNATKey) GetProto() Protocol {
+	if x != nil {
+		return x.Proto
+	}
+	return Protocol_PROTOCOL_UNSPECIFIED
+}
+
+func (x *StaticNATKey) GetInsidePort() uint32 {
+	if x != nil {
+		return x.InsidePort
+	}
+	return 0
+}
+
+type CreateStaticNATRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StaticNat     *StaticNAT             `protobuf:"bytes,1,opt,name=static_nat,json=staticNat,proto3" json:"static_nat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStaticNATRequest) Reset() {
+	*x = CreateStaticNATRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStaticNATRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStaticNATRequest) ProtoMessage() {}
+
+func (x *CreateStaticNATRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStaticNATRequest.ProtoReflect.Descriptor instead.
+func (*CreateStaticNATRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *CreateStaticNATRequest) GetStaticNat() *StaticNAT {
+	if x != nil {
+		return x.StaticNat
+	}
+	return nil
+}
+
+type StaticNATResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StaticNat     *StaticNAT             `protobuf:"bytes,1,opt,name=static_nat,json=staticNat,proto3" json:"static_nat,omitempty"`
+	Sync          *Sync                  `protobuf:"bytes,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaticNATResponse) Reset() {
+	*x = StaticNATResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaticNATResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaticNATResponse) ProtoMessage() {}
+
+func (x *StaticNATResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaticNATResponse.ProtoReflect.Descriptor instead.
+func (*StaticNATResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *StaticNATResponse) GetStaticNat() *StaticNAT {
+	if x != nil {
+		return x.StaticNat
+	}
+	return nil
+}
+
+func (x *StaticNATResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type DeleteStaticNATRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *StaticNATKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStaticNATRequest) Reset() {
+	*x = DeleteStaticNATRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStaticNATRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStaticNATRequest) ProtoMessage() {}
+
+func (x *DeleteStaticNATRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStaticNATRequest.ProtoReflect.Descriptor instead.
+func (*DeleteStaticNATRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *DeleteStaticNATRequest) GetKey() *StaticNATKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *DeleteStaticNATRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteStaticNATResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sync          *Sync                  `protobuf:"bytes,1,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStaticNATResponse) Reset() {
+	*x = DeleteStaticNATResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStaticNATResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStaticNATResponse) ProtoMessage() {}
+
+func (x *DeleteStaticNATResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStaticNATResponse.ProtoReflect.Descriptor instead.
+func (*DeleteStaticNATResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *DeleteStaticNATResponse) GetSync() *Sync {
+	if x != nil {
+		return x.Sync
+	}
+	return nil
+}
+
+type GetStaticNATRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *StaticNATKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStaticNATRequest) Reset() {
+	*x = GetStaticNATRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStaticNATRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStaticNATRequest) ProtoMessage() {}
+
+func (x *GetStaticNATRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStaticNATRequest.ProtoReflect.Descriptor instead.
+func (*GetStaticNATRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *GetStaticNATRequest) GetKey() *StaticNATKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type ListStaticNATsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStaticNATsRequest) Reset() {
+	*x = ListStaticNATsRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStaticNATsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStaticNATsRequest) ProtoMessage() {}
+
+func (x *ListStaticNATsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStaticNATsRequest.ProtoReflect.Descriptor instead.
+func (*ListStaticNATsRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{112}
+}
+
+type ListStaticNATsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StaticNats    []*StaticNAT           `protobuf:"bytes,1,rep,name=static_nats,json=staticNats,proto3" json:"static_nats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStaticNATsResponse) Reset() {
+	*x = ListStaticNATsResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStaticNATsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStaticNATsResponse) ProtoMessage() {}
+
+func (x *ListStaticNATsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStaticNATsResponse.ProtoReflect.Descriptor instead.
+func (*ListStaticNATsResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *ListStaticNATsResponse) GetStaticNats() []*StaticNAT {
+	if x != nil {
+		return x.StaticNats
+	}
+	return nil
+}
+
 var File_cloudnat_v1_cloudnat_proto protoreflect.FileDescriptor
 
 const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
@@ -6971,7 +7453,43 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"interfaces\x123\n" +
 	"\bgateways\x18\x02 \x03(\v2\x17.cloudnat.v1.NATGatewayR\bgateways\"W\n" +
 	"\x18ApplyNATGatewaysResponse\x12;\n" +
-	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways*p\n" +
+	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways\"\xee\x01\n" +
+	"\tStaticNAT\x12\x1d\n" +
+	"\n" +
+	"inside_vrf\x18\x01 \x01(\rR\tinsideVrf\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12\x1f\n" +
+	"\voutside_vrf\x18\x03 \x01(\rR\n" +
+	"outsideVrf\x12\x18\n" +
+	"\aoutside\x18\x04 \x01(\tR\aoutside\x12+\n" +
+	"\x05proto\x18\x05 \x01(\x0e2\x15.cloudnat.v1.ProtocolR\x05proto\x12\x1f\n" +
+	"\vinside_port\x18\x06 \x01(\rR\n" +
+	"insidePort\x12!\n" +
+	"\foutside_port\x18\a \x01(\rR\voutsidePort\"\x93\x01\n" +
+	"\fStaticNATKey\x12\x1d\n" +
+	"\n" +
+	"inside_vrf\x18\x01 \x01(\rR\tinsideVrf\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12+\n" +
+	"\x05proto\x18\x03 \x01(\x0e2\x15.cloudnat.v1.ProtocolR\x05proto\x12\x1f\n" +
+	"\vinside_port\x18\x04 \x01(\rR\n" +
+	"insidePort\"O\n" +
+	"\x16CreateStaticNATRequest\x125\n" +
+	"\n" +
+	"static_nat\x18\x01 \x01(\v2\x16.cloudnat.v1.StaticNATR\tstaticNat\"q\n" +
+	"\x11StaticNATResponse\x125\n" +
+	"\n" +
+	"static_nat\x18\x01 \x01(\v2\x16.cloudnat.v1.StaticNATR\tstaticNat\x12%\n" +
+	"\x04sync\x18\x02 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"j\n" +
+	"\x16DeleteStaticNATRequest\x12+\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.cloudnat.v1.StaticNATKeyR\x03key\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"@\n" +
+	"\x17DeleteStaticNATResponse\x12%\n" +
+	"\x04sync\x18\x01 \x01(\v2\x11.cloudnat.v1.SyncR\x04sync\"B\n" +
+	"\x13GetStaticNATRequest\x12+\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.cloudnat.v1.StaticNATKeyR\x03key\"\x17\n" +
+	"\x15ListStaticNATsRequest\"Q\n" +
+	"\x16ListStaticNATsResponse\x127\n" +
+	"\vstatic_nats\x18\x01 \x03(\v2\x16.cloudnat.v1.StaticNATR\n" +
+	"staticNats*p\n" +
 	"\bProtocol\x12\x18\n" +
 	"\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROTOCOL_ICMP\x10\x01\x12\x10\n" +
@@ -7063,7 +7581,12 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x16DeleteNetworkInterface\x12*.cloudnat.v1.DeleteNetworkInterfaceRequest\x1a+.cloudnat.v1.DeleteNetworkInterfaceResponse\x12e\n" +
 	"\x13GetNetworkInterface\x12'.cloudnat.v1.GetNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12n\n" +
 	"\x15ListNetworkInterfaces\x12).cloudnat.v1.ListNetworkInterfacesRequest\x1a*.cloudnat.v1.ListNetworkInterfacesResponse\x12_\n" +
-	"\x10ApplyNATGateways\x12$.cloudnat.v1.ApplyNATGatewaysRequest\x1a%.cloudnat.v1.ApplyNATGatewaysResponseB;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
+	"\x10ApplyNATGateways\x12$.cloudnat.v1.ApplyNATGatewaysRequest\x1a%.cloudnat.v1.ApplyNATGatewaysResponse2\xf5\x02\n" +
+	"\x10StaticNATService\x12V\n" +
+	"\x0fCreateStaticNAT\x12#.cloudnat.v1.CreateStaticNATRequest\x1a\x1e.cloudnat.v1.StaticNATResponse\x12\\\n" +
+	"\x0fDeleteStaticNAT\x12#.cloudnat.v1.DeleteStaticNATRequest\x1a$.cloudnat.v1.DeleteStaticNATResponse\x12P\n" +
+	"\fGetStaticNAT\x12 .cloudnat.v1.GetStaticNATRequest\x1a\x1e.cloudnat.v1.StaticNATResponse\x12Y\n" +
+	"\x0eListStaticNATs\x12\".cloudnat.v1.ListStaticNATsRequest\x1a#.cloudnat.v1.ListStaticNATsResponseB;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
 
 var (
 	file_cloudnat_v1_cloudnat_proto_rawDescOnce sync.Once
@@ -7078,7 +7601,7 @@ func file_cloudnat_v1_cloudnat_proto_rawDescGZIP() []byte {
 }
 
 var file_cloudnat_v1_cloudnat_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
+var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
 var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
 	(Protocol)(0),                          // 0: cloudnat.v1.Protocol
 	(SyncState)(0),                         // 1: cloudnat.v1.SyncState
@@ -7192,11 +7715,20 @@ var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
 	(*ListNetworkInterfacesResponse)(nil),  // 109: cloudnat.v1.ListNetworkInterfacesResponse
 	(*ApplyNATGatewaysRequest)(nil),        // 110: cloudnat.v1.ApplyNATGatewaysRequest
 	(*ApplyNATGatewaysResponse)(nil),       // 111: cloudnat.v1.ApplyNATGatewaysResponse
-	nil,                                    // 112: cloudnat.v1.Counters.DropsEntry
-	nil,                                    // 113: cloudnat.v1.NetworkInterface.LabelsEntry
-	nil,                                    // 114: cloudnat.v1.LabelSelector.MatchLabelsEntry
-	(*durationpb.Duration)(nil),            // 115: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),          // 116: google.protobuf.Timestamp
+	(*StaticNAT)(nil),                      // 112: cloudnat.v1.StaticNAT
+	(*StaticNATKey)(nil),                   // 113: cloudnat.v1.StaticNATKey
+	(*CreateStaticNATRequest)(nil),         // 114: cloudnat.v1.CreateStaticNATRequest
+	(*StaticNATResponse)(nil),              // 115: cloudnat.v1.StaticNATResponse
+	(*DeleteStaticNATRequest)(nil),         // 116: cloudnat.v1.DeleteStaticNATRequest
+	(*DeleteStaticNATResponse)(nil),        // 117: cloudnat.v1.DeleteStaticNATResponse
+	(*GetStaticNATRequest)(nil),            // 118: cloudnat.v1.GetStaticNATRequest
+	(*ListStaticNATsRequest)(nil),          // 119: cloudnat.v1.ListStaticNATsRequest
+	(*ListStaticNATsResponse)(nil),         // 120: cloudnat.v1.ListStaticNATsResponse
+	nil,                                    // 121: cloudnat.v1.Counters.DropsEntry
+	nil,                                    // 122: cloudnat.v1.NetworkInterface.LabelsEntry
+	nil,                                    // 123: cloudnat.v1.LabelSelector.MatchLabelsEntry
+	(*durationpb.Duration)(nil),            // 124: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 125: google.protobuf.Timestamp
 }
 var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	1,   // 0: cloudnat.v1.Sync.state:type_name -> cloudnat.v1.SyncState
@@ -7225,13 +7757,13 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	21,  // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
 	0,   // 24: cloudnat.v1.Session.proto:type_name -> cloudnat.v1.Protocol
 	5,   // 25: cloudnat.v1.Session.tcp_state:type_name -> cloudnat.v1.TCPState
-	115, // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
+	124, // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
 	0,   // 27: cloudnat.v1.ListSessionsRequest.proto:type_name -> cloudnat.v1.Protocol
 	0,   // 28: cloudnat.v1.DeleteSessionRequest.proto:type_name -> cloudnat.v1.Protocol
-	115, // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
-	115, // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
-	115, // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
-	115, // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
+	124, // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
+	124, // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
+	124, // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
+	124, // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
 	37,  // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
 	37,  // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
 	7,   // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
@@ -7239,16 +7771,16 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	7,   // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
 	41,  // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
 	46,  // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
-	112, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
+	121, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
 	1,   // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
-	116, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
-	116, // 43: cloudnat.v1.ReconcileItem.next_attempt:type_name -> google.protobuf.Timestamp
+	125, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
+	125, // 43: cloudnat.v1.ReconcileItem.next_attempt:type_name -> google.protobuf.Timestamp
 	49,  // 44: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
 	50,  // 45: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
 	52,  // 46: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
 	51,  // 47: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
-	116, // 48: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
-	115, // 49: cloudnat.v1.Pool.reuse_delay:type_name -> google.protobuf.Duration
+	125, // 48: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
+	124, // 49: cloudnat.v1.Pool.reuse_delay:type_name -> google.protobuf.Duration
 	6,   // 50: cloudnat.v1.Pool.filtering:type_name -> cloudnat.v1.Filtering
 	55,  // 51: cloudnat.v1.PoolResponse.pool:type_name -> cloudnat.v1.Pool
 	7,   // 52: cloudnat.v1.PoolResponse.sync:type_name -> cloudnat.v1.Sync
@@ -7270,9 +7802,9 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	72,  // 68: cloudnat.v1.ListStaticBlocksResponse.blocks:type_name -> cloudnat.v1.StaticBlock
 	77,  // 69: cloudnat.v1.Subscriber.blocks:type_name -> cloudnat.v1.PortBlock
 	78,  // 70: cloudnat.v1.ListSubscribersResponse.subscribers:type_name -> cloudnat.v1.Subscriber
-	116, // 71: cloudnat.v1.BlockLogRecord.time:type_name -> google.protobuf.Timestamp
-	113, // 72: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
-	114, // 73: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
+	125, // 71: cloudnat.v1.BlockLogRecord.time:type_name -> google.protobuf.Timestamp
+	122, // 72: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
+	123, // 73: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
 	84,  // 74: cloudnat.v1.LabelSelector.match_expressions:type_name -> cloudnat.v1.LabelSelectorRequirement
 	86,  // 75: cloudnat.v1.NATGateway.ips:type_name -> cloudnat.v1.NATGatewayIP
 	85,  // 76: cloudnat.v1.NATGateway.network_interface_selector:type_name -> cloudnat.v1.LabelSelector
@@ -7293,101 +7825,118 @@ var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
 	83,  // 91: cloudnat.v1.ApplyNATGatewaysRequest.interfaces:type_name -> cloudnat.v1.NetworkInterface
 	87,  // 92: cloudnat.v1.ApplyNATGatewaysRequest.gateways:type_name -> cloudnat.v1.NATGateway
 	93,  // 93: cloudnat.v1.ApplyNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
-	11,  // 94: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
-	12,  // 95: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
-	14,  // 96: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
-	16,  // 97: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
-	17,  // 98: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
-	22,  // 99: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
-	24,  // 100: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
-	25,  // 101: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
-	27,  // 102: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	27,  // 103: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	29,  // 104: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
-	32,  // 105: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
-	33,  // 106: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
-	35,  // 107: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
-	38,  // 108: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
-	40,  // 109: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
-	42,  // 110: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
-	44,  // 111: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
-	47,  // 112: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
-	53,  // 113: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
-	58,  // 114: cloudnat.v1.PoolService.CreatePool:input_type -> cloudnat.v1.CreatePoolRequest
-	59,  // 115: cloudnat.v1.PoolService.UpdatePool:input_type -> cloudnat.v1.UpdatePoolRequest
-	60,  // 116: cloudnat.v1.PoolService.DeletePool:input_type -> cloudnat.v1.DeletePoolRequest
-	62,  // 117: cloudnat.v1.PoolService.GetPool:input_type -> cloudnat.v1.GetPoolRequest
-	63,  // 118: cloudnat.v1.PoolService.ListPools:input_type -> cloudnat.v1.ListPoolsRequest
-	66,  // 119: cloudnat.v1.PoolService.CreatePoolBinding:input_type -> cloudnat.v1.CreatePoolBindingRequest
-	68,  // 120: cloudnat.v1.PoolService.DeletePoolBinding:input_type -> cloudnat.v1.DeletePoolBindingRequest
-	70,  // 121: cloudnat.v1.PoolService.ListPoolBindings:input_type -> cloudnat.v1.ListPoolBindingsRequest
-	73,  // 122: cloudnat.v1.PoolService.CreateStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
-	73,  // 123: cloudnat.v1.PoolService.DeleteStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
-	75,  // 124: cloudnat.v1.PoolService.ListStaticBlocks:input_type -> cloudnat.v1.ListStaticBlocksRequest
-	79,  // 125: cloudnat.v1.PoolService.ListSubscribers:input_type -> cloudnat.v1.ListSubscribersRequest
-	81,  // 126: cloudnat.v1.PoolService.StreamBlockLog:input_type -> cloudnat.v1.StreamBlockLogRequest
-	94,  // 127: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
-	95,  // 128: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
-	96,  // 129: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
-	98,  // 130: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
-	99,  // 131: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
-	101, // 132: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
-	103, // 133: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
-	104, // 134: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
-	105, // 135: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
-	107, // 136: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
-	108, // 137: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
-	110, // 138: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
-	13,  // 139: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	13,  // 140: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	15,  // 141: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
-	13,  // 142: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
-	18,  // 143: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
-	23,  // 144: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
-	26,  // 145: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	26,  // 146: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	28,  // 147: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	28,  // 148: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	30,  // 149: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
-	31,  // 150: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
-	34,  // 151: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
-	36,  // 152: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
-	39,  // 153: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	39,  // 154: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	43,  // 155: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
-	45,  // 156: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
-	48,  // 157: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
-	54,  // 158: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
-	57,  // 159: cloudnat.v1.PoolService.CreatePool:output_type -> cloudnat.v1.PoolResponse
-	57,  // 160: cloudnat.v1.PoolService.UpdatePool:output_type -> cloudnat.v1.PoolResponse
-	61,  // 161: cloudnat.v1.PoolService.DeletePool:output_type -> cloudnat.v1.DeletePoolResponse
-	57,  // 162: cloudnat.v1.PoolService.GetPool:output_type -> cloudnat.v1.PoolResponse
-	64,  // 163: cloudnat.v1.PoolService.ListPools:output_type -> cloudnat.v1.ListPoolsResponse
-	67,  // 164: cloudnat.v1.PoolService.CreatePoolBinding:output_type -> cloudnat.v1.PoolBindingResponse
-	69,  // 165: cloudnat.v1.PoolService.DeletePoolBinding:output_type -> cloudnat.v1.DeletePoolBindingResponse
-	71,  // 166: cloudnat.v1.PoolService.ListPoolBindings:output_type -> cloudnat.v1.ListPoolBindingsResponse
-	74,  // 167: cloudnat.v1.PoolService.CreateStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
-	74,  // 168: cloudnat.v1.PoolService.DeleteStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
-	76,  // 169: cloudnat.v1.PoolService.ListStaticBlocks:output_type -> cloudnat.v1.ListStaticBlocksResponse
-	80,  // 170: cloudnat.v1.PoolService.ListSubscribers:output_type -> cloudnat.v1.ListSubscribersResponse
-	82,  // 171: cloudnat.v1.PoolService.StreamBlockLog:output_type -> cloudnat.v1.BlockLogRecord
-	93,  // 172: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	93,  // 173: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	97,  // 174: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
-	93,  // 175: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	100, // 176: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
-	93,  // 177: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
-	102, // 178: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	102, // 179: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	106, // 180: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
-	102, // 181: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
-	109, // 182: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
-	111, // 183: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
-	139, // [139:184] is the sub-list for method output_type
-	94,  // [94:139] is the sub-list for method input_type
-	94,  // [94:94] is the sub-list for extension type_name
-	94,  // [94:94] is the sub-list for extension extendee
-	0,   // [0:94] is the sub-list for field type_name
+	0,   // 94: cloudnat.v1.StaticNAT.proto:type_name -> cloudnat.v1.Protocol
+	0,   // 95: cloudnat.v1.StaticNATKey.proto:type_name -> cloudnat.v1.Protocol
+	112, // 96: cloudnat.v1.CreateStaticNATRequest.static_nat:type_name -> cloudnat.v1.StaticNAT
+	112, // 97: cloudnat.v1.StaticNATResponse.static_nat:type_name -> cloudnat.v1.StaticNAT
+	7,   // 98: cloudnat.v1.StaticNATResponse.sync:type_name -> cloudnat.v1.Sync
+	113, // 99: cloudnat.v1.DeleteStaticNATRequest.key:type_name -> cloudnat.v1.StaticNATKey
+	7,   // 100: cloudnat.v1.DeleteStaticNATResponse.sync:type_name -> cloudnat.v1.Sync
+	113, // 101: cloudnat.v1.GetStaticNATRequest.key:type_name -> cloudnat.v1.StaticNATKey
+	112, // 102: cloudnat.v1.ListStaticNATsResponse.static_nats:type_name -> cloudnat.v1.StaticNAT
+	11,  // 103: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
+	12,  // 104: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
+	14,  // 105: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
+	16,  // 106: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
+	17,  // 107: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
+	22,  // 108: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
+	24,  // 109: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
+	25,  // 110: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
+	27,  // 111: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	27,  // 112: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	29,  // 113: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
+	32,  // 114: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
+	33,  // 115: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
+	35,  // 116: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
+	38,  // 117: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
+	40,  // 118: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
+	42,  // 119: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
+	44,  // 120: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
+	47,  // 121: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
+	53,  // 122: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
+	58,  // 123: cloudnat.v1.PoolService.CreatePool:input_type -> cloudnat.v1.CreatePoolRequest
+	59,  // 124: cloudnat.v1.PoolService.UpdatePool:input_type -> cloudnat.v1.UpdatePoolRequest
+	60,  // 125: cloudnat.v1.PoolService.DeletePool:input_type -> cloudnat.v1.DeletePoolRequest
+	62,  // 126: cloudnat.v1.PoolService.GetPool:input_type -> cloudnat.v1.GetPoolRequest
+	63,  // 127: cloudnat.v1.PoolService.ListPools:input_type -> cloudnat.v1.ListPoolsRequest
+	66,  // 128: cloudnat.v1.PoolService.CreatePoolBinding:input_type -> cloudnat.v1.CreatePoolBindingRequest
+	68,  // 129: cloudnat.v1.PoolService.DeletePoolBinding:input_type -> cloudnat.v1.DeletePoolBindingRequest
+	70,  // 130: cloudnat.v1.PoolService.ListPoolBindings:input_type -> cloudnat.v1.ListPoolBindingsRequest
+	73,  // 131: cloudnat.v1.PoolService.CreateStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	73,  // 132: cloudnat.v1.PoolService.DeleteStaticBlock:input_type -> cloudnat.v1.StaticBlockRequest
+	75,  // 133: cloudnat.v1.PoolService.ListStaticBlocks:input_type -> cloudnat.v1.ListStaticBlocksRequest
+	79,  // 134: cloudnat.v1.PoolService.ListSubscribers:input_type -> cloudnat.v1.ListSubscribersRequest
+	81,  // 135: cloudnat.v1.PoolService.StreamBlockLog:input_type -> cloudnat.v1.StreamBlockLogRequest
+	94,  // 136: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
+	95,  // 137: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
+	96,  // 138: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
+	98,  // 139: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
+	99,  // 140: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
+	101, // 141: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
+	103, // 142: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
+	104, // 143: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
+	105, // 144: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
+	107, // 145: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
+	108, // 146: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
+	110, // 147: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
+	114, // 148: cloudnat.v1.StaticNATService.CreateStaticNAT:input_type -> cloudnat.v1.CreateStaticNATRequest
+	116, // 149: cloudnat.v1.StaticNATService.DeleteStaticNAT:input_type -> cloudnat.v1.DeleteStaticNATRequest
+	118, // 150: cloudnat.v1.StaticNATService.GetStaticNAT:input_type -> cloudnat.v1.GetStaticNATRequest
+	119, // 151: cloudnat.v1.StaticNATService.ListStaticNATs:input_type -> cloudnat.v1.ListStaticNATsRequest
+	13,  // 152: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	13,  // 153: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	15,  // 154: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
+	13,  // 155: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
+	18,  // 156: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
+	23,  // 157: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
+	26,  // 158: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	26,  // 159: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	28,  // 160: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	28,  // 161: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	30,  // 162: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
+	31,  // 163: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
+	34,  // 164: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
+	36,  // 165: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
+	39,  // 166: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	39,  // 167: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	43,  // 168: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
+	45,  // 169: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
+	48,  // 170: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
+	54,  // 171: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
+	57,  // 172: cloudnat.v1.PoolService.CreatePool:output_type -> cloudnat.v1.PoolResponse
+	57,  // 173: cloudnat.v1.PoolService.UpdatePool:output_type -> cloudnat.v1.PoolResponse
+	61,  // 174: cloudnat.v1.PoolService.DeletePool:output_type -> cloudnat.v1.DeletePoolResponse
+	57,  // 175: cloudnat.v1.PoolService.GetPool:output_type -> cloudnat.v1.PoolResponse
+	64,  // 176: cloudnat.v1.PoolService.ListPools:output_type -> cloudnat.v1.ListPoolsResponse
+	67,  // 177: cloudnat.v1.PoolService.CreatePoolBinding:output_type -> cloudnat.v1.PoolBindingResponse
+	69,  // 178: cloudnat.v1.PoolService.DeletePoolBinding:output_type -> cloudnat.v1.DeletePoolBindingResponse
+	71,  // 179: cloudnat.v1.PoolService.ListPoolBindings:output_type -> cloudnat.v1.ListPoolBindingsResponse
+	74,  // 180: cloudnat.v1.PoolService.CreateStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	74,  // 181: cloudnat.v1.PoolService.DeleteStaticBlock:output_type -> cloudnat.v1.StaticBlockResponse
+	76,  // 182: cloudnat.v1.PoolService.ListStaticBlocks:output_type -> cloudnat.v1.ListStaticBlocksResponse
+	80,  // 183: cloudnat.v1.PoolService.ListSubscribers:output_type -> cloudnat.v1.ListSubscribersResponse
+	82,  // 184: cloudnat.v1.PoolService.StreamBlockLog:output_type -> cloudnat.v1.BlockLogRecord
+	93,  // 185: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	93,  // 186: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	97,  // 187: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
+	93,  // 188: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	100, // 189: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
+	93,  // 190: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	102, // 191: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	102, // 192: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	106, // 193: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
+	102, // 194: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	109, // 195: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
+	111, // 196: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
+	115, // 197: cloudnat.v1.StaticNATService.CreateStaticNAT:output_type -> cloudnat.v1.StaticNATResponse
+	117, // 198: cloudnat.v1.StaticNATService.DeleteStaticNAT:output_type -> cloudnat.v1.DeleteStaticNATResponse
+	115, // 199: cloudnat.v1.StaticNATService.GetStaticNAT:output_type -> cloudnat.v1.StaticNATResponse
+	120, // 200: cloudnat.v1.StaticNATService.ListStaticNATs:output_type -> cloudnat.v1.ListStaticNATsResponse
+	152, // [152:201] is the sub-list for method output_type
+	103, // [103:152] is the sub-list for method input_type
+	103, // [103:103] is the sub-list for extension type_name
+	103, // [103:103] is the sub-list for extension extendee
+	0,   // [0:103] is the sub-list for field type_name
 }
 
 func init() { file_cloudnat_v1_cloudnat_proto_init() }
@@ -7409,9 +7958,9 @@ func file_cloudnat_v1_cloudnat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cloudnat_v1_cloudnat_proto_rawDesc), len(file_cloudnat_v1_cloudnat_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   108,
+			NumMessages:   117,
 			NumExtensions: 0,
-			NumServices:   7,
+			NumServices:   8,
 		},
 		GoTypes:           file_cloudnat_v1_cloudnat_proto_goTypes,
 		DependencyIndexes: file_cloudnat_v1_cloudnat_proto_depIdxs,

@@ -2244,3 +2244,229 @@ var NATGatewayService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "cloudnat/v1/cloudnat.proto",
 }
+
+const (
+	StaticNATService_CreateStaticNAT_FullMethodName = "/cloudnat.v1.StaticNATService/CreateStaticNAT"
+	StaticNATService_DeleteStaticNAT_FullMethodName = "/cloudnat.v1.StaticNATService/DeleteStaticNAT"
+	StaticNATService_GetStaticNAT_FullMethodName    = "/cloudnat.v1.StaticNATService/GetStaticNAT"
+	StaticNATService_ListStaticNATs_FullMethodName  = "/cloudnat.v1.StaticNATService/ListStaticNATs"
+)
+
+// StaticNATServiceClient is the client API for StaticNATService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Static 1:1 NAT. A mapping whose outside address is already claimed (by
+// another mapping, a pool of the outside VRF or a translation VIP) or whose
+// inside prefix overlaps a pool binding of the inside VRF is refused with
+// FAILED_PRECONDITION naming the conflict; nothing is stored.
+type StaticNATServiceClient interface {
+	CreateStaticNAT(ctx context.Context, in *CreateStaticNATRequest, opts ...grpc.CallOption) (*StaticNATResponse, error)
+	DeleteStaticNAT(ctx context.Context, in *DeleteStaticNATRequest, opts ...grpc.CallOption) (*DeleteStaticNATResponse, error)
+	GetStaticNAT(ctx context.Context, in *GetStaticNATRequest, opts ...grpc.CallOption) (*StaticNATResponse, error)
+	ListStaticNATs(ctx context.Context, in *ListStaticNATsRequest, opts ...grpc.CallOption) (*ListStaticNATsResponse, error)
+}
+
+type staticNATServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewStaticNATServiceClient(cc grpc.ClientConnInterface) StaticNATServiceClient {
+	return &staticNATServiceClient{cc}
+}
+
+func (c *staticNATServiceClient) CreateStaticNAT(ctx context.Context, in *CreateStaticNATRequest, opts ...grpc.CallOption) (*StaticNATResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StaticNATResponse)
+	err := c.cc.Invoke(ctx, StaticNATService_CreateStaticNAT_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *staticNATServiceClient) DeleteStaticNAT(ctx context.Context, in *DeleteStaticNATRequest, opts ...grpc.CallOption) (*DeleteStaticNATResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteStaticNATResponse)
+	err := c.cc.Invoke(ctx, StaticNATService_DeleteStaticNAT_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *staticNATServiceClient) GetStaticNAT(ctx context.Context, in *GetStaticNATRequest, opts ...grpc.CallOption) (*StaticNATResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StaticNATResponse)
+	err := c.cc.Invoke(ctx, StaticNATService_GetStaticNAT_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *staticNATServiceClient) ListStaticNATs(ctx context.Context, in *ListStaticNATsRequest, opts ...grpc.CallOption) (*ListStaticNATsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStaticNATsResponse)
+	err := c.cc.Invoke(ctx, StaticNATService_ListStaticNATs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StaticNATServiceServer is the server API for StaticNATService service.
+// All implementations must embed UnimplementedStaticNATServiceServer
+// for forward compatibility.
+//
+// Static 1:1 NAT. A mapping whose outside address is already claimed (by
+// another mapping, a pool of the outside VRF or a translation VIP) or whose
+// inside prefix overlaps a pool binding of the inside VRF is refused with
+// FAILED_PRECONDITION naming the conflict; nothing is stored.
+type StaticNATServiceServer interface {
+	CreateStaticNAT(context.Context, *CreateStaticNATRequest) (*StaticNATResponse, error)
+	DeleteStaticNAT(context.Context, *DeleteStaticNATRequest) (*DeleteStaticNATResponse, error)
+	GetStaticNAT(context.Context, *GetStaticNATRequest) (*StaticNATResponse, error)
+	ListStaticNATs(context.Context, *ListStaticNATsRequest) (*ListStaticNATsResponse, error)
+	mustEmbedUnimplementedStaticNATServiceServer()
+}
+
+// UnimplementedStaticNATServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedStaticNATServiceServer struct{}
+
+func (UnimplementedStaticNATServiceServer) CreateStaticNAT(context.Context, *CreateStaticNATRequest) (*StaticNATResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateStaticNAT not implemented")
+}
+func (UnimplementedStaticNATServiceServer) DeleteStaticNAT(context.Context, *DeleteStaticNATRequest) (*DeleteStaticNATResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteStaticNAT not implemented")
+}
+func (UnimplementedStaticNATServiceServer) GetStaticNAT(context.Context, *GetStaticNATRequest) (*StaticNATResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStaticNAT not implemented")
+}
+func (UnimplementedStaticNATServiceServer) ListStaticNATs(context.Context, *ListStaticNATsRequest) (*ListStaticNATsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStaticNATs not implemented")
+}
+func (UnimplementedStaticNATServiceServer) mustEmbedUnimplementedStaticNATServiceServer() {}
+func (UnimplementedStaticNATServiceServer) testEmbeddedByValue()                          {}
+
+// UnsafeStaticNATServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to StaticNATServiceServer will
+// result in compilation errors.
+type UnsafeStaticNATServiceServer interface {
+	mustEmbedUnimplementedStaticNATServiceServer()
+}
+
+func RegisterStaticNATServiceServer(s grpc.ServiceRegistrar, srv StaticNATServiceServer) {
+	// If the following call panics, it indicates UnimplementedStaticNATServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&StaticNATService_ServiceDesc, srv)
+}
+
+func _StaticNATService_CreateStaticNAT_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateStaticNATRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StaticNATServiceServer).CreateStaticNAT(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StaticNATService_CreateStaticNAT_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StaticNATServiceServer).CreateStaticNAT(ctx, req.(*CreateStaticNATRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StaticNATService_DeleteStaticNAT_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteStaticNATRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StaticNATServiceServer).DeleteStaticNAT(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StaticNATService_DeleteStaticNAT_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StaticNATServiceServer).DeleteStaticNAT(ctx, req.(*DeleteStaticNATRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StaticNATService_GetStaticNAT_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStaticNATRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StaticNATServiceServer).GetStaticNAT(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StaticNATService_GetStaticNAT_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StaticNATServiceServer).GetStaticNAT(ctx, req.(*GetStaticNATRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StaticNATService_ListStaticNATs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStaticNATsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StaticNATServiceServer).ListStaticNATs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StaticNATService_ListStaticNATs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StaticNATServiceServer).ListStaticNATs(ctx, req.(*ListStaticNATsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// StaticNATService_ServiceDesc is the grpc.ServiceDesc for StaticNATService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var StaticNATService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "cloudnat.v1.StaticNATService",
+	HandlerType: (*StaticNATServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateStaticNAT",
+			Handler:    _StaticNATService_CreateStaticNAT_Handler,
+		},
+		{
+			MethodName: "DeleteStaticNAT",
+			Handler:    _StaticNATService_DeleteStaticNAT_Handler,
+		},
+		{
+			MethodName: "GetStaticNAT",
+			Handler:    _StaticNATService_GetStaticNAT_Handler,
+		},
+		{
+			MethodName: "ListStaticNATs",
+			Handler:    _StaticNATService_ListStaticNATs_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "cloudnat/v1/cloudnat.proto",
+}
