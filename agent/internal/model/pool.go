@@ -77,6 +77,10 @@ type Pool struct {
 	MaxSessionsPerSubscriber uint32 // 0: no limit
 	ReuseDelay               time.Duration
 	Filtering                Filtering
+	// StaticBlocksOnly: subscribers get only the blocks assigned as static
+	// blocks (a NAT gateway's members); a bound subscriber without one is
+	// dropped as exhausted, never translated with a dynamic block.
+	StaticBlocksOnly bool
 }
 
 // WithDefaults returns p with its zero fields set to the defaults.

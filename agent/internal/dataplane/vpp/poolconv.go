@@ -72,10 +72,11 @@ func toPool(p model.Pool, swIfIndex uint32) (cloudnat.CloudnatPool, error) {
 		MaxBlocksPerSubscriber:   p.MaxBlocksPerSubscriber,
 		MaxSessionsPerSubscriber: p.MaxSessionsPerSubscriber,
 		ReuseDelay:               delay, Filtering: filt,
-		SwIfIndex: interface_types.InterfaceIndex(swIfIndex),
-		Af:        poolFamily(p),
-		NRanges:   uint32(len(p.Ranges)),
-		Ranges:    make([]cloudnat.CloudnatAddressRange, len(p.Ranges)),
+		StaticBlocksOnly: p.StaticBlocksOnly,
+		SwIfIndex:        interface_types.InterfaceIndex(swIfIndex),
+		Af:               poolFamily(p),
+		NRanges:          uint32(len(p.Ranges)),
+		Ranges:           make([]cloudnat.CloudnatAddressRange, len(p.Ranges)),
 	}
 	for i, r := range p.Ranges {
 		if !r.First.IsValid() || !r.Last.IsValid() || r.First.Unmap().Is4() != r.Last.Unmap().Is4() {
@@ -109,6 +110,7 @@ func fromPool(m cloudnat.CloudnatPool, ifName string) (model.Pool, error) {
 		MaxSessionsPerSubscriber: m.MaxSessionsPerSubscriber,
 		ReuseDelay:               time.Duration(m.ReuseDelay) * time.Second,
 		Filtering:                filt,
+		StaticBlocksOnly:         m.StaticBlocksOnly,
 	}
 	for i, r := range m.Ranges {
 		first, err := fromAddress(r.First)

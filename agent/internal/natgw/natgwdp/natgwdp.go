@@ -69,6 +69,7 @@ func Pool(p natgw.PoolSpec) model.Pool {
 		Name: p.Name, OutsideVRF: p.OutsideVRF,
 		PortMin: p.PortMin, PortMax: p.PortMax, BlockSize: uint16(p.BlockSize),
 		MaxBlocksPerSubscriber: MaxBlocksPerMember, ReuseDelay: ReuseDelay,
+		StaticBlocksOnly: p.StaticOnly,
 	}
 	for _, a := range p.Addresses {
 		out.Ranges = append(out.Ranges, model.AddrRange{First: a, Last: a})
