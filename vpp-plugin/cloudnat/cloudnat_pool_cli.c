@@ -55,9 +55,9 @@ cn_pool_error (int rv, const char *what)
     case VNET_API_ERROR_UNIMPLEMENTED:
       return clib_error_return (0, "%s: only address-port filtering is implemented", what);
     case VNET_API_ERROR_ADDRESS_IN_USE:
-      return clib_error_return (0,
-				"%s: address in use by another mode (a static mapping's address) "
-				"or a block of another subscriber",
+      if (!strcmp (what, "cnat pool block"))
+	return clib_error_return (0, "%s: that block belongs to another subscriber", what);
+      return clib_error_return (0, "%s: an address is a static mapping's (one mode per address)",
 				what);
     default:
       return clib_error_return (0, "%s: %U", what, format_vnet_api_errno, rv);
