@@ -21,19 +21,11 @@ var vppReasons = map[string]string{
 // agent/internal/dataplane/kernel/netnstest).
 var kernelReasons = map[string]string{
 	"4787-8": "conntrack NAT filters by the full 5-tuple (address-and-port dependent); the kernel dataplane " +
-		"has no endpoint-independent filtering to configure",
-	"4787-13": "the kernel answers oversize DF packets with ICMP fragmentation-needed itself (IP forwarding), " +
-		"not the NAT; measured with a real packet",
-	"5382-4": "conntrack has no 6 s hold for unsolicited SYNs; the kernel dataplane drops them silently " +
-		"(no RST, no ICMP) because nothing listens on the forwarded path",
-	"5508-8": "the kernel dataplane has no port blocks or per-subscriber quotas: masquerade fails a flow " +
-		"without an ICMP answer",
-	"6888-3":  "the kernel dataplane takes a set of SNAT addresses (any addresses, not a range): measured with two",
+		"has no filtering setting",
+	"5508-8":  "the kernel dataplane has no port blocks or per-subscriber quotas: masquerade fails a flow without an ICMP answer",
 	"6888-4":  "the kernel dataplane has no per-subscriber port limit (no pools)",
 	"6888-5":  "the kernel dataplane has no per-subscriber session limit (no pools)",
-	"6888-8":  "conntrack frees a NAT port with its entry; there is no reuse delay to configure",
-	"6888-12": "the kernel dataplane writes no NAT log (no destinations logged either)",
-	"6888-13": "no block allocation or block log on the kernel dataplane (no pools)",
-	"7857-refresh": "conntrack refreshes only on packets of the flow itself; an ICMP error is RELATED and does not " +
-		"refresh it (measured)",
+	"6888-8":  "conntrack frees a NAT port with its entry; the kernel dataplane has no reuse delay",
+	"6888-12": "the kernel dataplane writes no NAT log (so no destinations either)",
+	"6888-13": "the kernel dataplane has no port blocks or block log (no pools)",
 }
