@@ -200,9 +200,9 @@ format_cn_trace (u8 *s, va_list *args)
   cn_trace_t *t = va_arg (*args, cn_trace_t *);
   u32 af = t->is_ip6 ? AF_IP6 : AF_IP4;
   static const char *what[] = { "no session, passed", "session hit", "session created",
-				"icmp error via session", "drop" };
+				"icmp error via session", "drop", "static mapping" };
 
-  s = format (s, "cloudnat: %s", t->what < 5 ? what[t->what] : "?");
+  s = format (s, "cloudnat: %s", t->what < ARRAY_LEN (what) ? what[t->what] : "?");
   if (t->session_index != ~0)
     s =
       format (s, " session %d %s", t->session_index, t->dir == CN_DIR_REPLY ? "reply" : "forward");
@@ -212,7 +212,8 @@ format_cn_trace (u8 *s, va_list *args)
   s = format (s, "  %U %U -> %U", format_cloudnat_proto, (u32) t->proto, format_cn_addr_port,
 	      &t->src, af, (u32) clib_net_to_host_u16 (t->sport), format_cn_addr_port, &t->dst, af,
 	      (u32) clib_net_to_host_u16 (t->dport));
-  if (t->what == CN_TRACE_HIT || t->what == CN_TRACE_CREATED || t->what == CN_TRACE_ICMP)
+  if (t->what == CN_TRACE_HIT || t->what == CN_TRACE_CREATED || t->what == CN_TRACE_ICMP ||
+      t->what == CN_TRACE_STATIC)
     s = format (s, "\n  => %U -> %U", format_cn_addr_port, &t->nsrc, af,
 		(u32) clib_net_to_host_u16 (t->nsport), format_cn_addr_port, &t->ndst, af,
 		(u32) clib_net_to_host_u16 (t->ndport));
@@ -272,6 +273,7 @@ cloudnat_init (vlib_main_t *vm)
   cn_client_init (vm);
   cn_frag_init (vm);
   cn_pool_init (vm);
+  cn_static_init (vm);
 
   cm->enabled = 1;
   return 0;

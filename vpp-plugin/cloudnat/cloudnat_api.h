@@ -28,8 +28,10 @@ int cn_api_check_table (u32 table_id, ip_address_family_t af);
 int cn_api_dump_ctx_init (cn_api_dump_ctx_t *ctx, u32 client_index, u32 context);
 void *cn_api_details_alloc (const cn_api_dump_ctx_t *ctx, uword size, u16 msg_id);
 
-/* the messages cloudnat_pool_api.c handles */
+/* the messages cloudnat_pool_api.c and cloudnat_static_api.c handle */
 #define foreach_cn_pool_api_msg                                                                    \
+  _ (cloudnat_static_add_del)                                                                      \
+  _ (cloudnat_static_dump)                                                                         \
   _ (cloudnat_fragments_set)                                                                       \
   _ (cloudnat_fragments_get)                                                                       \
   _ (cloudnat_pool_add_update)                                                                     \

@@ -214,6 +214,14 @@ typedef struct
   u32 error;
   u8 created;
   u8 pass;
+  u8 is_static; /* a static mapping applies: srw, no session */
+  u32 static_index;
+  u32 static_fib; /* where the DPO node forwards it */
+  union
+  {
+    cn_rw4_t r4;
+    cn_rw6_t r6;
+  } srw;
 } cn_new_flow_t;
 
 /* The translation lookup of the last new flow of this frame: new flows
@@ -296,6 +304,123 @@ cn_new_flow_decide (vlib_buffer_t *b, const u8 *ip, const cn_pkt_info_t *pi, u32
     }
 }
 
+/* Does the destination of a packet mapped by m leave its inside table
+   (routed into another table, or to an address cloudnat captures there)?
+   Traffic between inside hosts is not mapped. */
+static_always_inline int
+cn_static_leaves (const cn_static_t *m, const u8 *ip, int is_ip6)
+{
+  const u8 *dstp = ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF);
+  const dpo_id_t *d0;
+  index_t lbi;
+  if (m->in_fib == m->out_fib)
+    return !cn_static_in_inside (m, dstp);
+  lbi = is_ip6 ? ip6_fib_table_fwding_lookup (m->in_fib, (ip6_address_t *) dstp) :
+		 ip4_fib_forwarding_lookup (m->in_fib, (ip4_address_t *) dstp);
+  d0 = load_balance_get_bucket_i (load_balance_get (lbi), 0);
+  return d0->dpoi_type == DPO_LOOKUP || d0->dpoi_type == cn_dp.dpo_type;
+}
+
+/* A static mapping for packet ip of table fib (either node kind, any
+   packet kind but fragments of untranslatable packets): fill nf and
+   return 1, or return 0. */
+static_always_inline int
+cn_static_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, int is_feature,
+		  cn_new_flow_t *nf)
+{
+  int dir = is_feature ? CN_STATIC_OUT : CN_STATIC_IN, is_err = pi->kind == CN_PKT_ICMP_ERROR;
+  const u8 *ap = ip + (dir == CN_STATIC_OUT ? (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF) :
+					      (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF));
+  u8 proto = is_err ? pi->inner_proto : pi->proto;
+  u16 lport = is_err ? (dir == CN_STATIC_OUT ? pi->inner_dport : pi->inner_sport) :
+		       (dir == CN_STATIC_OUT ? pi->sport : pi->dport);
+  const cn_static_t *m;
+  u8 mapped[16];
+  u16 nport;
+  u32 si;
+
+  if (!cn_static_fib_has (fib, is_ip6, dir))
+    return 0;
+  si = cn_static_find (fib, ap, is_ip6, dir, proto, lport);
+  if (si == ~0)
+    return 0;
+  m = pool_elt_at_index (cn_static_main.maps, si);
+  if (dir == CN_STATIC_OUT && !cn_static_leaves (m, ip, is_ip6))
+    return 0;
+  if (dir == CN_STATIC_IN && !is_err && pi->kind == CN_PKT_L4)
+    {
+      /* a port forward (translation) of that address and port wins */
+      ip46_address_t d;
+      cn_static_addr_of (&d, ap, is_ip6);
+      if (cn_translation_find (fib, &d, is_ip6 ? AF_IP6 : AF_IP4, pi->dport, pi->proto) != ~0)
+	return 0;
+    }
+  cn_static_map (m, ap, dir, mapped);
+  nf->idx = ~0;
+  nf->dir = 0;
+  nf->error = ~0;
+  nf->created = 0;
+  nf->pass = 0;
+  /* a port-specific mapping moves the port too */
+  nport = m->proto ? (dir == CN_STATIC_OUT ? m->out_port : m->in_port) : lport;
+  nf->is_static = 1;
+  nf->static_index = si;
+  nf->static_fib = dir == CN_STATIC_IN ? m->in_fib : fib;
+  if (!is_ip6)
+    {
+      cn_rw4_t *rw = &nf->srw.r4;
+      u32 s = cn_ld32 (ip + CN_IP4_SRC_OFF), d = cn_ld32 (ip + CN_IP4_DST_OFF);
+      u32 ma = cn_ld32 (mapped);
+      if (is_err)
+	{
+	  const u8 *in = ip + pi->inner_offset;
+	  /* restore the quoted packet (see cn_icmp_error_rewrite4) */
+	  if (dir == CN_STATIC_OUT)
+	    rw->src = ma, rw->dst = cn_ld32 (in + CN_IP4_SRC_OFF), rw->sport = nport,
+	    rw->dport = pi->inner_sport;
+	  else
+	    rw->dst = ma, rw->src = cn_ld32 (in + CN_IP4_DST_OFF), rw->dport = nport,
+	    rw->sport = pi->inner_dport;
+	}
+      else if (dir == CN_STATIC_OUT)
+	cn_rw4_init (rw, pi->proto, s, d, pi->sport, pi->dport, ma, d, nport,
+		     pi->kind == CN_PKT_L4 ? pi->dport : nport);
+      else
+	cn_rw4_init (rw, pi->proto, s, d, pi->sport, pi->dport, s, ma,
+		     pi->kind == CN_PKT_L4 ? pi->sport : nport, nport);
+    }
+  else
+    {
+      cn_rw6_t *rw = &nf->srw.r6;
+      const u8 *s = ip + CN_IP6_SRC_OFF, *d = ip + CN_IP6_DST_OFF;
+      if (is_err)
+	{
+	  const u8 *in = ip + pi->inner_offset;
+	  if (dir == CN_STATIC_OUT)
+	    {
+	      clib_memcpy_fast (rw->src, mapped, 16);
+	      clib_memcpy_fast (rw->dst, in + CN_IP6_SRC_OFF, 16);
+	      rw->sport = nport;
+	      rw->dport = pi->inner_sport;
+	    }
+	  else
+	    {
+	      clib_memcpy_fast (rw->dst, mapped, 16);
+	      clib_memcpy_fast (rw->src, in + CN_IP6_DST_OFF, 16);
+	      rw->dport = nport;
+	      rw->sport = pi->inner_dport;
+	    }
+	}
+      else if (dir == CN_STATIC_OUT)
+	cn_rw6_init (rw, pi->proto, s, d, pi->sport, pi->dport, mapped, d, nport,
+		     pi->kind == CN_PKT_L4 ? pi->dport : nport);
+      else
+	cn_rw6_init (rw, pi->proto, s, d, pi->sport, pi->dport, s, mapped,
+		     pi->kind == CN_PKT_L4 ? pi->sport : nport, nport);
+    }
+  return 1;
+}
+
 /* The forwarding of the last translated destination of this frame that
    goes to plain forwarding (not to an address we capture): consecutive
    packets to one backend skip the FIB lookup. The FIB does not change
@@ -329,6 +454,53 @@ cn_fwd_cache_hit (const cn_fwd_cache_t *fwc, u32 fib_index, const u8 *dstp, int 
   if (is_ip6)
     return !memcmp (fwc->dst.ip6.as_u8, dstp, 16);
   return fwc->dst.ip4.as_u32 == cn_ld32 (dstp);
+}
+
+/* Forward a translated packet in table fwd_fib to its new destination:
+   look it up here (saves a trip through ip4-lookup); if we capture that
+   address too (a reply going back to a client), go straight to the
+   forwarding it had rather than through this node again, unless another
+   translation applies there (a session, a VIP, a static mapping). */
+static_always_inline u16
+cn_forward (vlib_buffer_t *b, u8 *ip, u32 fwd_fib, int is_ip6, cn_fwd_cache_t *fwc)
+{
+  const u8 *dstp = ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF);
+  const load_balance_t *lb;
+  const dpo_id_t *d0;
+  index_t lbi;
+
+  if (cn_fwd_cache_hit (fwc, fwd_fib, dstp, is_ip6))
+    {
+      vnet_buffer (b)->ip.adj_index[VLIB_TX] = fwc->lbi;
+      return CN_NEXT_LOAD_BALANCE;
+    }
+  lbi = is_ip6 ? ip6_fib_table_fwding_lookup (fwd_fib, (ip6_address_t *) dstp) :
+		 ip4_fib_forwarding_lookup (fwd_fib, (ip4_address_t *) dstp);
+  lb = load_balance_get (lbi);
+  d0 = load_balance_get_bucket_i (lb, 0);
+  if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
+    {
+      cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
+      if (!cd->is_vip && !cn_rewritten_has_session (ip, b->current_length, fwd_fib, is_ip6) &&
+	  !cn_static_has_in (fwd_fib, dstp, is_ip6))
+	{
+	  vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
+	  return cd->parent.dpoi_next_node;
+	}
+      /* a VIP of ours, or another session or mapping applies (source
+	 NAT behind a DNAT reply, the other side of a peering): translate
+	 it again */
+      vnet_buffer (b)->sw_if_index[VLIB_TX] = fwd_fib;
+      return CN_NEXT_LOOKUP;
+    }
+  vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
+  fwc->lbi = lbi;
+  fwc->fib_index = fwd_fib;
+  if (is_ip6)
+    clib_memcpy_fast (fwc->dst.ip6.as_u8, dstp, 16);
+  else
+    fwc->dst.ip4.as_u32 = cn_ld32 (dstp);
+  return CN_NEXT_LOAD_BALANCE;
 }
 
 /* The state a translated packet (not an ICMP error) brings to session s
@@ -479,53 +651,42 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
       if (is_feature)
 	vnet_feature_next (&next, b);
       else
+	next = cn_forward (b, ip, fwd_fib, is_ip6, fwc);
+    }
+  else if (nf && nf->is_static)
+    {
+      /* a static mapping: rewritten from the mapping, no session */
+      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+		    (vnet_buffer (b)->oflags &
+		     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+      if (is_ip6)
 	{
-	  /* forward in the same table to the new destination: look
-	     it up here (saves a trip through ip4-lookup); if we
-	     capture that address too (a reply going back to a
-	     client), go straight to the forwarding it had rather
-	     than through this node again */
-	  const u8 *dstp = ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF);
-	  index_t lbi;
-	  if (cn_fwd_cache_hit (fwc, fwd_fib, dstp, is_ip6))
-	    {
-	      next = CN_NEXT_LOAD_BALANCE;
-	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = fwc->lbi;
-	      goto forwarded;
-	    }
-	  lbi = is_ip6 ?
-		  ip6_fib_table_fwding_lookup (fwd_fib, (ip6_address_t *) (ip + CN_IP6_DST_OFF)) :
-		  ip4_fib_forwarding_lookup (fwd_fib, (ip4_address_t *) (ip + CN_IP4_DST_OFF));
-	  const load_balance_t *lb = load_balance_get (lbi);
-	  const dpo_id_t *d0 = load_balance_get_bucket_i (lb, 0);
-	  if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type &&
-	      !pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index)->is_vip &&
-	      !cn_rewritten_has_session (ip, b->current_length, fwd_fib, is_ip6))
-	    {
-	      cn_cdpo_t *cd = pool_elt_at_index (cn_dp.cdpos, d0->dpoi_index);
-	      next = cd->parent.dpoi_next_node;
-	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = cd->parent.dpoi_index;
-	    }
-	  else if (lb->lb_n_buckets == 1 && d0->dpoi_type == cn_dp.dpo_type)
-	    {
-	      /* a VIP of ours, or another session applies (source
-		 NAT behind a DNAT reply): translate it again */
-	      next = CN_NEXT_LOOKUP;
-	      vnet_buffer (b)->sw_if_index[VLIB_TX] = fwd_fib;
-	    }
+	  if (pi->kind == CN_PKT_ICMP_ERROR)
+	    cn_icmp_error_rewrite6 (ip, pi, &nf->srw.r6);
+	  else if (pi->frag == CN_FRAG_LATER)
+	    cn_rw6_apply_l3 (ip, &nf->srw.r6);
 	  else
-	    {
-	      next = CN_NEXT_LOAD_BALANCE;
-	      vnet_buffer (b)->ip.adj_index[VLIB_TX] = lbi;
-	      fwc->lbi = lbi;
-	      fwc->fib_index = fwd_fib;
-	      if (is_ip6)
-		clib_memcpy_fast (fwc->dst.ip6.as_u8, dstp, 16);
-	      else
-		fwc->dst.ip4.as_u32 = cn_ld32 (dstp);
-	    }
-	forwarded:;
+	    cn_rw6_apply (ip, pi->l4_offset, pi->proto, &nf->srw.r6, partial);
 	}
+      else
+	{
+	  if (pi->kind == CN_PKT_ICMP_ERROR)
+	    cn_icmp_error_rewrite4 (ip, pi, &nf->srw.r4);
+	  else if (pi->frag == CN_FRAG_LATER)
+	    cn_rw4_apply_l3 (ip, &nf->srw.r4);
+	  else
+	    cn_rw4_apply (ip, pi->l4_offset, pi->proto, &nf->srw.r4, partial);
+	}
+      vlib_increment_simple_counter (&cn_static_main.counters, thread_index, nf->static_index, 1);
+      counts[CN_ERROR_STATIC_TRANSLATED]++;
+      what = CN_TRACE_STATIC;
+      idx = ~0;
+      if (is_feature)
+	vnet_feature_next (&next, b);
+      else
+	next = cn_forward (b, ip, nf->static_fib, is_ip6, fwc);
+      if (t)
+	cn_trace_tuple (t, ip, pi, is_ip6, 1);
     }
   else if (pass)
     {
@@ -729,6 +890,15 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
     {
       i = pending[j];
       b = bufs[i];
+      nfs[j].is_static = 0;
+      if (PREDICT_FALSE (cn_static_decide (vlib_buffer_get_current (b), &pis[i], fibs[i], is_ip6,
+					   is_feature, &nfs[j])))
+	{
+	  /* stateless: no session, whatever the packet kind */
+	  creatable[j] = 1;
+	  decided[j] = 0;
+	  continue;
+	}
       creatable[j] = pis[i].kind == CN_PKT_L4 || pis[i].kind == CN_PKT_ECHO_REQUEST;
       decided[j] = creatable[j] && !cn_new_flow_decide (b, vlib_buffer_get_current (b), &pis[i],
 							fibs[i], is_ip6, is_feature, thread_index,
@@ -760,6 +930,12 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
   for (j = 0; j < n_pending; j++)
     {
       i = pending[j];
+      if (PREDICT_FALSE (nfs[j].is_static))
+	{
+	  nexts[i] = cn_finish_one (vm, node, bufs[i], &pis[i], fibs[i], CN_SV_NONE, 0, &nfs[j],
+				    is_ip6, is_feature, st, now, thread_index, counts, &fwc);
+	  continue;
+	}
       if (decided[j])
 	{
 	  cn_new_flow_t *nf = &nfs[j];

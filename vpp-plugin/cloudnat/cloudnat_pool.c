@@ -78,8 +78,6 @@ typedef struct
   cn_sub_t *subs;
   clib_bihash_24_8_t sub_db;
   cn_binding_t **bindings[N_AF]; /* by inside fib index */
-  /* interfaces on which a binding turned the feature on, by family */
-  uword *auto_feature[N_AF];
   /* block log: ring filled under the lock, drained by the scanner */
   cloudnat_block_log_t *ring;
   u32 ring_head, ring_n;
@@ -381,6 +379,10 @@ cn_pool_decide (cn_sess_create_args_t *a)
   if (!bnd)
     return CN_POOL_NOT_BOUND;
   p = pool_elt_at_index (pm->pools, bnd->pool_index);
+  /* subscriber to subscriber of the same table: not NATed */
+  vec_foreach_index (i, bs)
+    if (cn_pfx_contains (&bs[i].pfx, bs[i].len, &a->dst, a->is_ip6))
+      return CN_SNAT_PASS_INSIDE;
 
   /* group and link-scoped traffic never leaves through NAT */
   if (a->is_ip6 ? (ip6_address_is_multicast (&a->dst.ip6) ||
@@ -396,8 +398,9 @@ cn_pool_decide (cn_sess_create_args_t *a)
     return CN_SNAT_PASS_LOCAL;
   lb = load_balance_get (d.dpoi_index);
   d0 = load_balance_get_bucket_i (lb, 0);
-  if (p->out_fib_index != a->fib_index && d0->dpoi_type != DPO_LOOKUP)
-    return CN_SNAT_PASS_INSIDE;
+  if (p->out_fib_index != a->fib_index && d0->dpoi_type != DPO_LOOKUP &&
+      !cn_static_has_in (a->fib_index, a->is_ip6 ? a->dst.as_u8 : a->dst.ip4.as_u8, a->is_ip6))
+    return CN_SNAT_PASS_INSIDE; /* (a static mapping's outside address: the far side of a peering) */
 
   clib_spinlock_lock (&pm->lock);
   si = cn_sub_find (&a->src, a->fib_index, a->is_ip6);
@@ -871,33 +874,6 @@ cloudnat_pool_walk (cloudnat_pool_walk_cb_t cb, void *ctx)
 /* bindings                                                            */
 /* ------------------------------------------------------------------ */
 
-static void
-cn_pool_table_feature (u32 fib_index, ip_address_family_t af, int enable)
-{
-  cn_pool_main_t *pm = &cn_pool_main;
-  u32 *fibs = af == AF_IP4 ? ip4_main.fib_index_by_sw_if_index : ip6_main.fib_index_by_sw_if_index;
-  u32 sw;
-
-  vec_foreach_index (sw, fibs)
-    {
-      if (fibs[sw] != fib_index || !vnet_sw_interface_is_valid (vnet_get_main (), sw))
-	continue;
-      if (enable)
-	{
-	  if (vnet_feature_is_enabled (af == AF_IP4 ? "ip4-unicast" : "ip6-unicast",
-				       af == AF_IP4 ? "ip4-cnat-snat" : "ip6-cnat-snat", sw) > 0)
-	    continue;
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 1);
-	  pm->auto_feature[af] = clib_bitmap_set (pm->auto_feature[af], sw, 1);
-	}
-      else if (clib_bitmap_get (pm->auto_feature[af], sw))
-	{
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 0);
-	  pm->auto_feature[af] = clib_bitmap_set (pm->auto_feature[af], sw, 0);
-	}
-    }
-}
-
 static int
 cn_pfx_overlap (const ip46_address_t *a, u8 alen, const ip46_address_t *b, u8 blen, u8 is_ip6)
 {
@@ -951,8 +927,7 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
       vlib_worker_thread_barrier_sync (vm);
       pm->pools[bs[i].pool_index].n_bindings--;
       vec_delete (pm->bindings[af][fib_index], 1, i);
-      if (!vec_len (pm->bindings[af][fib_index]))
-	cn_pool_table_feature (fib_index, af, 0);
+      cn_snat_table_feature_ref (fib_index, af, -1);
       vlib_worker_thread_barrier_release (vm);
       return 0;
     }
@@ -974,8 +949,7 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
   nb.pool_index = pi;
   vec_add1 (pm->bindings[af][fib_index], nb);
   pm->pools[pi].n_bindings++;
-  if (vec_len (pm->bindings[af][fib_index]) == 1)
-    cn_pool_table_feature (fib_index, af, 1);
+  cn_snat_table_feature_ref (fib_index, af, 1);
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }

@@ -569,6 +569,137 @@ int cn_dpo_is_local (const dpo_id_t *dpo);
 #define CN_SNAT_PASS_INSIDE   4 /* bound source, destination routed inside */
 #define CN_SNAT_DROP_EXHAUSTED 5 /* bound source, no block / a cap reached */
 
+/* ---- static NAT (cloudnat_static.c): data path ---- */
+#define CN_STATIC_OUT 0 /* source of packets leaving the inside */
+#define CN_STATIC_IN  1 /* destination of packets entering from outside */
+#define CN_STATIC_ANY 0xff /* key proto of an outside address's claim */
+
+typedef struct
+{
+  ip46_address_t in_pfx, out_pfx; /* masked */
+  u32 in_fib, out_fib;
+  u32 in_table_id, out_table_id;
+  u8 len;
+  u8 proto;		 /* 0: TCP, UDP and ICMP */
+  u8 is_ip6;
+  u16 in_port, out_port; /* network order, 0 with proto 0 */
+  u32 *out_clients;	 /* captures of the outside addresses */
+} cn_static_t;
+
+typedef struct
+{
+  cn_static_t *maps;
+  /* (address, fib, dir, proto, port) -> mapping index */
+  clib_bihash_24_8_t db;
+  /* by family and fib index: bit CN_STATIC_OUT / CN_STATIC_IN set when
+     the table has mappings in that direction (no lookup otherwise) */
+  u8 *fib_dirs[N_AF];
+  vlib_simple_counter_main_t counters; /* packets per mapping */
+} cn_static_main_t;
+
+extern cn_static_main_t cn_static_main;
+void cn_static_init (vlib_main_t *vm);
+
+static_always_inline void
+cn_static_key (clib_bihash_kv_24_8_t *kv, const ip46_address_t *a, u32 fib, int dir, u8 proto,
+	       u16 port_net, int is_ip6)
+{
+  kv->key[0] = a->as_u64[0];
+  kv->key[1] = a->as_u64[1];
+  kv->key[2] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | dir << 1 | is_ip6;
+}
+
+static_always_inline int
+cn_static_fib_has (u32 fib, int is_ip6, int dir)
+{
+  u8 *v = cn_static_main.fib_dirs[is_ip6 ? AF_IP6 : AF_IP4];
+  return fib < vec_len (v) && (v[fib] & (1 << dir));
+}
+
+static_always_inline void
+cn_static_addr_of (ip46_address_t *a, const u8 *p, int is_ip6)
+{
+  if (is_ip6)
+    {
+      clib_memcpy_fast (a->as_u8, p, 16);
+      return;
+    }
+  a->as_u64[0] = 0;
+  a->as_u32[2] = 0;
+  a->as_u32[3] = cn_ld32 (p);
+}
+
+/* The mapping of an address (port-specific first, then all ports), ~0. */
+static_always_inline u32
+cn_static_find (u32 fib, const u8 *p, int is_ip6, int dir, u8 proto, u16 port_net)
+{
+  clib_bihash_kv_24_8_t kv;
+  ip46_address_t a;
+
+  cn_static_addr_of (&a, p, is_ip6);
+  if (proto == IP_PROTOCOL_TCP || proto == IP_PROTOCOL_UDP)
+    {
+      cn_static_key (&kv, &a, fib, dir, proto, port_net, is_ip6);
+      if (!clib_bihash_search_inline_24_8 (&cn_static_main.db, &kv))
+	return (u32) kv.value;
+    }
+  cn_static_key (&kv, &a, fib, dir, 0, 0, is_ip6);
+  if (!clib_bihash_search_inline_24_8 (&cn_static_main.db, &kv))
+    return (u32) kv.value;
+  return ~0;
+}
+
+/* Is dst (in fib) an outside address of some mapping? */
+static_always_inline int
+cn_static_has_in (u32 fib, const u8 *p, int is_ip6)
+{
+  clib_bihash_kv_24_8_t kv;
+  ip46_address_t a;
+  if (!cn_static_fib_has (fib, is_ip6, CN_STATIC_IN))
+    return 0;
+  cn_static_addr_of (&a, p, is_ip6);
+  cn_static_key (&kv, &a, fib, CN_STATIC_IN, CN_STATIC_ANY, 0, is_ip6);
+  return !clib_bihash_search_inline_24_8 (&cn_static_main.db, &kv);
+}
+
+/* Is address p inside m's inside prefix? */
+static_always_inline int
+cn_static_in_inside (const cn_static_t *m, const u8 *p)
+{
+  if (!m->is_ip6)
+    {
+      u32 mask = m->len ? clib_host_to_net_u32 (~0u << (32 - m->len)) : 0;
+      return (cn_ld32 (p) & mask) == m->in_pfx.ip4.as_u32;
+    }
+  for (int i = 0; i < 16; i++)
+    {
+      int bits = clib_min (8, clib_max (0, (int) m->len - 8 * i));
+      u8 mask = bits ? (u8) (0xff << (8 - bits)) : 0;
+      if ((p[i] & mask) != m->in_pfx.as_u8[i])
+	return 0;
+    }
+  return 1;
+}
+
+/* Map address p of one side of m to the other side (host bits kept). */
+static_always_inline void
+cn_static_map (const cn_static_t *m, const u8 *p, int dir, u8 *out)
+{
+  const ip46_address_t *to = dir == CN_STATIC_OUT ? &m->out_pfx : &m->in_pfx;
+  if (!m->is_ip6)
+    {
+      u32 mask = m->len ? clib_host_to_net_u32 (~0u << (32 - m->len)) : 0;
+      cn_st32 (out, (to->ip4.as_u32 & mask) | (cn_ld32 (p) & ~mask));
+      return;
+    }
+  for (int i = 0; i < 16; i++)
+    {
+      int bits = clib_min (8, clib_max (0, (int) m->len - 8 * i));
+      u8 mask = bits ? (u8) (0xff << (8 - bits)) : 0;
+      out[i] = (to->as_u8[i] & mask) | (p[i] & ~mask);
+    }
+}
+
 /* ---- pools (cloudnat_pool.c): data path hooks ---- */
 #define CN_POOL_NOT_BOUND (-1)
 /* a bound source: 0 and a decided, or a CN_SNAT_* pass / drop code */
@@ -580,6 +711,9 @@ void cn_pool_unreserve (cn_sess_create_args_t *a);
 /* main thread: a session of subscriber sub_index on port (net order) ended */
 void cn_pool_session_gone (u32 sub_index, u16 port_net);
 void cn_pool_init (vlib_main_t *vm);
+/* main thread: a binding or static mapping needs the source-NAT feature on
+   the interfaces of its inside table (delta +1), or no longer (-1) */
+void cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta);
 void cn_pool_log_drain (vlib_main_t *vm);
 /* under the barrier: end the sessions of a pool's subscribers (of one,
    sub_index, or of all: ~0) */
@@ -620,6 +754,7 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR,                                                    \
      "dropped: later fragment of an ICMP error or untranslatable packet")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "dropped: fragment whose first fragment never came")      \
+  _ (STATIC_TRANSLATED, static_translated, INFO, "packets rewritten by a static mapping")          \
   _ (POOL_INSIDE, pool_inside, INFO, "pool-bound source to a destination inside its table: not NATed") \
   _ (POOL_EXHAUSTED, pool_exhausted, ERROR,                                                        \
      "dropped: pool has no block for the subscriber, or its cap is reached (ICMP 3/13 sent)")
@@ -654,6 +789,7 @@ typedef struct
 #define CN_TRACE_CREATED 2
 #define CN_TRACE_ICMP	 3
 #define CN_TRACE_DROP	 4
+#define CN_TRACE_STATIC	 5
 
 format_function_t format_cn_trace;
 

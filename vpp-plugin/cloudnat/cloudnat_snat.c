@@ -293,3 +293,42 @@ cn_snat_decide (cn_sess_create_args_t *a)
   a->backend = 0;
   return 0;
 }
+
+/* Pools' bindings and static mappings need the feature on every interface
+   of their inside table: each holds a reference on (table, family); the
+   first turns the feature on for the table's interfaces (those that had it
+   already are left alone), the last turns it off on the ones it turned on.
+   Interfaces put in the table later get it with the next reference. */
+static u32 *cn_table_feature_refs[N_AF];
+static uword *cn_table_feature_auto[N_AF];
+
+void
+cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta)
+{
+  u32 *fibs = af == AF_IP4 ? ip4_main.fib_index_by_sw_if_index : ip6_main.fib_index_by_sw_if_index;
+  u32 sw, refs;
+
+  vec_validate (cn_table_feature_refs[af], fib_index);
+  refs = cn_table_feature_refs[af][fib_index];
+  if (delta < 0 && !refs)
+    return;
+  cn_table_feature_refs[af][fib_index] = refs = refs + delta;
+  vec_foreach_index (sw, fibs)
+    {
+      if (fibs[sw] != fib_index || !vnet_sw_interface_is_valid (vnet_get_main (), sw))
+	continue;
+      if (refs)
+	{
+	  if (vnet_feature_is_enabled (cn_snat_arc (af == AF_IP6), cn_snat_feature (af == AF_IP6),
+				       sw) > 0)
+	    continue;
+	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 1);
+	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 1);
+	}
+      else if (clib_bitmap_get (cn_table_feature_auto[af], sw))
+	{
+	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 0);
+	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 0);
+	}
+    }
+}
