@@ -25,8 +25,9 @@ import (
 //	pg0 inside, source NAT (ip4/ip6-cnat-snat feature; cnat snat with 30.0.0.1, 30::1)
 //	pg1 outside (20.0.0.0/16, 20::/64)
 //	pg2 backends of VIPs 30.0.0.2 / 30::2 (ip4/ip6-cloudnat via the DPO), tcp/udp 80, icmp
-//	pg3 pool subscribers in table 1 (100.64.0.0/24, fd64::/64) -> pools cg4/cg6
-//	    30.0.0.10-13 / 30::10-13 in table 0, with a static block
+//	pg3 pool subscribers in table 1 (100.64.0.0/25, fd64::/65) -> pools cg4/cg6
+//	    30.0.0.10-13 / 30::10-13 in table 0, with a static block; static 1:1 NAT
+//	    100.64.0.200 -> 30.0.0.40, fd64::8000:0:0:1 -> 30::40
 //
 // and checks that VPP stays up, that no packet leaves pg1 with an inside
 // source address (10.0.0.0/24, 10::/64, 100.64.0.0/24, fd64::/64, also
@@ -45,6 +46,7 @@ func TestFuzzPackets(t *testing.T) {
 	pg1.AddHost(t, netip.MustParseAddr("20.0.1.1"), netip.MustParseAddr("20::1:0:1"))
 	pg2 := v.NewPG(t, vh.PGConfig{IP4: "40.0.0.254/24", IP6: "40::ffff/64", Hosts: 2})
 	pg3 := v.NewPG(t, vh.PGConfig{Table: 1, IP4: "100.64.0.1/24", IP6: "fd64::1/64", Hosts: 3})
+	pg3.AddHost(t, netip.MustParseAddr("100.64.0.200"), netip.MustParseAddr("fd64::8000:0:0:1"))
 	_ = pg2 // VIP backends: DNAT keeps the client's address there by design, so no leak check
 	for _, cmd := range []string{
 		"cnat snat with 30.0.0.1",
@@ -61,9 +63,11 @@ func TestFuzzPackets(t *testing.T) {
 		"ip route add ::/0 table 1 via ip6-lookup-in-table 0",
 		"cnat pool add cg4 range 30.0.0.10-30.0.0.13 block-size 256 max-blocks 4 max-sessions 3000",
 		"cnat pool add cg6 range 30::10-30::13 block-size 256 max-blocks 4",
-		"cnat pool bind cg4 table 1 100.64.0.0/24",
-		"cnat pool bind cg6 table 1 fd64::/64",
+		"cnat pool bind cg4 table 1 100.64.0.0/25",
+		"cnat pool bind cg6 table 1 fd64::/65",
 		"cnat pool block cg4 table 1 inside 100.64.0.4 outside 30.0.0.13 port 1024",
+		"cnat static add 100.64.0.200/32 table 1 to 30.0.0.40/32 outside-table 0",
+		"cnat static add fd64::8000:0:0:1/128 table 1 to 30::40/128 outside-table 0",
 	} {
 		v.CLIf(t, "%s", cmd)
 	}
@@ -72,8 +76,8 @@ func TestFuzzPackets(t *testing.T) {
 	A := func(ss ...string) []netip.Addr { return addrs(ss...) }
 	ports := []uint16{53, 80, 8080, 1024, 1025, 1026, 4000, 4001, 33000}
 	outside := A("20.0.0.1", "20.0.0.2", "20.0.1.1", "20::1", "20::2", "20::1:0:1")
-	public := A("30.0.0.1", "30.0.0.2", "30.0.0.10", "30.0.0.11", "30.0.0.12", "30.0.0.13",
-		"30::1", "30::2", "30::10", "30::11", "30::13")
+	public := A("30.0.0.1", "30.0.0.2", "30.0.0.10", "30.0.0.11", "30.0.0.12", "30.0.0.13", "30.0.0.40",
+		"30::1", "30::2", "30::10", "30::11", "30::13", "30::40")
 	sources := []struct {
 		pg *vh.PG
 		ep fuzzpkt.Endpoints
@@ -83,7 +87,8 @@ func TestFuzzPackets(t *testing.T) {
 		{pg0, fuzzpkt.Endpoints{Src: A("10.0.0.2", "10.0.0.3", "10.0.0.4", "10::2", "10::3", "10::4"),
 			Dst: append(append(append([]netip.Addr{}, outside...), public...),
 				A("40.0.0.1", "40::1", "10.0.0.3", "10::3", "10.0.0.1", "10::1")...), Ports: ports}, 40},
-		{pg3, fuzzpkt.Endpoints{Src: A("100.64.0.2", "100.64.0.3", "100.64.0.4", "fd64::2", "fd64::3", "fd64::4"),
+		{pg3, fuzzpkt.Endpoints{Src: A("100.64.0.2", "100.64.0.3", "100.64.0.4", "100.64.0.200", "fd64::2", "fd64::3", "fd64::4",
+			"fd64::8000:0:0:1"),
 			Dst: append(append(append([]netip.Addr{}, outside...), public...),
 				A("100.64.0.1", "fd64::1", "100.64.0.3")...), Ports: ports}, 25},
 		{pg1, fuzzpkt.Endpoints{Src: outside,
