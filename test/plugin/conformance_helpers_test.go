@@ -211,7 +211,11 @@ func (c *ctopo) alive(t *testing.T, when string, got *vh.Parsed, flags uint8, ds
 			when, mapping(got), got.Dst, c.dropSummary(t))
 		return
 	}
-	if b.Dst != dst || port(b) != dport && b.Proto != vh.ICMP || b.Proto == vh.ICMP && b.ICMPID != dport {
+	bport := b.DstPort
+	if b.Proto == vh.ICMP {
+		bport = b.ICMPID
+	}
+	if b.Dst != dst || bport != dport {
 		t.Errorf("%s: the answer reached the inside as %s, want it to %s", when, b, netip.AddrPortFrom(dst, dport))
 	}
 }

@@ -69,7 +69,7 @@ func TestConformance5508_3(t *testing.T) {
 	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
-		for _, tc := range []struct {
+		for i, tc := range []struct {
 			name string
 			pass bool
 			// quoted builds the quoted packet from the translated one.
@@ -112,7 +112,7 @@ func TestConformance5508_3(t *testing.T) {
 				continue
 			}
 			t.Run(tc.name, func(t *testing.T) {
-				sport := uint16(5100 + len(tc.name))
+				sport := uint16(5100 + i)
 				g := c.out(t, 0, f, vh.UDP, sport, y, 53, 0)
 				code := uint8(3)
 				if f.v6 {
