@@ -13,8 +13,8 @@
 #   make conformance  run the conformance suites (VPP, kernel) and write
 #                   docs/conformance-status.md; make conformance-check
 #                   checks it statically (part of make test)
-#   make fuzz       long packet and API fuzz run against VPP
-#                   (FUZZ_PACKETS, default 1000000; FUZZ_SEED, default 1)
+#   make fuzz       long packet and API fuzz run against VPP (FUZZ_PACKETS,
+#                   default 1000000; FUZZ_SEED, default 1; FUZZ_API_ITERATIONS)
 #   make shellcheck lint the shell scripts
 #   make clean      remove bin/ and build/
 #
@@ -136,12 +136,13 @@ conformance: plugin
 conformance-check:
 	$(GO) run ./scripts/conformance check $(CONFORMANCE_FLAGS)
 
-FUZZ_PACKETS ?= 1000000
-FUZZ_SEED    ?= 1
+FUZZ_PACKETS        ?= 1000000
+FUZZ_SEED           ?= 1
+FUZZ_API_ITERATIONS ?= 1000
 
 # The long fuzz run (the short one is part of make test where VPP is).
 fuzz: plugin
-	FUZZ_PACKETS=$(FUZZ_PACKETS) FUZZ_SEED=$(FUZZ_SEED) $(GO) test -count=1 -timeout 120m -v -run '^TestFuzz' ./test/plugin/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
+	FUZZ_PACKETS=$(FUZZ_PACKETS) FUZZ_SEED=$(FUZZ_SEED) FUZZ_API_ITERATIONS=$(FUZZ_API_ITERATIONS) $(GO) test -count=1 -timeout 120m -v -run '^TestFuzz' ./test/plugin/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
 # ---------------------------------------------------------------- lab, bench
 
