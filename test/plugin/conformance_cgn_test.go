@@ -21,8 +21,8 @@ import (
 // TestConformance6888_2: paired pooling by default, mixed protocols (as
 // 4787-2).
 func TestConformance6888_2(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testPaired(t, c, f)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confPaired(t, c, f)
 	})
 }
 
@@ -33,15 +33,15 @@ func TestConformance6888_2(t *testing.T) {
 func TestConformance6888_3(t *testing.T) {
 	o := confOpts{hosts: 21,
 		ranges: map[bool]string{false: "range 30.0.0.10 range 30.0.0.20", true: "range 30::10 range 30::20"}}
-	for _, m := range natModes {
+	for _, m := range confModes {
 		t.Run(m.name, func(t *testing.T) {
 			oo := o
 			if m.pool {
-				oo.outs = map[bool][]netip.Addr{false: addrs("30.0.0.10", "30.0.0.20"), true: addrs("30::10", "30::20")}
+				oo.outs = map[bool][]netip.Addr{false: confAddrs("30.0.0.10", "30.0.0.20"), true: confAddrs("30::10", "30::20")}
 			} else {
-				oo.outs = map[bool][]netip.Addr{false: addrs("30.0.0.1", "30.0.0.9"), true: addrs("30::1", "30::9")}
+				oo.outs = map[bool][]netip.Addr{false: confAddrs("30.0.0.1", "30.0.0.9"), true: confAddrs("30::1", "30::9")}
 			}
-			c := newConf(t, m, oo)
+			c := confNew(t, m, oo)
 			for _, f := range families {
 				t.Run(f.name, func(t *testing.T) {
 					seen := map[netip.Addr]int{}
@@ -63,8 +63,8 @@ func TestConformance6888_3(t *testing.T) {
 // ports; the next flow fails as 5508-8 (dropped, ICMP 3/13). Pools only:
 // source NAT has no subscribers.
 func TestConformance6888_4(t *testing.T) {
-	poolOnly(t, confOpts{poolArgs: "block-size 64 max-blocks 1", one: true}, func(t *testing.T, c *ctopo, f family) {
-		left := testExhaustion(t, c, f)
+	confPoolOnly(t, confOpts{poolArgs: "block-size 64 max-blocks 1", one: true}, func(t *testing.T, c *ctopo, f family) {
+		left := confExhaustion(t, c, f)
 		if left > 64 {
 			t.Errorf("%d flows of one subscriber left with a cap of 64 ports", left)
 		}
@@ -73,12 +73,12 @@ func TestConformance6888_4(t *testing.T) {
 	})
 }
 
-var exhaustedRe = regexp.MustCompile(`(\d+) exhausted`)
+var confExhaustedRe = regexp.MustCompile(`(\d+) exhausted`)
 
-// poolExhausted sums "N exhausted" of cnat show pool.
-func poolExhausted(t *testing.T, c *ctopo) int {
+// confPoolExhausted sums "N exhausted" of cnat show pool.
+func confPoolExhausted(t *testing.T, c *ctopo) int {
 	n := 0
-	for _, m := range exhaustedRe.FindAllStringSubmatch(c.cli(t, "cnat show pool"), -1) {
+	for _, m := range confExhaustedRe.FindAllStringSubmatch(c.cli(t, "cnat show pool"), -1) {
 		k, _ := strconv.Atoi(m[1])
 		n += k
 	}
@@ -89,9 +89,9 @@ func poolExhausted(t *testing.T, c *ctopo) int {
 // 5, the 6th flow is dropped and the pool's exhausted counter and the
 // pool_exhausted drop counter show it. Pools only.
 func TestConformance6888_5(t *testing.T) {
-	poolOnly(t, confOpts{poolArgs: "block-size 512 max-blocks 1 max-sessions 5"}, func(t *testing.T, c *ctopo, f family) {
+	confPoolOnly(t, confOpts{poolArgs: "block-size 512 max-blocks 1 max-sessions 5"}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
-		ex0, drop0 := poolExhausted(t, c), cnatErrors(t, c.v, "pool has no block")
+		ex0, drop0 := confPoolExhausted(t, c), cnatErrors(t, c.v, "pool has no block")
 		var pkts []vh.Pkt
 		for i := 0; i < 6; i++ {
 			pkts = append(pkts, flow(c.client(0, f), y, vh.UDP, uint16(21000+i), 53))
@@ -100,7 +100,7 @@ func TestConformance6888_5(t *testing.T) {
 		if n := len(cp[c.pg1]); n != 5 {
 			t.Errorf("6 flows with max-sessions 5: %d left, want 5", n)
 		}
-		if d := poolExhausted(t, c) - ex0; d != 1 {
+		if d := confPoolExhausted(t, c) - ex0; d != 1 {
 			t.Errorf("cnat show pool: exhausted grew by %d, want 1:\n%s", d, c.cli(t, "cnat show pool"))
 		}
 		if d := cnatErrors(t, c.v, "pool has no block") - drop0; d != 1 {
@@ -114,7 +114,7 @@ func TestConformance6888_5(t *testing.T) {
 // 20.0.0.1 leaves untranslated, one to 20.0.1.1 translated. For a pool the
 // same exclusion command of its inside table is used.
 func TestConformance6888_6(t *testing.T) {
-	eachMode(t, confOpts{}, func(t *testing.T, c *ctopo) {
+	confEachMode(t, confOpts{}, func(t *testing.T, c *ctopo) {
 		c.cli(t, "cnat snat exclude 20.0.0.0/24")
 		c.cli(t, "cnat snat exclude 20::/100")
 		for _, f := range families {
@@ -137,9 +137,9 @@ func TestConformance6888_6(t *testing.T) {
 // nothing at 119 s and a block at 121 s. Source NAT: X1:x's flow is purged
 // and X2:x towards the same Y:y must not get X':x within 120 s.
 func TestConformance6888_8(t *testing.T) {
-	for _, m := range natModes {
+	for _, m := range confModes {
 		t.Run(m.name, func(t *testing.T) {
-			c := newConf(t, m, confOpts{poolArgs: "ports 1024-1151 block-size 64 max-blocks 1", one: true})
+			c := confNew(t, m, confOpts{poolArgs: "ports 1024-1151 block-size 64 max-blocks 1", one: true})
 			for _, f := range families {
 				t.Run(f.name, func(t *testing.T) {
 					y := c.remote(farHost, f)
@@ -148,8 +148,8 @@ func TestConformance6888_8(t *testing.T) {
 						c.cli(t, "cnat session purge")
 						clock(t, c.v, 1)
 						g2 := c.out(t, 1, f, vh.UDP, 6200, y, 53, 0)
-						if mapping(g1) == mapping(g2) {
-							t.Errorf("X1's freed mapping %s was given to X2 1 s later (reuse delay 120 s)", mapping(g1))
+						if confMapping(g1) == confMapping(g2) {
+							t.Errorf("X1's freed mapping %s was given to X2 1 s later (reuse delay 120 s)", confMapping(g1))
 						}
 						return
 					}
@@ -174,14 +174,14 @@ func TestConformance6888_8(t *testing.T) {
 	}
 }
 
-var logRe = regexp.MustCompile(`(?m)^\S+ (alloc|release) pool (\S+) table (\d+) (\S+) -> (\S+) ports (\d+)-(\d+)$`)
+var confLogRe = regexp.MustCompile(`(?m)^\S+ (alloc|release) pool (\S+) table (\d+) (\S+) -> (\S+) ports (\d+)-(\d+)$`)
 
 // TestConformance6888_12: logs do not record destinations: after flows
 // from two subscribers to several destinations, `cnat show pool log` has
 // allocation records naming inside and outside addresses and ports, and
 // no destination address. Pools only: source NAT writes no log.
 func TestConformance6888_12(t *testing.T) {
-	poolOnly(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confPoolOnly(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		var dsts []netip.Addr
 		for i := 0; i < 2; i++ {
 			for _, h := range []int{0, 1, farHost} {
@@ -190,7 +190,7 @@ func TestConformance6888_12(t *testing.T) {
 			}
 		}
 		log := c.cli(t, "cnat show pool log")
-		if len(logRe.FindAllString(log, -1)) == 0 {
+		if len(confLogRe.FindAllString(log, -1)) == 0 {
 			t.Fatalf("no block records in cnat show pool log:\n%s", log)
 		}
 		for _, d := range dsts {
@@ -209,7 +209,7 @@ func TestConformance6888_12(t *testing.T) {
 // first blocks of four subscribers are not handed out in port order from
 // the pool's first port (random first block). Pools only.
 func TestConformance6888_13(t *testing.T) {
-	poolOnly(t, confOpts{hosts: 1, one: true}, func(t *testing.T, c *ctopo, f family) {
+	confPoolOnly(t, confOpts{hosts: 1, one: true}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		var pkts []vh.Pkt
 		for i := 0; i < 30; i++ {
@@ -222,7 +222,7 @@ func TestConformance6888_13(t *testing.T) {
 		log := c.cli(t, "cnat show pool log")
 		var starts []int
 		allocs := map[string]int{}
-		for _, m := range logRe.FindAllStringSubmatch(log, -1) {
+		for _, m := range confLogRe.FindAllStringSubmatch(log, -1) {
 			if m[1] != "alloc" || netip.MustParseAddr(m[4]).Is6() != f.v6 {
 				continue
 			}

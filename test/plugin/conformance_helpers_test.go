@@ -21,13 +21,13 @@ import (
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
 
-// natMode is how the inside (pg0) is translated to the outside (pg1).
-type natMode struct {
+// confMode is how the inside (pg0) is translated to the outside (pg1).
+type confMode struct {
 	name string
 	pool bool
 }
 
-var natModes = []natMode{{"snat", false}, {"pool", true}}
+var confModes = []confMode{{"snat", false}, {"pool", true}}
 
 // confOpts tune one conformance topology.
 type confOpts struct {
@@ -48,26 +48,26 @@ type confOpts struct {
 // ctopo is the usual topology (pg0 inside, pg1 outside) with NAT.
 type ctopo struct {
 	*topo
-	m    natMode
+	m    confMode
 	outs map[bool][]netip.Addr // outside addresses by family (true: IPv6)
 }
 
-var versionOnce sync.Once
-var vppVersion string
+var confVersionOnce sync.Once
+var confVPPVersion string
 
-// newConf starts VPP with the mode's NAT on pg0 -> pg1 in both families.
+// confNew starts VPP with the mode's NAT on pg0 -> pg1 in both families.
 //
 //	snat: cnat snat with 30.0.0.1 30.0.0.5 / 30::1 30::5, feature on pg0
 //	pool: cnat pool add cg4 range 30.0.0.10-30.0.0.11 (cg6: 30::10-30::11),
 //	      bound to table 0's 10.0.0.0/24 and 10::/64 (the feature follows)
-func newConf(t *testing.T, m natMode, o confOpts) *ctopo {
+func confNew(t *testing.T, m confMode, o confOpts) *ctopo {
 	t.Helper()
 	tp := newTopo(t)
-	versionOnce.Do(func() {
+	confVersionOnce.Do(func() {
 		out, _ := tp.v.CLI("show version")
-		vppVersion = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+		confVPPVersion = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
 	})
-	t.Logf("VPP version: %s", vppVersion)
+	t.Logf("VPP version: %s", confVPPVersion)
 	c := &ctopo{topo: tp, m: m, outs: map[bool][]netip.Addr{}}
 	for i := 0; i < o.hosts; i++ {
 		tp.pg0.AddHost(t, netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)}),
@@ -88,8 +88,8 @@ func newConf(t *testing.T, m natMode, o confOpts) *ctopo {
 			args = "block-size 512 max-blocks 4"
 		}
 		r4, r6 := "30.0.0.10-30.0.0.11", "30::10-30::11"
-		c.outs[false] = addrs("30.0.0.10", "30.0.0.11")
-		c.outs[true] = addrs("30::10", "30::11")
+		c.outs[false] = confAddrs("30.0.0.10", "30.0.0.11")
+		c.outs[true] = confAddrs("30::10", "30::11")
 		if o.one {
 			r4, r6 = "30.0.0.10", "30::10"
 			c.outs[false], c.outs[true] = c.outs[false][:1], c.outs[true][:1]
@@ -100,8 +100,8 @@ func newConf(t *testing.T, m natMode, o confOpts) *ctopo {
 		tp.cli(t, "cnat pool bind cg6 table 0 10::/64")
 		return c
 	}
-	c.outs[false] = addrs("30.0.0.1", "30.0.0.5")
-	c.outs[true] = addrs("30::1", "30::5")
+	c.outs[false] = confAddrs("30.0.0.1", "30.0.0.5")
+	c.outs[true] = confAddrs("30::1", "30::5")
 	if o.outs != nil {
 		c.outs = o.outs
 	}
@@ -119,7 +119,7 @@ func newConf(t *testing.T, m natMode, o confOpts) *ctopo {
 	return c
 }
 
-func addrs(ss ...string) []netip.Addr {
+func confAddrs(ss ...string) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range ss {
 		out = append(out, netip.MustParseAddr(s))
@@ -127,28 +127,28 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
-// eachMode runs fn for every NAT mode, each with its own VPP.
-func eachMode(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo)) {
-	for _, m := range natModes {
-		t.Run(m.name, func(t *testing.T) { fn(t, newConf(t, m, o)) })
+// confEachMode runs fn for every NAT mode, each with its own VPP.
+func confEachMode(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo)) {
+	for _, m := range confModes {
+		t.Run(m.name, func(t *testing.T) { fn(t, confNew(t, m, o)) })
 	}
 }
 
-// poolOnly runs fn for the pool mode only, per family: for the
+// confPoolOnly runs fn for the pool mode only, per family: for the
 // carrier-grade requirements that only a pool (subscribers, blocks, caps,
 // the block log) can express.
-func poolOnly(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo, f family)) {
+func confPoolOnly(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo, f family)) {
 	t.Run("pool", func(t *testing.T) {
-		c := newConf(t, natMode{"pool", true}, o)
+		c := confNew(t, confMode{"pool", true}, o)
 		for _, f := range families {
 			t.Run(f.name, func(t *testing.T) { fn(t, c, f) })
 		}
 	})
 }
 
-// eachModeFamily runs fn for every NAT mode (own VPP) and family.
-func eachModeFamily(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo, f family)) {
-	eachMode(t, o, func(t *testing.T, c *ctopo) {
+// confEachModeFamily runs fn for every NAT mode (own VPP) and family.
+func confEachModeFamily(t *testing.T, o confOpts, fn func(t *testing.T, c *ctopo, f family)) {
+	confEachMode(t, o, func(t *testing.T, c *ctopo) {
 		for _, f := range families {
 			t.Run(f.name, func(t *testing.T) { fn(t, c, f) })
 		}
@@ -161,16 +161,16 @@ func (c *ctopo) isOut(a netip.Addr) bool { return slices.Contains(c.outs[a.Is6()
 // remote is pg1's host i as a destination (farHost: 20.0.1.1 / 20::1:0:1).
 func (c *ctopo) remote(i int, f family) netip.Addr { return c.pg1.Hosts[i].IP(f.v6) }
 
-// port is the mapped port of a packet (the echo id for ICMP).
-func port(p *vh.Parsed) uint16 {
+// confPort is the mapped port of a packet (the echo id for ICMP).
+func confPort(p *vh.Parsed) uint16 {
 	if p.Proto == vh.ICMP {
 		return p.ICMPID
 	}
 	return p.SrcPort
 }
 
-// mapping is a translated packet's outside endpoint X':x'.
-func mapping(p *vh.Parsed) netip.AddrPort { return netip.AddrPortFrom(p.Src, port(p)) }
+// confMapping is a translated packet's outside endpoint X':x'.
+func confMapping(p *vh.Parsed) netip.AddrPort { return netip.AddrPortFrom(p.Src, confPort(p)) }
 
 // out sends a flow's packet from pg0's host i and returns it as it left
 // pg1, failing when it did not leave or left untranslated.
@@ -208,7 +208,7 @@ func (c *ctopo) alive(t *testing.T, when string, got *vh.Parsed, flags uint8, ds
 	b := c.back(t, got, flags)
 	if b == nil {
 		t.Errorf("%s: the mapping %s is gone: the answer from %s did not reach the inside (show errors:\n%s)",
-			when, mapping(got), got.Dst, c.dropSummary(t))
+			when, confMapping(got), got.Dst, c.dropSummary(t))
 		return
 	}
 	bport := b.DstPort
@@ -224,7 +224,7 @@ func (c *ctopo) alive(t *testing.T, when string, got *vh.Parsed, flags uint8, ds
 func (c *ctopo) gone(t *testing.T, when string, got *vh.Parsed, flags uint8) {
 	t.Helper()
 	if b := c.back(t, got, flags); b != nil {
-		t.Errorf("%s: the mapping %s is still alive: the answer reached the inside as %s", when, mapping(got), b)
+		t.Errorf("%s: the mapping %s is still alive: the answer reached the inside as %s", when, confMapping(got), b)
 	}
 }
 
@@ -243,15 +243,15 @@ func (c *ctopo) dropSummary(t *testing.T) string {
 // icmpErrorAbout builds an ICMP error sent by src (a packet template with
 // MACs) to dst quoting the IP packet quoted (as it was seen where the error
 // is generated).
-func icmpErrorAbout(src vh.Pkt, dst netip.Addr, kind vh.ICMPKind, code uint8, quoted []byte) vh.Pkt {
+func confICMPError(src vh.Pkt, dst netip.Addr, kind vh.ICMPKind, code uint8, quoted []byte) vh.Pkt {
 	p := src
 	p.Dst, p.Proto, p.ICMP, p.ICMPCode, p.Inner = dst, vh.ICMP, kind, code, quoted
 	p.SrcPort, p.DstPort, p.TCPFlags = 0, 0, 0
 	return p
 }
 
-// fromHost is a packet template from pg's host with address a.
-func fromHost(pg *vh.PG, a netip.Addr) vh.Pkt {
+// confFromHost is a packet template from pg's host with address a.
+func confFromHost(pg *vh.PG, a netip.Addr) vh.Pkt {
 	for _, h := range pg.Hosts {
 		if h.IP4 == a || h.IP6 == a {
 			return vh.Pkt{SrcMAC: h.MAC, DstMAC: pg.MAC, Src: a}
@@ -260,9 +260,9 @@ func fromHost(pg *vh.PG, a netip.Addr) vh.Pkt {
 	panic(fmt.Sprintf("no host %s on %s", a, pg.Name))
 }
 
-// ethFrame wraps an IP packet for pg's host with address from.
-func ethFrame(pg *vh.PG, from netip.Addr, ip []byte) []byte {
-	t := fromHost(pg, from)
+// confEthFrame wraps an IP packet for pg's host with address from.
+func confEthFrame(pg *vh.PG, from netip.Addr, ip []byte) []byte {
+	t := confFromHost(pg, from)
 	et := []byte{0x08, 0x00}
 	if ip[0]>>4 == 6 {
 		et = []byte{0x86, 0xdd}
@@ -271,9 +271,9 @@ func ethFrame(pg *vh.PG, from netip.Addr, ip []byte) []byte {
 	return f
 }
 
-// fragment splits an IP packet (no extension headers) into fragments of at
+// confFragment splits an IP packet (no extension headers) into fragments of at
 // most size bytes of payload (a multiple of 8), with identification id.
-func fragment(ip []byte, size int, id uint32) [][]byte {
+func confFragment(ip []byte, size int, id uint32) [][]byte {
 	var out [][]byte
 	if ip[0]>>4 == 4 {
 		ihl := int(ip[0]&0xf) * 4

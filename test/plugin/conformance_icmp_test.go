@@ -17,12 +17,12 @@ import (
 // leaves with one outside id, replies come back with id 7. VIP: an echo
 // to a VIP keeps its id (TestSNAT / translation tests).
 func TestConformance5508_1(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		x := c.client(0, f).Src
 		g1 := c.out(t, 0, f, vh.ICMP, 7, c.remote(farHost, f), 0, 0)
 		g2 := c.out(t, 0, f, vh.ICMP, 7, c.remote(0, f), 0, 0)
-		if mapping(g1) != mapping(g2) {
-			t.Errorf("echo id 7 to Y1 and Y2 left as %s and %s, want one mapping", mapping(g1), mapping(g2))
+		if confMapping(g1) != confMapping(g2) {
+			t.Errorf("echo id 7 to Y1 and Y2 left as %s and %s, want one mapping", confMapping(g1), confMapping(g2))
 		}
 		for _, g := range []*vh.Parsed{g1, g2} {
 			b := c.back(t, g, 0)
@@ -36,28 +36,28 @@ func TestConformance5508_1(t *testing.T) {
 // TestConformance5508_2: the ICMP query timer is at least 60 s: alive at
 // 59 s. VIP sessions: TestTimeoutsDefault.
 func TestConformance5508_2(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		g := c.out(t, 0, f, vh.ICMP, 8, c.remote(farHost, f), 0, 0)
 		clock(t, c.v, 59)
 		c.alive(t, "echo idle 59 s", g, 0, c.client(0, f).Src, 8)
 	})
 }
 
-// setIPv4Checksum recomputes an IPv4 header checksum in place.
-func setIPv4Checksum(h []byte) {
+// confSetIPv4Checksum recomputes an IPv4 header checksum in place.
+func confSetIPv4Checksum(h []byte) {
 	ihl := int(h[0]&0xf) * 4
 	h[10], h[11] = 0, 0
 	binary.BigEndian.PutUint16(h[10:], vh.Checksum(h[:ihl], 0))
 }
 
-// withIPv4Options returns an IPv4 packet with 8 bytes of options (NOP,
+// confWithIPv4Options returns an IPv4 packet with 8 bytes of options (NOP,
 // NOP, NOP, EOL and padding) inserted after the fixed header.
-func withIPv4Options(ip []byte) []byte {
+func confWithIPv4Options(ip []byte) []byte {
 	out := append(append([]byte{}, ip[:20]...), 1, 1, 1, 0, 0, 0, 0, 0)
 	out = append(out, ip[20:]...)
 	out[0] = 0x47
 	binary.BigEndian.PutUint16(out[2:], uint16(len(out)))
-	setIPv4Checksum(out)
+	confSetIPv4Checksum(out)
 	return out
 }
 
@@ -66,7 +66,7 @@ func withIPv4Options(ip []byte) []byte {
 // options is walked past; 8 bytes of quoted L4 header are enough. The
 // error is port-unreachable from Y about X' -> Y. VIP: same code path.
 func TestConformance5508_3(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		for i, tc := range []struct {
@@ -92,7 +92,7 @@ func TestConformance5508_3(t *testing.T) {
 				q[10] ^= 0x5a
 				return q
 			}},
-			{name: "quoted IPv4 header with options", v4only: true, pass: true, quoted: withIPv4Options},
+			{name: "quoted IPv4 header with options", v4only: true, pass: true, quoted: confWithIPv4Options},
 			{name: "quote of 8 bytes of L4 header", pass: true, quoted: func(g []byte) []byte {
 				hl := 20
 				if g[0]>>4 == 6 {
@@ -118,7 +118,7 @@ func TestConformance5508_3(t *testing.T) {
 				if f.v6 {
 					code = 4
 				}
-				e := icmpErrorAbout(fromHost(c.pg1, y), g.Src, vh.DestUnreach, code, tc.quoted(g.Raw))
+				e := confICMPError(confFromHost(c.pg1, y), g.Src, vh.DestUnreach, code, tc.quoted(g.Raw))
 				fr := vh.Frames(t, e)
 				if tc.frame != nil {
 					tc.frame(fr[0])
@@ -138,7 +138,7 @@ func TestConformance5508_3(t *testing.T) {
 					return
 				}
 				if len(got) != 1 {
-					t.Fatalf("ICMP error (%s) about %s: want it at X, got:\n%s%s", tc.name, mapping(g), cp, c.dropSummary(t))
+					t.Fatalf("ICMP error (%s) about %s: want it at X, got:\n%s%s", tc.name, confMapping(g), cp, c.dropSummary(t))
 				}
 				b := vh.ParseAll(t, got)[0]
 				if b.Dst != x || b.Inner == nil || b.Inner.Src != x || b.Inner.SrcPort != sport {
@@ -150,12 +150,12 @@ func TestConformance5508_3(t *testing.T) {
 }
 
 // TestConformance5508_4: an error from outside about a mapped flow: Y's
-// port unreachable about X' -> Y reaches X with the quoted packet
+// confPort unreachable about X' -> Y reaches X with the quoted packet
 // restored to X:x -> Y:y, type and code kept, outer destination X, every
 // checksum right (the harness checks them). VIP:
 // TestICMPErrorsThroughDNAT.
 func TestConformance5508_4(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		for _, pr := range protos {
 			t.Run(pr.String(), func(t *testing.T) {
 				y := c.remote(farHost, f)
@@ -165,7 +165,7 @@ func TestConformance5508_4(t *testing.T) {
 				if f.v6 {
 					code = 4
 				}
-				e := icmpErrorAbout(fromHost(c.pg1, y), g.Src, vh.DestUnreach, code, g.Raw)
+				e := confICMPError(confFromHost(c.pg1, y), g.Src, vh.DestUnreach, code, g.Raw)
 				cp := c.v.Send(t, c.pg1, vh.Frames(t, e))
 				if len(cp[c.pg0]) != 1 {
 					t.Fatalf("want the error at X, got:\n%s%s", cp, c.dropSummary(t))
@@ -175,7 +175,7 @@ func TestConformance5508_4(t *testing.T) {
 					t.Errorf("got %s, want dest-unreach code %d from %s to %s", b, code, y, x)
 				}
 				in := b.Inner
-				if in == nil || in.Src != x || port(in) != 5200 || in.Dst != y {
+				if in == nil || in.Src != x || confPort(in) != 5200 || in.Dst != y {
 					t.Errorf("quoted %v, want %s -> %s", in, netip.AddrPortFrom(x, 5200), y)
 				}
 			})
@@ -184,11 +184,11 @@ func TestConformance5508_4(t *testing.T) {
 }
 
 // TestConformance5508_5: an error from inside about a mapped flow: X's
-// port unreachable about Y:y -> X:x leaves with the outer source X' and
+// confPort unreachable about Y:y -> X:x leaves with the outer source X' and
 // the quoted packet Y:y -> X':x'. VIP: TestICMPErrorsThroughDNAT (the
 // backend's error about a client's packet).
 func TestConformance5508_5(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		for _, pr := range []vh.Proto{vh.UDP, vh.TCP} {
 			t.Run(pr.String(), func(t *testing.T) {
 				y := c.remote(farHost, f)
@@ -199,7 +199,7 @@ func TestConformance5508_5(t *testing.T) {
 				if f.v6 {
 					code = 4
 				}
-				cp := c.v.Send(t, c.pg0, vh.Frames(t, icmpErrorAbout(x, y, vh.DestUnreach, code, quoted)))
+				cp := c.v.Send(t, c.pg0, vh.Frames(t, confICMPError(x, y, vh.DestUnreach, code, quoted)))
 				if len(cp[c.pg1]) != 1 {
 					t.Fatalf("want X's error on the outside, got:\n%s%s", cp, c.dropSummary(t))
 				}
@@ -207,8 +207,8 @@ func TestConformance5508_5(t *testing.T) {
 				if b.Src != g.Src || b.Dst != y {
 					t.Errorf("error left as %s, want from %s to %s", b, g.Src, y)
 				}
-				if in := b.Inner; in == nil || in.Dst != g.Src || in.DstPort != port(g) || in.Src != y {
-					t.Errorf("quoted %v, want %s -> %s", in, y, mapping(g))
+				if in := b.Inner; in == nil || in.Dst != g.Src || in.DstPort != confPort(g) || in.Src != y {
+					t.Errorf("quoted %v, want %s -> %s", in, y, confMapping(g))
 				}
 			})
 		}
@@ -220,13 +220,13 @@ func TestConformance5508_5(t *testing.T) {
 // B gets an error at 30 s and its reply right after still passes. VIP:
 // TestICMPErrorDoesNotRefreshSession.
 func TestConformance5508_6(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		a := c.out(t, 0, f, vh.ICMP, 61, y, 0, 0)
 		b := c.out(t, 0, f, vh.ICMP, 62, y, 0, 0)
 		clock(t, c.v, 30)
 		for _, g := range []*vh.Parsed{a, b} {
-			e := icmpErrorAbout(fromHost(c.pg1, y), g.Src, vh.DestUnreach, 1, g.Raw)
+			e := confICMPError(confFromHost(c.pg1, y), g.Src, vh.DestUnreach, 1, g.Raw)
 			c.v.Send(t, c.pg1, vh.Frames(t, e))
 		}
 		c.alive(t, "echo B right after an error about it", b, 0, c.client(0, f).Src, 62)
@@ -239,8 +239,8 @@ func TestConformance5508_6(t *testing.T) {
 // (4787-9), then X2's port unreachable about it reaches X1 with the quoted
 // packet X1:x1 -> X2':x2'. VIP: not applicable (no hairpin of mappings).
 func TestConformance5508_7(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		m2, at := testHairpin(t, c, f, vh.UDP, 5400)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		m2, at := confHairpin(t, c, f, vh.UDP, 5400)
 		if at == nil {
 			return
 		}
@@ -248,7 +248,7 @@ func TestConformance5508_7(t *testing.T) {
 		if f.v6 {
 			code = 4
 		}
-		e := icmpErrorAbout(c.client(1, f), at.Src, vh.DestUnreach, code, at.Raw)
+		e := confICMPError(c.client(1, f), at.Src, vh.DestUnreach, code, at.Raw)
 		cp := c.v.Send(t, c.pg0, vh.Frames(t, e))
 		if len(cp[c.pg0]) != 1 {
 			t.Fatalf("X2's error about the hairpinned packet: want it at X1, got:\n%s%s", cp, c.dropSummary(t))
@@ -256,8 +256,8 @@ func TestConformance5508_7(t *testing.T) {
 		b := vh.ParseAll(t, cp[c.pg0])[0]
 		x1 := c.client(0, f).Src
 		if b.Dst != x1 || b.Inner == nil || b.Inner.Src != x1 || b.Inner.SrcPort != 5401 ||
-			b.Inner.Dst != m2.Src || b.Inner.DstPort != port(m2) {
-			t.Errorf("got %s, want to %s quoting %s -> %s", b, x1, netip.AddrPortFrom(x1, 5401), mapping(m2))
+			b.Inner.Dst != m2.Src || b.Inner.DstPort != confPort(m2) {
+			t.Errorf("got %s, want to %s quoting %s -> %s", b, x1, netip.AddrPortFrom(x1, 5401), confMapping(m2))
 		}
 	})
 }
@@ -271,14 +271,14 @@ func TestConformance5508_7(t *testing.T) {
 // session limit on a VIP drops without ICMP (not a mapping failure of the
 // client's address).
 func TestConformance5508_8(t *testing.T) {
-	eachModeFamily(t, confOpts{poolArgs: "block-size 64 max-blocks 1", one: true}, func(t *testing.T, c *ctopo, f family) {
-		testExhaustion(t, c, f)
+	confEachModeFamily(t, confOpts{poolArgs: "block-size 64 max-blocks 1", one: true}, func(t *testing.T, c *ctopo, f family) {
+		confExhaustion(t, c, f)
 	})
 }
 
-// testExhaustion runs past the cap and checks the ICMP answers; it
+// confExhaustion runs past the cap and checks the ICMP answers; it
 // returns how many flows left.
-func testExhaustion(t *testing.T, c *ctopo, f family) int {
+func confExhaustion(t *testing.T, c *ctopo, f family) int {
 	y := c.remote(farHost, f)
 	n := 70
 	if !c.m.pool {

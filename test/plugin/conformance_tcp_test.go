@@ -9,14 +9,14 @@ import (
 
 // RFC 5382 (TCP) and RFC 7857 (updates). VIP sessions share the TCP state
 // machine and its timers (session_test.go covers them through DNAT); the
-// mapping requirements (5382-1, -8) are about source NAT and pools.
+// confMapping requirements (5382-1, -8) are about source NAT and pools.
 
 // TestConformance5382_1: endpoint-independent mapping for TCP: one X:x
 // with SYNs to Y1:y1, Y1:y2, Y2:y1 leaves as one X':x'. VIP: not
 // applicable (the client's source is kept).
 func TestConformance5382_1(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testEIM(t, c, f, vh.TCP, vh.SYN)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confEIM(t, c, f, vh.TCP, vh.SYN)
 	})
 }
 
@@ -25,7 +25,7 @@ func TestConformance5382_1(t *testing.T) {
 // X':x'), both answer SYN-ACK, then data flows both ways and the session
 // is established. VIP: a backend does not open towards a client.
 func TestConformance5382_2(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		g := c.out(t, 0, f, vh.TCP, 4100, y, 80, vh.SYN)
@@ -45,21 +45,21 @@ func TestConformance5382_2(t *testing.T) {
 			what := fmt.Sprintf("step %d: %s sends flags %#x", i+1, s.from, s.flags)
 			if s.from == "X" {
 				g2 := c.out(t, 0, f, vh.TCP, 4100, y, 80, s.flags)
-				if mapping(g2) != mapping(g) || g2.TCPFlags != s.flags {
-					t.Errorf("%s: left as %s, want %s flags %#x", what, g2, mapping(g), s.flags)
+				if confMapping(g2) != confMapping(g) || g2.TCPFlags != s.flags {
+					t.Errorf("%s: left as %s, want %s flags %#x", what, g2, confMapping(g), s.flags)
 				}
 			} else {
 				c.alive(t, what, g, s.flags, x, 4100)
 			}
 		}
 		out := c.cli(t, "cnat show session verbose proto tcp")
-		if !stateRe.MatchString(out) || !containsLine(out, "established") {
+		if !stateRe.MatchString(out) || !confHasState(out, "established") {
 			t.Errorf("after simultaneous open the session is not established:\n%s", out)
 		}
 	})
 }
 
-func containsLine(out, word string) bool {
+func confHasState(out, word string) bool {
 	for _, m := range stateRe.FindAllStringSubmatch(out, -1) {
 		if m[1] == word {
 			return true
@@ -73,14 +73,14 @@ func containsLine(out, word string) bool {
 // the same tuple follows: Y2's SYN to X's mapping X':x' (made by X:x ->
 // Y1), then 5 s later (plugin clock) X:x -> Y2 SYN leaves with X':x' and
 // nothing else is sent to Y2 at any point. VIP: an inbound SYN to a VIP
-// port without translation is dropped and counted (no RST) — that is the
+// confPort without translation is dropped and counted (no RST) — that is the
 // VIP node's own behaviour, tested in translation_test.go.
 func TestConformance5382_4(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y1, y2 := c.remote(farHost, f), c.remote(0, f)
 		g := c.out(t, 0, f, vh.TCP, 4200, y1, 80, vh.SYN)
-		syn := fromHost(c.pg1, y2)
-		syn.Dst, syn.Proto, syn.SrcPort, syn.DstPort, syn.TCPFlags = g.Src, vh.TCP, 443, port(g), vh.SYN
+		syn := confFromHost(c.pg1, y2)
+		syn.Dst, syn.Proto, syn.SrcPort, syn.DstPort, syn.TCPFlags = g.Src, vh.TCP, 443, confPort(g), vh.SYN
 		cp := c.v.Send(t, c.pg1, vh.Frames(t, syn))
 		if n := len(cp[c.pg1]); n > 0 {
 			t.Errorf("unsolicited SYN from Y2 was answered on the outside (RST or ICMP):\n%s", cp)
@@ -95,8 +95,8 @@ func TestConformance5382_4(t *testing.T) {
 			t.Fatalf("X's outbound SYN to Y2 5 s later: want it alone on pg1, got:\n%s", cp)
 		}
 		o := vh.ParseAll(t, cp[c.pg1])[0]
-		if mapping(o) != mapping(g) || o.TCPFlags&vh.RST != 0 {
-			t.Errorf("X's outbound SYN left as %s, want a SYN from %s (EIM)", o, mapping(g))
+		if confMapping(o) != confMapping(g) || o.TCPFlags&vh.RST != 0 {
+			t.Errorf("X's outbound SYN left as %s, want a SYN from %s (EIM)", o, confMapping(g))
 		}
 	})
 }
@@ -105,7 +105,7 @@ func TestConformance5382_4(t *testing.T) {
 // (default 7440 s, at least 2 h 4 min); SYN-sent and closing idle 239 s
 // alive (transitory at least 4 min). VIP sessions: TestTimeoutsDefault.
 func TestConformance5382_5(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		est := c.out(t, 0, f, vh.TCP, 4301, y, 80, vh.SYN)
@@ -128,8 +128,8 @@ func TestConformance5382_5(t *testing.T) {
 // to X2's mapping reaches X2 from X1's mapping, X2's SYN-ACK reaches X1,
 // X1's ACK reaches X2. VIP: not applicable (see 4787-9).
 func TestConformance5382_8(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		m2, at := testHairpin(t, c, f, vh.TCP, 4400)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		m2, at := confHairpin(t, c, f, vh.TCP, 4400)
 		if at == nil {
 			return
 		}
@@ -141,10 +141,10 @@ func TestConformance5382_8(t *testing.T) {
 			t.Fatalf("X2's SYN-ACK to X1's mapping: want it back on the inside at X1, got:\n%s", cp)
 		}
 		g := vh.ParseAll(t, cp[c.pg0])[0]
-		if g.Dst != c.client(0, f).Src || g.DstPort != 4401 || g.Src != m2.Src || g.SrcPort != port(m2) {
-			t.Errorf("SYN-ACK reached X1 as %s, want from X2's mapping %s to X1:4401", g, mapping(m2))
+		if g.Dst != c.client(0, f).Src || g.DstPort != 4401 || g.Src != m2.Src || g.SrcPort != confPort(m2) {
+			t.Errorf("SYN-ACK reached X1 as %s, want from X2's mapping %s to X1:4401", g, confMapping(m2))
 		}
-		ack := flow(c.client(0, f), m2.Src, vh.TCP, 4401, port(m2))
+		ack := flow(c.client(0, f), m2.Src, vh.TCP, 4401, confPort(m2))
 		ack.TCPFlags = vh.ACK
 		cp = c.v.Send(t, c.pg0, vh.Frames(t, ack))
 		if len(cp[c.pg0]) != 1 {
@@ -157,8 +157,8 @@ func TestConformance5382_8(t *testing.T) {
 // ICMP error about an established connection, then data still flows both
 // ways with the same mapping. VIP sessions: TestICMPErrorDoesNotRefreshSession.
 func TestConformance5382_10(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testICMPNeverDeletes(t, c, f, vh.TCP, 4500)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confICMPNeverDeletes(t, c, f, vh.TCP, 4500)
 	})
 }
 
@@ -167,7 +167,7 @@ func TestConformance5382_10(t *testing.T) {
 // established the established timer (alive at 241 s and at 7439 s, gone
 // at 7441 s). VIP sessions: TestTimeoutsDefault.
 func TestConformance7857_tcp(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		open := func(p uint16) *vh.Parsed {
@@ -201,7 +201,7 @@ func TestConformance7857_tcp(t *testing.T) {
 // reaches X, and X's retransmitted RST still leaves with the same mapping.
 // VIP sessions: TestTimeoutsDefault's RST case.
 func TestConformance7857_rst(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		g := c.out(t, 0, f, vh.TCP, 4700, y, 80, vh.SYN)
@@ -211,8 +211,8 @@ func TestConformance7857_rst(t *testing.T) {
 		clock(t, c.v, 200)
 		c.alive(t, "Y's retransmission 200 s after X's RST", g, vh.ACK|vh.PSH, x, 4700)
 		r := c.out(t, 0, f, vh.TCP, 4700, y, 80, vh.RST)
-		if mapping(r) != mapping(g) {
-			t.Errorf("X's second RST left as %s, want %s", mapping(r), mapping(g))
+		if confMapping(r) != confMapping(g) {
+			t.Errorf("X's second RST left as %s, want %s", confMapping(r), confMapping(g))
 		}
 	})
 }
@@ -223,14 +223,14 @@ func TestConformance7857_rst(t *testing.T) {
 // each answer goes back to its own host. The test logs which it is. VIP:
 // not applicable.
 func TestConformance7857_overlap(t *testing.T) {
-	eachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
 		y1, y2 := c.remote(farHost, f), c.remote(0, f)
 		g1 := c.out(t, 0, f, vh.UDP, 4800, y1, 53, 0)
 		g2 := c.out(t, 1, f, vh.UDP, 4800, y2, 53, 0)
-		if mapping(g1) == mapping(g2) {
-			t.Logf("X1:4800 -> %s and X2:4800 -> %s share %s (overlap used)", y1, y2, mapping(g1))
+		if confMapping(g1) == confMapping(g2) {
+			t.Logf("X1:4800 -> %s and X2:4800 -> %s share %s (overlap used)", y1, y2, confMapping(g1))
 		} else {
-			t.Logf("X1:4800 and X2:4800 got %s and %s (no overlap: also conforming)", mapping(g1), mapping(g2))
+			t.Logf("X1:4800 and X2:4800 got %s and %s (no overlap: also conforming)", confMapping(g1), confMapping(g2))
 		}
 		c.alive(t, "answer from Y1", g1, 0, c.client(0, f).Src, 4800)
 		c.alive(t, "answer from Y2", g2, 0, c.client(1, f).Src, 4800)
@@ -240,11 +240,11 @@ func TestConformance7857_overlap(t *testing.T) {
 // TestConformance7857_refresh: ICMP errors and RSTs that answer inbound
 // packets do not refresh a mapping: a UDP mapping 299 s idle gets X's
 // port-unreachable about Y's packet and is gone at 301 s; a TCP SYN-sent
-// mapping 230 s idle gets X's RST answering Y's segment and is gone 301 s
+// confMapping 230 s idle gets X's RST answering Y's segment and is gone 301 s
 // after its SYN (transitory 240 s, not restarted by the RST). VIP sessions: TestICMPErrorDoesNotRefreshSession covers the ICMP
 // half.
 func TestConformance7857_refresh(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f)
 		u := c.out(t, 0, f, vh.UDP, 4900, y, 53, 0)
@@ -257,7 +257,7 @@ func TestConformance7857_refresh(t *testing.T) {
 		clock(t, c.v, 69) // UDP: 299 s idle
 		// X's port unreachable about Y's datagram Y:53 -> X:4900.
 		quoted := vh.Pkt{Src: y, Dst: x.Src, Proto: vh.UDP, SrcPort: 53, DstPort: 4900}.MustIP()
-		e := icmpErrorAbout(x, y, vh.DestUnreach, 3, quoted)
+		e := confICMPError(x, y, vh.DestUnreach, 3, quoted)
 		if f.v6 {
 			e.ICMPCode = 4
 		}

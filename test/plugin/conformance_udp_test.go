@@ -20,14 +20,14 @@ import (
 // and Y2:y1 leaves as one X':x'. VIP: not applicable (the VIP is the
 // destination, the client's source is kept).
 func TestConformance4787_1(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testEIM(t, c, f, vh.UDP, 0)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confEIM(t, c, f, vh.UDP, 0)
 	})
 }
 
 // testEIM: one inside endpoint, three destinations, one mapping; every
 // answer returns to the inside endpoint.
-func testEIM(t *testing.T, c *ctopo, f family, pr vh.Proto, flags uint8) {
+func confEIM(t *testing.T, c *ctopo, f family, pr vh.Proto, flags uint8) {
 	y1, y2 := c.remote(farHost, f), c.remote(0, f)
 	var maps []netip.AddrPort
 	for _, d := range []struct {
@@ -35,7 +35,7 @@ func testEIM(t *testing.T, c *ctopo, f family, pr vh.Proto, flags uint8) {
 		yport uint16
 	}{{y1, 53}, {y1, 54}, {y2, 53}} {
 		got := c.out(t, 0, f, pr, 4000, d.y, d.yport, flags)
-		maps = append(maps, mapping(got))
+		maps = append(maps, confMapping(got))
 		c.alive(t, fmt.Sprintf("answer from %s:%d", d.y, d.yport), got, vh.SYN|vh.ACK, c.client(0, f).Src, 4000)
 	}
 	if maps[0] != maps[1] || maps[0] != maps[2] {
@@ -47,12 +47,12 @@ func testEIM(t *testing.T, c *ctopo, f family, pr vh.Proto, flags uint8) {
 // over several protocols and destinations, leave from one X'. VIP: not
 // applicable (no outside address is chosen).
 func TestConformance4787_2(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testPaired(t, c, f)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confPaired(t, c, f)
 	})
 }
 
-func testPaired(t *testing.T, c *ctopo, f family) {
+func confPaired(t *testing.T, c *ctopo, f family) {
 	for i := 0; i < 3; i++ {
 		var pkts []vh.Pkt
 		for j, pr := range protos {
@@ -79,14 +79,14 @@ func testPaired(t *testing.T, c *ctopo, f family) {
 // Y:y get different mappings and each answer goes back to its own host.
 // VIP: not applicable.
 func TestConformance4787_3(t *testing.T) {
-	eachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
 		for _, pr := range protos {
 			t.Run(pr.String(), func(t *testing.T) {
 				y := c.remote(farHost, f)
 				g1 := c.out(t, 0, f, pr, 5000, y, 53, 0)
 				g2 := c.out(t, 1, f, pr, 5000, y, 53, 0)
-				if mapping(g1) == mapping(g2) {
-					t.Fatalf("X1:5000 and X2:5000 to %s:53 share %s (port overloading)", y, mapping(g1))
+				if confMapping(g1) == confMapping(g2) {
+					t.Fatalf("X1:5000 and X2:5000 to %s:53 share %s (port overloading)", y, confMapping(g1))
 				}
 				c.alive(t, "answer to X2", g2, vh.SYN|vh.ACK, c.client(1, f).Src, 5000)
 				c.alive(t, "answer to X1", g1, vh.SYN|vh.ACK, c.client(0, f).Src, 5000)
@@ -100,7 +100,7 @@ func TestConformance4787_3(t *testing.T) {
 // taken (a second host with the same ports towards the same Y:y, one
 // outside address, so the port must move). VIP: not applicable.
 func TestConformance4787_4(t *testing.T) {
-	eachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{one: true}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		for _, pr := range []vh.Proto{vh.UDP, vh.TCP} {
 			for host := 0; host < 3; host++ {
@@ -108,7 +108,7 @@ func TestConformance4787_4(t *testing.T) {
 					g := c.out(t, host, f, pr, x, y, 53, 0)
 					if g.SrcPort%2 != x%2 {
 						t.Errorf("%s inside host %d port %d (parity %d) mapped to %s (parity %d)",
-							pr, host, x, x%2, mapping(g), g.SrcPort%2)
+							pr, host, x, x%2, confMapping(g), g.SrcPort%2)
 					}
 				}
 			}
@@ -121,7 +121,7 @@ func TestConformance4787_4(t *testing.T) {
 // it is configurable (150 s: alive at 149 s, gone at 151 s). VIP sessions
 // share the timer (TestTimeoutsDefault, TestTimeoutsConfigurable).
 func TestConformance4787_5(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		x := c.client(0, f).Src
 		g := c.out(t, 0, f, vh.UDP, 3001, y, 53, 0)
@@ -153,14 +153,14 @@ func TestConformance4787_5(t *testing.T) {
 // timer). VIP sessions: TestOutboundRefresh-style behaviour is the same
 // session code.
 func TestConformance4787_6(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		g := c.out(t, 0, f, vh.UDP, 3100, y, 53, 0)
 		for i := 0; i < 6; i++ {
 			clock(t, c.v, 100)
 			g2 := c.out(t, 0, f, vh.UDP, 3100, y, 53, 0)
-			if mapping(g2) != mapping(g) {
-				t.Fatalf("after %d s: the outbound packet left as %s, want %s", 100*(i+1), mapping(g2), mapping(g))
+			if confMapping(g2) != confMapping(g) {
+				t.Fatalf("after %d s: the outbound packet left as %s, want %s", 100*(i+1), confMapping(g2), confMapping(g))
 			}
 		}
 		clock(t, c.v, 100) // 700 s after the start, 100 s after the last outbound packet
@@ -175,12 +175,12 @@ func TestConformance4787_6(t *testing.T) {
 // has no filtering setting at all. VIP: not applicable (a VIP takes any
 // client).
 func TestConformance4787_8(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y1, y2 := c.remote(farHost, f), c.remote(0, f)
 		g := c.out(t, 0, f, vh.UDP, 3200, y1, 53, 0)
 		// Y2 -> X':x' (what the default filtering does)
-		p := fromHost(c.pg1, y2)
-		p.Dst, p.Proto, p.SrcPort, p.DstPort = g.Src, vh.UDP, 53, port(g)
+		p := confFromHost(c.pg1, y2)
+		p.Dst, p.Proto, p.SrcPort, p.DstPort = g.Src, vh.UDP, 53, confPort(g)
 		cp := c.v.Send(t, c.pg1, vh.Frames(t, p))
 		t.Logf("default filtering: Y2 -> X':x' %s (address-and-port dependent drops it)",
 			map[bool]string{true: "reached the inside", false: "was dropped"}[len(cp[c.pg0]) > 0])
@@ -202,10 +202,10 @@ func TestConformance4787_8(t *testing.T) {
 // VIP: an inside client reaching a VIP whose backend is on the same side
 // is DNAT, not hairpinning of two mappings.
 func TestConformance4787_9(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		for _, pr := range []vh.Proto{vh.UDP, vh.TCP} {
 			t.Run(pr.String(), func(t *testing.T) {
-				testHairpin(t, c, f, pr, 3300)
+				confHairpin(t, c, f, pr, 3300)
 			})
 		}
 	})
@@ -213,18 +213,18 @@ func TestConformance4787_9(t *testing.T) {
 
 // testHairpin: X2's mapping from a flow to Y, then X1 -> X2'. Returns the
 // packet as X2 got it (nil when it did not).
-func testHairpin(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) (m2 *vh.Parsed, atX2 *vh.Parsed) {
+func confHairpin(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) (m2 *vh.Parsed, atX2 *vh.Parsed) {
 	y := c.remote(farHost, f)
 	m2 = c.out(t, 1, f, pr, x, y, 53, vh.SYN)
 	m1 := c.out(t, 0, f, pr, x+1, y, 53, vh.SYN) // X1's own mapping, for the expected source
-	p := flow(c.client(0, f), m2.Src, pr, x+1, port(m2))
+	p := flow(c.client(0, f), m2.Src, pr, x+1, confPort(m2))
 	if pr == vh.TCP {
 		p.TCPFlags = vh.SYN
 	}
 	cp := c.v.Send(t, c.pg0, vh.Frames(t, p))
 	if len(cp[c.pg0]) != 1 {
 		t.Errorf("hairpin X1 %s:%d -> X2's mapping %s: want one packet back on the inside to X2, got:\n%s%s",
-			p.Src, x+1, mapping(m2), cp, c.dropSummary(t))
+			p.Src, x+1, confMapping(m2), cp, c.dropSummary(t))
 		return m2, nil
 	}
 	atX2 = vh.ParseAll(t, cp[c.pg0])[0]
@@ -232,7 +232,7 @@ func testHairpin(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) (m2 *v
 		t.Errorf("hairpinned packet reached %s, want X2 %s", atX2, netip.AddrPortFrom(c.client(1, f).Src, x))
 	}
 	if !c.isOut(atX2.Src) {
-		t.Errorf("hairpinned packet's source is %s, want X1's outside mapping (%s)", mapping(atX2), mapping(m1))
+		t.Errorf("hairpinned packet's source is %s, want X1's outside mapping (%s)", confMapping(atX2), confMapping(m1))
 	} else if atX2.Src != m1.Src {
 		t.Errorf("hairpinned packet's source address is %s, want X1's outside address %s", atX2.Src, m1.Src)
 	}
@@ -245,27 +245,27 @@ func testHairpin(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) (m2 *v
 // flows), and X:x to a new destination still gets it. VIP: not
 // applicable.
 func TestConformance4787_11(t *testing.T) {
-	eachModeFamily(t, confOpts{poolArgs: "block-size 256 max-blocks 2", one: true}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{poolArgs: "block-size 256 max-blocks 2", one: true}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
-		before := mapping(c.out(t, 0, f, vh.UDP, 3400, y, 53, 0))
+		before := confMapping(c.out(t, 0, f, vh.UDP, 3400, y, 53, 0))
 		var frames [][]byte
 		for i := 0; i < 3000; i++ {
 			frames = append(frames, vh.Frames(t, flow(c.client(1, f), y, vh.UDP, uint16(10000+i), 53))...)
 		}
 		cp := c.v.Send(t, c.pg0, frames)
 		t.Logf("pressure: %d of 3000 flows of another host left", len(cp[c.pg1]))
-		after := mapping(c.out(t, 0, f, vh.UDP, 3400, y, 53, 0))
-		other := mapping(c.out(t, 0, f, vh.UDP, 3400, c.remote(0, f), 53, 0))
+		after := confMapping(c.out(t, 0, f, vh.UDP, 3400, y, 53, 0))
+		other := confMapping(c.out(t, 0, f, vh.UDP, 3400, c.remote(0, f), 53, 0))
 		if before != after || before != other {
 			t.Errorf("X:3400's mapping %s before pressure, %s after, %s to a new destination: want one", before, after, other)
 		}
 	})
 }
 
-// icmpErrorKinds are the ICMP errors of 4787-12 / 5382-10: every
+// confICMPErrorKinds are the ICMP errors of 4787-12 / 5382-10: every
 // destination-unreachable code, time exceeded, parameter problem (and
 // packet too big in IPv6).
-func icmpErrorKinds(v6 bool) []struct {
+func confICMPErrorKinds(v6 bool) []struct {
 	kind vh.ICMPKind
 	code uint8
 } {
@@ -304,7 +304,7 @@ func icmpErrorKinds(v6 bool) []struct {
 
 // testICMPNeverDeletes: every ICMP error from Y about the flow X':x' -> Y,
 // then Y's answer still reaches X.
-func testICMPNeverDeletes(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) {
+func confICMPNeverDeletes(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint16) {
 	y := c.remote(farHost, f)
 	g := c.out(t, 0, f, pr, x, y, 53, vh.SYN)
 	if pr == vh.TCP {
@@ -312,19 +312,19 @@ func testICMPNeverDeletes(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint1
 		c.out(t, 0, f, pr, x, y, 53, vh.ACK)
 	}
 	var frames [][]byte
-	for _, k := range icmpErrorKinds(f.v6) {
-		e := icmpErrorAbout(fromHost(c.pg1, y), g.Src, k.kind, k.code, g.Raw)
+	for _, k := range confICMPErrorKinds(f.v6) {
+		e := confICMPError(confFromHost(c.pg1, y), g.Src, k.kind, k.code, g.Raw)
 		if k.kind == vh.PacketTooBig {
 			e.ICMPRest = 1280
 		}
 		frames = append(frames, vh.Frames(t, e)...)
 	}
 	cp := c.v.Send(t, c.pg1, frames)
-	t.Logf("%d ICMP errors about %s sent, %d reached the inside", len(frames), mapping(g), len(cp[c.pg0]))
+	t.Logf("%d ICMP errors about %s sent, %d reached the inside", len(frames), confMapping(g), len(cp[c.pg0]))
 	c.alive(t, "after every ICMP error", g, vh.ACK, c.client(0, f).Src, x)
 	g2 := c.out(t, 0, f, pr, x, y, 53, vh.ACK)
-	if mapping(g2) != mapping(g) {
-		t.Errorf("after the ICMP errors X:%d leaves as %s, want the same mapping %s", x, mapping(g2), mapping(g))
+	if confMapping(g2) != confMapping(g) {
+		t.Errorf("after the ICMP errors X:%d leaves as %s, want the same mapping %s", x, confMapping(g2), confMapping(g))
 	}
 }
 
@@ -333,8 +333,8 @@ func testICMPNeverDeletes(t *testing.T, c *ctopo, f family, pr vh.Proto, x uint1
 // about the flow, then Y's answer still reaches X. VIP sessions:
 // TestICMPErrorDoesNotRefreshSession.
 func TestConformance4787_12(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
-		testICMPNeverDeletes(t, c, f, vh.UDP, 3500)
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+		confICMPNeverDeletes(t, c, f, vh.UDP, 3500)
 	})
 }
 
@@ -345,7 +345,7 @@ func TestConformance4787_12(t *testing.T) {
 // same path (the error is generated after translation and translated back
 // as any ICMP error is).
 func TestConformance4787_13(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		c.cli(t, "set interface mtu packet 600 pg1")
 		y := c.remote(farHost, f)
 		p := flow(c.client(0, f), y, vh.UDP, 3600, 53)
@@ -390,18 +390,18 @@ func TestConformance4787_13(t *testing.T) {
 // details for every node kind are i13-tests' frag*_test.go.) VIP: the same
 // tracker serves the VIP node.
 func TestConformance4787_14(t *testing.T) {
-	eachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
+	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y := c.remote(farHost, f)
 		p := flow(c.client(0, f), y, vh.UDP, 3700, 53)
 		p.Payload = make([]byte, 1400)
 		for i := range p.Payload {
 			p.Payload[i] = byte(i)
 		}
-		frags := fragment(p.MustIP(), 512, 0x4242)
+		frags := confFragment(p.MustIP(), 512, 0x4242)
 		order := []int{1, 2, 0}
 		var frames [][]byte
 		for _, i := range order {
-			frames = append(frames, ethFrame(c.pg0, p.Src, frags[i]))
+			frames = append(frames, confEthFrame(c.pg0, p.Src, frags[i]))
 		}
 		cp := c.v.Send(t, c.pg0, frames)
 		if len(cp[c.pg1]) != len(frags) {

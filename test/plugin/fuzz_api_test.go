@@ -18,11 +18,11 @@ import (
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
 
-// apiState is everything the plugin shows of its configuration: the CLI
+// fuzzAPIState is everything the plugin shows of its configuration: the CLI
 // dumps (they cover translations, source NAT, timeouts, limits, pools,
 // bindings, subscribers and fragment settings; no traffic runs, so no
 // session or timer moves between two reads).
-func apiState(t *testing.T, v *vh.VPP) string {
+func fuzzAPIState(t *testing.T, v *vh.VPP) string {
 	t.Helper()
 	var b strings.Builder
 	for _, cmd := range []string{"cnat show translation", "cnat show snat", "cnat show timeouts",
@@ -36,8 +36,8 @@ func apiState(t *testing.T, v *vh.VPP) string {
 	return b.String()
 }
 
-// apiFuzzSetup gives the plugin some state to keep intact.
-func apiFuzzSetup(t *testing.T) *topo {
+// fuzzAPISetup gives the plugin some state to keep intact.
+func fuzzAPISetup(t *testing.T) *topo {
 	tp := newTopo(t)
 	for _, cmd := range []string{
 		"cnat translation add proto tcp vip 30.0.0.2 80 to ->20.0.0.1 8080",
@@ -56,8 +56,8 @@ func apiFuzzSetup(t *testing.T) *topo {
 	return tp
 }
 
-// addr4 is an API address of either family.
-func addr4(s string) ip_types.Address {
+// fuzzAPIAddr is an API address of either family.
+func fuzzAPIAddr(s string) ip_types.Address {
 	a, err := ip_types.ParseAddress(s)
 	if err != nil {
 		panic(err)
@@ -65,8 +65,8 @@ func addr4(s string) ip_types.Address {
 	return a
 }
 
-// retval of a reply message (its Retval field).
-func retval(m api.Message) int32 {
+// fuzzRetval of a reply message (its Retval field).
+func fuzzRetval(m api.Message) int32 {
 	v := reflect.ValueOf(m).Elem().FieldByName("Retval")
 	if !v.IsValid() {
 		return 0
@@ -82,7 +82,7 @@ func retval(m api.Message) int32 {
 // FUZZ_SEED): VPP must stay up, and every request it refuses must leave the
 // configuration unchanged.
 func TestFuzzAPI(t *testing.T) {
-	tp := apiFuzzSetup(t)
+	tp := fuzzAPISetup(t)
 	v := tp.v
 	conn := v.Conn()
 	if conn == nil {
@@ -94,14 +94,14 @@ func TestFuzzAPI(t *testing.T) {
 		return c
 	}
 	badAF := ip_types.Address{Af: 7}
-	v4 := addr4("30.0.0.99")
-	v6 := addr4("30::99")
+	v4 := fuzzAPIAddr("30.0.0.99")
+	v6 := fuzzAPIAddr("30::99")
 	be := func(a ip_types.Address, p uint16) cloudnat.CloudnatBackend {
 		return cloudnat.CloudnatBackend{DstAddr: a, DstPort: p}
 	}
 	tr := func(mod func(*cloudnat.CloudnatTranslation)) *cloudnat.CloudnatTranslationAddUpdate {
 		x := cloudnat.CloudnatTranslation{Vip: v4, Port: 80, Proto: ip_types.IP_API_PROTO_TCP,
-			Backends: []cloudnat.CloudnatBackend{be(addr4("20.0.0.2"), 80)}}
+			Backends: []cloudnat.CloudnatBackend{be(fuzzAPIAddr("20.0.0.2"), 80)}}
 		x.NBackends = uint8(len(x.Backends))
 		mod(&x)
 		return &cloudnat.CloudnatTranslationAddUpdate{Translation: x}
@@ -122,20 +122,20 @@ func TestFuzzAPI(t *testing.T) {
 		{"translation: table 4000000", tr(func(x *cloudnat.CloudnatTranslation) { x.TableID = 4000000 }), &cloudnat.CloudnatTranslationAddUpdateReply{}},
 		{"translation: backend of address family 7", tr(func(x *cloudnat.CloudnatTranslation) { x.Backends[0] = be(badAF, 1) }), &cloudnat.CloudnatTranslationAddUpdateReply{}},
 		{"translation del: none such", &cloudnat.CloudnatTranslationDel{Vip: v4, Port: 81, Proto: ip_types.IP_API_PROTO_TCP}, &cloudnat.CloudnatTranslationDelReply{}},
-		{"translation del: protocol 99", &cloudnat.CloudnatTranslationDel{Vip: addr4("30.0.0.2"), Port: 80, Proto: 99}, &cloudnat.CloudnatTranslationDelReply{}},
+		{"translation del: protocol 99", &cloudnat.CloudnatTranslationDel{Vip: fuzzAPIAddr("30.0.0.2"), Port: 80, Proto: 99}, &cloudnat.CloudnatTranslationDelReply{}},
 		{"session del: none such", &cloudnat.CloudnatSessionDel{Proto: ip_types.IP_API_PROTO_UDP, SrcAddr: v4, SrcPort: 1, DstAddr: v4, DstPort: 2}, &cloudnat.CloudnatSessionDelReply{}},
 		{"session del: mixed families", &cloudnat.CloudnatSessionDel{Proto: ip_types.IP_API_PROTO_UDP, SrcAddr: v4, DstAddr: v6}, &cloudnat.CloudnatSessionDelReply{}},
 		{"session purge: table 4000000", &cloudnat.CloudnatSessionPurge{TableID: 4000000}, &cloudnat.CloudnatSessionPurgeReply{}},
 		{"snat address: family 7", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: true, Addr: badAF}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
 		{"snat address: zero", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: true, Addr: ip_types.Address{}}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
-		{"snat address: multicast", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: true, Addr: addr4("224.0.0.1")}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
+		{"snat address: multicast", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: true, Addr: fuzzAPIAddr("224.0.0.1")}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
 		{"snat address: table 4000000", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: true, TableID: 4000000, Addr: v4}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
 		{"snat address del: none such", &cloudnat.CloudnatSnatAddressAddDel{IsAdd: false, Addr: v4}, &cloudnat.CloudnatSnatAddressAddDelReply{}},
 		{"snat exclude: IPv4 /33", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: true, Prefix: pfx(v4, 33)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
 		{"snat exclude: IPv6 /129", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: true, Prefix: pfx(v6, 129)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
 		{"snat exclude: family 7", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: true, Prefix: pfx(badAF, 8)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
 		{"snat exclude: table 4000000", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: true, TableID: 4000000, Prefix: pfx(v4, 24)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
-		{"snat exclude del: none such", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: false, Prefix: pfx(addr4("99.0.0.0"), 8)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
+		{"snat exclude del: none such", &cloudnat.CloudnatSnatExcludeAddDel{IsAdd: false, Prefix: pfx(fuzzAPIAddr("99.0.0.0"), 8)}, &cloudnat.CloudnatSnatExcludeAddDelReply{}},
 		{"snat interface: sw_if_index 9999", &cloudnat.CloudnatSnatInterfaceEnableDisable{Enable: true, SwIfIndex: 9999}, &cloudnat.CloudnatSnatInterfaceEnableDisableReply{}},
 		{"snat interface: sw_if_index ~0", &cloudnat.CloudnatSnatInterfaceEnableDisable{Enable: true, SwIfIndex: interface_types.InterfaceIndex(^uint32(0))}, &cloudnat.CloudnatSnatInterfaceEnableDisableReply{}},
 		{"timeouts: udp 2^32-1", &cloudnat.CloudnatTimeoutsSet{UDP: ^uint32(0)}, &cloudnat.CloudnatTimeoutsSetReply{}},
@@ -144,56 +144,56 @@ func TestFuzzAPI(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := apiState(t, v)
+			before := fuzzAPIState(t, v)
 			err := conn.Invoke(ctx(), c.req, c.reply)
 			if err != nil && !strings.Contains(err.Error(), "retval") && !strings.Contains(err.Error(), "VPPApiError") {
 				if v.Exited() {
 					t.Fatalf("VPP exited on %s: %v\n%s", c.req.GetMessageName(), err, v.LogTail(40))
 				}
 			}
-			rv := retval(c.reply)
+			rv := fuzzRetval(c.reply)
 			if err == nil && rv == 0 {
 				t.Errorf("%s %+v: accepted (retval 0), want an error code", c.req.GetMessageName(), c.req)
 			}
-			if after := apiState(t, v); after != before {
-				t.Errorf("%s (retval %d, err %v) changed the configuration:\n%s", c.req.GetMessageName(), rv, err, diffLines(before, after))
+			if after := fuzzAPIState(t, v); after != before {
+				t.Errorf("%s (retval %d, err %v) changed the configuration:\n%s", c.req.GetMessageName(), rv, err, fuzzDiffLines(before, after))
 			}
 		})
 	}
 
 	t.Run("random", func(t *testing.T) {
-		seed := envInt(t, "FUZZ_SEED", 1)
-		iters := envInt(t, "FUZZ_API_ITERATIONS", 50)
+		seed := fuzzEnvInt(t, "FUZZ_SEED", 1)
+		iters := fuzzEnvInt(t, "FUZZ_API_ITERATIONS", 50)
 		r := rand.New(rand.NewPCG(uint64(seed), 0x617069))
-		msgs := requestMessages()
+		msgs := fuzzRequestMessages()
 		stats := map[string][2]int{} // refused, accepted
-		state := apiState(t, v)
+		state := fuzzAPIState(t, v)
 		for i := 0; i < iters; i++ {
 			for _, m := range msgs {
 				if m.req == "cloudnat_test_clock_advance" {
 					continue // moves the test clock, not configuration
 				}
 				req := reflect.New(m.reqType).Interface().(api.Message)
-				fill(r, reflect.ValueOf(req).Elem())
+				fuzzFill(r, reflect.ValueOf(req).Elem())
 				var err error
 				rv := int32(0)
 				if m.replyType != nil {
 					reply := reflect.New(m.replyType).Interface().(api.Message)
 					err = conn.Invoke(ctx(), req, reply)
-					rv = retval(reply)
+					rv = fuzzRetval(reply)
 				} else {
-					err = dump(conn, req, m.detailsType)
+					err = fuzzDump(conn, req, m.detailsType)
 				}
 				if v.Exited() {
 					t.Fatalf("FUZZ_SEED=%d: VPP exited on %s %+v\n%s", seed, m.req, req, v.LogTail(40))
 				}
 				s := stats[m.req]
-				now := apiState(t, v)
+				now := fuzzAPIState(t, v)
 				if err != nil || rv != 0 {
 					s[0]++
 					if now != state {
 						t.Errorf("FUZZ_SEED=%d: refused %s %+v (retval %d, %v) changed the configuration:\n%s",
-							seed, m.req, req, rv, err, diffLines(state, now))
+							seed, m.req, req, rv, err, fuzzDiffLines(state, now))
 					}
 				} else {
 					s[1]++
@@ -215,24 +215,24 @@ func TestFuzzAPI(t *testing.T) {
 	})
 }
 
-type apiMsg struct {
+type fuzzAPIMsg struct {
 	req                             string
 	reqType, replyType, detailsType reflect.Type
 }
 
-// requestMessages pairs every request of binapi/cloudnat with its reply
+// fuzzRequestMessages pairs every request of binapi/cloudnat with its reply
 // (or details, for dumps).
-func requestMessages() []apiMsg {
+func fuzzRequestMessages() []fuzzAPIMsg {
 	byName := map[string]reflect.Type{}
 	for _, m := range cloudnat.AllMessages() {
 		byName[m.GetMessageName()] = reflect.TypeOf(m).Elem()
 	}
-	var out []apiMsg
+	var out []fuzzAPIMsg
 	for name, typ := range byName {
 		if strings.HasSuffix(name, "_reply") || strings.HasSuffix(name, "_details") || strings.HasSuffix(name, "_event") {
 			continue
 		}
-		m := apiMsg{req: name, reqType: typ}
+		m := fuzzAPIMsg{req: name, reqType: typ}
 		if r, ok := byName[name+"_reply"]; ok {
 			m.replyType = r
 		} else if d, ok := byName[strings.TrimSuffix(name, "_dump")+"_details"]; ok && strings.HasSuffix(name, "_dump") {
@@ -246,8 +246,8 @@ func requestMessages() []apiMsg {
 	return out
 }
 
-// dump runs a dump request and reads its details.
-func dump(conn api.Connection, req api.Message, details reflect.Type) error {
+// fuzzDump runs a dump request and reads its details.
+func fuzzDump(conn api.Connection, req api.Message, details reflect.Type) error {
 	ch, err := conn.(interface {
 		NewAPIChannel() (api.Channel, error)
 	}).NewAPIChannel()
@@ -265,8 +265,8 @@ func dump(conn api.Connection, req api.Message, details reflect.Type) error {
 	}
 }
 
-// fill sets every field to a boundary or random value.
-func fill(r *rand.Rand, v reflect.Value) {
+// fuzzFill sets every field to a boundary or random value.
+func fuzzFill(r *rand.Rand, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Bool:
 		v.SetBool(r.IntN(2) == 1)
@@ -294,7 +294,7 @@ func fill(r *rand.Rand, v reflect.Value) {
 		v.SetString(string(b))
 	case reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			fill(r, v.Index(i))
+			fuzzFill(r, v.Index(i))
 		}
 		if v.Type().Elem().Kind() == reflect.Uint8 && r.IntN(2) == 0 {
 			// plausible addresses half of the time
@@ -310,13 +310,13 @@ func fill(r *rand.Rand, v reflect.Value) {
 		n := r.IntN(4)
 		s := reflect.MakeSlice(v.Type(), n, n)
 		for i := 0; i < n; i++ {
-			fill(r, s.Index(i))
+			fuzzFill(r, s.Index(i))
 		}
 		v.Set(s)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if v.Type().Field(i).IsExported() {
-				fill(r, v.Field(i))
+				fuzzFill(r, v.Field(i))
 			}
 		}
 		// counts follow their slices (govpp encodes len(slice) anyway)
@@ -331,8 +331,8 @@ func fill(r *rand.Rand, v reflect.Value) {
 	}
 }
 
-// diffLines lists the lines that differ.
-func diffLines(a, b string) string {
+// fuzzDiffLines lists the lines that differ.
+func fuzzDiffLines(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
 	in := map[string]int{}
 	for _, l := range al {

@@ -38,8 +38,8 @@ import (
 // FUZZ_PACKETS (default 20000; make fuzz: 1000000) and FUZZ_SEED (default
 // 1) pick the run; the same seed gives the same packets.
 func TestFuzzPackets(t *testing.T) {
-	total := envInt(t, "FUZZ_PACKETS", 20000)
-	seed := envInt(t, "FUZZ_SEED", 1)
+	total := fuzzEnvInt(t, "FUZZ_PACKETS", 20000)
+	seed := fuzzEnvInt(t, "FUZZ_SEED", 1)
 	v := vh.Start(t, vh.Options{})
 	pg0 := v.NewPG(t, vh.PGConfig{IP4: "10.0.0.1/24", IP6: "10::1/64", Hosts: 3})
 	pg1 := v.NewPG(t, vh.PGConfig{IP4: "20.0.255.254/16", IP6: "20::ffff/64", Hosts: 3})
@@ -73,7 +73,7 @@ func TestFuzzPackets(t *testing.T) {
 	}
 	t.Logf("FUZZ_SEED=%d FUZZ_PACKETS=%d", seed, total)
 
-	A := func(ss ...string) []netip.Addr { return addrs(ss...) }
+	A := func(ss ...string) []netip.Addr { return confAddrs(ss...) }
 	ports := []uint16{53, 80, 8080, 1024, 1025, 1026, 4000, 4001, 33000}
 	outside := A("20.0.0.1", "20.0.0.2", "20.0.1.1", "20::1", "20::2", "20::1:0:1")
 	public := A("30.0.0.1", "30.0.0.2", "30.0.0.10", "30.0.0.11", "30.0.0.12", "30.0.0.13", "30.0.0.40",
@@ -108,7 +108,7 @@ func TestFuzzPackets(t *testing.T) {
 	gen := fuzzpkt.New(uint64(seed))
 	const batch = 6000
 	start := time.Now()
-	c0 := ifCounters(t, v)
+	c0 := fuzzReadIfCounters(t, v)
 	var sent, out int
 	leaks := map[string]int{}
 	var leakSamples []string
@@ -125,7 +125,7 @@ func TestFuzzPackets(t *testing.T) {
 				v6 := gen.V6()
 				p := gen.Next(&s.ep, v6)
 				kinds[strings.SplitN(p.Kind, "+", 2)[0]]++
-				frames = append(frames, rawFrame(s.pg, v6, p.IP))
+				frames = append(frames, fuzzFrame(s.pg, v6, p.IP))
 			}
 			cp, err := v.SendRaw(s.pg, frames, 5*time.Minute)
 			if err != nil || v.Exited() {
@@ -139,7 +139,7 @@ func TestFuzzPackets(t *testing.T) {
 					continue
 				}
 				for _, pkt := range pkts {
-					if why := leak(pkt.Data(), isInside); why != "" {
+					if why := fuzzLeak(pkt.Data(), isInside); why != "" {
 						leaks[why]++
 						if len(leakSamples) < 12 {
 							leakSamples = append(leakSamples, fmt.Sprintf("%s: %s", why, hex.EncodeToString(pkt.Data()[14:min(len(pkt.Data()), 14+64)])))
@@ -157,19 +157,19 @@ func TestFuzzPackets(t *testing.T) {
 	// plugin's clock) and be counted, with one more valid packet to run
 	// the expiry
 	clock(t, v, 10)
-	c1 := ifCounters(t, v)
+	c1 := fuzzReadIfCounters(t, v)
 	rx, tx, drops, punts := c1.sum("rx packets")-c0.sum("rx packets"), c1.sum("tx packets")-c0.sum("tx packets"),
 		c1.sum("drops")-c0.sum("drops"), c1.sum("punt")-c0.sum("punt")
 	t.Logf("fuzz: seed %d, %d packets sent in %s (%v), %d out of the pg interfaces", seed, sent,
 		time.Since(start).Round(time.Second), kinds, out)
 	t.Logf("interface counters: rx %d, tx %d, drops %d, punt %d; rx - tx - drops - punt = %d",
 		rx, tx, drops, punts, int64(rx)-int64(tx)-int64(drops)-int64(punts))
-	t.Logf("top drop reasons:\n%s", topErrors(t, v, 15))
+	t.Logf("top drop reasons:\n%s", fuzzTopErrors(t, v, 15))
 	t.Logf("cnat show fragments:\n%s", v.MustCLI(t, "cnat show fragments"))
 	if rx != uint64(sent) {
 		t.Errorf("pg interfaces received %d packets, %d were sent", rx, sent)
 	}
-	held := heldFragments(t, v)
+	held := fuzzHeldFragments(t, v)
 	if miss := int64(rx) - int64(tx) - int64(drops) - int64(punts); miss > int64(held) {
 		t.Errorf("FUZZ_SEED=%d: %d packets neither sent, dropped (counted) nor punted, %d fragments still held: uncounted drops",
 			seed, miss, held)
@@ -180,7 +180,7 @@ func TestFuzzPackets(t *testing.T) {
 	}
 }
 
-func envInt(t *testing.T, name string, def int) int {
+func fuzzEnvInt(t *testing.T, name string, def int) int {
 	s := os.Getenv(name)
 	if s == "" {
 		return def
@@ -192,8 +192,8 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// rawFrame wraps an IP packet (maybe malformed) from pg's host 0.
-func rawFrame(pg *vh.PG, v6 bool, ip []byte) []byte {
+// fuzzFrame wraps an IP packet (maybe malformed) from pg's host 0.
+func fuzzFrame(pg *vh.PG, v6 bool, ip []byte) []byte {
 	et := []byte{0x08, 0x00}
 	if v6 {
 		et = []byte{0x86, 0xdd}
@@ -203,10 +203,10 @@ func rawFrame(pg *vh.PG, v6 bool, ip []byte) []byte {
 	return f
 }
 
-// leak says why a frame leaving the outside carries an inside address
+// fuzzLeak says why a frame leaving the outside carries an inside address
 // ("" when it does not): the outer source, or the quoted destination of
 // an ICMP error (the inside end of the quoted flow).
-func leak(f []byte, isInside func(netip.Addr) bool) string {
+func fuzzLeak(f []byte, isInside func(netip.Addr) bool) string {
 	if len(f) < 14+20 {
 		return ""
 	}
@@ -257,19 +257,19 @@ func leak(f []byte, isInside func(netip.Addr) bool) string {
 	return ""
 }
 
-// ifCounters are "show interface" counters by interface and name.
-type ifCounterSet map[string]map[string]uint64
+// fuzzIfCounters are "show interface" counters by interface and name.
+type fuzzIfCounters map[string]map[string]uint64
 
-var ifLineRe = regexp.MustCompile(`^(\S+)\s+\d+\s+(up|down)\s+\S+\s+(.*)$`)
+var fuzzIfLineRe = regexp.MustCompile(`^(\S+)\s+\d+\s+(up|down)\s+\S+\s+(.*)$`)
 
-func ifCounters(t *testing.T, v *vh.VPP) ifCounterSet {
+func fuzzReadIfCounters(t *testing.T, v *vh.VPP) fuzzIfCounters {
 	t.Helper()
 	out := v.MustCLI(t, "show interface")
-	cs := ifCounterSet{}
+	cs := fuzzIfCounters{}
 	cur := ""
 	for _, line := range strings.Split(out, "\n") {
 		rest := line
-		if m := ifLineRe.FindStringSubmatch(line); m != nil {
+		if m := fuzzIfLineRe.FindStringSubmatch(line); m != nil {
 			cur, rest = m[1], m[3]
 			cs[cur] = map[string]uint64{}
 		} else if cur == "" || !strings.HasPrefix(line, " ") {
@@ -288,7 +288,7 @@ func ifCounters(t *testing.T, v *vh.VPP) ifCounterSet {
 	return cs
 }
 
-func (cs ifCounterSet) sum(name string) uint64 {
+func (cs fuzzIfCounters) sum(name string) uint64 {
 	var n uint64
 	for _, c := range cs {
 		n += c[name]
@@ -296,21 +296,21 @@ func (cs ifCounterSet) sum(name string) uint64 {
 	return n
 }
 
-var heldRe = regexp.MustCompile(`(?i)held\D*(\d+)`)
+var fuzzHeldRe = regexp.MustCompile(`(?i)held\D*(\d+)`)
 
-// heldFragments is what cnat show fragments reports as held now (0 when
+// fuzzHeldFragments is what cnat show fragments reports as held now (0 when
 // it does not say).
-func heldFragments(t *testing.T, v *vh.VPP) int {
+func fuzzHeldFragments(t *testing.T, v *vh.VPP) int {
 	out, _ := v.CLI("cnat show fragments")
-	if m := heldRe.FindStringSubmatch(out); m != nil {
+	if m := fuzzHeldRe.FindStringSubmatch(out); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
 	return 0
 }
 
-// topErrors lists the largest error counters.
-func topErrors(t *testing.T, v *vh.VPP, n int) string {
+// fuzzTopErrors lists the largest error counters.
+func fuzzTopErrors(t *testing.T, v *vh.VPP, n int) string {
 	es := v.Errors(t)
 	sort.Slice(es, func(i, j int) bool { return es[i].Count > es[j].Count })
 	var b strings.Builder
