@@ -52,6 +52,10 @@ var infoCounters = map[string]bool{
 	"snat_excluded":         true,
 	"no_snat_address":       true,
 	"client_wait":           true,
+	"fragments":             true,
+	"frag_held":             true,
+	"static_translated":     true,
+	"pool_inside":           true,
 }
 
 func dropsFromEntries(entries []adapter.StatEntry) map[string]uint64 {
