@@ -13,7 +13,14 @@ import (
 
 // RPCService defines RPC service cloudnat.
 type RPCService interface {
+	CloudnatFragmentsGet(ctx context.Context, in *CloudnatFragmentsGet) (*CloudnatFragmentsGetReply, error)
+	CloudnatFragmentsSet(ctx context.Context, in *CloudnatFragmentsSet) (*CloudnatFragmentsSetReply, error)
 	CloudnatGetStatus(ctx context.Context, in *CloudnatGetStatus) (*CloudnatGetStatusReply, error)
+	CloudnatPoolAddUpdate(ctx context.Context, in *CloudnatPoolAddUpdate) (*CloudnatPoolAddUpdateReply, error)
+	CloudnatPoolBindAddDel(ctx context.Context, in *CloudnatPoolBindAddDel) (*CloudnatPoolBindAddDelReply, error)
+	CloudnatPoolBindDump(ctx context.Context, in *CloudnatPoolBindDump) (RPCService_CloudnatPoolBindDumpClient, error)
+	CloudnatPoolDel(ctx context.Context, in *CloudnatPoolDel) (*CloudnatPoolDelReply, error)
+	CloudnatPoolDump(ctx context.Context, in *CloudnatPoolDump) (RPCService_CloudnatPoolDumpClient, error)
 	CloudnatSessionDel(ctx context.Context, in *CloudnatSessionDel) (*CloudnatSessionDelReply, error)
 	CloudnatSessionDump(ctx context.Context, in *CloudnatSessionDump) (RPCService_CloudnatSessionDumpClient, error)
 	CloudnatSessionLimitDump(ctx context.Context, in *CloudnatSessionLimitDump) (RPCService_CloudnatSessionLimitDumpClient, error)
@@ -26,12 +33,17 @@ type RPCService interface {
 	CloudnatSnatExcludeDump(ctx context.Context, in *CloudnatSnatExcludeDump) (RPCService_CloudnatSnatExcludeDumpClient, error)
 	CloudnatSnatInterfaceDump(ctx context.Context, in *CloudnatSnatInterfaceDump) (RPCService_CloudnatSnatInterfaceDumpClient, error)
 	CloudnatSnatInterfaceEnableDisable(ctx context.Context, in *CloudnatSnatInterfaceEnableDisable) (*CloudnatSnatInterfaceEnableDisableReply, error)
+	CloudnatStaticAddDel(ctx context.Context, in *CloudnatStaticAddDel) (*CloudnatStaticAddDelReply, error)
+	CloudnatStaticDump(ctx context.Context, in *CloudnatStaticDump) (RPCService_CloudnatStaticDumpClient, error)
+	CloudnatSubscriberBlockAddDel(ctx context.Context, in *CloudnatSubscriberBlockAddDel) (*CloudnatSubscriberBlockAddDelReply, error)
+	CloudnatSubscriberDump(ctx context.Context, in *CloudnatSubscriberDump) (RPCService_CloudnatSubscriberDumpClient, error)
 	CloudnatTestClockAdvance(ctx context.Context, in *CloudnatTestClockAdvance) (*CloudnatTestClockAdvanceReply, error)
 	CloudnatTimeoutsGet(ctx context.Context, in *CloudnatTimeoutsGet) (*CloudnatTimeoutsGetReply, error)
 	CloudnatTimeoutsSet(ctx context.Context, in *CloudnatTimeoutsSet) (*CloudnatTimeoutsSetReply, error)
 	CloudnatTranslationAddUpdate(ctx context.Context, in *CloudnatTranslationAddUpdate) (*CloudnatTranslationAddUpdateReply, error)
 	CloudnatTranslationDel(ctx context.Context, in *CloudnatTranslationDel) (*CloudnatTranslationDelReply, error)
 	CloudnatTranslationDump(ctx context.Context, in *CloudnatTranslationDump) (RPCService_CloudnatTranslationDumpClient, error)
+	CloudnatWantBlockLog(ctx context.Context, in *CloudnatWantBlockLog) (*CloudnatWantBlockLogReply, error)
 }
 
 type serviceClient struct {
@@ -42,6 +54,24 @@ func NewServiceClient(conn api.Connection) RPCService {
 	return &serviceClient{conn}
 }
 
+func (c *serviceClient) CloudnatFragmentsGet(ctx context.Context, in *CloudnatFragmentsGet) (*CloudnatFragmentsGetReply, error) {
+	out := new(CloudnatFragmentsGetReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatFragmentsSet(ctx context.Context, in *CloudnatFragmentsSet) (*CloudnatFragmentsSetReply, error) {
+	out := new(CloudnatFragmentsSetReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
 func (c *serviceClient) CloudnatGetStatus(ctx context.Context, in *CloudnatGetStatus) (*CloudnatGetStatusReply, error) {
 	out := new(CloudnatGetStatusReply)
 	err := c.conn.Invoke(ctx, in, out)
@@ -49,6 +79,119 @@ func (c *serviceClient) CloudnatGetStatus(ctx context.Context, in *CloudnatGetSt
 		return nil, err
 	}
 	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatPoolAddUpdate(ctx context.Context, in *CloudnatPoolAddUpdate) (*CloudnatPoolAddUpdateReply, error) {
+	out := new(CloudnatPoolAddUpdateReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatPoolBindAddDel(ctx context.Context, in *CloudnatPoolBindAddDel) (*CloudnatPoolBindAddDelReply, error) {
+	out := new(CloudnatPoolBindAddDelReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatPoolBindDump(ctx context.Context, in *CloudnatPoolBindDump) (RPCService_CloudnatPoolBindDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatPoolBindDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatPoolBindDumpClient interface {
+	Recv() (*CloudnatPoolBindDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatPoolBindDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatPoolBindDumpClient) Recv() (*CloudnatPoolBindDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatPoolBindDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
+}
+
+func (c *serviceClient) CloudnatPoolDel(ctx context.Context, in *CloudnatPoolDel) (*CloudnatPoolDelReply, error) {
+	out := new(CloudnatPoolDelReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatPoolDump(ctx context.Context, in *CloudnatPoolDump) (RPCService_CloudnatPoolDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatPoolDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatPoolDumpClient interface {
+	Recv() (*CloudnatPoolDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatPoolDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatPoolDumpClient) Recv() (*CloudnatPoolDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatPoolDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
 }
 
 func (c *serviceClient) CloudnatSessionDel(ctx context.Context, in *CloudnatSessionDel) (*CloudnatSessionDelReply, error) {
@@ -363,6 +506,110 @@ func (c *serviceClient) CloudnatSnatInterfaceEnableDisable(ctx context.Context, 
 	return out, api.RetvalToVPPApiError(out.Retval)
 }
 
+func (c *serviceClient) CloudnatStaticAddDel(ctx context.Context, in *CloudnatStaticAddDel) (*CloudnatStaticAddDelReply, error) {
+	out := new(CloudnatStaticAddDelReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatStaticDump(ctx context.Context, in *CloudnatStaticDump) (RPCService_CloudnatStaticDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatStaticDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatStaticDumpClient interface {
+	Recv() (*CloudnatStaticDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatStaticDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatStaticDumpClient) Recv() (*CloudnatStaticDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatStaticDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
+}
+
+func (c *serviceClient) CloudnatSubscriberBlockAddDel(ctx context.Context, in *CloudnatSubscriberBlockAddDel) (*CloudnatSubscriberBlockAddDelReply, error) {
+	out := new(CloudnatSubscriberBlockAddDelReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
+}
+
+func (c *serviceClient) CloudnatSubscriberDump(ctx context.Context, in *CloudnatSubscriberDump) (RPCService_CloudnatSubscriberDumpClient, error) {
+	stream, err := c.conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &serviceClient_CloudnatSubscriberDumpClient{stream}
+	if err := x.Stream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err = x.Stream.SendMsg(&memclnt.ControlPing{}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RPCService_CloudnatSubscriberDumpClient interface {
+	Recv() (*CloudnatSubscriberDetails, error)
+	api.Stream
+}
+
+type serviceClient_CloudnatSubscriberDumpClient struct {
+	api.Stream
+}
+
+func (c *serviceClient_CloudnatSubscriberDumpClient) Recv() (*CloudnatSubscriberDetails, error) {
+	msg, err := c.Stream.RecvMsg()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *CloudnatSubscriberDetails:
+		return m, nil
+	case *memclnt.ControlPingReply:
+		err = c.Stream.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	default:
+		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
+	}
+}
+
 func (c *serviceClient) CloudnatTestClockAdvance(ctx context.Context, in *CloudnatTestClockAdvance) (*CloudnatTestClockAdvanceReply, error) {
 	out := new(CloudnatTestClockAdvanceReply)
 	err := c.conn.Invoke(ctx, in, out)
@@ -449,4 +696,13 @@ func (c *serviceClient_CloudnatTranslationDumpClient) Recv() (*CloudnatTranslati
 	default:
 		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
 	}
+}
+
+func (c *serviceClient) CloudnatWantBlockLog(ctx context.Context, in *CloudnatWantBlockLog) (*CloudnatWantBlockLogReply, error) {
+	out := new(CloudnatWantBlockLogReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
 }

@@ -122,6 +122,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each call")
 	root.AddCommand(a.translationCmd(), a.snatCmd(), a.sessionCmd(), a.timeoutsCmd(), a.limitCmd(), a.interfaceCmd(), a.statusCmd())
+	root.AddCommand(a.natgwCommands()...)
 	return root
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/cloudnat/cloudnat/agent/internal/natgw"
 )
 
 // Proto is an IP protocol number. ICMP means ICMP echo (v4) and ICMPv6 echo
@@ -222,4 +224,7 @@ type Desired struct {
 	SNATInterfaces []SNATInterface
 	Timeouts       Timeouts
 	SessionLimits  []SessionLimit
+	// NATGW holds the NAT gateways, network interfaces and plans
+	// (package natgw); omitted from the state file when empty.
+	NATGW natgw.State `json:",omitzero"`
 }

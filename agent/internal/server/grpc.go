@@ -111,6 +111,7 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	pb.RegisterSessionServiceServer(g, srv)
 	pb.RegisterInterfaceServiceServer(g, srv)
 	pb.RegisterStatusServiceServer(g, srv)
+	pb.RegisterNATGatewayServiceServer(g, NewNATGWService(srv))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)
 	for name := range g.GetServiceInfo() {

@@ -192,6 +192,7 @@ func Clone(d model.Desired) model.Desired {
 		SNATInterfaces: slices.Clone(d.SNATInterfaces),
 		Timeouts:       d.Timeouts,
 		SessionLimits:  slices.Clone(d.SessionLimits),
+		NATGW:          d.NATGW.Clone(),
 	}
 	for i := range out.Translations {
 		out.Translations[i].Backends = slices.Clone(out.Translations[i].Backends)

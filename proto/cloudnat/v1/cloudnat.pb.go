@@ -3191,6 +3191,1604 @@ func (x *GetStatusResponse) GetLastSyncError() string {
 	return ""
 }
 
+// NetworkInterface is a machine's interface, named uniquely per agent.
+type NetworkInterface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// VRF (FIB table id) of its private addresses.
+	Network uint32            `protobuf:"varint,2,opt,name=network,proto3" json:"network,omitempty"`
+	Labels  map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Private IPv4/IPv6 addresses (the first of each family is translated).
+	Ips []string `protobuf:"bytes,4,rep,name=ips,proto3" json:"ips,omitempty"`
+	// Optional 1:1 static NAT of the interface's first address of the same
+	// family. An interface with a virtual IP is never a gateway member.
+	VirtualIp string `protobuf:"bytes,5,opt,name=virtual_ip,json=virtualIp,proto3" json:"virtual_ip,omitempty"`
+	// Table of the virtual IP (default 0).
+	OutsideVrf    uint32 `protobuf:"varint,6,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInterface) Reset() {
+	*x = NetworkInterface{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInterface) ProtoMessage() {}
+
+func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
+func (*NetworkInterface) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *NetworkInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetNetwork() uint32 {
+	if x != nil {
+		return x.Network
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *NetworkInterface) GetIps() []string {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NetworkInterface) GetVirtualIp() string {
+	if x != nil {
+		return x.VirtualIp
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+type LabelSelectorRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Values        []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelSelectorRequirement) Reset() {
+	*x = LabelSelectorRequirement{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSelectorRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSelectorRequirement) ProtoMessage() {}
+
+func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
+func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *LabelSelectorRequirement) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *LabelSelectorRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *LabelSelectorRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// LabelSelector as Kubernetes: unset selects nothing, empty everything.
+type LabelSelector struct {
+	state            protoimpl.MessageState      `protogen:"open.v1"`
+	MatchLabels      map[string]string           `protobuf:"bytes,1,rep,name=match_labels,json=matchLabels,proto3" json:"match_labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MatchExpressions []*LabelSelectorRequirement `protobuf:"bytes,2,rep,name=match_expressions,json=matchExpressions,proto3" json:"match_expressions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LabelSelector) Reset() {
+	*x = LabelSelector{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSelector) ProtoMessage() {}
+
+func (x *LabelSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
+func (*LabelSelector) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *LabelSelector) GetMatchLabels() map[string]string {
+	if x != nil {
+		return x.MatchLabels
+	}
+	return nil
+}
+
+func (x *LabelSelector) GetMatchExpressions() []*LabelSelectorRequirement {
+	if x != nil {
+		return x.MatchExpressions
+	}
+	return nil
+}
+
+// NATGatewayIP is a named entry of a gateway's ips: one address per family.
+type NATGatewayIP struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Addresses     []string               `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayIP) Reset() {
+	*x = NATGatewayIP{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayIP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayIP) ProtoMessage() {}
+
+func (x *NATGatewayIP) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayIP.ProtoReflect.Descriptor instead.
+func (*NATGatewayIP) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *NATGatewayIP) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NATGatewayIP) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type NATGateway struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "Public" (default).
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// "IPv4", "IPv6" or both (default: the families of ips[0]).
+	IpFamilies []string `protobuf:"bytes,3,rep,name=ip_families,json=ipFamilies,proto3" json:"ip_families,omitempty"`
+	// VRF of the members' private addresses.
+	Network uint32 `protobuf:"varint,4,opt,name=network,proto3" json:"network,omitempty"`
+	// VRF of the gateway's public addresses (default 0); not in IEP-4.
+	OutsideVrf uint32          `protobuf:"varint,5,opt,name=outside_vrf,json=outsideVrf,proto3" json:"outside_vrf,omitempty"`
+	Ips        []*NATGatewayIP `protobuf:"bytes,6,rep,name=ips,proto3" json:"ips,omitempty"`
+	// A power of two from 64 to 32768 (default 64).
+	PortsPerNetworkInterface uint32         `protobuf:"varint,7,opt,name=ports_per_network_interface,json=portsPerNetworkInterface,proto3" json:"ports_per_network_interface,omitempty"`
+	NetworkInterfaceSelector *LabelSelector `protobuf:"bytes,8,opt,name=network_interface_selector,json=networkInterfaceSelector,proto3" json:"network_interface_selector,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *NATGateway) Reset() {
+	*x = NATGateway{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGateway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGateway) ProtoMessage() {}
+
+func (x *NATGateway) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGateway.ProtoReflect.Descriptor instead.
+func (*NATGateway) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *NATGateway) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NATGateway) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *NATGateway) GetIpFamilies() []string {
+	if x != nil {
+		return x.IpFamilies
+	}
+	return nil
+}
+
+func (x *NATGateway) GetNetwork() uint32 {
+	if x != nil {
+		return x.Network
+	}
+	return 0
+}
+
+func (x *NATGateway) GetOutsideVrf() uint32 {
+	if x != nil {
+		return x.OutsideVrf
+	}
+	return 0
+}
+
+func (x *NATGateway) GetIps() []*NATGatewayIP {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NATGateway) GetPortsPerNetworkInterface() uint32 {
+	if x != nil {
+		return x.PortsPerNetworkInterface
+	}
+	return 0
+}
+
+func (x *NATGateway) GetNetworkInterfaceSelector() *LabelSelector {
+	if x != nil {
+		return x.NetworkInterfaceSelector
+	}
+	return nil
+}
+
+type NATGatewayMemberAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Family        string                 `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	Outside       string                 `protobuf:"bytes,3,opt,name=outside,proto3" json:"outside,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayMemberAddress) Reset() {
+	*x = NATGatewayMemberAddress{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayMemberAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayMemberAddress) ProtoMessage() {}
+
+func (x *NATGatewayMemberAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayMemberAddress.ProtoReflect.Descriptor instead.
+func (*NATGatewayMemberAddress) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *NATGatewayMemberAddress) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *NATGatewayMemberAddress) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *NATGatewayMemberAddress) GetOutside() string {
+	if x != nil {
+		return x.Outside
+	}
+	return ""
+}
+
+type NATGatewayMember struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// The ips entry whose addresses the member uses.
+	IpName        string                     `protobuf:"bytes,2,opt,name=ip_name,json=ipName,proto3" json:"ip_name,omitempty"`
+	PortStart     uint32                     `protobuf:"varint,3,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd       uint32                     `protobuf:"varint,4,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Addresses     []*NATGatewayMemberAddress `protobuf:"bytes,5,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayMember) Reset() {
+	*x = NATGatewayMember{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayMember) ProtoMessage() {}
+
+func (x *NATGatewayMember) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayMember.ProtoReflect.Descriptor instead.
+func (*NATGatewayMember) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *NATGatewayMember) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayMember) GetIpName() string {
+	if x != nil {
+		return x.IpName
+	}
+	return ""
+}
+
+func (x *NATGatewayMember) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *NATGatewayMember) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *NATGatewayMember) GetAddresses() []*NATGatewayMemberAddress {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type NATGatewayUnassigned struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Interface string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// "gateway full", or why the interface cannot be a member.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayUnassigned) Reset() {
+	*x = NATGatewayUnassigned{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayUnassigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayUnassigned) ProtoMessage() {}
+
+func (x *NATGatewayUnassigned) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayUnassigned.ProtoReflect.Descriptor instead.
+func (*NATGatewayUnassigned) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *NATGatewayUnassigned) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayUnassigned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// NATGatewayBlock is a block released by the last re-plan.
+type NATGatewayBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	Inside        string                 `protobuf:"bytes,2,opt,name=inside,proto3" json:"inside,omitempty"`
+	Outside       string                 `protobuf:"bytes,3,opt,name=outside,proto3" json:"outside,omitempty"`
+	PortStart     uint32                 `protobuf:"varint,4,opt,name=port_start,json=portStart,proto3" json:"port_start,omitempty"`
+	PortEnd       uint32                 `protobuf:"varint,5,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayBlock) Reset() {
+	*x = NATGatewayBlock{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayBlock) ProtoMessage() {}
+
+func (x *NATGatewayBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayBlock.ProtoReflect.Descriptor instead.
+func (*NATGatewayBlock) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *NATGatewayBlock) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetInside() string {
+	if x != nil {
+		return x.Inside
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetOutside() string {
+	if x != nil {
+		return x.Outside
+	}
+	return ""
+}
+
+func (x *NATGatewayBlock) GetPortStart() uint32 {
+	if x != nil {
+		return x.PortStart
+	}
+	return 0
+}
+
+func (x *NATGatewayBlock) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+type NATGatewayStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ips   []*NATGatewayIP        `protobuf:"bytes,1,rep,name=ips,proto3" json:"ips,omitempty"`
+	// ports_per_network_interface x members with ports.
+	PortsUsed  uint64                  `protobuf:"varint,2,opt,name=ports_used,json=portsUsed,proto3" json:"ports_used,omitempty"`
+	Members    []*NATGatewayMember     `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Unassigned []*NATGatewayUnassigned `protobuf:"bytes,4,rep,name=unassigned,proto3" json:"unassigned,omitempty"`
+	// What the last re-plan released (drained: sessions end, ports wait the
+	// pool's reuse delay); drained_total counts every released block.
+	Drained      []*NATGatewayBlock `protobuf:"bytes,5,rep,name=drained,proto3" json:"drained,omitempty"`
+	DrainedTotal uint64             `protobuf:"varint,6,opt,name=drained_total,json=drainedTotal,proto3" json:"drained_total,omitempty"`
+	// Counts the plans that changed something (1 for the first).
+	Generation               uint64 `protobuf:"varint,7,opt,name=generation,proto3" json:"generation,omitempty"`
+	PortsPerNetworkInterface uint32 `protobuf:"varint,8,opt,name=ports_per_network_interface,json=portsPerNetworkInterface,proto3" json:"ports_per_network_interface,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *NATGatewayStatus) Reset() {
+	*x = NATGatewayStatus{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayStatus) ProtoMessage() {}
+
+func (x *NATGatewayStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayStatus.ProtoReflect.Descriptor instead.
+func (*NATGatewayStatus) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *NATGatewayStatus) GetIps() []*NATGatewayIP {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetPortsUsed() uint64 {
+	if x != nil {
+		return x.PortsUsed
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetMembers() []*NATGatewayMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetUnassigned() []*NATGatewayUnassigned {
+	if x != nil {
+		return x.Unassigned
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetDrained() []*NATGatewayBlock {
+	if x != nil {
+		return x.Drained
+	}
+	return nil
+}
+
+func (x *NATGatewayStatus) GetDrainedTotal() uint64 {
+	if x != nil {
+		return x.DrainedTotal
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *NATGatewayStatus) GetPortsPerNetworkInterface() uint32 {
+	if x != nil {
+		return x.PortsPerNetworkInterface
+	}
+	return 0
+}
+
+type NATGatewayResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateway       *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Status        *NATGatewayStatus      `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NATGatewayResponse) Reset() {
+	*x = NATGatewayResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NATGatewayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NATGatewayResponse) ProtoMessage() {}
+
+func (x *NATGatewayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NATGatewayResponse.ProtoReflect.Descriptor instead.
+func (*NATGatewayResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *NATGatewayResponse) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+func (x *NATGatewayResponse) GetStatus() *NATGatewayStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type CreateNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateway       *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNATGatewayRequest) Reset() {
+	*x = CreateNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNATGatewayRequest) ProtoMessage() {}
+
+func (x *CreateNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*CreateNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CreateNATGatewayRequest) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+type UpdateNATGatewayRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Gateway *NATGateway            `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	// Create the gateway when it does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNATGatewayRequest) Reset() {
+	*x = UpdateNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNATGatewayRequest) ProtoMessage() {}
+
+func (x *UpdateNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UpdateNATGatewayRequest) GetGateway() *NATGateway {
+	if x != nil {
+		return x.Gateway
+	}
+	return nil
+}
+
+func (x *UpdateNATGatewayRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNATGatewayRequest) Reset() {
+	*x = DeleteNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNATGatewayRequest) ProtoMessage() {}
+
+func (x *DeleteNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeleteNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteNATGatewayRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNATGatewayResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNATGatewayResponse) Reset() {
+	*x = DeleteNATGatewayResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNATGatewayResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNATGatewayResponse) ProtoMessage() {}
+
+func (x *DeleteNATGatewayResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNATGatewayResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNATGatewayResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{62}
+}
+
+type GetNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNATGatewayRequest) Reset() {
+	*x = GetNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNATGatewayRequest) ProtoMessage() {}
+
+func (x *GetNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*GetNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *GetNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListNATGatewaysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNATGatewaysRequest) Reset() {
+	*x = ListNATGatewaysRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNATGatewaysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNATGatewaysRequest) ProtoMessage() {}
+
+func (x *ListNATGatewaysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNATGatewaysRequest.ProtoReflect.Descriptor instead.
+func (*ListNATGatewaysRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{64}
+}
+
+type ListNATGatewaysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gateways      []*NATGatewayResponse  `protobuf:"bytes,1,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNATGatewaysResponse) Reset() {
+	*x = ListNATGatewaysResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNATGatewaysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNATGatewaysResponse) ProtoMessage() {}
+
+func (x *ListNATGatewaysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNATGatewaysResponse.ProtoReflect.Descriptor instead.
+func (*ListNATGatewaysResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *ListNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+// WatchNATGatewayRequest: name empty watches every gateway.
+type WatchNATGatewayRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNATGatewayRequest) Reset() {
+	*x = WatchNATGatewayRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNATGatewayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNATGatewayRequest) ProtoMessage() {}
+
+func (x *WatchNATGatewayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNATGatewayRequest.ProtoReflect.Descriptor instead.
+func (*WatchNATGatewayRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *WatchNATGatewayRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type NetworkInterfaceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInterfaceResponse) Reset() {
+	*x = NetworkInterfaceResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInterfaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInterfaceResponse) ProtoMessage() {}
+
+func (x *NetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInterfaceResponse.ProtoReflect.Descriptor instead.
+func (*NetworkInterfaceResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *NetworkInterfaceResponse) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+type CreateNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNetworkInterfaceRequest) Reset() {
+	*x = CreateNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *CreateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*CreateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *CreateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+type UpdateNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     *NetworkInterface      `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNetworkInterfaceRequest) Reset() {
+	*x = UpdateNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *UpdateNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *UpdateNetworkInterfaceRequest) GetInterface() *NetworkInterface {
+	if x != nil {
+		return x.Interface
+	}
+	return nil
+}
+
+func (x *UpdateNetworkInterfaceRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	AllowMissing  bool                   `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkInterfaceRequest) Reset() {
+	*x = DeleteNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *DeleteNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *DeleteNetworkInterfaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteNetworkInterfaceRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+type DeleteNetworkInterfaceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkInterfaceResponse) Reset() {
+	*x = DeleteNetworkInterfaceResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkInterfaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkInterfaceResponse) ProtoMessage() {}
+
+func (x *DeleteNetworkInterfaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkInterfaceResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkInterfaceResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{71}
+}
+
+type GetNetworkInterfaceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNetworkInterfaceRequest) Reset() {
+	*x = GetNetworkInterfaceRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNetworkInterfaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNetworkInterfaceRequest) ProtoMessage() {}
+
+func (x *GetNetworkInterfaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNetworkInterfaceRequest.ProtoReflect.Descriptor instead.
+func (*GetNetworkInterfaceRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetNetworkInterfaceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListNetworkInterfacesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this network (VRF).
+	Network       *uint32 `protobuf:"varint,1,opt,name=network,proto3,oneof" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworkInterfacesRequest) Reset() {
+	*x = ListNetworkInterfacesRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkInterfacesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkInterfacesRequest) ProtoMessage() {}
+
+func (x *ListNetworkInterfacesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkInterfacesRequest.ProtoReflect.Descriptor instead.
+func (*ListNetworkInterfacesRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ListNetworkInterfacesRequest) GetNetwork() uint32 {
+	if x != nil && x.Network != nil {
+		return *x.Network
+	}
+	return 0
+}
+
+type ListNetworkInterfacesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*NetworkInterface    `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworkInterfacesResponse) Reset() {
+	*x = ListNetworkInterfacesResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworkInterfacesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworkInterfacesResponse) ProtoMessage() {}
+
+func (x *ListNetworkInterfacesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworkInterfacesResponse.ProtoReflect.Descriptor instead.
+func (*ListNetworkInterfacesResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ListNetworkInterfacesResponse) GetInterfaces() []*NetworkInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+// ApplyNATGatewaysRequest creates or replaces interfaces and gateways in
+// one change (one plan): `cloudnatctl apply -f`.
+type ApplyNATGatewaysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*NetworkInterface    `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Gateways      []*NATGateway          `protobuf:"bytes,2,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyNATGatewaysRequest) Reset() {
+	*x = ApplyNATGatewaysRequest{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyNATGatewaysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyNATGatewaysRequest) ProtoMessage() {}
+
+func (x *ApplyNATGatewaysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyNATGatewaysRequest.ProtoReflect.Descriptor instead.
+func (*ApplyNATGatewaysRequest) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ApplyNATGatewaysRequest) GetInterfaces() []*NetworkInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *ApplyNATGatewaysRequest) GetGateways() []*NATGateway {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+type ApplyNATGatewaysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gateways' plans after the change, in name order.
+	Gateways      []*NATGatewayResponse `protobuf:"bytes,1,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyNATGatewaysResponse) Reset() {
+	*x = ApplyNATGatewaysResponse{}
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyNATGatewaysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyNATGatewaysResponse) ProtoMessage() {}
+
+func (x *ApplyNATGatewaysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cloudnat_v1_cloudnat_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyNATGatewaysResponse.ProtoReflect.Descriptor instead.
+func (*ApplyNATGatewaysResponse) Descriptor() ([]byte, []int) {
+	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *ApplyNATGatewaysResponse) GetGateways() []*NATGatewayResponse {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
 var File_cloudnat_v1_cloudnat_proto protoreflect.FileDescriptor
 
 const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
@@ -3398,7 +4996,126 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x06intent\x18\x04 \x01(\v2\x19.cloudnat.v1.IntentCountsR\x06intent\x120\n" +
 	"\x05items\x18\x05 \x03(\v2\x1a.cloudnat.v1.ReconcileItemR\x05items\x12@\n" +
 	"\x0elast_full_sync\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\flastFullSync\x12&\n" +
-	"\x0flast_sync_error\x18\a \x01(\tR\rlastSyncError*p\n" +
+	"\x0flast_sync_error\x18\a \x01(\tR\rlastSyncError\"\x90\x02\n" +
+	"\x10NetworkInterface\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\anetwork\x18\x02 \x01(\rR\anetwork\x12A\n" +
+	"\x06labels\x18\x03 \x03(\v2).cloudnat.v1.NetworkInterface.LabelsEntryR\x06labels\x12\x10\n" +
+	"\x03ips\x18\x04 \x03(\tR\x03ips\x12\x1d\n" +
+	"\n" +
+	"virtual_ip\x18\x05 \x01(\tR\tvirtualIp\x12\x1f\n" +
+	"\voutside_vrf\x18\x06 \x01(\rR\n" +
+	"outsideVrf\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x18LabelSelectorRequirement\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\"\xf3\x01\n" +
+	"\rLabelSelector\x12N\n" +
+	"\fmatch_labels\x18\x01 \x03(\v2+.cloudnat.v1.LabelSelector.MatchLabelsEntryR\vmatchLabels\x12R\n" +
+	"\x11match_expressions\x18\x02 \x03(\v2%.cloudnat.v1.LabelSelectorRequirementR\x10matchExpressions\x1a>\n" +
+	"\x10MatchLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\fNATGatewayIP\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\"\xd6\x02\n" +
+	"\n" +
+	"NATGateway\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1f\n" +
+	"\vip_families\x18\x03 \x03(\tR\n" +
+	"ipFamilies\x12\x18\n" +
+	"\anetwork\x18\x04 \x01(\rR\anetwork\x12\x1f\n" +
+	"\voutside_vrf\x18\x05 \x01(\rR\n" +
+	"outsideVrf\x12+\n" +
+	"\x03ips\x18\x06 \x03(\v2\x19.cloudnat.v1.NATGatewayIPR\x03ips\x12=\n" +
+	"\x1bports_per_network_interface\x18\a \x01(\rR\x18portsPerNetworkInterface\x12X\n" +
+	"\x1anetwork_interface_selector\x18\b \x01(\v2\x1a.cloudnat.v1.LabelSelectorR\x18networkInterfaceSelector\"c\n" +
+	"\x17NATGatewayMemberAddress\x12\x16\n" +
+	"\x06family\x18\x01 \x01(\tR\x06family\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12\x18\n" +
+	"\aoutside\x18\x03 \x01(\tR\aoutside\"\xc7\x01\n" +
+	"\x10NATGatewayMember\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x17\n" +
+	"\aip_name\x18\x02 \x01(\tR\x06ipName\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x03 \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\x04 \x01(\rR\aportEnd\x12B\n" +
+	"\taddresses\x18\x05 \x03(\v2$.cloudnat.v1.NATGatewayMemberAddressR\taddresses\"L\n" +
+	"\x14NATGatewayUnassigned\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9b\x01\n" +
+	"\x0fNATGatewayBlock\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06inside\x18\x02 \x01(\tR\x06inside\x12\x18\n" +
+	"\aoutside\x18\x03 \x01(\tR\aoutside\x12\x1d\n" +
+	"\n" +
+	"port_start\x18\x04 \x01(\rR\tportStart\x12\x19\n" +
+	"\bport_end\x18\x05 \x01(\rR\aportEnd\"\x96\x03\n" +
+	"\x10NATGatewayStatus\x12+\n" +
+	"\x03ips\x18\x01 \x03(\v2\x19.cloudnat.v1.NATGatewayIPR\x03ips\x12\x1d\n" +
+	"\n" +
+	"ports_used\x18\x02 \x01(\x04R\tportsUsed\x127\n" +
+	"\amembers\x18\x03 \x03(\v2\x1d.cloudnat.v1.NATGatewayMemberR\amembers\x12A\n" +
+	"\n" +
+	"unassigned\x18\x04 \x03(\v2!.cloudnat.v1.NATGatewayUnassignedR\n" +
+	"unassigned\x126\n" +
+	"\adrained\x18\x05 \x03(\v2\x1c.cloudnat.v1.NATGatewayBlockR\adrained\x12#\n" +
+	"\rdrained_total\x18\x06 \x01(\x04R\fdrainedTotal\x12\x1e\n" +
+	"\n" +
+	"generation\x18\a \x01(\x04R\n" +
+	"generation\x12=\n" +
+	"\x1bports_per_network_interface\x18\b \x01(\rR\x18portsPerNetworkInterface\"~\n" +
+	"\x12NATGatewayResponse\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\x125\n" +
+	"\x06status\x18\x02 \x01(\v2\x1d.cloudnat.v1.NATGatewayStatusR\x06status\"L\n" +
+	"\x17CreateNATGatewayRequest\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\"q\n" +
+	"\x17UpdateNATGatewayRequest\x121\n" +
+	"\agateway\x18\x01 \x01(\v2\x17.cloudnat.v1.NATGatewayR\agateway\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"R\n" +
+	"\x17DeleteNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"\x1a\n" +
+	"\x18DeleteNATGatewayResponse\"*\n" +
+	"\x14GetNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
+	"\x16ListNATGatewaysRequest\"V\n" +
+	"\x17ListNATGatewaysResponse\x12;\n" +
+	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways\",\n" +
+	"\x16WatchNATGatewayRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x18NetworkInterfaceResponse\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\"\\\n" +
+	"\x1dCreateNetworkInterfaceRequest\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\"\x81\x01\n" +
+	"\x1dUpdateNetworkInterfaceRequest\x12;\n" +
+	"\tinterface\x18\x01 \x01(\v2\x1d.cloudnat.v1.NetworkInterfaceR\tinterface\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"X\n" +
+	"\x1dDeleteNetworkInterfaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\" \n" +
+	"\x1eDeleteNetworkInterfaceResponse\"0\n" +
+	"\x1aGetNetworkInterfaceRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
+	"\x1cListNetworkInterfacesRequest\x12\x1d\n" +
+	"\anetwork\x18\x01 \x01(\rH\x00R\anetwork\x88\x01\x01B\n" +
+	"\n" +
+	"\b_network\"^\n" +
+	"\x1dListNetworkInterfacesResponse\x12=\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2\x1d.cloudnat.v1.NetworkInterfaceR\n" +
+	"interfaces\"\x8d\x01\n" +
+	"\x17ApplyNATGatewaysRequest\x12=\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2\x1d.cloudnat.v1.NetworkInterfaceR\n" +
+	"interfaces\x123\n" +
+	"\bgateways\x18\x02 \x03(\v2\x17.cloudnat.v1.NATGatewayR\bgateways\"W\n" +
+	"\x18ApplyNATGatewaysResponse\x12;\n" +
+	"\bgateways\x18\x01 \x03(\v2\x1f.cloudnat.v1.NATGatewayResponseR\bgateways*p\n" +
 	"\bProtocol\x12\x18\n" +
 	"\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROTOCOL_ICMP\x10\x01\x12\x10\n" +
@@ -3455,7 +5172,20 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x10InterfaceService\x12Y\n" +
 	"\x0eListInterfaces\x12\".cloudnat.v1.ListInterfacesRequest\x1a#.cloudnat.v1.ListInterfacesResponse2[\n" +
 	"\rStatusService\x12J\n" +
-	"\tGetStatus\x12\x1d.cloudnat.v1.GetStatusRequest\x1a\x1e.cloudnat.v1.GetStatusResponseB;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
+	"\tGetStatus\x12\x1d.cloudnat.v1.GetStatusRequest\x1a\x1e.cloudnat.v1.GetStatusResponse2\xbd\t\n" +
+	"\x11NATGatewayService\x12Y\n" +
+	"\x10CreateNATGateway\x12$.cloudnat.v1.CreateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12Y\n" +
+	"\x10UpdateNATGateway\x12$.cloudnat.v1.UpdateNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12_\n" +
+	"\x10DeleteNATGateway\x12$.cloudnat.v1.DeleteNATGatewayRequest\x1a%.cloudnat.v1.DeleteNATGatewayResponse\x12S\n" +
+	"\rGetNATGateway\x12!.cloudnat.v1.GetNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse\x12\\\n" +
+	"\x0fListNATGateways\x12#.cloudnat.v1.ListNATGatewaysRequest\x1a$.cloudnat.v1.ListNATGatewaysResponse\x12Y\n" +
+	"\x0fWatchNATGateway\x12#.cloudnat.v1.WatchNATGatewayRequest\x1a\x1f.cloudnat.v1.NATGatewayResponse0\x01\x12k\n" +
+	"\x16CreateNetworkInterface\x12*.cloudnat.v1.CreateNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12k\n" +
+	"\x16UpdateNetworkInterface\x12*.cloudnat.v1.UpdateNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12q\n" +
+	"\x16DeleteNetworkInterface\x12*.cloudnat.v1.DeleteNetworkInterfaceRequest\x1a+.cloudnat.v1.DeleteNetworkInterfaceResponse\x12e\n" +
+	"\x13GetNetworkInterface\x12'.cloudnat.v1.GetNetworkInterfaceRequest\x1a%.cloudnat.v1.NetworkInterfaceResponse\x12n\n" +
+	"\x15ListNetworkInterfaces\x12).cloudnat.v1.ListNetworkInterfacesRequest\x1a*.cloudnat.v1.ListNetworkInterfacesResponse\x12_\n" +
+	"\x10ApplyNATGateways\x12$.cloudnat.v1.ApplyNATGatewaysRequest\x1a%.cloudnat.v1.ApplyNATGatewaysResponseB;Z9github.com/cloudnat/cloudnat/proto/cloudnat/v1;cloudnatv1b\x06proto3"
 
 var (
 	file_cloudnat_v1_cloudnat_proto_rawDescOnce sync.Once
@@ -3470,160 +5200,237 @@ func file_cloudnat_v1_cloudnat_proto_rawDescGZIP() []byte {
 }
 
 var file_cloudnat_v1_cloudnat_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_cloudnat_v1_cloudnat_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_cloudnat_v1_cloudnat_proto_goTypes = []any{
-	(Protocol)(0),                      // 0: cloudnat.v1.Protocol
-	(SyncState)(0),                     // 1: cloudnat.v1.SyncState
-	(TranslationKind)(0),               // 2: cloudnat.v1.TranslationKind
-	(LBMethod)(0),                      // 3: cloudnat.v1.LBMethod
-	(HashField)(0),                     // 4: cloudnat.v1.HashField
-	(TCPState)(0),                      // 5: cloudnat.v1.TCPState
-	(*Sync)(nil),                       // 6: cloudnat.v1.Sync
-	(*TranslationKey)(nil),             // 7: cloudnat.v1.TranslationKey
-	(*Backend)(nil),                    // 8: cloudnat.v1.Backend
-	(*Translation)(nil),                // 9: cloudnat.v1.Translation
-	(*CreateTranslationRequest)(nil),   // 10: cloudnat.v1.CreateTranslationRequest
-	(*UpdateTranslationRequest)(nil),   // 11: cloudnat.v1.UpdateTranslationRequest
-	(*TranslationResponse)(nil),        // 12: cloudnat.v1.TranslationResponse
-	(*DeleteTranslationRequest)(nil),   // 13: cloudnat.v1.DeleteTranslationRequest
-	(*DeleteTranslationResponse)(nil),  // 14: cloudnat.v1.DeleteTranslationResponse
-	(*GetTranslationRequest)(nil),      // 15: cloudnat.v1.GetTranslationRequest
-	(*ListTranslationsRequest)(nil),    // 16: cloudnat.v1.ListTranslationsRequest
-	(*ListTranslationsResponse)(nil),   // 17: cloudnat.v1.ListTranslationsResponse
-	(*SNATAddress)(nil),                // 18: cloudnat.v1.SNATAddress
-	(*SNATExclusion)(nil),              // 19: cloudnat.v1.SNATExclusion
-	(*SNATInterface)(nil),              // 20: cloudnat.v1.SNATInterface
-	(*SetSNATAddressesRequest)(nil),    // 21: cloudnat.v1.SetSNATAddressesRequest
-	(*SetSNATAddressesResponse)(nil),   // 22: cloudnat.v1.SetSNATAddressesResponse
-	(*AddSNATExclusionRequest)(nil),    // 23: cloudnat.v1.AddSNATExclusionRequest
-	(*DeleteSNATExclusionRequest)(nil), // 24: cloudnat.v1.DeleteSNATExclusionRequest
-	(*SNATExclusionResponse)(nil),      // 25: cloudnat.v1.SNATExclusionResponse
-	(*SNATInterfaceRequest)(nil),       // 26: cloudnat.v1.SNATInterfaceRequest
-	(*SNATInterfaceResponse)(nil),      // 27: cloudnat.v1.SNATInterfaceResponse
-	(*GetSNATRequest)(nil),             // 28: cloudnat.v1.GetSNATRequest
-	(*GetSNATResponse)(nil),            // 29: cloudnat.v1.GetSNATResponse
-	(*Session)(nil),                    // 30: cloudnat.v1.Session
-	(*ListSessionsRequest)(nil),        // 31: cloudnat.v1.ListSessionsRequest
-	(*DeleteSessionRequest)(nil),       // 32: cloudnat.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),      // 33: cloudnat.v1.DeleteSessionResponse
-	(*PurgeSessionsRequest)(nil),       // 34: cloudnat.v1.PurgeSessionsRequest
-	(*PurgeSessionsResponse)(nil),      // 35: cloudnat.v1.PurgeSessionsResponse
-	(*Timeouts)(nil),                   // 36: cloudnat.v1.Timeouts
-	(*SetTimeoutsRequest)(nil),         // 37: cloudnat.v1.SetTimeoutsRequest
-	(*TimeoutsResponse)(nil),           // 38: cloudnat.v1.TimeoutsResponse
-	(*GetTimeoutsRequest)(nil),         // 39: cloudnat.v1.GetTimeoutsRequest
-	(*SessionLimit)(nil),               // 40: cloudnat.v1.SessionLimit
-	(*SetSessionLimitRequest)(nil),     // 41: cloudnat.v1.SetSessionLimitRequest
-	(*SessionLimitResponse)(nil),       // 42: cloudnat.v1.SessionLimitResponse
-	(*ListSessionLimitsRequest)(nil),   // 43: cloudnat.v1.ListSessionLimitsRequest
-	(*ListSessionLimitsResponse)(nil),  // 44: cloudnat.v1.ListSessionLimitsResponse
-	(*Interface)(nil),                  // 45: cloudnat.v1.Interface
-	(*ListInterfacesRequest)(nil),      // 46: cloudnat.v1.ListInterfacesRequest
-	(*ListInterfacesResponse)(nil),     // 47: cloudnat.v1.ListInterfacesResponse
-	(*DataplaneStatus)(nil),            // 48: cloudnat.v1.DataplaneStatus
-	(*Counters)(nil),                   // 49: cloudnat.v1.Counters
-	(*ReconcileItem)(nil),              // 50: cloudnat.v1.ReconcileItem
-	(*IntentCounts)(nil),               // 51: cloudnat.v1.IntentCounts
-	(*GetStatusRequest)(nil),           // 52: cloudnat.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),          // 53: cloudnat.v1.GetStatusResponse
-	nil,                                // 54: cloudnat.v1.Counters.DropsEntry
-	(*durationpb.Duration)(nil),        // 55: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 56: google.protobuf.Timestamp
+	(Protocol)(0),                          // 0: cloudnat.v1.Protocol
+	(SyncState)(0),                         // 1: cloudnat.v1.SyncState
+	(TranslationKind)(0),                   // 2: cloudnat.v1.TranslationKind
+	(LBMethod)(0),                          // 3: cloudnat.v1.LBMethod
+	(HashField)(0),                         // 4: cloudnat.v1.HashField
+	(TCPState)(0),                          // 5: cloudnat.v1.TCPState
+	(*Sync)(nil),                           // 6: cloudnat.v1.Sync
+	(*TranslationKey)(nil),                 // 7: cloudnat.v1.TranslationKey
+	(*Backend)(nil),                        // 8: cloudnat.v1.Backend
+	(*Translation)(nil),                    // 9: cloudnat.v1.Translation
+	(*CreateTranslationRequest)(nil),       // 10: cloudnat.v1.CreateTranslationRequest
+	(*UpdateTranslationRequest)(nil),       // 11: cloudnat.v1.UpdateTranslationRequest
+	(*TranslationResponse)(nil),            // 12: cloudnat.v1.TranslationResponse
+	(*DeleteTranslationRequest)(nil),       // 13: cloudnat.v1.DeleteTranslationRequest
+	(*DeleteTranslationResponse)(nil),      // 14: cloudnat.v1.DeleteTranslationResponse
+	(*GetTranslationRequest)(nil),          // 15: cloudnat.v1.GetTranslationRequest
+	(*ListTranslationsRequest)(nil),        // 16: cloudnat.v1.ListTranslationsRequest
+	(*ListTranslationsResponse)(nil),       // 17: cloudnat.v1.ListTranslationsResponse
+	(*SNATAddress)(nil),                    // 18: cloudnat.v1.SNATAddress
+	(*SNATExclusion)(nil),                  // 19: cloudnat.v1.SNATExclusion
+	(*SNATInterface)(nil),                  // 20: cloudnat.v1.SNATInterface
+	(*SetSNATAddressesRequest)(nil),        // 21: cloudnat.v1.SetSNATAddressesRequest
+	(*SetSNATAddressesResponse)(nil),       // 22: cloudnat.v1.SetSNATAddressesResponse
+	(*AddSNATExclusionRequest)(nil),        // 23: cloudnat.v1.AddSNATExclusionRequest
+	(*DeleteSNATExclusionRequest)(nil),     // 24: cloudnat.v1.DeleteSNATExclusionRequest
+	(*SNATExclusionResponse)(nil),          // 25: cloudnat.v1.SNATExclusionResponse
+	(*SNATInterfaceRequest)(nil),           // 26: cloudnat.v1.SNATInterfaceRequest
+	(*SNATInterfaceResponse)(nil),          // 27: cloudnat.v1.SNATInterfaceResponse
+	(*GetSNATRequest)(nil),                 // 28: cloudnat.v1.GetSNATRequest
+	(*GetSNATResponse)(nil),                // 29: cloudnat.v1.GetSNATResponse
+	(*Session)(nil),                        // 30: cloudnat.v1.Session
+	(*ListSessionsRequest)(nil),            // 31: cloudnat.v1.ListSessionsRequest
+	(*DeleteSessionRequest)(nil),           // 32: cloudnat.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),          // 33: cloudnat.v1.DeleteSessionResponse
+	(*PurgeSessionsRequest)(nil),           // 34: cloudnat.v1.PurgeSessionsRequest
+	(*PurgeSessionsResponse)(nil),          // 35: cloudnat.v1.PurgeSessionsResponse
+	(*Timeouts)(nil),                       // 36: cloudnat.v1.Timeouts
+	(*SetTimeoutsRequest)(nil),             // 37: cloudnat.v1.SetTimeoutsRequest
+	(*TimeoutsResponse)(nil),               // 38: cloudnat.v1.TimeoutsResponse
+	(*GetTimeoutsRequest)(nil),             // 39: cloudnat.v1.GetTimeoutsRequest
+	(*SessionLimit)(nil),                   // 40: cloudnat.v1.SessionLimit
+	(*SetSessionLimitRequest)(nil),         // 41: cloudnat.v1.SetSessionLimitRequest
+	(*SessionLimitResponse)(nil),           // 42: cloudnat.v1.SessionLimitResponse
+	(*ListSessionLimitsRequest)(nil),       // 43: cloudnat.v1.ListSessionLimitsRequest
+	(*ListSessionLimitsResponse)(nil),      // 44: cloudnat.v1.ListSessionLimitsResponse
+	(*Interface)(nil),                      // 45: cloudnat.v1.Interface
+	(*ListInterfacesRequest)(nil),          // 46: cloudnat.v1.ListInterfacesRequest
+	(*ListInterfacesResponse)(nil),         // 47: cloudnat.v1.ListInterfacesResponse
+	(*DataplaneStatus)(nil),                // 48: cloudnat.v1.DataplaneStatus
+	(*Counters)(nil),                       // 49: cloudnat.v1.Counters
+	(*ReconcileItem)(nil),                  // 50: cloudnat.v1.ReconcileItem
+	(*IntentCounts)(nil),                   // 51: cloudnat.v1.IntentCounts
+	(*GetStatusRequest)(nil),               // 52: cloudnat.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),              // 53: cloudnat.v1.GetStatusResponse
+	(*NetworkInterface)(nil),               // 54: cloudnat.v1.NetworkInterface
+	(*LabelSelectorRequirement)(nil),       // 55: cloudnat.v1.LabelSelectorRequirement
+	(*LabelSelector)(nil),                  // 56: cloudnat.v1.LabelSelector
+	(*NATGatewayIP)(nil),                   // 57: cloudnat.v1.NATGatewayIP
+	(*NATGateway)(nil),                     // 58: cloudnat.v1.NATGateway
+	(*NATGatewayMemberAddress)(nil),        // 59: cloudnat.v1.NATGatewayMemberAddress
+	(*NATGatewayMember)(nil),               // 60: cloudnat.v1.NATGatewayMember
+	(*NATGatewayUnassigned)(nil),           // 61: cloudnat.v1.NATGatewayUnassigned
+	(*NATGatewayBlock)(nil),                // 62: cloudnat.v1.NATGatewayBlock
+	(*NATGatewayStatus)(nil),               // 63: cloudnat.v1.NATGatewayStatus
+	(*NATGatewayResponse)(nil),             // 64: cloudnat.v1.NATGatewayResponse
+	(*CreateNATGatewayRequest)(nil),        // 65: cloudnat.v1.CreateNATGatewayRequest
+	(*UpdateNATGatewayRequest)(nil),        // 66: cloudnat.v1.UpdateNATGatewayRequest
+	(*DeleteNATGatewayRequest)(nil),        // 67: cloudnat.v1.DeleteNATGatewayRequest
+	(*DeleteNATGatewayResponse)(nil),       // 68: cloudnat.v1.DeleteNATGatewayResponse
+	(*GetNATGatewayRequest)(nil),           // 69: cloudnat.v1.GetNATGatewayRequest
+	(*ListNATGatewaysRequest)(nil),         // 70: cloudnat.v1.ListNATGatewaysRequest
+	(*ListNATGatewaysResponse)(nil),        // 71: cloudnat.v1.ListNATGatewaysResponse
+	(*WatchNATGatewayRequest)(nil),         // 72: cloudnat.v1.WatchNATGatewayRequest
+	(*NetworkInterfaceResponse)(nil),       // 73: cloudnat.v1.NetworkInterfaceResponse
+	(*CreateNetworkInterfaceRequest)(nil),  // 74: cloudnat.v1.CreateNetworkInterfaceRequest
+	(*UpdateNetworkInterfaceRequest)(nil),  // 75: cloudnat.v1.UpdateNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceRequest)(nil),  // 76: cloudnat.v1.DeleteNetworkInterfaceRequest
+	(*DeleteNetworkInterfaceResponse)(nil), // 77: cloudnat.v1.DeleteNetworkInterfaceResponse
+	(*GetNetworkInterfaceRequest)(nil),     // 78: cloudnat.v1.GetNetworkInterfaceRequest
+	(*ListNetworkInterfacesRequest)(nil),   // 79: cloudnat.v1.ListNetworkInterfacesRequest
+	(*ListNetworkInterfacesResponse)(nil),  // 80: cloudnat.v1.ListNetworkInterfacesResponse
+	(*ApplyNATGatewaysRequest)(nil),        // 81: cloudnat.v1.ApplyNATGatewaysRequest
+	(*ApplyNATGatewaysResponse)(nil),       // 82: cloudnat.v1.ApplyNATGatewaysResponse
+	nil,                                    // 83: cloudnat.v1.Counters.DropsEntry
+	nil,                                    // 84: cloudnat.v1.NetworkInterface.LabelsEntry
+	nil,                                    // 85: cloudnat.v1.LabelSelector.MatchLabelsEntry
+	(*durationpb.Duration)(nil),            // 86: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),          // 87: google.protobuf.Timestamp
 }
 var file_cloudnat_v1_cloudnat_proto_depIdxs = []int32{
-	1,  // 0: cloudnat.v1.Sync.state:type_name -> cloudnat.v1.SyncState
-	0,  // 1: cloudnat.v1.TranslationKey.proto:type_name -> cloudnat.v1.Protocol
-	0,  // 2: cloudnat.v1.Translation.proto:type_name -> cloudnat.v1.Protocol
-	2,  // 3: cloudnat.v1.Translation.kind:type_name -> cloudnat.v1.TranslationKind
-	3,  // 4: cloudnat.v1.Translation.lb:type_name -> cloudnat.v1.LBMethod
-	4,  // 5: cloudnat.v1.Translation.hash_fields:type_name -> cloudnat.v1.HashField
-	8,  // 6: cloudnat.v1.Translation.backends:type_name -> cloudnat.v1.Backend
-	9,  // 7: cloudnat.v1.CreateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
-	9,  // 8: cloudnat.v1.UpdateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
-	9,  // 9: cloudnat.v1.TranslationResponse.translation:type_name -> cloudnat.v1.Translation
-	6,  // 10: cloudnat.v1.TranslationResponse.sync:type_name -> cloudnat.v1.Sync
-	7,  // 11: cloudnat.v1.DeleteTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
-	6,  // 12: cloudnat.v1.DeleteTranslationResponse.sync:type_name -> cloudnat.v1.Sync
-	7,  // 13: cloudnat.v1.GetTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
-	12, // 14: cloudnat.v1.ListTranslationsResponse.translations:type_name -> cloudnat.v1.TranslationResponse
-	6,  // 15: cloudnat.v1.SNATAddress.sync:type_name -> cloudnat.v1.Sync
-	6,  // 16: cloudnat.v1.SNATExclusion.sync:type_name -> cloudnat.v1.Sync
-	6,  // 17: cloudnat.v1.SNATInterface.sync:type_name -> cloudnat.v1.Sync
-	6,  // 18: cloudnat.v1.SetSNATAddressesResponse.sync:type_name -> cloudnat.v1.Sync
-	6,  // 19: cloudnat.v1.SNATExclusionResponse.sync:type_name -> cloudnat.v1.Sync
-	6,  // 20: cloudnat.v1.SNATInterfaceResponse.sync:type_name -> cloudnat.v1.Sync
-	18, // 21: cloudnat.v1.GetSNATResponse.addresses:type_name -> cloudnat.v1.SNATAddress
-	19, // 22: cloudnat.v1.GetSNATResponse.exclusions:type_name -> cloudnat.v1.SNATExclusion
-	20, // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
-	0,  // 24: cloudnat.v1.Session.proto:type_name -> cloudnat.v1.Protocol
-	5,  // 25: cloudnat.v1.Session.tcp_state:type_name -> cloudnat.v1.TCPState
-	55, // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
-	0,  // 27: cloudnat.v1.ListSessionsRequest.proto:type_name -> cloudnat.v1.Protocol
-	0,  // 28: cloudnat.v1.DeleteSessionRequest.proto:type_name -> cloudnat.v1.Protocol
-	55, // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
-	55, // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
-	55, // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
-	55, // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
-	36, // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
-	36, // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
-	6,  // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
-	6,  // 36: cloudnat.v1.SessionLimit.sync:type_name -> cloudnat.v1.Sync
-	6,  // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
-	40, // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
-	45, // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
-	54, // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
-	1,  // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
-	56, // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
-	48, // 43: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
-	49, // 44: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
-	51, // 45: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
-	50, // 46: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
-	56, // 47: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
-	10, // 48: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
-	11, // 49: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
-	13, // 50: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
-	15, // 51: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
-	16, // 52: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
-	21, // 53: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
-	23, // 54: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
-	24, // 55: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
-	26, // 56: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	26, // 57: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
-	28, // 58: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
-	31, // 59: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
-	32, // 60: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
-	34, // 61: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
-	37, // 62: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
-	39, // 63: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
-	41, // 64: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
-	43, // 65: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
-	46, // 66: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
-	52, // 67: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
-	12, // 68: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	12, // 69: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
-	14, // 70: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
-	12, // 71: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
-	17, // 72: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
-	22, // 73: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
-	25, // 74: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	25, // 75: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
-	27, // 76: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	27, // 77: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
-	29, // 78: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
-	30, // 79: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
-	33, // 80: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
-	35, // 81: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
-	38, // 82: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	38, // 83: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
-	42, // 84: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
-	44, // 85: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
-	47, // 86: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
-	53, // 87: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
-	68, // [68:88] is the sub-list for method output_type
-	48, // [48:68] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	1,   // 0: cloudnat.v1.Sync.state:type_name -> cloudnat.v1.SyncState
+	0,   // 1: cloudnat.v1.TranslationKey.proto:type_name -> cloudnat.v1.Protocol
+	0,   // 2: cloudnat.v1.Translation.proto:type_name -> cloudnat.v1.Protocol
+	2,   // 3: cloudnat.v1.Translation.kind:type_name -> cloudnat.v1.TranslationKind
+	3,   // 4: cloudnat.v1.Translation.lb:type_name -> cloudnat.v1.LBMethod
+	4,   // 5: cloudnat.v1.Translation.hash_fields:type_name -> cloudnat.v1.HashField
+	8,   // 6: cloudnat.v1.Translation.backends:type_name -> cloudnat.v1.Backend
+	9,   // 7: cloudnat.v1.CreateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
+	9,   // 8: cloudnat.v1.UpdateTranslationRequest.translation:type_name -> cloudnat.v1.Translation
+	9,   // 9: cloudnat.v1.TranslationResponse.translation:type_name -> cloudnat.v1.Translation
+	6,   // 10: cloudnat.v1.TranslationResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 11: cloudnat.v1.DeleteTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
+	6,   // 12: cloudnat.v1.DeleteTranslationResponse.sync:type_name -> cloudnat.v1.Sync
+	7,   // 13: cloudnat.v1.GetTranslationRequest.key:type_name -> cloudnat.v1.TranslationKey
+	12,  // 14: cloudnat.v1.ListTranslationsResponse.translations:type_name -> cloudnat.v1.TranslationResponse
+	6,   // 15: cloudnat.v1.SNATAddress.sync:type_name -> cloudnat.v1.Sync
+	6,   // 16: cloudnat.v1.SNATExclusion.sync:type_name -> cloudnat.v1.Sync
+	6,   // 17: cloudnat.v1.SNATInterface.sync:type_name -> cloudnat.v1.Sync
+	6,   // 18: cloudnat.v1.SetSNATAddressesResponse.sync:type_name -> cloudnat.v1.Sync
+	6,   // 19: cloudnat.v1.SNATExclusionResponse.sync:type_name -> cloudnat.v1.Sync
+	6,   // 20: cloudnat.v1.SNATInterfaceResponse.sync:type_name -> cloudnat.v1.Sync
+	18,  // 21: cloudnat.v1.GetSNATResponse.addresses:type_name -> cloudnat.v1.SNATAddress
+	19,  // 22: cloudnat.v1.GetSNATResponse.exclusions:type_name -> cloudnat.v1.SNATExclusion
+	20,  // 23: cloudnat.v1.GetSNATResponse.interfaces:type_name -> cloudnat.v1.SNATInterface
+	0,   // 24: cloudnat.v1.Session.proto:type_name -> cloudnat.v1.Protocol
+	5,   // 25: cloudnat.v1.Session.tcp_state:type_name -> cloudnat.v1.TCPState
+	86,  // 26: cloudnat.v1.Session.expires_in:type_name -> google.protobuf.Duration
+	0,   // 27: cloudnat.v1.ListSessionsRequest.proto:type_name -> cloudnat.v1.Protocol
+	0,   // 28: cloudnat.v1.DeleteSessionRequest.proto:type_name -> cloudnat.v1.Protocol
+	86,  // 29: cloudnat.v1.Timeouts.udp:type_name -> google.protobuf.Duration
+	86,  // 30: cloudnat.v1.Timeouts.tcp_established:type_name -> google.protobuf.Duration
+	86,  // 31: cloudnat.v1.Timeouts.tcp_transitory:type_name -> google.protobuf.Duration
+	86,  // 32: cloudnat.v1.Timeouts.icmp:type_name -> google.protobuf.Duration
+	36,  // 33: cloudnat.v1.SetTimeoutsRequest.timeouts:type_name -> cloudnat.v1.Timeouts
+	36,  // 34: cloudnat.v1.TimeoutsResponse.timeouts:type_name -> cloudnat.v1.Timeouts
+	6,   // 35: cloudnat.v1.TimeoutsResponse.sync:type_name -> cloudnat.v1.Sync
+	6,   // 36: cloudnat.v1.SessionLimit.sync:type_name -> cloudnat.v1.Sync
+	6,   // 37: cloudnat.v1.SessionLimitResponse.sync:type_name -> cloudnat.v1.Sync
+	40,  // 38: cloudnat.v1.ListSessionLimitsResponse.limits:type_name -> cloudnat.v1.SessionLimit
+	45,  // 39: cloudnat.v1.ListInterfacesResponse.interfaces:type_name -> cloudnat.v1.Interface
+	83,  // 40: cloudnat.v1.Counters.drops:type_name -> cloudnat.v1.Counters.DropsEntry
+	1,   // 41: cloudnat.v1.ReconcileItem.state:type_name -> cloudnat.v1.SyncState
+	87,  // 42: cloudnat.v1.ReconcileItem.since:type_name -> google.protobuf.Timestamp
+	48,  // 43: cloudnat.v1.GetStatusResponse.dataplane:type_name -> cloudnat.v1.DataplaneStatus
+	49,  // 44: cloudnat.v1.GetStatusResponse.counters:type_name -> cloudnat.v1.Counters
+	51,  // 45: cloudnat.v1.GetStatusResponse.intent:type_name -> cloudnat.v1.IntentCounts
+	50,  // 46: cloudnat.v1.GetStatusResponse.items:type_name -> cloudnat.v1.ReconcileItem
+	87,  // 47: cloudnat.v1.GetStatusResponse.last_full_sync:type_name -> google.protobuf.Timestamp
+	84,  // 48: cloudnat.v1.NetworkInterface.labels:type_name -> cloudnat.v1.NetworkInterface.LabelsEntry
+	85,  // 49: cloudnat.v1.LabelSelector.match_labels:type_name -> cloudnat.v1.LabelSelector.MatchLabelsEntry
+	55,  // 50: cloudnat.v1.LabelSelector.match_expressions:type_name -> cloudnat.v1.LabelSelectorRequirement
+	57,  // 51: cloudnat.v1.NATGateway.ips:type_name -> cloudnat.v1.NATGatewayIP
+	56,  // 52: cloudnat.v1.NATGateway.network_interface_selector:type_name -> cloudnat.v1.LabelSelector
+	59,  // 53: cloudnat.v1.NATGatewayMember.addresses:type_name -> cloudnat.v1.NATGatewayMemberAddress
+	57,  // 54: cloudnat.v1.NATGatewayStatus.ips:type_name -> cloudnat.v1.NATGatewayIP
+	60,  // 55: cloudnat.v1.NATGatewayStatus.members:type_name -> cloudnat.v1.NATGatewayMember
+	61,  // 56: cloudnat.v1.NATGatewayStatus.unassigned:type_name -> cloudnat.v1.NATGatewayUnassigned
+	62,  // 57: cloudnat.v1.NATGatewayStatus.drained:type_name -> cloudnat.v1.NATGatewayBlock
+	58,  // 58: cloudnat.v1.NATGatewayResponse.gateway:type_name -> cloudnat.v1.NATGateway
+	63,  // 59: cloudnat.v1.NATGatewayResponse.status:type_name -> cloudnat.v1.NATGatewayStatus
+	58,  // 60: cloudnat.v1.CreateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	58,  // 61: cloudnat.v1.UpdateNATGatewayRequest.gateway:type_name -> cloudnat.v1.NATGateway
+	64,  // 62: cloudnat.v1.ListNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	54,  // 63: cloudnat.v1.NetworkInterfaceResponse.interface:type_name -> cloudnat.v1.NetworkInterface
+	54,  // 64: cloudnat.v1.CreateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	54,  // 65: cloudnat.v1.UpdateNetworkInterfaceRequest.interface:type_name -> cloudnat.v1.NetworkInterface
+	54,  // 66: cloudnat.v1.ListNetworkInterfacesResponse.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	54,  // 67: cloudnat.v1.ApplyNATGatewaysRequest.interfaces:type_name -> cloudnat.v1.NetworkInterface
+	58,  // 68: cloudnat.v1.ApplyNATGatewaysRequest.gateways:type_name -> cloudnat.v1.NATGateway
+	64,  // 69: cloudnat.v1.ApplyNATGatewaysResponse.gateways:type_name -> cloudnat.v1.NATGatewayResponse
+	10,  // 70: cloudnat.v1.TranslationService.CreateTranslation:input_type -> cloudnat.v1.CreateTranslationRequest
+	11,  // 71: cloudnat.v1.TranslationService.UpdateTranslation:input_type -> cloudnat.v1.UpdateTranslationRequest
+	13,  // 72: cloudnat.v1.TranslationService.DeleteTranslation:input_type -> cloudnat.v1.DeleteTranslationRequest
+	15,  // 73: cloudnat.v1.TranslationService.GetTranslation:input_type -> cloudnat.v1.GetTranslationRequest
+	16,  // 74: cloudnat.v1.TranslationService.ListTranslations:input_type -> cloudnat.v1.ListTranslationsRequest
+	21,  // 75: cloudnat.v1.SNATService.SetSNATAddresses:input_type -> cloudnat.v1.SetSNATAddressesRequest
+	23,  // 76: cloudnat.v1.SNATService.AddSNATExclusion:input_type -> cloudnat.v1.AddSNATExclusionRequest
+	24,  // 77: cloudnat.v1.SNATService.DeleteSNATExclusion:input_type -> cloudnat.v1.DeleteSNATExclusionRequest
+	26,  // 78: cloudnat.v1.SNATService.EnableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	26,  // 79: cloudnat.v1.SNATService.DisableSNATInterface:input_type -> cloudnat.v1.SNATInterfaceRequest
+	28,  // 80: cloudnat.v1.SNATService.GetSNAT:input_type -> cloudnat.v1.GetSNATRequest
+	31,  // 81: cloudnat.v1.SessionService.ListSessions:input_type -> cloudnat.v1.ListSessionsRequest
+	32,  // 82: cloudnat.v1.SessionService.DeleteSession:input_type -> cloudnat.v1.DeleteSessionRequest
+	34,  // 83: cloudnat.v1.SessionService.PurgeSessions:input_type -> cloudnat.v1.PurgeSessionsRequest
+	37,  // 84: cloudnat.v1.SessionService.SetTimeouts:input_type -> cloudnat.v1.SetTimeoutsRequest
+	39,  // 85: cloudnat.v1.SessionService.GetTimeouts:input_type -> cloudnat.v1.GetTimeoutsRequest
+	41,  // 86: cloudnat.v1.SessionService.SetSessionLimit:input_type -> cloudnat.v1.SetSessionLimitRequest
+	43,  // 87: cloudnat.v1.SessionService.ListSessionLimits:input_type -> cloudnat.v1.ListSessionLimitsRequest
+	46,  // 88: cloudnat.v1.InterfaceService.ListInterfaces:input_type -> cloudnat.v1.ListInterfacesRequest
+	52,  // 89: cloudnat.v1.StatusService.GetStatus:input_type -> cloudnat.v1.GetStatusRequest
+	65,  // 90: cloudnat.v1.NATGatewayService.CreateNATGateway:input_type -> cloudnat.v1.CreateNATGatewayRequest
+	66,  // 91: cloudnat.v1.NATGatewayService.UpdateNATGateway:input_type -> cloudnat.v1.UpdateNATGatewayRequest
+	67,  // 92: cloudnat.v1.NATGatewayService.DeleteNATGateway:input_type -> cloudnat.v1.DeleteNATGatewayRequest
+	69,  // 93: cloudnat.v1.NATGatewayService.GetNATGateway:input_type -> cloudnat.v1.GetNATGatewayRequest
+	70,  // 94: cloudnat.v1.NATGatewayService.ListNATGateways:input_type -> cloudnat.v1.ListNATGatewaysRequest
+	72,  // 95: cloudnat.v1.NATGatewayService.WatchNATGateway:input_type -> cloudnat.v1.WatchNATGatewayRequest
+	74,  // 96: cloudnat.v1.NATGatewayService.CreateNetworkInterface:input_type -> cloudnat.v1.CreateNetworkInterfaceRequest
+	75,  // 97: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:input_type -> cloudnat.v1.UpdateNetworkInterfaceRequest
+	76,  // 98: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:input_type -> cloudnat.v1.DeleteNetworkInterfaceRequest
+	78,  // 99: cloudnat.v1.NATGatewayService.GetNetworkInterface:input_type -> cloudnat.v1.GetNetworkInterfaceRequest
+	79,  // 100: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:input_type -> cloudnat.v1.ListNetworkInterfacesRequest
+	81,  // 101: cloudnat.v1.NATGatewayService.ApplyNATGateways:input_type -> cloudnat.v1.ApplyNATGatewaysRequest
+	12,  // 102: cloudnat.v1.TranslationService.CreateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	12,  // 103: cloudnat.v1.TranslationService.UpdateTranslation:output_type -> cloudnat.v1.TranslationResponse
+	14,  // 104: cloudnat.v1.TranslationService.DeleteTranslation:output_type -> cloudnat.v1.DeleteTranslationResponse
+	12,  // 105: cloudnat.v1.TranslationService.GetTranslation:output_type -> cloudnat.v1.TranslationResponse
+	17,  // 106: cloudnat.v1.TranslationService.ListTranslations:output_type -> cloudnat.v1.ListTranslationsResponse
+	22,  // 107: cloudnat.v1.SNATService.SetSNATAddresses:output_type -> cloudnat.v1.SetSNATAddressesResponse
+	25,  // 108: cloudnat.v1.SNATService.AddSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	25,  // 109: cloudnat.v1.SNATService.DeleteSNATExclusion:output_type -> cloudnat.v1.SNATExclusionResponse
+	27,  // 110: cloudnat.v1.SNATService.EnableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	27,  // 111: cloudnat.v1.SNATService.DisableSNATInterface:output_type -> cloudnat.v1.SNATInterfaceResponse
+	29,  // 112: cloudnat.v1.SNATService.GetSNAT:output_type -> cloudnat.v1.GetSNATResponse
+	30,  // 113: cloudnat.v1.SessionService.ListSessions:output_type -> cloudnat.v1.Session
+	33,  // 114: cloudnat.v1.SessionService.DeleteSession:output_type -> cloudnat.v1.DeleteSessionResponse
+	35,  // 115: cloudnat.v1.SessionService.PurgeSessions:output_type -> cloudnat.v1.PurgeSessionsResponse
+	38,  // 116: cloudnat.v1.SessionService.SetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	38,  // 117: cloudnat.v1.SessionService.GetTimeouts:output_type -> cloudnat.v1.TimeoutsResponse
+	42,  // 118: cloudnat.v1.SessionService.SetSessionLimit:output_type -> cloudnat.v1.SessionLimitResponse
+	44,  // 119: cloudnat.v1.SessionService.ListSessionLimits:output_type -> cloudnat.v1.ListSessionLimitsResponse
+	47,  // 120: cloudnat.v1.InterfaceService.ListInterfaces:output_type -> cloudnat.v1.ListInterfacesResponse
+	53,  // 121: cloudnat.v1.StatusService.GetStatus:output_type -> cloudnat.v1.GetStatusResponse
+	64,  // 122: cloudnat.v1.NATGatewayService.CreateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	64,  // 123: cloudnat.v1.NATGatewayService.UpdateNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	68,  // 124: cloudnat.v1.NATGatewayService.DeleteNATGateway:output_type -> cloudnat.v1.DeleteNATGatewayResponse
+	64,  // 125: cloudnat.v1.NATGatewayService.GetNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	71,  // 126: cloudnat.v1.NATGatewayService.ListNATGateways:output_type -> cloudnat.v1.ListNATGatewaysResponse
+	64,  // 127: cloudnat.v1.NATGatewayService.WatchNATGateway:output_type -> cloudnat.v1.NATGatewayResponse
+	73,  // 128: cloudnat.v1.NATGatewayService.CreateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	73,  // 129: cloudnat.v1.NATGatewayService.UpdateNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	77,  // 130: cloudnat.v1.NATGatewayService.DeleteNetworkInterface:output_type -> cloudnat.v1.DeleteNetworkInterfaceResponse
+	73,  // 131: cloudnat.v1.NATGatewayService.GetNetworkInterface:output_type -> cloudnat.v1.NetworkInterfaceResponse
+	80,  // 132: cloudnat.v1.NATGatewayService.ListNetworkInterfaces:output_type -> cloudnat.v1.ListNetworkInterfacesResponse
+	82,  // 133: cloudnat.v1.NATGatewayService.ApplyNATGateways:output_type -> cloudnat.v1.ApplyNATGatewaysResponse
+	102, // [102:134] is the sub-list for method output_type
+	70,  // [70:102] is the sub-list for method input_type
+	70,  // [70:70] is the sub-list for extension type_name
+	70,  // [70:70] is the sub-list for extension extendee
+	0,   // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_cloudnat_v1_cloudnat_proto_init() }
@@ -3636,15 +5443,16 @@ func file_cloudnat_v1_cloudnat_proto_init() {
 	file_cloudnat_v1_cloudnat_proto_msgTypes[28].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[34].OneofWrappers = []any{}
 	file_cloudnat_v1_cloudnat_proto_msgTypes[35].OneofWrappers = []any{}
+	file_cloudnat_v1_cloudnat_proto_msgTypes[73].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cloudnat_v1_cloudnat_proto_rawDesc), len(file_cloudnat_v1_cloudnat_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   49,
+			NumMessages:   80,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   6,
 		},
 		GoTypes:           file_cloudnat_v1_cloudnat_proto_goTypes,
 		DependencyIndexes: file_cloudnat_v1_cloudnat_proto_depIdxs,

@@ -1128,3 +1128,531 @@ var StatusService_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "cloudnat/v1/cloudnat.proto",
 }
+
+const (
+	NATGatewayService_CreateNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/CreateNATGateway"
+	NATGatewayService_UpdateNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/UpdateNATGateway"
+	NATGatewayService_DeleteNATGateway_FullMethodName       = "/cloudnat.v1.NATGatewayService/DeleteNATGateway"
+	NATGatewayService_GetNATGateway_FullMethodName          = "/cloudnat.v1.NATGatewayService/GetNATGateway"
+	NATGatewayService_ListNATGateways_FullMethodName        = "/cloudnat.v1.NATGatewayService/ListNATGateways"
+	NATGatewayService_WatchNATGateway_FullMethodName        = "/cloudnat.v1.NATGatewayService/WatchNATGateway"
+	NATGatewayService_CreateNetworkInterface_FullMethodName = "/cloudnat.v1.NATGatewayService/CreateNetworkInterface"
+	NATGatewayService_UpdateNetworkInterface_FullMethodName = "/cloudnat.v1.NATGatewayService/UpdateNetworkInterface"
+	NATGatewayService_DeleteNetworkInterface_FullMethodName = "/cloudnat.v1.NATGatewayService/DeleteNetworkInterface"
+	NATGatewayService_GetNetworkInterface_FullMethodName    = "/cloudnat.v1.NATGatewayService/GetNetworkInterface"
+	NATGatewayService_ListNetworkInterfaces_FullMethodName  = "/cloudnat.v1.NATGatewayService/ListNetworkInterfaces"
+	NATGatewayService_ApplyNATGateways_FullMethodName       = "/cloudnat.v1.NATGatewayService/ApplyNATGateways"
+)
+
+// NATGatewayServiceClient is the client API for NATGatewayService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type NATGatewayServiceClient interface {
+	CreateNATGateway(ctx context.Context, in *CreateNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error)
+	UpdateNATGateway(ctx context.Context, in *UpdateNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error)
+	DeleteNATGateway(ctx context.Context, in *DeleteNATGatewayRequest, opts ...grpc.CallOption) (*DeleteNATGatewayResponse, error)
+	GetNATGateway(ctx context.Context, in *GetNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error)
+	ListNATGateways(ctx context.Context, in *ListNATGatewaysRequest, opts ...grpc.CallOption) (*ListNATGatewaysResponse, error)
+	// The gateway's (or every gateway's) current status, then a new one on
+	// every change of its plan; a deleted gateway is sent once without status.
+	WatchNATGateway(ctx context.Context, in *WatchNATGatewayRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NATGatewayResponse], error)
+	CreateNetworkInterface(ctx context.Context, in *CreateNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error)
+	UpdateNetworkInterface(ctx context.Context, in *UpdateNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error)
+	DeleteNetworkInterface(ctx context.Context, in *DeleteNetworkInterfaceRequest, opts ...grpc.CallOption) (*DeleteNetworkInterfaceResponse, error)
+	GetNetworkInterface(ctx context.Context, in *GetNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error)
+	ListNetworkInterfaces(ctx context.Context, in *ListNetworkInterfacesRequest, opts ...grpc.CallOption) (*ListNetworkInterfacesResponse, error)
+	ApplyNATGateways(ctx context.Context, in *ApplyNATGatewaysRequest, opts ...grpc.CallOption) (*ApplyNATGatewaysResponse, error)
+}
+
+type nATGatewayServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNATGatewayServiceClient(cc grpc.ClientConnInterface) NATGatewayServiceClient {
+	return &nATGatewayServiceClient{cc}
+}
+
+func (c *nATGatewayServiceClient) CreateNATGateway(ctx context.Context, in *CreateNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NATGatewayResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_CreateNATGateway_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) UpdateNATGateway(ctx context.Context, in *UpdateNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NATGatewayResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_UpdateNATGateway_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) DeleteNATGateway(ctx context.Context, in *DeleteNATGatewayRequest, opts ...grpc.CallOption) (*DeleteNATGatewayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNATGatewayResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_DeleteNATGateway_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) GetNATGateway(ctx context.Context, in *GetNATGatewayRequest, opts ...grpc.CallOption) (*NATGatewayResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NATGatewayResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_GetNATGateway_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) ListNATGateways(ctx context.Context, in *ListNATGatewaysRequest, opts ...grpc.CallOption) (*ListNATGatewaysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNATGatewaysResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_ListNATGateways_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) WatchNATGateway(ctx context.Context, in *WatchNATGatewayRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NATGatewayResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NATGatewayService_ServiceDesc.Streams[0], NATGatewayService_WatchNATGateway_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchNATGatewayRequest, NATGatewayResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NATGatewayService_WatchNATGatewayClient = grpc.ServerStreamingClient[NATGatewayResponse]
+
+func (c *nATGatewayServiceClient) CreateNetworkInterface(ctx context.Context, in *CreateNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NetworkInterfaceResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_CreateNetworkInterface_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) UpdateNetworkInterface(ctx context.Context, in *UpdateNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NetworkInterfaceResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_UpdateNetworkInterface_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) DeleteNetworkInterface(ctx context.Context, in *DeleteNetworkInterfaceRequest, opts ...grpc.CallOption) (*DeleteNetworkInterfaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNetworkInterfaceResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_DeleteNetworkInterface_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) GetNetworkInterface(ctx context.Context, in *GetNetworkInterfaceRequest, opts ...grpc.CallOption) (*NetworkInterfaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NetworkInterfaceResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_GetNetworkInterface_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) ListNetworkInterfaces(ctx context.Context, in *ListNetworkInterfacesRequest, opts ...grpc.CallOption) (*ListNetworkInterfacesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNetworkInterfacesResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_ListNetworkInterfaces_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nATGatewayServiceClient) ApplyNATGateways(ctx context.Context, in *ApplyNATGatewaysRequest, opts ...grpc.CallOption) (*ApplyNATGatewaysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyNATGatewaysResponse)
+	err := c.cc.Invoke(ctx, NATGatewayService_ApplyNATGateways_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NATGatewayServiceServer is the server API for NATGatewayService service.
+// All implementations must embed UnimplementedNATGatewayServiceServer
+// for forward compatibility.
+type NATGatewayServiceServer interface {
+	CreateNATGateway(context.Context, *CreateNATGatewayRequest) (*NATGatewayResponse, error)
+	UpdateNATGateway(context.Context, *UpdateNATGatewayRequest) (*NATGatewayResponse, error)
+	DeleteNATGateway(context.Context, *DeleteNATGatewayRequest) (*DeleteNATGatewayResponse, error)
+	GetNATGateway(context.Context, *GetNATGatewayRequest) (*NATGatewayResponse, error)
+	ListNATGateways(context.Context, *ListNATGatewaysRequest) (*ListNATGatewaysResponse, error)
+	// The gateway's (or every gateway's) current status, then a new one on
+	// every change of its plan; a deleted gateway is sent once without status.
+	WatchNATGateway(*WatchNATGatewayRequest, grpc.ServerStreamingServer[NATGatewayResponse]) error
+	CreateNetworkInterface(context.Context, *CreateNetworkInterfaceRequest) (*NetworkInterfaceResponse, error)
+	UpdateNetworkInterface(context.Context, *UpdateNetworkInterfaceRequest) (*NetworkInterfaceResponse, error)
+	DeleteNetworkInterface(context.Context, *DeleteNetworkInterfaceRequest) (*DeleteNetworkInterfaceResponse, error)
+	GetNetworkInterface(context.Context, *GetNetworkInterfaceRequest) (*NetworkInterfaceResponse, error)
+	ListNetworkInterfaces(context.Context, *ListNetworkInterfacesRequest) (*ListNetworkInterfacesResponse, error)
+	ApplyNATGateways(context.Context, *ApplyNATGatewaysRequest) (*ApplyNATGatewaysResponse, error)
+	mustEmbedUnimplementedNATGatewayServiceServer()
+}
+
+// UnimplementedNATGatewayServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedNATGatewayServiceServer struct{}
+
+func (UnimplementedNATGatewayServiceServer) CreateNATGateway(context.Context, *CreateNATGatewayRequest) (*NATGatewayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNATGateway not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) UpdateNATGateway(context.Context, *UpdateNATGatewayRequest) (*NATGatewayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateNATGateway not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) DeleteNATGateway(context.Context, *DeleteNATGatewayRequest) (*DeleteNATGatewayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNATGateway not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) GetNATGateway(context.Context, *GetNATGatewayRequest) (*NATGatewayResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNATGateway not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) ListNATGateways(context.Context, *ListNATGatewaysRequest) (*ListNATGatewaysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNATGateways not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) WatchNATGateway(*WatchNATGatewayRequest, grpc.ServerStreamingServer[NATGatewayResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchNATGateway not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) CreateNetworkInterface(context.Context, *CreateNetworkInterfaceRequest) (*NetworkInterfaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNetworkInterface not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) UpdateNetworkInterface(context.Context, *UpdateNetworkInterfaceRequest) (*NetworkInterfaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateNetworkInterface not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) DeleteNetworkInterface(context.Context, *DeleteNetworkInterfaceRequest) (*DeleteNetworkInterfaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNetworkInterface not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) GetNetworkInterface(context.Context, *GetNetworkInterfaceRequest) (*NetworkInterfaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNetworkInterface not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) ListNetworkInterfaces(context.Context, *ListNetworkInterfacesRequest) (*ListNetworkInterfacesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNetworkInterfaces not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) ApplyNATGateways(context.Context, *ApplyNATGatewaysRequest) (*ApplyNATGatewaysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyNATGateways not implemented")
+}
+func (UnimplementedNATGatewayServiceServer) mustEmbedUnimplementedNATGatewayServiceServer() {}
+func (UnimplementedNATGatewayServiceServer) testEmbeddedByValue()                           {}
+
+// UnsafeNATGatewayServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NATGatewayServiceServer will
+// result in compilation errors.
+type UnsafeNATGatewayServiceServer interface {
+	mustEmbedUnimplementedNATGatewayServiceServer()
+}
+
+func RegisterNATGatewayServiceServer(s grpc.ServiceRegistrar, srv NATGatewayServiceServer) {
+	// If the following call panics, it indicates UnimplementedNATGatewayServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&NATGatewayService_ServiceDesc, srv)
+}
+
+func _NATGatewayService_CreateNATGateway_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNATGatewayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).CreateNATGateway(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_CreateNATGateway_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).CreateNATGateway(ctx, req.(*CreateNATGatewayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_UpdateNATGateway_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateNATGatewayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).UpdateNATGateway(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_UpdateNATGateway_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).UpdateNATGateway(ctx, req.(*UpdateNATGatewayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_DeleteNATGateway_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNATGatewayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).DeleteNATGateway(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_DeleteNATGateway_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).DeleteNATGateway(ctx, req.(*DeleteNATGatewayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_GetNATGateway_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNATGatewayRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).GetNATGateway(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_GetNATGateway_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).GetNATGateway(ctx, req.(*GetNATGatewayRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_ListNATGateways_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNATGatewaysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).ListNATGateways(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_ListNATGateways_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).ListNATGateways(ctx, req.(*ListNATGatewaysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_WatchNATGateway_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchNATGatewayRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NATGatewayServiceServer).WatchNATGateway(m, &grpc.GenericServerStream[WatchNATGatewayRequest, NATGatewayResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NATGatewayService_WatchNATGatewayServer = grpc.ServerStreamingServer[NATGatewayResponse]
+
+func _NATGatewayService_CreateNetworkInterface_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNetworkInterfaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).CreateNetworkInterface(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_CreateNetworkInterface_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).CreateNetworkInterface(ctx, req.(*CreateNetworkInterfaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_UpdateNetworkInterface_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateNetworkInterfaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).UpdateNetworkInterface(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_UpdateNetworkInterface_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).UpdateNetworkInterface(ctx, req.(*UpdateNetworkInterfaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_DeleteNetworkInterface_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNetworkInterfaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).DeleteNetworkInterface(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_DeleteNetworkInterface_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).DeleteNetworkInterface(ctx, req.(*DeleteNetworkInterfaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_GetNetworkInterface_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNetworkInterfaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).GetNetworkInterface(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_GetNetworkInterface_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).GetNetworkInterface(ctx, req.(*GetNetworkInterfaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_ListNetworkInterfaces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNetworkInterfacesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).ListNetworkInterfaces(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_ListNetworkInterfaces_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).ListNetworkInterfaces(ctx, req.(*ListNetworkInterfacesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NATGatewayService_ApplyNATGateways_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyNATGatewaysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NATGatewayServiceServer).ApplyNATGateways(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NATGatewayService_ApplyNATGateways_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NATGatewayServiceServer).ApplyNATGateways(ctx, req.(*ApplyNATGatewaysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// NATGatewayService_ServiceDesc is the grpc.ServiceDesc for NATGatewayService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var NATGatewayService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "cloudnat.v1.NATGatewayService",
+	HandlerType: (*NATGatewayServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateNATGateway",
+			Handler:    _NATGatewayService_CreateNATGateway_Handler,
+		},
+		{
+			MethodName: "UpdateNATGateway",
+			Handler:    _NATGatewayService_UpdateNATGateway_Handler,
+		},
+		{
+			MethodName: "DeleteNATGateway",
+			Handler:    _NATGatewayService_DeleteNATGateway_Handler,
+		},
+		{
+			MethodName: "GetNATGateway",
+			Handler:    _NATGatewayService_GetNATGateway_Handler,
+		},
+		{
+			MethodName: "ListNATGateways",
+			Handler:    _NATGatewayService_ListNATGateways_Handler,
+		},
+		{
+			MethodName: "CreateNetworkInterface",
+			Handler:    _NATGatewayService_CreateNetworkInterface_Handler,
+		},
+		{
+			MethodName: "UpdateNetworkInterface",
+			Handler:    _NATGatewayService_UpdateNetworkInterface_Handler,
+		},
+		{
+			MethodName: "DeleteNetworkInterface",
+			Handler:    _NATGatewayService_DeleteNetworkInterface_Handler,
+		},
+		{
+			MethodName: "GetNetworkInterface",
+			Handler:    _NATGatewayService_GetNetworkInterface_Handler,
+		},
+		{
+			MethodName: "ListNetworkInterfaces",
+			Handler:    _NATGatewayService_ListNetworkInterfaces_Handler,
+		},
+		{
+			MethodName: "ApplyNATGateways",
+			Handler:    _NATGatewayService_ApplyNATGateways_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchNATGateway",
+			Handler:       _NATGatewayService_WatchNATGateway_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "cloudnat/v1/cloudnat.proto",
+}
