@@ -29,6 +29,7 @@
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip_interface.h>
 #include <vppinfra/time.h>
+#include <ctype.h>
 #include <cloudnat/cloudnat_priv.h>
 #include <cloudnat/cloudnat_pool.h>
 

@@ -624,9 +624,8 @@ cn_static_addr_of (ip46_address_t *a, const u8 *p, int is_ip6)
       clib_memcpy_fast (a->as_u8, p, 16);
       return;
     }
-  a->as_u64[0] = 0;
-  a->as_u32[2] = 0;
-  a->as_u32[3] = cn_ld32 (p);
+  a->as_u64[0] = a->as_u64[1] = 0;
+  a->ip4.as_u32 = cn_ld32 (p);
 }
 
 /* The mapping of an address (port-specific first, then all ports), ~0. */
