@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
@@ -176,6 +177,26 @@ func TestConformance6888_8(t *testing.T) {
 
 var confLogRe = regexp.MustCompile(`(?m)^\S+ (alloc|release) pool (\S+) table (\d+) (\S+) -> (\S+) ports (\d+)-(\d+)$`)
 
+// confPoolLog waits until cnat show pool log has n records at least (the
+// scanner drains the block log ring every 0.1 s of real time: a delivery
+// delay, not a timer) and returns it.
+func confPoolLog(t *testing.T, c *ctopo, n int, f family) string {
+	t.Helper()
+	var log string
+	for end := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		log = c.cli(t, "cnat show pool log")
+		k := 0
+		for _, m := range confLogRe.FindAllStringSubmatch(log, -1) {
+			if a, err := netip.ParseAddr(m[4]); err == nil && a.Is6() == f.v6 {
+				k++
+			}
+		}
+		if k >= n || time.Now().After(end) {
+			return log
+		}
+	}
+}
+
 // TestConformance6888_12: logs do not record destinations: after flows
 // from two subscribers to several destinations, `cnat show pool log` has
 // allocation records naming inside and outside addresses and ports, and
@@ -189,7 +210,7 @@ func TestConformance6888_12(t *testing.T) {
 				dsts = append(dsts, c.remote(h, f))
 			}
 		}
-		log := c.cli(t, "cnat show pool log")
+		log := confPoolLog(t, c, 2, f)
 		if len(confLogRe.FindAllString(log, -1)) == 0 {
 			t.Fatalf("no block records in cnat show pool log:\n%s", log)
 		}
@@ -219,7 +240,7 @@ func TestConformance6888_13(t *testing.T) {
 		for i := 1; i < 4; i++ {
 			c.out(t, i, f, vh.UDP, 22000, y, 53, 0)
 		}
-		log := c.cli(t, "cnat show pool log")
+		log := confPoolLog(t, c, 4, f)
 		var starts []int
 		allocs := map[string]int{}
 		for _, m := range confLogRe.FindAllStringSubmatch(log, -1) {
