@@ -92,7 +92,7 @@ func TestFuzzPackets(t *testing.T) {
 			Dst: append(append(append([]netip.Addr{}, outside...), public...),
 				A("100.64.0.1", "fd64::1", "100.64.0.3")...), Ports: ports}, 25},
 		{pg1, fuzzpkt.Endpoints{Src: outside,
-			Dst: append(append([]netip.Addr{}, public...), A("20.0.255.254", "20::ffff", "10.0.0.2", "10::2")...), Ports: ports}, 35},
+			Dst: append(append([]netip.Addr{}, public...), A("20.0.255.254", "20::ffff")...), Ports: ports}, 35},
 	}
 	inside := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("10::/64"),
 		netip.MustParsePrefix("100.64.0.0/24"), netip.MustParsePrefix("fd64::/64")}
