@@ -141,7 +141,7 @@ conformance-check:
 
 FUZZ_PACKETS        ?= 1000000
 FUZZ_SEED           ?= 1
-FUZZ_API_ITERATIONS ?= 1000
+FUZZ_API_ITERATIONS ?= 300
 
 # The long fuzz run (the short one is part of make test where VPP is).
 fuzz: plugin
