@@ -150,7 +150,14 @@ func ParseRun(r io.Reader) (*Run, error) {
 			if t == "" || strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") {
 				continue
 			}
-			outs[top] = append(outs[top], fileLineRe.ReplaceAllString(o, ""))
+			if noise(t) {
+				continue
+			}
+			line := fileLineRe.ReplaceAllString(o, "")
+			if _, sub, ok := strings.Cut(e.Test, "/"); ok && fileLineRe.MatchString(o) {
+				line = "[" + sub + "] " + strings.TrimSpace(line)
+			}
+			outs[top] = append(outs[top], line)
 		case "pass", "fail", "skip":
 			if e.Test == "" || e.Test != top {
 				continue
@@ -185,6 +192,17 @@ func ParseRun(r io.Reader) (*Run, error) {
 		run.Tests[name] = o
 	}
 	return run, nil
+}
+
+// noise: the harness's VPP log tail and run directory lines, not what
+// the test saw.
+func noise(line string) bool {
+	for _, n := range []string{"[notice]", "received signal", "received SIGTERM", "VPP output tail", "VPP run directory", "[info]", "[warn]"} {
+		if strings.Contains(line, n) {
+			return true
+		}
+	}
+	return false
 }
 
 func readRun(path string) (*Run, error) {

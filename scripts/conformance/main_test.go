@@ -55,7 +55,7 @@ func TestParseRun(t *testing.T) {
 	}
 	for _, c := range []struct{ test, action, note string }{
 		{"TestConformance4787_1", "pass", ""},
-		{"TestConformance7857_rst", "fail", "retransmission dropped"},
+		{"TestConformance7857_rst", "fail", "[ip4] retransmission dropped"},
 		{"TestConformance6888_4", "skip", "no pools"},
 	} {
 		if o := r.Tests[c.test]; o.Action != c.action || o.Note != c.note {
