@@ -107,6 +107,14 @@ func TestFuzzAPI(t *testing.T) {
 		return &cloudnat.CloudnatTranslationAddUpdate{Translation: x}
 	}
 	pfx := func(a ip_types.Address, l uint8) ip_types.Prefix { return ip_types.Prefix{Address: a, Len: l} }
+	pool := func(mod func(*cloudnat.CloudnatPool)) *cloudnat.CloudnatPoolAddUpdate {
+		p := cloudnat.CloudnatPool{Name: "fz", PortMin: 1024, PortMax: 65535, BlockSize: 512, MaxBlocksPerSubscriber: 4,
+			ReuseDelay: 120, SwIfIndex: interface_types.InterfaceIndex(^uint32(0)), Af: ip_types.ADDRESS_IP4,
+			Ranges: []cloudnat.CloudnatAddressRange{{First: fuzzAPIAddr("30.0.0.50"), Last: fuzzAPIAddr("30.0.0.51")}}}
+		mod(&p)
+		p.NRanges = uint32(len(p.Ranges))
+		return &cloudnat.CloudnatPoolAddUpdate{Pool: p}
+	}
 	cases := []struct {
 		name  string
 		req   api.Message
@@ -141,6 +149,32 @@ func TestFuzzAPI(t *testing.T) {
 		{"timeouts: udp 2^32-1", &cloudnat.CloudnatTimeoutsSet{UDP: ^uint32(0)}, &cloudnat.CloudnatTimeoutsSetReply{}},
 		{"timeouts: tcp-established 2^32-1, udp valid", &cloudnat.CloudnatTimeoutsSet{UDP: 100, TCPEstablished: ^uint32(0)}, &cloudnat.CloudnatTimeoutsSetReply{}},
 		{"session limit: table 4000000", &cloudnat.CloudnatSessionLimitSet{TableID: 4000000, MaxSessions: 10}, &cloudnat.CloudnatSessionLimitSetReply{}},
+		{"pool: name with a space", pool(func(p *cloudnat.CloudnatPool) { p.Name = "bad name" }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: empty name", pool(func(p *cloudnat.CloudnatPool) { p.Name = "" }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: ports 2000-1000", pool(func(p *cloudnat.CloudnatPool) { p.PortMin, p.PortMax = 2000, 1000 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: block size 300 (not a power of two)", pool(func(p *cloudnat.CloudnatPool) { p.BlockSize = 300 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: block size above the port range", pool(func(p *cloudnat.CloudnatPool) { p.PortMin, p.PortMax, p.BlockSize = 1024, 1151, 256 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: max blocks 65535", pool(func(p *cloudnat.CloudnatPool) { p.MaxBlocksPerSubscriber = 65535 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: reuse delay 2^32-1", pool(func(p *cloudnat.CloudnatPool) { p.ReuseDelay = ^uint32(0) }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: filtering 9", pool(func(p *cloudnat.CloudnatPool) { p.Filtering = 9 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: IPv6 range in an IPv4 pool", pool(func(p *cloudnat.CloudnatPool) { p.Ranges[0].First, p.Ranges[0].Last = v6, v6 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: range last before first", pool(func(p *cloudnat.CloudnatPool) {
+			p.Ranges[0].First, p.Ranges[0].Last = fuzzAPIAddr("30.0.0.60"), fuzzAPIAddr("30.0.0.50")
+		}), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: multicast range", pool(func(p *cloudnat.CloudnatPool) {
+			p.Ranges[0].First, p.Ranges[0].Last = fuzzAPIAddr("224.0.0.1"), fuzzAPIAddr("224.0.0.1")
+		}), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool: outside table 4000000", pool(func(p *cloudnat.CloudnatPool) { p.OutsideTableID = 4000000 }), &cloudnat.CloudnatPoolAddUpdateReply{}},
+		{"pool del: still bound", &cloudnat.CloudnatPoolDel{Name: "cg4"}, &cloudnat.CloudnatPoolDelReply{}},
+		{"pool bind: no such pool", &cloudnat.CloudnatPoolBindAddDel{IsAdd: true, Pool: "nope", Prefix: pfx(fuzzAPIAddr("10.0.0.0"), 25)}, &cloudnat.CloudnatPoolBindAddDelReply{}},
+		{"pool bind: overlapping binding", &cloudnat.CloudnatPoolBindAddDel{IsAdd: true, Pool: "cg4", Prefix: pfx(fuzzAPIAddr("10.0.0.0"), 24)}, &cloudnat.CloudnatPoolBindAddDelReply{}},
+		{"pool bind: /200", &cloudnat.CloudnatPoolBindAddDel{IsAdd: true, Pool: "cg4", Prefix: pfx(fuzzAPIAddr("10.0.0.0"), 200)}, &cloudnat.CloudnatPoolBindAddDelReply{}},
+		{"pool bind: IPv6 prefix to an IPv4 pool", &cloudnat.CloudnatPoolBindAddDel{IsAdd: true, Pool: "cg4", Prefix: pfx(v6, 64)}, &cloudnat.CloudnatPoolBindAddDelReply{}},
+		{"pool bind: table 4000000", &cloudnat.CloudnatPoolBindAddDel{IsAdd: true, Pool: "cg4", TableID: 4000000, Prefix: pfx(fuzzAPIAddr("10.9.0.0"), 24)}, &cloudnat.CloudnatPoolBindAddDelReply{}},
+		{"static block: no such pool", &cloudnat.CloudnatSubscriberBlockAddDel{IsAdd: true, Pool: "nope", InsideAddr: fuzzAPIAddr("10.0.0.130"), OutsideAddr: fuzzAPIAddr("30.0.0.10"), PortStart: 1024}, &cloudnat.CloudnatSubscriberBlockAddDelReply{}},
+		{"static block: outside address not in the pool", &cloudnat.CloudnatSubscriberBlockAddDel{IsAdd: true, Pool: "cg4", InsideAddr: fuzzAPIAddr("10.0.0.130"), OutsideAddr: fuzzAPIAddr("30.0.0.99"), PortStart: 1024}, &cloudnat.CloudnatSubscriberBlockAddDelReply{}},
+		{"static block: port not at a block start", &cloudnat.CloudnatSubscriberBlockAddDel{IsAdd: true, Pool: "cg4", InsideAddr: fuzzAPIAddr("10.0.0.130"), OutsideAddr: fuzzAPIAddr("30.0.0.10"), PortStart: 1025}, &cloudnat.CloudnatSubscriberBlockAddDelReply{}},
+		{"fragments: max in flight 2^32-1", &cloudnat.CloudnatFragmentsSet{TimeoutMs: 2000, MaxInFlight: ^uint32(0), MaxPerDatagram: 64, MaxHeld: 1024}, &cloudnat.CloudnatFragmentsSetReply{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
