@@ -112,6 +112,7 @@ func TestFuzzPackets(t *testing.T) {
 	var sent, out int
 	leaks := map[string]int{}
 	var leakSamples []string
+	sampled := map[string]int{}
 	kinds := map[string]int{}
 	for done := 0; done < total; {
 		n := min(batch, total-done)
@@ -141,7 +142,9 @@ func TestFuzzPackets(t *testing.T) {
 				for _, pkt := range pkts {
 					if why := fuzzLeak(pkt.Data(), isInside); why != "" {
 						leaks[why]++
-						if len(leakSamples) < 12 {
+						cat := strings.SplitN(why, ",", 2)[0] + map[bool]string{true: " tcp/udp/icmp", false: ""}[strings.HasSuffix(why, "proto 6") || strings.HasSuffix(why, "proto 17") || strings.HasSuffix(why, "proto 1") || strings.HasSuffix(why, "proto 58")]
+						sampled[cat]++
+						if sampled[cat] <= 3 {
 							leakSamples = append(leakSamples, fmt.Sprintf("%s: %s", why, hex.EncodeToString(pkt.Data()[14:min(len(pkt.Data()), 14+64)])))
 						}
 					}
