@@ -7,6 +7,9 @@
 #                   else the agent's kernel dataplane (needs root);
 #                   make lab-vpp / lab-kernel pick the router
 #   make bench      scripts/bench.sh
+#   make soak       scripts/soak.sh: SOAK_MINUTES (default 30) of writes,
+#                   agent kills and table deletions on the kernel dataplane,
+#                   then dataplane == store == acknowledged writes (root)
 #   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
 #   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
 #   make deploy-config  validate deploy/docker-compose.yml (docker compose)
@@ -59,7 +62,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin test vet fmt-check go-test c-test conformance conformance-check fuzz lab lab-vpp lab-kernel bench binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin test vet fmt-check go-test c-test conformance conformance-check fuzz lab lab-vpp lab-kernel bench soak binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -105,13 +108,14 @@ vet:
 
 # The packages that need VPP or root run with -v so that their one SKIP line
 # (no VPP, no plugin, not root) shows; go test hides a passing package's output.
-VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest
+VPP_TEST_PKGS := ./test/plugin ./test/agent ./agent/internal/dataplane/vpp/vpptest ./agent/internal/dataplane/kernel/netnstest \
+	./agent/internal/reliabilitytest
 
 # The conformance tests (TestConformance*) are a report, not a gate: a
 # requirement the code does not meet yet is a failing row of
 # docs/conformance-status.md (make conformance), so go-test skips them.
 go-test:
-	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest')
+	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v -x -e '.*/test/plugin' -e '.*/test/agent' -e '.*/vpp/vpptest' -e '.*/kernel/netnstest' -e '.*/reliabilitytest')
 	$(GO) test $(GO_TEST_FLAGS) -v -skip '^TestConformance' $(VPP_TEST_PKGS) 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)'
 
 # C unit tests of vpp-plugin/lib: the plugin's CMakeLists builds them with or
@@ -162,6 +166,9 @@ bench: all
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
 	else echo "scripts/bench.sh not present: no benchmarks to run"; fi
 
+soak:
+	scripts/soak.sh
+
 # ---------------------------------------------------------------- generated code
 
 binapi:
@@ -186,4 +193,4 @@ clean:
 	rm -rf $(BIN_DIR) build
 
 help:
-	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,25p' Makefile | sed 's/^# \{0,1\}//'

@@ -28,6 +28,8 @@
 # `show runtime`.
 #
 # Environment:
+#   BENCH_KERNEL=0|only  skip the kernel dataplane's section
+#                        (scripts/bench/kernel.sh), or run only it
 #   BENCH_QUICK=1        fast subset: 1 repetition, shorter streams, no 16M
 #   BENCH_REPS=n         repetitions (default 3)
 #   BENCH_PLUGINS="..."  subset of "cloudnat cnat nat44" (default all three)
@@ -56,6 +58,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_CLOUDNAT_DIR_GIVEN=${CLOUDNAT_PLUGIN_DIR:-}
 # shellcheck source=bench/lib.sh
 . "$ROOT/scripts/bench/lib.sh"
+
+# The kernel dataplane's section (no VPP needed): BENCH_KERNEL=0 skips it,
+# BENCH_KERNEL=only runs nothing else.
+if [ "${BENCH_KERNEL:-1}" != 0 ]; then
+	"$ROOT/scripts/bench/kernel.sh" || echo "bench kernel: failed"
+	[ "${BENCH_KERNEL:-1}" = only ] && exit 0
+fi
 
 if ! VPP_ENV=$("$ROOT/scripts/find-vpp.sh" --env 2>/dev/null); then
 	echo "VPP not found (set VPP_PREFIX): skipping benchmarks"

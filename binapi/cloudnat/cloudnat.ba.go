@@ -29,7 +29,7 @@ const _ = api.GoVppAPIPackageIsVersion2
 const (
 	APIFile    = "cloudnat"
 	APIVersion = "0.3.0"
-	VersionCrc = 0x511ff430
+	VersionCrc = 0x274259ac
 )
 
 // CloudnatFiltering defines enum 'cloudnat_filtering'.
@@ -287,6 +287,7 @@ type CloudnatPool struct {
 	Filtering                CloudnatFiltering              `binapi:"cloudnat_filtering,name=filtering" json:"filtering,omitempty"`
 	SwIfIndex                interface_types.InterfaceIndex `binapi:"interface_index,name=sw_if_index" json:"sw_if_index,omitempty"`
 	Af                       ip_types.AddressFamily         `binapi:"address_family,name=af" json:"af,omitempty"`
+	StaticBlocksOnly         bool                           `binapi:"bool,name=static_blocks_only" json:"static_blocks_only,omitempty"`
 	NRanges                  uint32                         `binapi:"u32,name=n_ranges" json:"-"`
 	Ranges                   []CloudnatAddressRange         `binapi:"cloudnat_address_range[n_ranges],name=ranges" json:"ranges,omitempty"`
 }
@@ -676,7 +677,7 @@ type CloudnatPoolAddUpdate struct {
 
 func (m *CloudnatPoolAddUpdate) Reset()               { *m = CloudnatPoolAddUpdate{} }
 func (*CloudnatPoolAddUpdate) GetMessageName() string { return "cloudnat_pool_add_update" }
-func (*CloudnatPoolAddUpdate) GetCrcString() string   { return "f706c4ec" }
+func (*CloudnatPoolAddUpdate) GetCrcString() string   { return "8fae7c9e" }
 func (*CloudnatPoolAddUpdate) GetMessageType() api.MessageType {
 	return api.RequestMessage
 }
@@ -696,6 +697,7 @@ func (m *CloudnatPoolAddUpdate) Size() (size int) {
 	size += 1  // m.Pool.Filtering
 	size += 4  // m.Pool.SwIfIndex
 	size += 1  // m.Pool.Af
+	size += 1  // m.Pool.StaticBlocksOnly
 	size += 4  // m.Pool.NRanges
 	for j2 := 0; j2 < len(m.Pool.Ranges); j2++ {
 		var s2 CloudnatAddressRange
@@ -726,6 +728,7 @@ func (m *CloudnatPoolAddUpdate) Marshal(b []byte) ([]byte, error) {
 	buf.EncodeUint8(uint8(m.Pool.Filtering))
 	buf.EncodeUint32(uint32(m.Pool.SwIfIndex))
 	buf.EncodeUint8(uint8(m.Pool.Af))
+	buf.EncodeBool(m.Pool.StaticBlocksOnly)
 	buf.EncodeUint32(uint32(len(m.Pool.Ranges)))
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
 		var v1 CloudnatAddressRange // Ranges
@@ -752,6 +755,7 @@ func (m *CloudnatPoolAddUpdate) Unmarshal(b []byte) error {
 	m.Pool.Filtering = CloudnatFiltering(buf.DecodeUint8())
 	m.Pool.SwIfIndex = interface_types.InterfaceIndex(buf.DecodeUint32())
 	m.Pool.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	m.Pool.StaticBlocksOnly = buf.DecodeBool()
 	m.Pool.NRanges = buf.DecodeUint32()
 	m.Pool.Ranges = make([]CloudnatAddressRange, m.Pool.NRanges)
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
@@ -1050,7 +1054,7 @@ type CloudnatPoolDetails struct {
 
 func (m *CloudnatPoolDetails) Reset()               { *m = CloudnatPoolDetails{} }
 func (*CloudnatPoolDetails) GetMessageName() string { return "cloudnat_pool_details" }
-func (*CloudnatPoolDetails) GetCrcString() string   { return "714828da" }
+func (*CloudnatPoolDetails) GetCrcString() string   { return "6ef8673e" }
 func (*CloudnatPoolDetails) GetMessageType() api.MessageType {
 	return api.ReplyMessage
 }
@@ -1076,6 +1080,7 @@ func (m *CloudnatPoolDetails) Size() (size int) {
 	size += 1  // m.Pool.Filtering
 	size += 4  // m.Pool.SwIfIndex
 	size += 1  // m.Pool.Af
+	size += 1  // m.Pool.StaticBlocksOnly
 	size += 4  // m.Pool.NRanges
 	for j2 := 0; j2 < len(m.Pool.Ranges); j2++ {
 		var s2 CloudnatAddressRange
@@ -1112,6 +1117,7 @@ func (m *CloudnatPoolDetails) Marshal(b []byte) ([]byte, error) {
 	buf.EncodeUint8(uint8(m.Pool.Filtering))
 	buf.EncodeUint32(uint32(m.Pool.SwIfIndex))
 	buf.EncodeUint8(uint8(m.Pool.Af))
+	buf.EncodeBool(m.Pool.StaticBlocksOnly)
 	buf.EncodeUint32(uint32(len(m.Pool.Ranges)))
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
 		var v1 CloudnatAddressRange // Ranges
@@ -1144,6 +1150,7 @@ func (m *CloudnatPoolDetails) Unmarshal(b []byte) error {
 	m.Pool.Filtering = CloudnatFiltering(buf.DecodeUint8())
 	m.Pool.SwIfIndex = interface_types.InterfaceIndex(buf.DecodeUint32())
 	m.Pool.Af = ip_types.AddressFamily(buf.DecodeUint8())
+	m.Pool.StaticBlocksOnly = buf.DecodeBool()
 	m.Pool.NRanges = buf.DecodeUint32()
 	m.Pool.Ranges = make([]CloudnatAddressRange, m.Pool.NRanges)
 	for j1 := 0; j1 < len(m.Pool.Ranges); j1++ {
@@ -3286,7 +3293,7 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatFragmentsSetReply)(nil), "cloudnat_fragments_set_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatGetStatus)(nil), "cloudnat_get_status_51077d14")
 	api.RegisterMessage((*CloudnatGetStatusReply)(nil), "cloudnat_get_status_reply_5bc2990c")
-	api.RegisterMessage((*CloudnatPoolAddUpdate)(nil), "cloudnat_pool_add_update_f706c4ec")
+	api.RegisterMessage((*CloudnatPoolAddUpdate)(nil), "cloudnat_pool_add_update_8fae7c9e")
 	api.RegisterMessage((*CloudnatPoolAddUpdateReply)(nil), "cloudnat_pool_add_update_reply_39b50d6d")
 	api.RegisterMessage((*CloudnatPoolBindAddDel)(nil), "cloudnat_pool_bind_add_del_c31c54f7")
 	api.RegisterMessage((*CloudnatPoolBindAddDelReply)(nil), "cloudnat_pool_bind_add_del_reply_e8d4e804")
@@ -3294,7 +3301,7 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatPoolBindDump)(nil), "cloudnat_pool_bind_dump_51077d14")
 	api.RegisterMessage((*CloudnatPoolDel)(nil), "cloudnat_pool_del_ebf79a66")
 	api.RegisterMessage((*CloudnatPoolDelReply)(nil), "cloudnat_pool_del_reply_e8d4e804")
-	api.RegisterMessage((*CloudnatPoolDetails)(nil), "cloudnat_pool_details_714828da")
+	api.RegisterMessage((*CloudnatPoolDetails)(nil), "cloudnat_pool_details_6ef8673e")
 	api.RegisterMessage((*CloudnatPoolDump)(nil), "cloudnat_pool_dump_51077d14")
 	api.RegisterMessage((*CloudnatSessionDel)(nil), "cloudnat_session_del_af3d8c41")
 	api.RegisterMessage((*CloudnatSessionDelReply)(nil), "cloudnat_session_del_reply_e8d4e804")

@@ -307,6 +307,9 @@ agent_start() {
 	log "starting the agent: $AGENT_BIN ${args[*]} ${LAB_AGENT_ARGS:-}"
 	# shellcheck disable=SC2206
 	args+=(${LAB_AGENT_ARGS:-})
+	# A first start says so (--init); a restart finds the state file, and a
+	# lost one (its marker left) would make the agent refuse to start.
+	[ -e "$LAB_RUN/state.json.initialized" ] || args+=(--init)
 	bg agent "${pre[@]}" "$AGENT_BIN" "${args[@]}" \
 		--grpc.listen "$AGENT_ADDR" --state.path "$LAB_RUN/state.json"
 	AGENT_PID=${LAB_PIDS[-1]}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/binapi/cloudnat"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
+	"github.com/cloudnat/cloudnat/test/agentproc"
 	"github.com/cloudnat/cloudnat/test/vppharness"
 )
 
@@ -319,13 +320,19 @@ func StartAgent(tb testing.TB, r *Rig, statePath string) *Agent {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a.cmd = exec.Command(bin,
+	args := []string{
 		"--dataplane", "vpp",
 		"--vpp.api_socket", r.APISock,
 		"--vpp.stats_socket", r.StatsSock,
-		"--grpc.listen", "unix://"+a.Sock,
+		"--grpc.listen", "unix://" + a.Sock,
 		"--state.path", statePath,
-		"--log.level", "debug")
+		"--log.level", "debug",
+	}
+	// The agent writes this marker beside its first state (store.Marker).
+	if _, err := os.Stat(statePath + ".initialized"); err != nil {
+		args = append(args, "--init") // a first start on this state file
+	}
+	a.cmd = exec.Command(bin, args...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := a.cmd.Start(); err != nil {
@@ -398,13 +405,7 @@ func (a *Agent) Stop() {
 	if a.Conn != nil {
 		_ = a.Conn.Close()
 	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-	case <-time.After(10 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-	}
+	agentproc.Terminate(a.cmd.Process, a.exited, 10*time.Second)
 }
 
 // Kill SIGKILLs the agent.

@@ -20,6 +20,8 @@ import (
 	"go.fd.io/govpp/adapter/socketclient"
 	"go.fd.io/govpp/binapi/vlib"
 	"go.fd.io/govpp/core"
+
+	"github.com/cloudnat/cloudnat/test/agentproc"
 )
 
 // DefaultPlugins are the plugins enabled besides "plugin default { disable }".
@@ -349,12 +351,7 @@ func (v *VPP) Stop() error {
 	}
 	var err error
 	if v.cmd != nil && v.cmd.Process != nil && !v.Exited() {
-		_ = v.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-v.exited:
-		case <-time.After(5 * time.Second):
-			_ = v.cmd.Process.Kill()
-			<-v.exited
+		if agentproc.Terminate(v.cmd.Process, v.exited, 5*time.Second) {
 			err = errors.New("VPP ignored SIGTERM for 5 s; killed")
 		}
 	}

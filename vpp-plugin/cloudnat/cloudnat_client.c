@@ -25,6 +25,7 @@
 #include <vnet/dpo/drop_dpo.h>
 #include <vnet/dpo/receive_dpo.h>
 #include <vnet/dpo/load_balance.h>
+#include <vnet/dpo/lookup_dpo.h>
 #include <cloudnat/cloudnat_priv.h>
 
 static u32 *cn_client_gc_pending;
@@ -509,6 +510,18 @@ const static char *const *const cn_cdpo_nodes[DPO_PROTO_NUM] = {
 };
 
 /* Is this forwarding local delivery (possibly behind our interpose)? */
+void
+cn_lookup_dpo_type_init (void)
+{
+  dpo_id_t d = DPO_INVALID;
+  if (cn_dp.lookup_dpo_type)
+    return;
+  lookup_dpo_add_or_lock_w_fib_index (0, DPO_PROTO_IP4, LOOKUP_UNICAST, LOOKUP_INPUT_DST_ADDR,
+				      LOOKUP_TABLE_FROM_CONFIG, &d);
+  cn_dp.lookup_dpo_type = d.dpoi_type;
+  dpo_reset (&d);
+}
+
 int
 cn_dpo_is_local (const dpo_id_t *dpo)
 {

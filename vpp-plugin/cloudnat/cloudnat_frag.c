@@ -123,6 +123,8 @@ cn_frag_track (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, vlib_buffer_t
   int released = (b->flags & CN_BUFFER_F_FRAG_RELEASED) != 0;
 
   b->flags &= ~CN_BUFFER_F_FRAG_RELEASED;
+  /* what the IP header says, not the buffer (a short frame is padded) */
+  len = cn_ip_len (ip, len, is_ip6);
   if (cn_frag_parse (ip, len, is_ip6, &fi))
     {
       *error = CN_ERROR_FRAG_MALFORMED;
@@ -177,6 +179,10 @@ cn_frag_track (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, vlib_buffer_t
       c->created = now;
       c->next = *bucket;
       *bucket = ri;
+      /* a fresh identification: two inside hosts that picked the same id
+	 for the same destination must not meet as one datagram once
+	 their sources are translated to one address */
+      c->out_id = (u32) clib_xxhash (((u64) ri << 32) ^ ++fm->id_seq ^ clib_cpu_time_now ());
     }
   if (!released && ++c->n_seen > fm->max_per_datagram)
     {
@@ -246,6 +252,19 @@ cn_frag_track (vlib_main_t *vm, vlib_node_runtime_t *node, u32 bi, vlib_buffer_t
   r = CN_FRAG_R_HELD;
 
 done:
+  if (r == CN_FRAG_R_GO)
+    {
+      /* leave with the datagram's new identification */
+      u8 *w = (u8 *) ip + fi.id_off;
+      if (is_ip6)
+	cn_st32 (w, c->out_id);
+      else
+	{
+	  u16 old = cn_ld16 (w), nid = (u16) c->out_id;
+	  cn_st16 (w, nid);
+	  cn_st16 ((u8 *) ip + 10, cn_csum_update (cn_ld16 (ip + 10), cn_csum_delta16 (old, nid)));
+	}
+    }
   clib_spinlock_unlock (&fm->lock);
   if (PREDICT_FALSE (drop != 0))
     {

@@ -48,6 +48,7 @@ typedef struct
   u32 created; /* plugin clock, ticks */
   u32 next;    /* hash chain (ring index), ~0 at the end */
   u32 held_node; /* node that held the buffers (for its counters) */
+  u32 out_id;	 /* identification every fragment leaves with */
   u32 held[CN_FRAG_PER_DATAGRAM_MAX];
 } cn_frag_ctx_t;
 
@@ -70,6 +71,7 @@ typedef struct
   u32 **reinject;
   /* totals for show (the per-node counters say which node) */
   u64 n_timeouts;
+  u32 id_seq;
 } cn_frag_main_t;
 
 extern cn_frag_main_t cn_frag_main;

@@ -318,7 +318,7 @@ cn_static_leaves (const cn_static_t *m, const u8 *ip, int is_ip6)
   lbi = is_ip6 ? ip6_fib_table_fwding_lookup (m->in_fib, (ip6_address_t *) dstp) :
 		 ip4_fib_forwarding_lookup (m->in_fib, (ip4_address_t *) dstp);
   d0 = load_balance_get_bucket_i (load_balance_get (lbi), 0);
-  return d0->dpoi_type == DPO_LOOKUP || d0->dpoi_type == cn_dp.dpo_type;
+  return cn_dpo_is_table_lookup (d0) || d0->dpoi_type == cn_dp.dpo_type;
 }
 
 /* A static mapping for packet ip of table fib (either node kind, any
@@ -707,7 +707,9 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	error = CN_ERROR_NOT_TRANSLATABLE;
       b->error = node->errors[error];
       what = CN_TRACE_DROP;
-      if (error == CN_ERROR_POOL_EXHAUSTED && cn_icmp_rate_ok (vm))
+      if ((error == CN_ERROR_POOL_EXHAUSTED ||
+	   (is_feature && (error == CN_ERROR_SESSION_LIMIT || error == CN_ERROR_PORT_EXHAUSTED))) &&
+	  cn_icmp_rate_ok (vm))
 	{
 	  /* RFC 5508 / 6888: tell the subscriber (rate limited) */
 	  if (is_ip6)
@@ -831,6 +833,14 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 		}
 	      pis[i].kind = CN_PKT_DONE;
 	    }
+	}
+      else if (PREDICT_FALSE (pis[i].kind == CN_PKT_ICMP_ERROR) &&
+	       !cn_icmp_error_csum_ok (ip, b->current_length, &pis[i], is_ip6))
+	{
+	  /* RFC 5508: a corrupt error is dropped, never translated */
+	  nexts[i] = CN_NEXT_DROP;
+	  b->error = node->errors[CN_ERROR_ICMP_ERROR_BAD_CSUM];
+	  pis[i].kind = CN_PKT_DONE;
 	}
       do_lookup[i] =
 	cn_make_key (ip, &pis[i], fibs[i], is_ip6, &k4[is_ip6 ? 0 : i], &k6[is_ip6 ? i : 0]);

@@ -25,7 +25,6 @@
 #include <vnet/fib/ip4_fib.h>
 #include <vnet/fib/ip6_fib.h>
 #include <vnet/dpo/load_balance.h>
-#include <vnet/dpo/lookup_dpo.h>
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip_interface.h>
 #include <vppinfra/time.h>
@@ -257,7 +256,7 @@ cn_sub_take_block (cn_pool_t *p, cn_sub_t *s, u32 si, u32 now)
   u32 n_addrs = vec_len (p->addrs), bpa = p->blocks_per_addr, a, k, start, b;
   u32 seed = (u32) clib_cpu_time_now ();
 
-  if (s->n_blocks >= p->spec.max_blocks || !n_addrs)
+  if (s->n_blocks >= p->spec.max_blocks || !n_addrs || p->spec.static_only)
     return -1;
   start = seed % bpa;
   if (s->addr_index != ~0)
@@ -380,6 +379,14 @@ cn_pool_decide (cn_sess_create_args_t *a)
   if (!bnd)
     return CN_POOL_NOT_BOUND;
   p = pool_elt_at_index (pm->pools, bnd->pool_index);
+  /* the inside table's excluded destinations ("cnat snat exclude") */
+  if (a->fib_index < vec_len (cn_dp.snat[af]))
+    {
+      cn_snat_table_t *st = &cn_dp.snat[af][a->fib_index];
+      vec_foreach_index (i, st->excludes)
+	if (cn_pfx_contains (&st->excludes[i].addr, st->excludes[i].len, &a->dst, a->is_ip6))
+	  return CN_SNAT_PASS_EXCLUDED;
+    }
   /* subscriber to subscriber of the same table: not NATed */
   vec_foreach_index (i, bs)
     if (cn_pfx_contains (&bs[i].pfx, bs[i].len, &a->dst, a->is_ip6))
@@ -399,7 +406,7 @@ cn_pool_decide (cn_sess_create_args_t *a)
     return CN_SNAT_PASS_LOCAL;
   lb = load_balance_get (d.dpoi_index);
   d0 = load_balance_get_bucket_i (lb, 0);
-  if (p->out_fib_index != a->fib_index && d0->dpoi_type != DPO_LOOKUP &&
+  if (p->out_fib_index != a->fib_index && !cn_dpo_is_table_lookup (d0) &&
       !cn_static_has_in (a->fib_index, a->is_ip6 ? a->dst.as_u8 : a->dst.ip4.as_u8, a->is_ip6))
     return CN_SNAT_PASS_INSIDE; /* (a static mapping's outside address: the far side of a peering) */
 
@@ -914,6 +921,7 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
       ip6_address_mask (&p.ip6, &m);
     }
   pi = cn_pool_find (pool);
+  cn_lookup_dpo_type_init ();
   bs = fib_index < vec_len (pm->bindings[af]) ? pm->bindings[af][fib_index] : 0;
   for (i = 0; i < vec_len (bs); i++)
     if (bs[i].len == len && ip46_address_is_equal (&bs[i].pfx, &p))

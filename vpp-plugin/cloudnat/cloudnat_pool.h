@@ -56,6 +56,7 @@ typedef struct
   u32 reuse_delay;	  /* seconds */
   u8 filtering;		  /* CN_FILTER_* */
   u32 sw_if_index;	  /* ~0: none; else the interface's address is the pool */
+  u8 static_only;	  /* no dynamic blocks: only cloudnat_subscriber_block_add_del's */
   cloudnat_range_t *ranges; /* vec */
 } cloudnat_pool_spec_t;
 

@@ -114,6 +114,7 @@ cn_api_pool_decode (const vl_api_cloudnat_pool_t *in, cloudnat_pool_spec_t *sp)
   if (sp->filtering > CN_FILTER_ENDPOINT)
     return VNET_API_ERROR_INVALID_ARGUMENT;
   sp->sw_if_index = clib_net_to_host_u32 (in->sw_if_index);
+  sp->static_only = in->static_blocks_only;
   if (in->af != ADDRESS_IP4 && in->af != ADDRESS_IP6)
     return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
   sp->af = in->af == ADDRESS_IP6 ? AF_IP6 : AF_IP4;
@@ -186,6 +187,7 @@ cn_api_pool_send_details (const cloudnat_pool_info_t *info, void *arg)
   mp->pool.filtering = sp->filtering;
   mp->pool.sw_if_index = clib_host_to_net_u32 (sp->sw_if_index);
   mp->pool.af = sp->af == AF_IP6 ? ADDRESS_IP6 : ADDRESS_IP4;
+  mp->pool.static_blocks_only = sp->static_only;
   mp->pool.n_ranges = clib_host_to_net_u32 (n);
   for (i = 0; i < n; i++)
     {

@@ -135,6 +135,8 @@ cn_pool_add_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *c
 	;
       else if (unformat (input, "reuse-delay %u", &sp.reuse_delay))
 	;
+      else if (unformat (input, "static-only"))
+	sp.static_only = 1;
       else if (unformat (input, "filtering address-port"))
 	sp.filtering = CN_FILTER_ADDRESS_PORT;
       else if (unformat (input, "filtering address"))
@@ -161,7 +163,7 @@ CLOUDNAT_CLI_COMMAND (cn_pool_add_command) = {
   .path = "cnat pool add",
   .short_help = "cnat pool add <name> [outside-table <id>] (range <a>[-<b>] | prefix <p/len> | "
 		"interface <if> [ip6])... [ports <lo>-<hi>] [block-size <n>] [max-blocks <n>] "
-		"[max-sessions <n>] [reuse-delay <s>] [filtering address-port|address|endpoint]",
+		"[max-sessions <n>] [reuse-delay <s>] [static-only] [filtering address-port|address|endpoint]",
   .function = cn_pool_add_cli,
 };
 
@@ -284,12 +286,13 @@ cn_pool_show_one (const cloudnat_pool_info_t *in, void *arg)
 
   vlib_cli_output (vm,
 		   "[%u] %v: outside table %u, ports %u-%u, block %u, max-blocks %u, "
-		   "max-sessions %u, reuse-delay %us, filtering %s",
+		   "max-sessions %u, reuse-delay %us, filtering %s%s",
 		   in->index, sp->name, sp->outside_table_id, sp->port_min, sp->port_max,
 		   sp->block_size, sp->max_blocks, sp->max_sessions, sp->reuse_delay,
 		   sp->filtering == CN_FILTER_ENDPOINT ? "endpoint" :
 		   sp->filtering == CN_FILTER_ADDRESS  ? "address" :
-							 "address-port");
+							 "address-port",
+		   sp->static_only ? ", static blocks only" : "");
   if (sp->sw_if_index != ~0)
     vlib_cli_output (vm, "  addresses of %U", format_vnet_sw_if_index_name, vnet_get_main (),
 		     sp->sw_if_index);

@@ -230,6 +230,9 @@ typedef struct
   cn_cdpo_t *cdpos;
   dpo_type_t dpo_type;
   fib_source_t fib_src;
+  /* the type of VPP's "lookup the destination in table N" DPO (a route
+     "via ip4-lookup-in-table N"): VPP registers it at run time */
+  dpo_type_t lookup_dpo_type;
 
   /* source NAT, per family, indexed by fib index */
   cn_snat_table_t *snat[N_AF];
@@ -559,6 +562,16 @@ void cn_client_init (vlib_main_t *vm);
 void cn_client_gc (vlib_main_t *vm);
 /* dpo type helpers for the SNAT "is local" test */
 int cn_dpo_is_local (const dpo_id_t *dpo);
+/* main thread, before a binding or mapping exists: learn lookup_dpo_type */
+void cn_lookup_dpo_type_init (void);
+
+/* Does the route send the packet on to a lookup in (another) table? */
+static_always_inline int
+cn_dpo_is_table_lookup (const dpo_id_t *d)
+{
+  return d->dpoi_type == DPO_LOOKUP ||
+	 (cn_dp.lookup_dpo_type && d->dpoi_type == cn_dp.lookup_dpo_type);
+}
 
 /* ---- source NAT (cloudnat_snat.c) ---- */
 /* decide a new SNAT flow; 0 = translate (a filled), else node error /
@@ -743,20 +756,19 @@ int cn_snat_decide (cn_sess_create_args_t *a);
      "first packets handed to the main thread until their client's replies are captured")          \
   _ (CLIENT_WAIT_FULL, client_wait_full, ERROR,                                                    \
      "dropped: main thread's queue full (first packet of a new client)")                           \
-  _ (FRAGMENTS, fragments, INFO, "fragments matched to their datagram (cloudnat_frag.c)")          \
-  _ (FRAG_HELD, frag_held, INFO, "fragments held until their first fragment arrives")              \
-  _ (FRAG_MALFORMED, frag_malformed, ERROR, "dropped: fragment with unreadable headers")           \
-  _ (FRAG_TABLE_FULL, frag_table_full, ERROR, "dropped: fragment, max-in-flight datagrams reached") \
-  _ (FRAG_TOO_MANY, frag_too_many, ERROR, "dropped: fragment, max-per-datagram reached")           \
-  _ (FRAG_HOLD_FULL, frag_hold_full, ERROR, "dropped: fragment, max-held reached")                  \
-  _ (FRAG_TINY, frag_tiny, ERROR, "dropped: first fragment too short for its L4 header")           \
-  _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR,                                                    \
-     "dropped: later fragment of an ICMP error or untranslatable packet")                         \
-  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "dropped: fragment whose first fragment never came")      \
-  _ (STATIC_TRANSLATED, static_translated, INFO, "packets rewritten by a static mapping")          \
-  _ (POOL_INSIDE, pool_inside, INFO, "pool-bound source to a destination inside its table: not NATed") \
-  _ (POOL_EXHAUSTED, pool_exhausted, ERROR,                                                        \
-     "dropped: pool has no block for the subscriber, or its cap is reached (ICMP 3/13 sent)")
+  _ (FRAGMENTS, fragments, INFO, "fragments matched to their datagram")          \
+  _ (FRAG_HELD, frag_held, INFO, "fragments held until first arrives")              \
+  _ (FRAG_MALFORMED, frag_malformed, ERROR, "fragment headers unreadable")           \
+  _ (FRAG_TABLE_FULL, frag_table_full, ERROR, "max-in-flight datagrams reached") \
+  _ (FRAG_TOO_MANY, frag_too_many, ERROR, "frag max-per-datagram reached")           \
+  _ (FRAG_HOLD_FULL, frag_hold_full, ERROR, "frag max-held reached")                  \
+  _ (FRAG_TINY, frag_tiny, ERROR, "frag too short for its L4 header")           \
+  _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
+  _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
+  _ (ICMP_ERROR_BAD_CSUM, icmp_error_bad_csum, ERROR, "ICMP error with a bad checksum")         \
+  _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
+  _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \
+  _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool has no block or cap reached")
 
 typedef enum
 {

@@ -448,13 +448,15 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       /* someone else's reply tuple: only a source we choose can move */
       if (!a->src_port_free || cn_session_pick_port (a))
 	{
-	  *error = a->src_port_free ? CN_ERROR_PORT_EXHAUSTED : CN_ERROR_REPLY_TUPLE_IN_USE;
+	  *error = !a->src_port_free	   ? CN_ERROR_REPLY_TUPLE_IN_USE :
+		   a->sub_index != ~0 ? CN_ERROR_POOL_EXHAUSTED : /* its blocks are full */
+					  CN_ERROR_PORT_EXHAUSTED;
 	  break;
 	}
     }
 
   if (attempt == 8)
-    *error = CN_ERROR_PORT_EXHAUSTED;
+    *error = a->sub_index != ~0 ? CN_ERROR_POOL_EXHAUSTED : CN_ERROR_PORT_EXHAUSTED;
   cn_store_free_now (st, a->thread_index, idx);
 failed:
   if (a->sub_index != ~0)

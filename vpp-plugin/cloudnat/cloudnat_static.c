@@ -280,6 +280,7 @@ cloudnat_static_add_del (const cloudnat_static_spec_t *s, int is_add, u8 **confl
   if (in_fib == out_fib && cn_pfx_overlaps (&ip, s->len, &op, s->len, is_ip6))
     return VNET_API_ERROR_INVALID_VALUE;
 
+  cn_lookup_dpo_type_init ();
   /* one mode per address */
   c.af = s->af;
   c.len = s->len;

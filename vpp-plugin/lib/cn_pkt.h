@@ -281,6 +281,49 @@ cn_pkt_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_pkt_info_t *pi)
   return cn_pkt_parse_x (ip, len, is_ip6, pi, 0);
 }
 
+/* The length of the IP packet as its header says, at most len (a short
+   frame may be padded). */
+static inline uint32_t
+cn_ip_len (const uint8_t *ip, uint32_t len, int is_ip6)
+{
+  uint32_t l;
+  if (is_ip6)
+    l = len >= 40 ? 40u + (uint32_t) ((ip[4] << 8) | ip[5]) : len;
+  else
+    l = len >= 20 ? (uint32_t) ((ip[2] << 8) | ip[3]) : len;
+  return l < len ? l : len;
+}
+
+/* RFC 5508: an ICMP error whose own checksum (over the whole message; for
+   ICMPv6 with its pseudo header) or whose quoted IPv4 header checksum is
+   wrong is dropped, not translated. len: bytes of the packet from its IP
+   header. The quote's L4 checksum is not checked (quotes are often cut). */
+static inline int
+cn_icmp_error_csum_ok (const uint8_t *ip, uint32_t len, const cn_pkt_info_t *pi, int is_ip6)
+{
+  uint32_t l4 = pi->l4_offset, n;
+  uint64_t sum;
+
+  len = cn_ip_len (ip, len, is_ip6);
+  if (len <= l4)
+    return 0;
+  n = len - l4;
+  sum = cn_csum_words (ip + l4, n);
+  if (is_ip6)
+    {
+      uint8_t ph[8] = { (uint8_t) (n >> 24), (uint8_t) (n >> 16), (uint8_t) (n >> 8), (uint8_t) n,
+			0, 0, 0, CN_IPPROTO_ICMP6 };
+      sum += cn_csum_words (ip + CN_IP6_SRC_OFF, 32) + cn_csum_words (ph, 8);
+    }
+  else
+    {
+      uint32_t in = pi->inner_offset, ihl = (uint32_t) (ip[in] & 0xf) * 4;
+      if (in + ihl <= len && cn_csum_fold (cn_csum_words (ip + in, ihl)) != 0xffff)
+	return 0;
+    }
+  return cn_csum_fold (sum) == 0xffff;
+}
+
 /* ---- fragments ---- */
 
 /* What identifies the datagram a fragment belongs to, besides its
@@ -293,6 +336,8 @@ typedef struct
   uint16_t offset; /* in bytes */
   uint8_t more;	   /* MF / M flag */
   uint8_t proto;
+  uint16_t id_off; /* where the identification is (IPv4 4, IPv6 in the
+		      fragment header) */
 } cn_frag_info_t;
 
 /* Read the fragment fields of a packet cn_pkt_parse found to be a
@@ -310,6 +355,7 @@ cn_frag_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_frag_info_t *fi)
       fi->offset = (uint16_t) ((f & 0x1fff) * 8);
       fi->more = (f & 0x2000) != 0;
       fi->proto = ip[9];
+      fi->id_off = 4;
       return 0;
     }
   else
@@ -333,6 +379,7 @@ cn_frag_parse (const uint8_t *ip, uint32_t len, int is_ip6, cn_frag_info_t *fi)
       fi->offset = (uint16_t) (((ip[off + 2] << 8) | ip[off + 3]) & 0xfff8);
       fi->more = ip[off + 3] & 1;
       fi->id = cn_ld32 (ip + off + 4);
+      fi->id_off = (uint16_t) (off + 4);
       return 0;
     }
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloudnat/cloudnat/agent/internal/blocklog"
 	"github.com/cloudnat/cloudnat/agent/internal/config"
 	"github.com/cloudnat/cloudnat/agent/internal/metrics"
 	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
@@ -68,6 +70,42 @@ func newRootCmd() *cobra.Command {
 	}
 	cmd.SetVersionTemplate(version.Full("cloudnat-agent") + "\n")
 	config.RegisterFlags(cmd.Flags())
+	cmd.AddCommand(newDumpCmd())
+	return cmd
+}
+
+// newDumpCmd is `cloudnat-agent dump`: what the dataplane holds, read-only,
+// as JSON (translations, SNAT addresses, exclusions, interfaces), e.g. to
+// compare with the state file. It takes no lock and changes nothing.
+func newDumpCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dump",
+		Short: "print the cloudnat objects the dataplane holds (JSON, read-only)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), nil)
+			if err != nil {
+				return &exitError{2, err}
+			}
+			ch, err := chooseDataplane(cmd.Context(), cfg)
+			if err != nil {
+				return &exitError{1, err}
+			}
+			dp, err := openDataplane(cmd.Context(), ch, cfg)
+			if err != nil {
+				return &exitError{1, err}
+			}
+			defer dp.Close()
+			d, err := readDataplane(cmd.Context(), dp)
+			if err != nil {
+				return &exitError{1, fmt.Errorf("reading the %s dataplane: %w", ch.Kind, err)}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(d)
+		},
+	}
+	config.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
@@ -89,6 +127,11 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer unlock()
+	tl, err := lockTarget(ch, cfg)
+	if err != nil {
+		return err
+	}
+	defer tl.Unlock()
 	st, err := store.Open(cfg.StatePath)
 	if err != nil {
 		return err
@@ -98,6 +141,13 @@ func run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer dp.Close()
+	prevState := ""
+	if tl != nil {
+		prevState = tl.PrevState
+	}
+	if err := guardIntent(ctx, log, cfg, st, prevState, dp); err != nil {
+		return err
+	}
 
 	var m *metrics.Metrics // set below, before the reconciler runs
 	rec := reconcile.New(dp, st, reconcile.Options{
@@ -105,6 +155,9 @@ func run(ctx context.Context, cfg config.Config) error {
 		Observe: func(full bool, took time.Duration, ops int, err error) { m.ObserveSync(full, took, ops, err) },
 	})
 	m = metrics.New(metrics.Sources{Dataplane: dp, Reconciler: rec, Intent: st})
+	// Block allocation/release records: logged and streamed over gRPC.
+	blocks := blocklog.New(dp, blocklog.Options{Logger: log.With("log", "nat-blocks")})
+	m.AddPools(dp, blocks)
 
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
@@ -117,7 +170,8 @@ func run(ctx context.Context, cfg config.Config) error {
 	})
 	g, health := server.NewGRPC(srv, server.GRPCOptions{
 		Token: cfg.GRPCToken, TLS: tlsConf, Logger: log,
-		Metrics: &server.Interceptors{Unary: m.UnaryServerInterceptor(), Stream: m.StreamServerInterceptor()},
+		Metrics:  &server.Interceptors{Unary: m.UnaryServerInterceptor(), Stream: m.StreamServerInterceptor()},
+		BlockLog: blocks,
 	})
 	lis, err := server.Listen(cfg.GRPCNetwork, cfg.GRPCAddress)
 	if err != nil {
@@ -128,6 +182,7 @@ func run(ctx context.Context, cfg config.Config) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { rec.Run(rctx) })
+	wg.Go(func() { blocks.Run(rctx) })
 	errc := make(chan error, 2)
 	if cfg.MetricsListen != "" {
 		wg.Go(func() {

@@ -633,10 +633,14 @@ func (a *app) statusCmd() *cobra.Command {
 			if len(s.GetItems()) > 0 {
 				fmt.Fprintln(a.stdout)
 				w = a.table()
-				row(w, "KIND", "KEY", "OP", "STATE", "ATTEMPTS", "SINCE", "ERROR")
+				row(w, "KIND", "KEY", "OP", "STATE", "ATTEMPTS", "SINCE", "NEXT", "ERROR")
 				for _, it := range s.GetItems() {
+					next := "on change"
+					if n := it.GetNextAttempt(); n != nil {
+						next = "in " + max(time.Until(n.AsTime()), 0).Round(time.Millisecond).String()
+					}
 					row(w, it.GetKind(), it.GetKey(), it.GetOp(), syncString(&pb.Sync{State: it.GetState()}), it.GetAttempts(),
-						time.Since(it.GetSince().AsTime()).Round(time.Second).String()+" ago", it.GetError())
+						time.Since(it.GetSince().AsTime()).Round(time.Second).String()+" ago", next, it.GetError())
 				}
 				return w.Flush()
 			}

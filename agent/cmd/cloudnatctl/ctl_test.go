@@ -196,24 +196,31 @@ func TestCommands(t *testing.T) {
 			if !tc.noToken {
 				args = append(slices.Clone(tok), args...)
 			}
-			code, out, errOut := run(args...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
-			}
-			if !strings.Contains(out, tc.out) {
-				t.Errorf("stdout %q does not contain %q", out, tc.out)
-			}
-			if !strings.Contains(errOut, tc.err) {
-				t.Errorf("stderr %q does not contain %q", errOut, tc.err)
-			}
-			if tc.jsonOutput && !json.Valid([]byte(out)) {
-				t.Errorf("stdout is not JSON: %s", out)
-			}
+			checkRun(t, run, args, tc.code, tc.out, tc.err, tc.jsonOutput)
 		})
 	}
 	// The commands above reached the dataplane.
 	s := dp.Snapshot()
 	if len(s.SNATAddresses) != 2 || len(s.SNATInterfaces) != 1 || s.Timeouts.UDP != 30*time.Second || len(s.SessionLimits) != 2 {
 		t.Fatalf("dataplane %+v", s)
+	}
+}
+
+// checkRun runs the command and checks its exit code, that stdout and
+// stderr contain out and errOut, and that stdout is JSON when isJSON.
+func checkRun(t *testing.T, run func(args ...string) (int, string, string), args []string, code int, out, errOut string, isJSON bool) {
+	t.Helper()
+	gotCode, gotOut, gotErr := run(args...)
+	if gotCode != code {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", gotCode, code, gotOut, gotErr)
+	}
+	if !strings.Contains(gotOut, out) {
+		t.Errorf("stdout %q does not contain %q", gotOut, out)
+	}
+	if !strings.Contains(gotErr, errOut) {
+		t.Errorf("stderr %q does not contain %q", gotErr, errOut)
+	}
+	if isJSON && !json.Valid([]byte(gotOut)) {
+		t.Errorf("stdout is not JSON: %s", gotOut)
 	}
 }

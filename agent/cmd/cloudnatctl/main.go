@@ -99,7 +99,7 @@ func envOr(key, def string) string {
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "cloudnatctl",
-		Short: "Control cloudnat-agent (translations, source NAT, sessions, limits)",
+		Short: "Control cloudnat-agent (translations, source NAT, pools, sessions, limits)",
 		Long: "cloudnatctl talks to cloudnat-agent over gRPC. Its verbs mirror vppctl's cnat commands.\n" +
 			"Environment: CLOUDNAT_ADDR and CLOUDNAT_TOKEN give --addr and --token defaults.",
 		Version:           version.String(),
@@ -121,7 +121,8 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.tlsKey, "tls-key", "", "client key file (PEM) for mTLS")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each call")
-	root.AddCommand(a.translationCmd(), a.snatCmd(), a.sessionCmd(), a.timeoutsCmd(), a.limitCmd(), a.interfaceCmd(), a.statusCmd())
+	root.AddCommand(a.translationCmd(), a.snatCmd(), a.sessionCmd(), a.timeoutsCmd(), a.limitCmd(), a.interfaceCmd(), a.statusCmd(),
+		a.poolCmd(), a.subscriberCmd(), a.blocklogCmd())
 	root.AddCommand(a.natgwCommands()...)
 	return root
 }

@@ -34,6 +34,8 @@ const (
 	KeyLogLevel          = "log.level"
 	KeyMetricsListen     = "metrics.listen"
 	KeyReconcileInterval = "reconcile.interval"
+	KeyInit              = "init"
+	KeyLockDir           = "lock.dir"
 )
 
 // Defaults.
@@ -47,6 +49,7 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultMetricsListen     = ""
 	DefaultReconcileInterval = 30 * time.Second
+	DefaultLockDir           = "/run/cloudnat"
 )
 
 // Config is the agent's configuration.
@@ -66,6 +69,11 @@ type Config struct {
 	LogLevel          slog.Level
 	MetricsListen     string
 	ReconcileInterval time.Duration
+	// Init allows a start with no recorded intent (state file missing or
+	// "desired": null) although there is evidence of an earlier one.
+	Init bool
+	// LockDir holds the dataplane target locks.
+	LockDir string
 	// File is the configuration file read, if any.
 	File string
 }
@@ -86,6 +94,9 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String(KeyLogLevel, DefaultLogLevel, "log level: debug, info, warn, error")
 	fs.String(KeyMetricsListen, DefaultMetricsListen, "Prometheus metrics listen address, e.g. 127.0.0.1:9464 (empty: off)")
 	fs.Duration(KeyReconcileInterval, DefaultReconcileInterval, "period of full reconciles (drift repair)")
+	fs.Bool(KeyInit, false, "first start: accept a missing state file (or \"desired\": null) although a marker beside it\n"+
+		"or cloudnat objects in the dataplane show intent existed; the agent then starts empty and removes them")
+	fs.String(KeyLockDir, DefaultLockDir, "directory of the locks that let one agent only drive a kernel table or a VPP")
 }
 
 // Load reads the configuration; fs holds RegisterFlags' flags, parsed.
@@ -138,7 +149,7 @@ func Load(fs *pflag.FlagSet, env []string) (Config, error) {
 var allKeys = []string{
 	KeyDataplane, KeyVPPAPISocket, KeyVPPStatsSocket, KeyKernelTable, KeyGRPCListen, KeyGRPCToken,
 	KeyGRPCTLSCert, KeyGRPCTLSKey, KeyGRPCTLSClientCA, KeyStatePath, KeyLogLevel, KeyMetricsListen,
-	KeyReconcileInterval,
+	KeyReconcileInterval, KeyInit, KeyLockDir,
 }
 
 // EnvName is the environment variable of a key: CLOUDNAT_VPP_API_SOCKET.
@@ -159,6 +170,8 @@ func fromViper(v *viper.Viper, file string) (Config, error) {
 		TLSClientCA:    v.GetString(KeyGRPCTLSClientCA),
 		StatePath:      v.GetString(KeyStatePath),
 		MetricsListen:  v.GetString(KeyMetricsListen),
+		Init:           v.GetBool(KeyInit),
+		LockDir:        v.GetString(KeyLockDir),
 		File:           file,
 	}
 	var err error
@@ -198,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StatePath == "" {
 		return fmt.Errorf("config: %s: required", KeyStatePath)
+	}
+	if c.LockDir == "" {
+		return fmt.Errorf("config: %s: required", KeyLockDir)
 	}
 	if c.ReconcileInterval < time.Second {
 		return fmt.Errorf("config: %s: %s is shorter than 1s", KeyReconcileInterval, c.ReconcileInterval)

@@ -93,6 +93,9 @@ type Dataplane interface {
 
 	ListInterfaces(ctx context.Context) ([]model.Interface, error)
 	Stats(ctx context.Context) (Stats, error)
+
+	// Carrier-grade NAT (pools.go).
+	Pools
 }
 
 // Checker is implemented by dataplanes that refuse some intent before it is
@@ -103,4 +106,20 @@ type Dataplane interface {
 type Checker interface {
 	CheckTranslation(ctx context.Context, t model.Translation) error
 	CheckInterfaceName(name string) error
+}
+
+// DriftReporter is implemented by dataplanes that notice changes made by
+// someone else to what they own (the kernel dataplane's table) and repair
+// them; DriftRepairs counts those repairs since the dataplane was opened.
+type DriftReporter interface {
+	DriftRepairs() uint64
+}
+
+// BulkTranslator is implemented by dataplanes that program many
+// translations faster together than one by one (the kernel dataplane: one
+// netlink transaction per ~60,000 elements instead of one per translation).
+// Each translation is applied whole; a translation the dataplane cannot
+// express refuses the whole call before anything changes.
+type BulkTranslator interface {
+	PutTranslations(ctx context.Context, ts []model.Translation) error
 }

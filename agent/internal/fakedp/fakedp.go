@@ -64,6 +64,7 @@ type DP struct {
 	sessions     []model.Session
 	interfaces   []model.Interface
 	drops        map[string]uint64
+	pools        poolState // pools.go
 }
 
 var _ dataplane.Dataplane = (*DP)(nil)
@@ -88,6 +89,7 @@ func (d *DP) reset() {
 	d.limits = map[uint32]uint32{}
 	d.sessions = nil
 	d.drops = map[string]uint64{}
+	d.pools.reset()
 }
 
 // SetFail installs (or with nil removes) a failure hook.

@@ -168,11 +168,12 @@ var (
 	descTableFill    = prometheus.NewDesc("cloudnat_dataplane_session_table_fill", "Share of the session table's slots in use (VPP: new flows are dropped when it is full), by family.", []string{"family"}, nil)
 	descIntent       = prometheus.NewDesc("cloudnat_intent_objects", "Objects of intent, by kind.", []string{"kind"}, nil)
 	descItems        = prometheus.NewDesc("cloudnat_reconcile_items", "Objects not as intended in the dataplane, by state.", []string{"state"}, nil)
+	descDrift        = prometheus.NewDesc("cloudnat_dataplane_drift_repairs_total", "Changes by someone else to what the dataplane owns (e.g. the kernel table deleted or edited) that it noticed and repaired.", nil, nil)
 	descLastFull     = prometheus.NewDesc("cloudnat_reconcile_last_full_sync_timestamp_seconds", "Time of the last successful full sync.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descSessions, descTranslations, descDrops, descStatsUp, descTableFill, descIntent, descItems, descLastFull} {
+	for _, d := range []*prometheus.Desc{descConnected, descSessions, descTranslations, descDrops, descStatsUp, descTableFill, descIntent, descItems, descLastFull, descDrift} {
 		ch <- d
 	}
 }
@@ -183,6 +184,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if dp := c.src.Dataplane; dp != nil {
 		info := dp.Info(ctx)
 		ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, b2f(info.Connected), info.Name)
+		if dr, ok := dp.(dataplane.DriftReporter); ok {
+			ch <- prometheus.MustNewConstMetric(descDrift, prometheus.CounterValue, float64(dr.DriftRepairs()))
+		}
 		st, err := dp.Stats(ctx)
 		ch <- prometheus.MustNewConstMetric(descStatsUp, prometheus.GaugeValue, b2f(err == nil))
 		if err == nil {

@@ -62,3 +62,20 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("disconnected metrics:\n%s", body)
 	}
 }
+
+// driftDP is a dataplane that reports drift repairs.
+type driftDP struct {
+	*fakedp.DP
+	n uint64
+}
+
+func (d driftDP) DriftRepairs() uint64 { return d.n }
+
+func TestMetricsDrift(t *testing.T) {
+	m := New(Sources{Dataplane: driftDP{fakedp.New(), 3}})
+	rr := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rr, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rr.Body.String(); !strings.Contains(body, "cloudnat_dataplane_drift_repairs_total 3") {
+		t.Errorf("no drift counter:\n%s", body)
+	}
+}

@@ -224,6 +224,10 @@ type Desired struct {
 	SNATInterfaces []SNATInterface
 	Timeouts       Timeouts
 	SessionLimits  []SessionLimit
+	// Carrier-grade NAT (pool.go).
+	Pools        []Pool        `json:",omitempty"`
+	PoolBindings []PoolBinding `json:",omitempty"`
+	StaticBlocks []StaticBlock `json:",omitempty"`
 	// NATGW holds the NAT gateways, network interfaces and plans
 	// (package natgw); omitted from the state file when empty.
 	NATGW natgw.State `json:",omitzero"`

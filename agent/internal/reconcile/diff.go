@@ -30,6 +30,10 @@ type ID struct {
 	SNATExclusion model.SNATExclusion
 	SNATInterface model.SNATInterface
 	VRF           uint32 // session limit
+	// Carrier-grade NAT (pools.go).
+	Pool        string
+	PoolBinding model.PoolBindingKey
+	StaticBlock model.StaticBlock
 }
 
 // TranslationID and the functions below build IDs.
@@ -67,7 +71,7 @@ func (id ID) Key() string {
 		}
 		return fmt.Sprintf("vrf %d", id.VRF)
 	}
-	return "?"
+	return poolKey(id)
 }
 
 func (id ID) String() string { return string(id.Kind) + " " + id.Key() }
@@ -80,6 +84,8 @@ type Op struct {
 	Translation  model.Translation
 	Timeouts     model.Timeouts
 	SessionLimit model.SessionLimit
+	Pool         model.Pool
+	PoolBinding  model.PoolBinding
 }
 
 func (o Op) verb() string {
@@ -100,6 +106,7 @@ type State struct {
 	HaveTimeouts  bool
 	Timeouts      model.Timeouts
 	SessionLimits map[uint32]uint32 // VRF → max; 0 (unlimited) is absent
+	PoolState
 }
 
 // NewState returns an empty State.
@@ -110,6 +117,7 @@ func NewState() *State {
 		SNATExclusions: map[model.SNATExclusion]struct{}{},
 		SNATInterfaces: map[model.SNATInterface]struct{}{},
 		SessionLimits:  map[uint32]uint32{},
+		PoolState:      newPoolState(),
 	}
 }
 
@@ -137,6 +145,7 @@ func IndexDesired(d *model.Desired) *State {
 			s.SessionLimits[l.VRF] = l.Max
 		}
 	}
+	indexPools(s, d)
 	return s
 }
 
@@ -260,7 +269,9 @@ func Diff(desired, actual *State) []Op {
 	}
 	sortOps(puts)
 	sortOps(dels)
-	return append(puts, dels...)
+	ops := slices.Concat(puts, dels, diffPools(desired, actual))
+	slices.SortStableFunc(ops, byStage)
+	return ops
 }
 
 func diffSet[K comparable](desired, actual map[K]struct{}, id func(K) ID, puts, dels *[]Op) {
@@ -316,18 +327,12 @@ func DiffIDs(desired, actual *State, ids []ID) []Op {
 			case !ok:
 				ops = append(ops, Op{ID: id, Delete: true, SessionLimit: model.SessionLimit{VRF: id.VRF}})
 			}
+		case KindPool, KindPoolBinding, KindStaticBlock:
+			ops = appendPoolOp(ops, desired, actual, id)
 		}
 	}
-	// Puts before deletes, as in Diff.
-	slices.SortStableFunc(ops, func(a, b Op) int {
-		switch {
-		case a.Delete == b.Delete:
-			return 0
-		case a.Delete:
-			return 1
-		}
-		return -1
-	})
+	// Puts before deletes, pools in their order, as in Diff.
+	slices.SortStableFunc(ops, byStage)
 	return ops
 }
 
@@ -370,5 +375,5 @@ func compareID(a, b ID) int {
 	case KindSessionLimit:
 		return cmp.Compare(a.VRF, b.VRF)
 	}
-	return 0
+	return comparePoolID(a, b)
 }

@@ -7,9 +7,14 @@
 // what it believes the dataplane holds (the last dump plus the changes it
 // applied since), so a targeted sync of a few objects (after an API write)
 // costs only their own calls. Failed objects are kept as items (pending
-// while the dataplane is not connected, failed otherwise) and retried with
-// exponential backoff; a Connected event invalidates the belief and runs a
-// full sync; a periodic full sync repairs drift.
+// while the dataplane is not connected, failed otherwise), each with its
+// own attempt count and exponential backoff (MinBackoff doubling up to
+// MaxBackoff, ±20% jitter), so one object that cannot be applied never
+// delays the others and never makes a hot loop. An object the dataplane
+// refuses as unsupported (dataplane.ErrUnsupported) is not retried on a
+// timer at all: only an intent change or a full sync tries it again. A
+// Connected event invalidates the belief and runs a full sync; a periodic
+// full sync repairs drift.
 package reconcile
 
 import (
@@ -68,6 +73,9 @@ type Item struct {
 	Err      error
 	Attempts int
 	Since    time.Time
+	// Next is when the item is retried; zero when only a change or a full
+	// sync retries it (the dataplane refused it as unsupported).
+	Next time.Time
 }
 
 // Status is a snapshot for the status API and metrics.
@@ -98,11 +106,13 @@ type Reconciler struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	syncMu sync.Mutex // serialises syncs (dataplane calls); guards actual
-	actual *State     // belief of the dataplane's state; nil = unknown
+	// syncSem serialises syncs (dataplane calls) and guards actual; a
+	// targeted sync waits for it only as long as its context allows.
+	syncSem chan struct{}
+	actual  *State // belief of the dataplane's state; nil = unknown
 
 	// smu guards the status below; it is never held across dataplane
-	// calls, so status reads do not wait for a sync. Order: syncMu, smu.
+	// calls, so status reads do not wait for a sync. Order: syncSem, smu.
 	smu      sync.Mutex
 	known    bool // actual != nil
 	items    map[ID]*Item
@@ -133,13 +143,27 @@ func New(dp dataplane.Dataplane, src Source, opts Options) *Reconciler {
 	}
 	return &Reconciler{
 		dp: dp, src: src, opts: opts, log: log,
-		kick:  make(chan struct{}, 1),
-		items: map[ID]*Item{},
+		kick:    make(chan struct{}, 1),
+		syncSem: make(chan struct{}, 1),
+		items:   map[ID]*Item{},
 	}
 }
 
+// lockSync takes the sync lock unless ctx ends first.
+func (r *Reconciler) lockSync(ctx context.Context) error {
+	select {
+	case r.syncSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dataplane busy with another change: %w", ctx.Err())
+	}
+}
+
+func (r *Reconciler) unlockSync() { <-r.syncSem }
+
 // Run is the reconcile loop: a full sync at start, on every Connected
-// event and every Interval; retries of failures with backoff. It returns
+// event and every Interval; retries of failed items when their backoff
+// ends, and of a failed full sync with a backoff of its own. It returns
 // when ctx is done.
 func (r *Reconciler) Run(ctx context.Context) {
 	events := r.dp.Events()
@@ -148,28 +172,28 @@ func (r *Reconciler) Run(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	backoff := time.Duration(0)
+	fullBackoff := time.Duration(0) // of failed full syncs (dump errors)
 
-	// after decides on a retry from the state after a sync.
-	after := func() {
-		if !r.needsRetry() {
-			backoff = 0
-			retry.Stop()
+	// after schedules the next retry; grow says a full sync was just
+	// tried, so its backoff grows.
+	after := func(grow bool) {
+		if r.needsFullSync() {
+			if grow || fullBackoff == 0 {
+				fullBackoff = r.backoff(fullBackoff)
+			}
+			retry.Reset(jitter(fullBackoff))
 			return
 		}
-		if backoff == 0 {
-			backoff = r.opts.MinBackoff
-		} else {
-			backoff = min(2*backoff, r.opts.MaxBackoff)
+		fullBackoff = 0
+		if next, ok := r.nextRetry(); ok {
+			retry.Reset(max(time.Until(next), time.Millisecond))
+			return
 		}
-		// ±20% jitter so agents do not retry in step.
-		d := backoff + time.Duration((rand.Float64()*0.4-0.2)*float64(backoff))
-		retry.Reset(d)
-		r.log.Debug("reconcile: retry scheduled", "in", d)
+		retry.Stop()
 	}
 
 	r.fullSync(ctx, "start")
-	after()
+	after(true)
 	for {
 		select {
 		case <-ctx.Done():
@@ -183,26 +207,38 @@ func (r *Reconciler) Run(ctx context.Context) {
 			case dataplane.Connected:
 				r.log.Info("reconcile: dataplane connected, full resync")
 				r.Invalidate()
-				backoff = 0
+				fullBackoff = 0
 				r.fullSync(ctx, "connected")
 			case dataplane.Disconnected:
 				r.log.Warn("reconcile: dataplane disconnected")
 				r.Invalidate()
 			}
-			after()
+			after(false)
 		case <-tick.C:
 			r.fullSync(ctx, "periodic")
-			after()
+			after(true)
 		case <-retry.C:
-			r.retry(ctx)
-			after()
+			full := r.retry(ctx)
+			after(full)
 		case <-r.kick:
-			// A targeted sync failed; back off from where we are.
-			if backoff == 0 {
-				after()
-			}
+			// A targeted sync changed the items: reschedule.
+			after(false)
 		}
 	}
+}
+
+// backoff is the delay after prev: MinBackoff first, then doubling up to
+// MaxBackoff.
+func (r *Reconciler) backoff(prev time.Duration) time.Duration {
+	if prev <= 0 {
+		return r.opts.MinBackoff
+	}
+	return min(2*prev, r.opts.MaxBackoff)
+}
+
+// jitter spreads d by ±20% so agents and items do not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
 }
 
 func (r *Reconciler) fullSync(ctx context.Context, why string) {
@@ -211,27 +247,53 @@ func (r *Reconciler) fullSync(ctx context.Context, why string) {
 	}
 }
 
-func (r *Reconciler) retry(ctx context.Context) {
-	r.smu.Lock()
-	full := !r.known || r.lastErr != nil
-	ids := slices.Collect(maps.Keys(r.items))
-	r.smu.Unlock()
-	if full {
+// retry runs a full sync when the dataplane's state is not known (or the
+// last full sync failed), else a targeted sync of the items whose backoff
+// has ended. It says whether it ran a full sync.
+func (r *Reconciler) retry(ctx context.Context) (full bool) {
+	if r.needsFullSync() {
 		r.fullSync(ctx, "retry")
-		return
+		return true
+	}
+	now := time.Now()
+	r.smu.Lock()
+	var ids []ID
+	for id, it := range r.items {
+		if !it.Next.IsZero() && !it.Next.After(now) {
+			ids = append(ids, id)
+		}
+	}
+	r.smu.Unlock()
+	if len(ids) == 0 {
+		return false
 	}
 	if res := r.Sync(ctx, ids...); res.Err != nil && ctx.Err() == nil {
 		r.log.Warn("reconcile: retry incomplete", "items", len(ids), "err", res.Err)
 	}
+	return false
 }
 
-func (r *Reconciler) needsRetry() bool {
+func (r *Reconciler) needsFullSync() bool {
 	r.smu.Lock()
 	defer r.smu.Unlock()
-	return !r.known || r.lastErr != nil || len(r.items) > 0
+	return !r.known || r.lastErr != nil
 }
 
-// setActual sets the belief; called with r.syncMu held.
+// nextRetry is the earliest retry time among the items, if any is
+// retried on a timer.
+func (r *Reconciler) nextRetry() (time.Time, bool) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	var next time.Time
+	for _, it := range r.items {
+		if !it.Next.IsZero() && (next.IsZero() || it.Next.Before(next)) {
+			next = it.Next
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// setActual sets the belief; called with r.syncSem held.
 func (r *Reconciler) setActual(a *State) {
 	r.actual = a
 	r.smu.Lock()
@@ -241,8 +303,8 @@ func (r *Reconciler) setActual(a *State) {
 
 // Invalidate forgets what the dataplane holds; the next sync dumps it.
 func (r *Reconciler) Invalidate() {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	r.syncSem <- struct{}{}
+	defer r.unlockSync()
 	r.setActual(nil)
 }
 
@@ -285,8 +347,10 @@ func (r *Reconciler) desired() *State {
 // difference. It returns an error when the dump failed or when any change
 // failed (joined); the failed objects become items.
 func (r *Reconciler) SyncAll(ctx context.Context) error {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	if err := r.lockSync(ctx); err != nil {
+		return err
+	}
+	defer r.unlockSync()
 	start := time.Now()
 	ops, err := r.syncAllLocked(ctx)
 	r.notify(err)
@@ -333,8 +397,18 @@ func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
 // deleting them) and returns the worst result among them. When the
 // dataplane's state is not known it runs a full sync first.
 func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	if err := r.lockSync(ctx); err != nil {
+		// Another sync holds the dataplane past ctx's end: the objects
+		// stay pending and the loop applies them (a write is not blocked
+		// by someone else's long change).
+		desired := r.desired()
+		for _, id := range ids {
+			r.record(id, verbFor(desired, id), err)
+		}
+		r.notify(err)
+		return Result{State: Pending, Err: err}
+	}
+	defer r.unlockSync()
 	start := time.Now()
 	nops := 0
 	var ferr error
@@ -419,16 +493,29 @@ func (r *Reconciler) record(id ID, verb string, err error) {
 		return
 	}
 	st := Failed
-	if errors.Is(err, dataplane.ErrNotConnected) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, dataplane.ErrNotConnected) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		st = Pending
 	}
+	now := time.Now()
 	it, ok := r.items[id]
 	if !ok {
-		it = &Item{ID: id, Since: time.Now()}
+		it = &Item{ID: id, Since: now}
 		r.items[id] = it
+	}
+	if it.Op != verb {
+		// Another change of the same object: its backoff starts again.
+		it.Attempts, it.Since = 0, now
 	}
 	it.Op, it.State, it.Err = verb, st, err
 	it.Attempts++
+	it.Next = time.Time{}
+	if !errors.Is(err, dataplane.ErrUnsupported) {
+		d := r.opts.MinBackoff
+		for i := 1; i < it.Attempts && d < r.opts.MaxBackoff; i++ {
+			d = r.backoff(d)
+		}
+		it.Next = now.Add(jitter(d))
+	}
 }
 
 // BatchTranslator is implemented by dataplanes that can program many
@@ -442,7 +529,7 @@ type BatchTranslator interface {
 const batchMin = 16
 
 // apply runs ops against the dataplane, keeping r.actual up to date, and
-// returns the failed ones. Called with r.syncMu held and r.actual set.
+// returns the failed ones. Called with r.syncSem held and r.actual set.
 func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 	failed := map[ID]error{}
 	if b, ok := r.dp.(BatchTranslator); ok {
@@ -505,6 +592,8 @@ func (r *Reconciler) call(ctx context.Context, op Op) error {
 		return r.dp.SetTimeouts(ctx, op.Timeouts)
 	case KindSessionLimit:
 		return r.dp.SetSessionLimit(ctx, op.SessionLimit)
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		return r.callPool(ctx, op)
 	}
 	return fmt.Errorf("reconcile: unknown kind %q", id.Kind)
 }
@@ -533,6 +622,8 @@ func (r *Reconciler) remember(op Op) {
 		} else {
 			a.SessionLimits[id.VRF] = op.SessionLimit.Max
 		}
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		rememberPool(a, op)
 	}
 }
 
@@ -570,6 +661,8 @@ func (r *Reconciler) forget(op Op) {
 		a.HaveTimeouts = false
 	case KindSessionLimit:
 		a.SessionLimits[id.VRF] = ^uint32(0) // unknown: differs from any intent
+	case KindPool, KindPoolBinding, KindStaticBlock:
+		forgetPool(a, op)
 	}
 }
 
@@ -620,6 +713,9 @@ func (r *Reconciler) dump(ctx context.Context) (*State, error) {
 		if l.Max != 0 {
 			s.SessionLimits[l.VRF] = l.Max
 		}
+	}
+	if err := r.dumpPools(cctx, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -165,7 +165,9 @@ func TestFailThenRecoverWithBackoff(t *testing.T) {
 		}
 		return nil
 	})
-	r := New(dp, src, Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Interval: time.Hour})
+	// Delays of 50, 100, 200 ms: their growth stands out from scheduling
+	// noise on a loaded machine.
+	r := New(dp, src, Options{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, Interval: time.Hour})
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -21,15 +22,28 @@ import (
 // whose message is the error ("field: what") and whose details carry a
 // BadRequest naming the field.
 func InvalidArgument(err error) error {
-	st := status.New(codes.InvalidArgument, err.Error())
+	st := status.New(codes.InvalidArgument, capMessage(err.Error()))
 	if fe, ok := validate.AsFieldError(err); ok {
 		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-			Field: fe.Field, Description: fe.Msg,
+			Field: capMessage(fe.Field), Description: capMessage(fe.Msg),
 		}}}); derr == nil {
 			st = d
 		}
 	}
 	return st.Err()
+}
+
+// MaxErrorMessage bounds an error message the server returns (and logs):
+// validation quotes at most a short prefix of bad input (validate.Quote),
+// and this cap catches whatever else could grow with the input.
+const MaxErrorMessage = 1024
+
+// capMessage cuts msg to MaxErrorMessage bytes, saying how long it was.
+func capMessage(msg string) string {
+	if len(msg) <= MaxErrorMessage {
+		return msg
+	}
+	return fmt.Sprintf("%s…(%d bytes)", validate.Prefix8(msg, MaxErrorMessage), len(msg))
 }
 
 // dataplaneError maps a dataplane error to a status.
@@ -48,7 +62,7 @@ func dataplaneError(err error) error {
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	}
-	return status.Error(code, "dataplane: "+err.Error())
+	return status.Error(code, capMessage("dataplane: "+err.Error()))
 }
 
 func addrString(a netip.Addr) string {

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudnat/cloudnat/agent/internal/blocklog"
 	"github.com/cloudnat/cloudnat/agent/internal/validate"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 )
@@ -46,6 +47,8 @@ type GRPCOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, go first in the chain.
 	Metrics *Interceptors
+	// BlockLog feeds PoolService.StreamBlockLog (nil: unavailable).
+	BlockLog *blocklog.Hub
 }
 
 // healthService is exempt from authentication.
@@ -101,7 +104,11 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	unary = append(unary, ValidateUnary)
 	stream = append(stream, ValidateStream)
 
-	sopts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+	sopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),
+		// A larger request is RESOURCE_EXHAUSTED before it is decoded.
+		grpc.MaxRecvMsgSize(validate.MaxMessageSize),
+	}
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
@@ -111,6 +118,7 @@ func NewGRPC(srv *Server, opts GRPCOptions) (*grpc.Server, *health.Server) {
 	pb.RegisterSessionServiceServer(g, srv)
 	pb.RegisterInterfaceServiceServer(g, srv)
 	pb.RegisterStatusServiceServer(g, srv)
+	pb.RegisterPoolServiceServer(g, NewPoolServer(srv, opts.BlockLog))
 	pb.RegisterNATGatewayServiceServer(g, NewNATGWService(srv))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)

@@ -54,9 +54,11 @@ func (n *NATGWService) notify() {
 // change applies fn to the NAT gateway state and stores it. fn's status
 // errors are returned as they are; its other errors are FAILED_PRECONDITION
 // (a conflict with what is stored).
-func (n *NATGWService) change(fn func(st *natgw.State) error) error {
-	n.srv.writeMu.Lock()
-	defer n.srv.writeMu.Unlock()
+func (n *NATGWService) change(ctx context.Context, fn func(st *natgw.State) error) error {
+	if err := n.srv.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer n.srv.unlockWrites()
 	_, err := n.srv.cfg.Store.Update(func(d *model.Desired) error {
 		if err := fn(&d.NATGW); err != nil {
 			if _, ok := status.FromError(err); ok {
@@ -98,12 +100,12 @@ func nicNotFound(name string) error {
 
 // ----------------------------------------------------------------- gateways
 
-func (n *NATGWService) putGateway(m *pb.NATGateway, create, allowMissing bool) (*pb.NATGatewayResponse, error) {
+func (n *NATGWService) putGateway(ctx context.Context, m *pb.NATGateway, create, allowMissing bool) (*pb.NATGatewayResponse, error) {
 	g, err := natgwpb.GatewayFromPB("gateway", m)
 	if err != nil {
 		return nil, InvalidArgument(err)
 	}
-	err = n.change(func(st *natgw.State) error {
+	err = n.change(ctx, func(st *natgw.State) error {
 		exists := st.Gateway(g.Name) >= 0
 		switch {
 		case create && exists:
@@ -121,21 +123,21 @@ func (n *NATGWService) putGateway(m *pb.NATGateway, create, allowMissing bool) (
 }
 
 // CreateNATGateway implements pb.NATGatewayServiceServer.
-func (n *NATGWService) CreateNATGateway(_ context.Context, req *pb.CreateNATGatewayRequest) (*pb.NATGatewayResponse, error) {
-	return n.putGateway(req.GetGateway(), true, false)
+func (n *NATGWService) CreateNATGateway(ctx context.Context, req *pb.CreateNATGatewayRequest) (*pb.NATGatewayResponse, error) {
+	return n.putGateway(ctx, req.GetGateway(), true, false)
 }
 
 // UpdateNATGateway implements pb.NATGatewayServiceServer.
-func (n *NATGWService) UpdateNATGateway(_ context.Context, req *pb.UpdateNATGatewayRequest) (*pb.NATGatewayResponse, error) {
-	return n.putGateway(req.GetGateway(), false, req.GetAllowMissing())
+func (n *NATGWService) UpdateNATGateway(ctx context.Context, req *pb.UpdateNATGatewayRequest) (*pb.NATGatewayResponse, error) {
+	return n.putGateway(ctx, req.GetGateway(), false, req.GetAllowMissing())
 }
 
 // DeleteNATGateway implements pb.NATGatewayServiceServer.
-func (n *NATGWService) DeleteNATGateway(_ context.Context, req *pb.DeleteNATGatewayRequest) (*pb.DeleteNATGatewayResponse, error) {
+func (n *NATGWService) DeleteNATGateway(ctx context.Context, req *pb.DeleteNATGatewayRequest) (*pb.DeleteNATGatewayResponse, error) {
 	if err := natgw.ValidateName(req.GetName()); err != nil {
 		return nil, InvalidArgument(err)
 	}
-	err := n.change(func(st *natgw.State) error {
+	err := n.change(ctx, func(st *natgw.State) error {
 		if _, ok := st.DeleteGateway(req.GetName()); !ok && !req.GetAllowMissing() {
 			return gatewayNotFound(req.GetName())
 		}
@@ -237,12 +239,12 @@ func (n *NATGWService) WatchNATGateway(req *pb.WatchNATGatewayRequest, stream pb
 
 // --------------------------------------------------------------- interfaces
 
-func (n *NATGWService) putInterface(m *pb.NetworkInterface, create, allowMissing bool) (*pb.NetworkInterfaceResponse, error) {
+func (n *NATGWService) putInterface(ctx context.Context, m *pb.NetworkInterface, create, allowMissing bool) (*pb.NetworkInterfaceResponse, error) {
 	nic, err := natgwpb.InterfaceFromPB("interface", m)
 	if err != nil {
 		return nil, InvalidArgument(err)
 	}
-	err = n.change(func(st *natgw.State) error {
+	err = n.change(ctx, func(st *natgw.State) error {
 		exists := st.Interface(nic.Name) >= 0
 		switch {
 		case create && exists:
@@ -260,21 +262,21 @@ func (n *NATGWService) putInterface(m *pb.NetworkInterface, create, allowMissing
 }
 
 // CreateNetworkInterface implements pb.NATGatewayServiceServer.
-func (n *NATGWService) CreateNetworkInterface(_ context.Context, req *pb.CreateNetworkInterfaceRequest) (*pb.NetworkInterfaceResponse, error) {
-	return n.putInterface(req.GetInterface(), true, false)
+func (n *NATGWService) CreateNetworkInterface(ctx context.Context, req *pb.CreateNetworkInterfaceRequest) (*pb.NetworkInterfaceResponse, error) {
+	return n.putInterface(ctx, req.GetInterface(), true, false)
 }
 
 // UpdateNetworkInterface implements pb.NATGatewayServiceServer.
-func (n *NATGWService) UpdateNetworkInterface(_ context.Context, req *pb.UpdateNetworkInterfaceRequest) (*pb.NetworkInterfaceResponse, error) {
-	return n.putInterface(req.GetInterface(), false, req.GetAllowMissing())
+func (n *NATGWService) UpdateNetworkInterface(ctx context.Context, req *pb.UpdateNetworkInterfaceRequest) (*pb.NetworkInterfaceResponse, error) {
+	return n.putInterface(ctx, req.GetInterface(), false, req.GetAllowMissing())
 }
 
 // DeleteNetworkInterface implements pb.NATGatewayServiceServer.
-func (n *NATGWService) DeleteNetworkInterface(_ context.Context, req *pb.DeleteNetworkInterfaceRequest) (*pb.DeleteNetworkInterfaceResponse, error) {
+func (n *NATGWService) DeleteNetworkInterface(ctx context.Context, req *pb.DeleteNetworkInterfaceRequest) (*pb.DeleteNetworkInterfaceResponse, error) {
 	if err := natgw.ValidateInterfaceName(req.GetName()); err != nil {
 		return nil, InvalidArgument(err)
 	}
-	err := n.change(func(st *natgw.State) error {
+	err := n.change(ctx, func(st *natgw.State) error {
 		if _, ok := st.DeleteInterface(req.GetName()); !ok && !req.GetAllowMissing() {
 			return nicNotFound(req.GetName())
 		}
@@ -320,7 +322,7 @@ func (n *NATGWService) ListNetworkInterfaces(_ context.Context, req *pb.ListNetw
 // ApplyNATGateways implements pb.NATGatewayServiceServer: every interface
 // and gateway of the request is created or replaced in one change and one
 // plan; an invalid or conflicting one refuses the whole request.
-func (n *NATGWService) ApplyNATGateways(_ context.Context, req *pb.ApplyNATGatewaysRequest) (*pb.ApplyNATGatewaysResponse, error) {
+func (n *NATGWService) ApplyNATGateways(ctx context.Context, req *pb.ApplyNATGatewaysRequest) (*pb.ApplyNATGatewaysResponse, error) {
 	if len(req.GetInterfaces()) > natgw.MaxInterfaces || len(req.GetGateways()) > natgw.MaxGateways {
 		return nil, InvalidArgument(fmt.Errorf("at most %d interfaces and %d gateways in one request", natgw.MaxInterfaces, natgw.MaxGateways))
 	}
@@ -352,7 +354,7 @@ func (n *NATGWService) ApplyNATGateways(_ context.Context, req *pb.ApplyNATGatew
 		gwNames[g.Name] = i
 		gws = append(gws, g)
 	}
-	err := n.change(func(st *natgw.State) error {
+	err := n.change(ctx, func(st *natgw.State) error {
 		_, err := st.Apply(nics, gws)
 		return err
 	})

@@ -1,14 +1,23 @@
 // Package server implements cloudnat's gRPC services (cloudnat.v1).
 //
-// Writes follow one pattern: the request is validated (package validate;
-// an invalid one changes nothing), the new intent is persisted (package
-// store), then the objects the request touches are reconciled to the
-// dataplane synchronously (package reconcile). The RPC succeeds once the
-// intent is stored: its response's sync says whether the dataplane has it
-// (SYNCED), will get it when it connects (PENDING) or refused it and is
-// being retried (FAILED), with the error. The one exception is an
-// ErrUnsupported refusal: the dataplane can never express that intent, so
-// the change is rolled back and the RPC fails with FAILED_PRECONDITION.
+// Writes follow one pattern: the request is validated (package validate,
+// then the dataplane's own dataplane.Checker when it has one; an invalid
+// or inexpressible request changes nothing), the new intent is persisted
+// (package store), then the objects the request touches are reconciled to
+// the dataplane synchronously (package reconcile). The RPC succeeds once
+// the intent is stored: its response's sync says whether the dataplane has
+// it (SYNCED), will get it (PENDING: not connected, or the sync did not
+// finish within SyncTimeout) or refused it and is being retried (FAILED),
+// with the error. The one exception is an ErrUnsupported refusal during
+// that sync: the dataplane can never express that intent, so the change is
+// rolled back and the RPC fails with FAILED_PRECONDITION.
+//
+// Cancellation: a write whose client cancels or whose deadline passes
+// before the intent is committed is not stored at all (CANCELLED or
+// DEADLINE_EXCEEDED, nothing changed). Once committed (written to disk) it
+// is carried through whatever the client does: the dataplane sync runs to
+// its end, and the change is visible in Get/List (with its sync state) and
+// in status. So a client that saw no reply looks the object up to know.
 package server
 
 import (
@@ -18,7 +27,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -46,6 +54,9 @@ type Config struct {
 	DataplaneKind, SelectedBy string
 	Version                   string
 	Logger                    *slog.Logger
+	// SyncTimeout bounds a write's synchronous reconcile; default
+	// SyncTimeout.
+	SyncTimeout time.Duration
 }
 
 // Server implements every cloudnat.v1 service.
@@ -59,7 +70,9 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	writeMu sync.Mutex // serialises writes so a rollback restores exactly
+	// writeSem serialises writes so a rollback restores exactly; a
+	// waiting writer gives up when its client does.
+	writeSem chan struct{}
 }
 
 // New returns a Server.
@@ -68,29 +81,104 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = SyncTimeout
+	}
+	return &Server{cfg: cfg, log: log, writeSem: make(chan struct{}, 1)}
 }
+
+// lockWrites takes the write lock unless ctx ends first.
+func (s *Server) lockWrites(ctx context.Context) error {
+	select {
+	case s.writeSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return notStored(ctx.Err())
+	}
+}
+
+func (s *Server) unlockWrites() { <-s.writeSem }
+
+// notStored is the status of a write abandoned before its commit.
+func notStored(err error) error {
+	code := codes.Canceled
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = codes.DeadlineExceeded
+	}
+	return status.Errorf(code, "not stored: the request ended before its change was committed (%v); nothing changed", err)
+}
+
+// checker is the dataplane's own pre-store check, if it has one.
+func (s *Server) checker() dataplane.Checker {
+	c, _ := s.cfg.Dataplane.(dataplane.Checker)
+	return c
+}
+
+// refused maps a dataplane.Checker refusal: FAILED_PRECONDITION for what
+// the dataplane cannot express, INVALID_ARGUMENT otherwise.
+func refused(field string, err error) error {
+	if errors.Is(err, dataplane.ErrUnsupported) {
+		return status.Error(codes.FailedPrecondition, capMessage(err.Error()))
+	}
+	return InvalidArgument(&validate.FieldError{Field: field, Msg: err.Error()})
+}
+
+// checkTranslation asks the dataplane whether it can hold t.
+func (s *Server) checkTranslation(ctx context.Context, t model.Translation) error {
+	c := s.checker()
+	if c == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if err := c.CheckTranslation(cctx, t); err != nil {
+		return refused("translation", err)
+	}
+	return nil
+}
+
+// checkInterface asks the dataplane whether name can be one of its
+// interfaces.
+func (s *Server) checkInterface(name string) error {
+	if c := s.checker(); c != nil {
+		if err := c.CheckInterfaceName(name); err != nil {
+			return refused("interface", err)
+		}
+	}
+	return nil
+}
+
+// checkTimeout bounds a dataplane.Checker call.
+const checkTimeout = 5 * time.Second
 
 // change applies fn to the intent, persists it and reconciles ids. fn's
 // status errors (NOT_FOUND, ...) are returned as they are.
 func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconcile.ID, error)) (*pb.Sync, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if err := s.lockWrites(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlockWrites()
 	var ids []reconcile.ID
 	old, err := s.cfg.Store.Update(func(d *model.Desired) error {
 		var err error
-		ids, err = fn(d)
-		return err
+		if ids, err = fn(d); err != nil {
+			return err
+		}
+		// The commit point: a request that ended by now is not stored.
+		if err := ctx.Err(); err != nil {
+			return notStored(err)
+		}
+		return nil
 	})
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
 			return nil, err
 		}
 		s.log.Error("storing intent", "err", err)
-		return nil, status.Errorf(codes.Internal, "storing intent: %v", err)
+		return nil, status.Errorf(codes.Internal, "storing intent (nothing changed): %v", err)
 	}
 	// The dataplane work must not stop half-way because the client went.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SyncTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SyncTimeout)
 	defer cancel()
 	res := s.cfg.Reconciler.Sync(sctx, ids...)
 	if res.State == reconcile.Failed && errors.Is(res.Err, dataplane.ErrUnsupported) {
@@ -99,7 +187,7 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 			return nil, status.Errorf(codes.Internal, "%v; rolling back failed: %v", res.Err, rerr)
 		}
 		s.cfg.Reconciler.Sync(sctx, ids...)
-		return nil, status.Error(codes.FailedPrecondition, res.Err.Error())
+		return nil, status.Error(codes.FailedPrecondition, capMessage(res.Err.Error()))
 	}
 	if res.State != reconcile.Synced {
 		s.log.Warn("change stored, dataplane not in sync", "state", res.State.String(), "err", res.Err)
@@ -128,6 +216,9 @@ func (s *Server) CreateTranslation(ctx context.Context, req *pb.CreateTranslatio
 	if err != nil {
 		return nil, InvalidArgument(err)
 	}
+	if err := s.checkTranslation(ctx, t); err != nil {
+		return nil, err
+	}
 	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
 		if findTranslation(d, t.Key) >= 0 {
 			return nil, status.Errorf(codes.AlreadyExists, "translation %s already exists (use update)", t.Key)
@@ -146,6 +237,9 @@ func (s *Server) UpdateTranslation(ctx context.Context, req *pb.UpdateTranslatio
 	t, err := validate.Translation("translation", req.GetTranslation())
 	if err != nil {
 		return nil, InvalidArgument(err)
+	}
+	if err := s.checkTranslation(ctx, t); err != nil {
+		return nil, err
 	}
 	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
 		switch i := findTranslation(d, t.Key); {
@@ -303,6 +397,12 @@ func (s *Server) snatInterface(ctx context.Context, req *pb.SNATInterfaceRequest
 	ifs, err := validate.SNATInterfaces(req)
 	if err != nil {
 		return nil, InvalidArgument(err)
+	}
+	// Disabling needs no check: it must work for a name stored earlier.
+	if enable {
+		if err := s.checkInterface(req.GetInterface()); err != nil {
+			return nil, err
+		}
 	}
 	sync, err := s.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
 		var ids []reconcile.ID
@@ -559,10 +659,14 @@ func (s *Server) GetStatus(ctx context.Context, req *pb.GetStatusRequest) (*pb.G
 		out.LastSyncError = rs.LastErr.Error()
 	}
 	for _, it := range rs.Items {
-		out.Items = append(out.Items, &pb.ReconcileItem{
+		x := &pb.ReconcileItem{
 			Kind: string(it.ID.Kind), Key: it.ID.Key(), Op: it.Op, State: syncStatePB(it.State),
-			Error: errString(it.Err), Attempts: uint32(it.Attempts), Since: timestamppb.New(it.Since),
-		})
+			Error: capMessage(errString(it.Err)), Attempts: uint32(it.Attempts), Since: timestamppb.New(it.Since),
+		}
+		if !it.Next.IsZero() {
+			x.NextAttempt = timestamppb.New(it.Next)
+		}
+		out.Items = append(out.Items, x)
 	}
 	return out, nil
 }

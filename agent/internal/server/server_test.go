@@ -52,6 +52,7 @@ type envConfig struct {
 	token string
 	path  string
 	dp    *fakedp.DP
+	wrap  func(*fakedp.DP) dataplane.Dataplane // the server's dataplane; default dp
 }
 
 func withToken(t string) envOpt                { return func(c *envConfig) { c.token = t } }
@@ -75,8 +76,12 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := reconcile.New(cfg.dp, st, reconcile.Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	srv := New(Config{Store: st, Reconciler: rec, Dataplane: cfg.dp, DataplaneKind: "fake", SelectedBy: "config", Version: "test"})
+	var sdp dataplane.Dataplane = cfg.dp
+	if cfg.wrap != nil {
+		sdp = cfg.wrap(cfg.dp)
+	}
+	rec := reconcile.New(sdp, st, reconcile.Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	srv := New(Config{Store: st, Reconciler: rec, Dataplane: sdp, DataplaneKind: "fake", SelectedBy: "config", Version: "test"})
 	g, _ := NewGRPC(srv, GRPCOptions{Token: cfg.token})
 	lis := bufconn.Listen(1 << 20)
 	go g.Serve(lis)

@@ -3,8 +3,14 @@
 // Every change is written atomically: a temporary file in the same
 // directory is written, fsynced and renamed over the state file, and the
 // directory is fsynced, so a crash leaves either the old or the new state,
-// never a mix. A missing file is an empty intent; a file that cannot be
-// parsed is an error that says so — the store never silently resets it.
+// never a mix. A file that cannot be parsed is an error that says so — the
+// store never silently resets it. A missing file, or one holding
+// "desired": null, is an empty intent that the store reports as Fresh: the
+// agent decides whether that is a first start (see Init and Marker).
+//
+// Beside the state file the store keeps a marker (Marker(path)), written
+// with the first state: a marker without a state file means the state was
+// lost, not that this is a new install.
 package store
 
 import (
@@ -29,9 +35,12 @@ var ErrCorrupt = errors.New("state file is corrupt")
 
 // file is the on-disk form.
 type file struct {
-	Version int           `json:"version"`
-	Desired model.Desired `json:"desired"`
+	Version int            `json:"version"`
+	Desired *model.Desired `json:"desired"`
 }
+
+// Marker is the path of the marker kept beside the state file at path.
+func Marker(path string) string { return path + ".initialized" }
 
 // Store holds the intent in memory and on disk. It is safe for concurrent
 // use.
@@ -40,6 +49,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	desired model.Desired
+	fresh   bool // no intent was recorded at Open
+	marked  bool // the marker is known to exist
 }
 
 // Open loads the state file at path (creating its directory when needed).
@@ -56,6 +67,7 @@ func Open(path string) (*Store, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		s.fresh = true
 		return s, nil
 	case err != nil:
 		return nil, fmt.Errorf("store: reading %s: %w", path, err)
@@ -64,25 +76,51 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w: %v (fix or move the file away; the agent does not reset it)", path, ErrCorrupt, err)
 	}
-	s.desired = d
+	if d == nil {
+		s.fresh = true
+	} else {
+		s.desired = *d
+	}
 	return s, nil
 }
 
-func decode(data []byte) (model.Desired, error) {
+// Fresh says that no intent was recorded when the store was opened: the
+// state file was missing or held "desired": null.
+func (s *Store) Fresh() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fresh
+}
+
+// Init records the current (empty) intent and the marker, so that the
+// next start finds a state file.
+func (s *Store) Init() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.write(s.desired); err != nil {
+		return err
+	}
+	s.fresh = false
+	return nil
+}
+
+// decode reads a state file; a nil intent means "desired": null (or
+// absent).
+func decode(data []byte) (*model.Desired, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return model.Desired{}, errors.New("file is empty")
+		return nil, errors.New("file is empty")
 	}
 	var f file
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return model.Desired{}, err
+		return nil, err
 	}
 	if dec.More() {
-		return model.Desired{}, errors.New("trailing data after the JSON object")
+		return nil, errors.New("trailing data after the JSON object")
 	}
 	if f.Version != FormatVersion {
-		return model.Desired{}, fmt.Errorf("format version %d, want %d", f.Version, FormatVersion)
+		return nil, fmt.Errorf("format version %d, want %d", f.Version, FormatVersion)
 	}
 	return f.Desired, nil
 }
@@ -134,12 +172,34 @@ func (s *Store) Replace(d model.Desired) error {
 
 // write stores d atomically. Called with s.mu held.
 func (s *Store) write(d model.Desired) error {
-	data, err := json.MarshalIndent(file{Version: FormatVersion, Desired: d}, "", "  ")
+	data, err := json.MarshalIndent(file{Version: FormatVersion, Desired: &d}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("store: encoding state: %w", err)
 	}
 	data = append(data, '\n')
-	return WriteFileAtomic(s.path, data, 0o600)
+	if err := WriteFileAtomic(s.path, data, 0o600); err != nil {
+		return err
+	}
+	if !s.marked {
+		if err := writeMarker(s.path); err != nil {
+			return err
+		}
+		s.marked = true
+	}
+	return nil
+}
+
+// writeMarker creates the marker beside the state file at path unless it
+// exists.
+func writeMarker(path string) error {
+	mp := Marker(path)
+	if _, err := os.Stat(mp); err == nil {
+		return nil
+	}
+	note := "cloudnat-agent keeps its intent in " + filepath.Base(path) + " beside this file.\n" +
+		"While this marker exists, the agent refuses to start when that file is missing\n" +
+		"(a lost or mistyped state path) unless it is started with --init.\n"
+	return WriteFileAtomic(mp, []byte(note), 0o600)
 }
 
 // WriteFileAtomic writes data to path through a temporary file in the same
@@ -194,6 +254,7 @@ func Clone(d model.Desired) model.Desired {
 		SessionLimits:  slices.Clone(d.SessionLimits),
 		NATGW:          d.NATGW.Clone(),
 	}
+	clonePools(&out, d)
 	for i := range out.Translations {
 		out.Translations[i].Backends = slices.Clone(out.Translations[i].Backends)
 	}

@@ -70,8 +70,8 @@ func TestUpdateReload(t *testing.T) {
 	}
 	// No temporary files left behind.
 	ents, _ := os.ReadDir(filepath.Dir(path))
-	if len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only state.json", len(ents))
+	if len(ents) != 2 || ents[0].Name() != "state.json" || ents[1].Name() != "state.json.initialized" {
+		t.Errorf("directory holds %v, want only state.json and its marker", ents)
 	}
 }
 
@@ -188,4 +188,74 @@ func TestLock(t *testing.T) {
 		t.Fatal("lock after unlock:", err)
 	}
 	unlock2()
+}
+
+func TestFreshAndMarker(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content string
+		fresh         bool
+	}{
+		{"missing", "", true},
+		{"null", `{"version": 1, "desired": null}`, true},
+		{"absent desired", `{"version": 1}`, true},
+		{"empty intent", `{"version": 1, "desired": {}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name, "state.json")
+			if tc.content != "" {
+				os.MkdirAll(filepath.Dir(path), 0o750)
+				if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Fresh() != tc.fresh {
+				t.Fatalf("Fresh() = %v, want %v", s.Fresh(), tc.fresh)
+			}
+			if err := s.Init(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(Marker(path)); err != nil {
+				t.Fatalf("no marker after Init: %v", err)
+			}
+			s2, err := Open(path)
+			if err != nil || s2.Fresh() {
+				t.Fatalf("reopened after Init: fresh %v, %v", s2.Fresh(), err)
+			}
+		})
+	}
+}
+
+func TestLockTarget(t *testing.T) {
+	dir := t.TempDir()
+	l1, err := LockTarget(dir, "kernel", "table inet cloudnat in net:[1]", "/a/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1.PrevState != "" || filepath.Base(l1.Path) != "kernel-table_inet_cloudnat_in_net__1_.lock" {
+		t.Fatalf("lock %+v", l1)
+	}
+	_, err = LockTarget(dir, "kernel", "table inet cloudnat in net:[1]", "/b/state.json")
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "state=/a/state.json") {
+		t.Fatalf("second lock: %v, want ErrLocked naming the holder", err)
+	}
+	// Another table or namespace is another target.
+	l3, err := LockTarget(dir, "kernel", "table inet cloudnat in net:[2]", "/b/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l3.Unlock()
+	l1.Unlock()
+	l2, err := LockTarget(dir, "kernel", "table inet cloudnat in net:[1]", "/b/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Unlock()
+	if l2.PrevState != "/a/state.json" {
+		t.Errorf("PrevState %q, want the previous holder's", l2.PrevState)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -21,14 +22,57 @@ import (
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 )
 
-// Limits.
+// Limits on every request (documented in proto/cloudnat/v1/cloudnat.proto;
+// a request beyond them is INVALID_ARGUMENT and changes nothing).
 const (
 	MaxBackends     = 255
 	MaxMaglevLen    = 65521
 	MinTimeout      = time.Second
 	MaxTimeout      = 7 * 24 * time.Hour
 	MaxInterfaceLen = 63
+	// MaxSNATAddresses is the most addresses one SetSNATAddresses request
+	// (one VRF's pool) may hold.
+	MaxSNATAddresses = 16384
+	// MaxAddrLen bounds an address or prefix string (the longest IPv6
+	// prefix in text, "ffff:...:255.255.255.255/128", is 49 bytes).
+	MaxAddrLen = 64
+	// MaxMessageSize is the largest request the gRPC server accepts
+	// (RESOURCE_EXHAUSTED beyond it); 16,384 IPv6 addresses fit.
+	MaxMessageSize = 1 << 20
+	// QuoteMax is how much of a bad input an error quotes.
+	QuoteMax = 64
 )
+
+// Quote quotes s for an error message: at most QuoteMax bytes of it, and
+// its length when it was cut, so a huge input never makes a huge error or
+// log line.
+func Quote(s string) string {
+	if len(s) <= QuoteMax {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q…(%d bytes)", Prefix8(s, QuoteMax), len(s))
+}
+
+// Prefix8 is s cut to at most max bytes without splitting a UTF-8
+// sequence.
+func Prefix8(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// tooLong refuses a string longer than max bytes.
+func tooLong(field, s string, max int) error {
+	if len(s) > max {
+		return fieldErr(field, "%s is longer than %d bytes", Quote(s), max)
+	}
+	return nil
+}
 
 // FieldError is an invalid request field.
 type FieldError struct {
@@ -68,9 +112,12 @@ func Addr(field, s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, fieldErr(field, "required")
 	}
+	if err := tooLong(field, s, MaxAddrLen); err != nil {
+		return netip.Addr{}, err
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fieldErr(field, "%q is not an IP address", s)
+		return netip.Addr{}, fieldErr(field, "%s is not an IP address", Quote(s))
 	}
 	if a.Zone() != "" {
 		return netip.Addr{}, fieldErr(field, "%s: zones are not supported", s)
@@ -108,17 +155,20 @@ func Prefix(field, s string) (netip.Prefix, error) {
 	if s == "" {
 		return netip.Prefix{}, fieldErr(field, "required")
 	}
+	if err := tooLong(field, s, MaxAddrLen); err != nil {
+		return netip.Prefix{}, err
+	}
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Zone() != "" {
-			return netip.Prefix{}, fieldErr(field, "%q is not a prefix (want address/length)", s)
+			return netip.Prefix{}, fieldErr(field, "%s is not a prefix (want address/length)", Quote(s))
 		}
 		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fieldErr(field, "%q is not a prefix (want address/length)", s)
+		return netip.Prefix{}, fieldErr(field, "%s is not a prefix (want address/length)", Quote(s))
 	}
 	if p.Addr().Is4In6() {
 		return netip.Prefix{}, fieldErr(field, "%s: use the IPv4 form", s)
@@ -322,6 +372,9 @@ func SNATAddresses(r *pb.SetSNATAddressesRequest) (uint32, []model.SNATAddress, 
 	if err != nil {
 		return 0, nil, err
 	}
+	if n := len(r.GetAddrs()); n > MaxSNATAddresses {
+		return 0, nil, fieldErr("addrs", "%d addresses, at most %d in one pool", n, MaxSNATAddresses)
+	}
 	out := make([]model.SNATAddress, 0, len(r.GetAddrs()))
 	seen := map[netip.Addr]int{}
 	for i, s := range r.GetAddrs() {
@@ -352,17 +405,21 @@ func SNATExclusion(vrf uint32, prefix string) (model.SNATExclusion, error) {
 	return model.SNATExclusion{VRF: v, Prefix: p}, nil
 }
 
-// InterfaceName checks a dataplane interface name.
+// InterfaceName checks a dataplane interface name against what every
+// dataplane needs (VPP names hold "/", e.g. GigabitEthernet0/8/0); each
+// dataplane's dataplane.Checker adds its own rules (the kernel's 15 bytes).
 func InterfaceName(field, name string) (string, error) {
 	switch {
 	case name == "":
 		return "", fieldErr(field, "required")
 	case len(name) > MaxInterfaceLen:
-		return "", fieldErr(field, "longer than %d bytes", MaxInterfaceLen)
+		return "", fieldErr(field, "%s is longer than %d bytes", Quote(name), MaxInterfaceLen)
+	case !utf8.ValidString(name):
+		return "", fieldErr(field, "%s is not valid UTF-8", Quote(name))
 	}
 	for _, c := range name {
 		if unicode.IsSpace(c) || !unicode.IsPrint(c) {
-			return "", fieldErr(field, "%q contains a space or control character", name)
+			return "", fieldErr(field, "%s contains a space or control character", Quote(name))
 		}
 	}
 	return name, nil
@@ -548,6 +605,8 @@ func Request(req any) error {
 		_, err = Timeouts(r)
 	case *pb.SetSessionLimitRequest:
 		_, err = SessionLimit(r)
+	default:
+		err = poolRequest(req)
 	}
 	return err
 }

@@ -112,7 +112,7 @@ func TestRequestErrors(t *testing.T) {
 		{"exclusion host bits", &pb.AddSNATExclusionRequest{Prefix: "10.0.0.1/8"}, "prefix: 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)"},
 		{"interface missing", &pb.SNATInterfaceRequest{}, "interface: required"},
 		{"interface space", &pb.SNATInterfaceRequest{Interface: "tap 0"}, `interface: "tap 0" contains a space or control character`},
-		{"interface long", &pb.SNATInterfaceRequest{Interface: strings.Repeat("x", 64)}, "interface: longer than 63 bytes"},
+		{"interface long", &pb.SNATInterfaceRequest{Interface: strings.Repeat("x", 64)}, "interface: \"" + strings.Repeat("x", 64) + "\" is longer than 63 bytes"},
 		{"interface ok", &pb.SNATInterfaceRequest{Interface: "host-veth1", Ipv6: true}, ""},
 		// sessions
 		{"sessions filter ok", &pb.ListSessionsRequest{Vrf: u32(1), Proto: pb.Protocol_PROTOCOL_TCP, Addr: "10.0.0.0/24", Port: 80}, ""},

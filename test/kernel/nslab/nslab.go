@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,9 +29,18 @@ type Lab struct {
 // Prefix starts the name of every namespace a lab creates.
 const Prefix = "cntest-"
 
-// New creates an empty lab whose namespaces are removed when t ends.
+// labs numbers the labs of this process, so that several can exist at once.
+var labs atomic.Int32
+
+// New creates an empty lab whose namespaces are removed when t ends. Its
+// namespaces are named <Prefix><pid>-<name> for the process's first lab and
+// <Prefix><pid>-<n>-<name> for its n-th.
 func New(t testing.TB) *Lab {
-	l := &Lab{t: t, prefix: fmt.Sprintf("%s%d-", Prefix, os.Getpid()), ns: map[string]netns.NsHandle{}}
+	prefix := fmt.Sprintf("%s%d-", Prefix, os.Getpid())
+	if n := labs.Add(1); n > 1 {
+		prefix = fmt.Sprintf("%s%d-%d-", Prefix, os.Getpid(), n)
+	}
+	l := &Lab{t: t, prefix: prefix, ns: map[string]netns.NsHandle{}}
 	t.Cleanup(l.destroy)
 	return l
 }
@@ -168,4 +178,18 @@ func RemoveStale() {
 		}
 		_ = exec.Command("ip", "netns", "del", f[0]).Run()
 	}
+}
+
+// Unusable says why namespace labs cannot run here ("" when they can):
+// they need root and the given tools (ip, ping, nft, ...).
+func Unusable(tools ...string) string {
+	if os.Geteuid() != 0 {
+		return "not root"
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " not installed"
+		}
+	}
+	return ""
 }

@@ -2,10 +2,13 @@
 // translations and source NAT, conntrack for sessions, conntrack zones for
 // VRFs. It registers itself as "kernel".
 //
-// It owns one table (inet cloudnat) and rewrites all of it in one netlink
-// batch per change (apply.go) from a state it reads back from the table's
-// rule comments (readback.go), so lists always report what the kernel has.
-// Rule building is pure (build.go, exprs.go) and unit-tested without root.
-// See docs/kernel-dataplane.md for the layout, the VRF/zone design and the
-// differences from the VPP plugin.
+// It owns one table (inet cloudnat) whose objects live in nf_tables sets
+// and maps (layout.go, rules.go): every change edits the cached decoded
+// table and records only that object's element (and rule) changes
+// (plan.go), sent as one transaction (txn.go). The cache is loaded from the
+// kernel (load.go), so lists report what the kernel has, and foreign
+// changes seen through nf_tables notifications are undone (monitor.go,
+// undo.go). Building is pure and unit-tested against a strict simulation
+// of nf_tables (sim_test.go). See docs/kernel-dataplane.md for the layout,
+// the VRF/zone design and the differences from the VPP plugin.
 package kernel

@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"net/netip"
-
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -15,7 +13,6 @@ import (
 // field after field from reg32 8, each field padded to 4 bytes as nft does.
 const (
 	reg1      = 1
-	reg2      = 2
 	reg32Base = 8
 	reg32Last = 23
 )
@@ -81,50 +78,12 @@ func addrOffsets(f model.Family) (src, dst, length uint32) {
 	return 8, 24, 16
 }
 
-func matchAddr(f model.Family, dst bool, a netip.Addr) []expr.Any {
-	s, d, l := addrOffsets(f)
-	off := s
-	if dst {
-		off = d
-	}
-	return []expr.Any{
-		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: a.AsSlice()},
-	}
-}
-
-// matchPrefix matches the destination against a prefix.
-func matchDstPrefix(p netip.Prefix) []expr.Any {
-	f := familyOf(p.Addr())
-	_, d, l := addrOffsets(f)
-	out := []expr.Any{&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: d, Len: l}}
-	if p.Bits() < int(l)*8 {
-		out = append(out, &expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: l,
-			Mask: prefixMask(p.Bits(), int(l)), Xor: make([]byte, l)})
-	}
-	return append(out, &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: p.Masked().Addr().AsSlice()})
-}
-
 func prefixMask(bits, length int) []byte {
 	m := make([]byte, length)
 	for i := 0; i < bits; i++ {
 		m[i/8] |= 0x80 >> (i % 8)
 	}
 	return m
-}
-
-func matchDstPort(port uint16) []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(port)},
-	}
-}
-
-func matchMark(m uint32) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.NativeEndian.PutUint32(m)},
-	}
 }
 
 // matchMarkBits matches ct mark & mask == want.
@@ -161,11 +120,9 @@ type hashField struct {
 	meta   bool // meta l4proto instead of a payload field
 }
 
-// hashFields lists the jhash inputs of a translation in nft's order.
-func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []hashField {
-	if hf == 0 {
-		hf = model.HashSrcAddr | model.HashDstAddr | model.HashSrcPort | model.HashDstPort | model.HashProto
-	}
+// hashFieldsOf lists the jhash inputs of hash fields hf (already made
+// effective by effectiveHash) in nft's order.
+func hashFieldsOf(fam model.Family, hf model.HashFields) []hashField {
 	s, d, l := addrOffsets(fam)
 	var out []hashField
 	if hf&model.HashSrcAddr != 0 {
@@ -174,14 +131,11 @@ func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []ha
 	if hf&model.HashDstAddr != 0 {
 		out = append(out, hashField{base: expr.PayloadBaseNetworkHeader, offset: d, length: l})
 	}
-	// ICMP echo has no ports at the transport offsets nft would read.
-	if !isICMP(proto) {
-		if hf&model.HashSrcPort != 0 {
-			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 0, length: 2})
-		}
-		if hf&model.HashDstPort != 0 {
-			out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 2, length: 2})
-		}
+	if hf&model.HashSrcPort != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 0, length: 2})
+	}
+	if hf&model.HashDstPort != 0 {
+		out = append(out, hashField{base: expr.PayloadBaseTransportHeader, offset: 2, length: 2})
 	}
 	if hf&model.HashProto != 0 {
 		out = append(out, hashField{meta: true, length: 1})
@@ -189,13 +143,9 @@ func hashFieldsOf(fam model.Family, proto model.Proto, hf model.HashFields) []ha
 	return out
 }
 
-// setMarkHash sets ct mark to base + jhash(fields) mod n. With no field
-// (possible for ICMP hashed on ports only) it hashes the source address.
-func setMarkHash(fam model.Family, fields []hashField, n, base uint32) []expr.Any {
-	if len(fields) == 0 {
-		s, _, l := addrOffsets(fam)
-		fields = []hashField{{base: expr.PayloadBaseNetworkHeader, offset: s, length: l}}
-	}
+// hashInto writes jhash(fields) mod n + base into the 32-bit register
+// dest; the fields are laid out from reg32Base, each padded to 4 bytes.
+func hashInto(fields []hashField, n, dest, base uint32) []expr.Any {
 	var out []expr.Any
 	reg := uint32(reg32Base)
 	total := uint32(0)
@@ -209,28 +159,13 @@ func setMarkHash(fam model.Family, fields []hashField, n, base uint32) []expr.An
 		reg += words
 		total += words * 4
 	}
-	out = append(out,
-		&expr.Hash{SourceRegister: reg32Base, DestRegister: reg1, Length: total, Modulus: n,
-			Seed: hashSeed, Offset: base, Type: expr.HashTypeJenkins},
-		&expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true},
-	)
-	return out
+	return append(out, &expr.Hash{SourceRegister: reg32Base, DestRegister: dest, Length: total, Modulus: n,
+		Seed: hashSeed, Offset: base, Type: expr.HashTypeJenkins})
 }
 
-// natTo rewrites to addr (if valid) and port (if non-zero).
-func natTo(t expr.NATType, fam model.Family, addr netip.Addr, port uint16) []expr.Any {
-	n := &expr.NAT{Type: t, Family: uint32(nfproto(fam))}
-	var out []expr.Any
-	if addr.IsValid() {
-		out = append(out, &expr.Immediate{Register: reg1, Data: addr.AsSlice()})
-		n.RegAddrMin, n.RegAddrMax = reg1, reg1
-	}
-	if port != 0 {
-		out = append(out, &expr.Immediate{Register: reg2, Data: binaryutil.BigEndian.PutUint16(port)})
-		n.RegProtoMin, n.RegProtoMax = reg2, reg2
-		n.Specified = true
-	}
-	return append(out, n)
+// setMarkHash sets ct mark to base + jhash(fields) mod n.
+func setMarkHash(fields []hashField, n, base uint32) []expr.Any {
+	return append(hashInto(fields, n, reg1, base), &expr.Ct{Key: expr.CtKeyMARK, Register: reg1, SourceRegister: true})
 }
 
 func verdict(k expr.VerdictKind, chain string) expr.Any {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/nftables"
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -34,6 +37,8 @@ type Option func(*options)
 type options struct {
 	ns        netns.NsHandle
 	hostCheck time.Duration
+	log       *slog.Logger
+	settle    time.Duration
 }
 
 // WithNetNS makes the dataplane work in the network namespace ns (the
@@ -48,31 +53,54 @@ func WithHostCheck(d time.Duration) Option {
 	return func(o *options) { o.hostCheck = d }
 }
 
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
 // Dataplane implements dataplane.Dataplane with nf_tables and conntrack.
-// It keeps no copy of the intent: every list reads cloudnat's table back
-// from the kernel, and every change reads it, edits it and writes it
-// whole in one batch (see apply.go), under mu.
+// Objects live in nf_tables sets and maps, so every change is a small
+// transaction on the elements of that one object (plan.go). A cache of the
+// decoded table (state.go) is loaded from the kernel (load.go) and dropped
+// whenever the kernel may differ from it: a failed write, or a change by
+// someone else, seen through nf_tables notifications (monitor.go).
 type Dataplane struct {
 	mu     sync.Mutex
 	table  string
 	ns     netns.NsHandle // -1: the process's namespace
 	nl     *netlink.Handle
+	log    *slog.Logger
 	events chan dataplane.Event
 	closed bool
-	// lastHost is the host view the table was last written with.
-	lastHost *hostView
+	// nft is the one nf_tables socket all reads and writes go through; pid
+	// is its port id, which the kernel puts in the notifications of our
+	// own changes.
+	nft *nftables.Conn
+	pid uint32
+	// c is the decoded table; nil: reload before use.
+	c *cache
+	// mon is the notification socket (nil: none).
+	mon *mnl.Conn
+	// drift counts changes by others that were repaired.
+	drift    atomic.Uint64
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
+var (
+	_ dataplane.Checker        = (*Dataplane)(nil)
+	_ dataplane.DriftReporter  = (*Dataplane)(nil)
+	_ dataplane.BulkTranslator = (*Dataplane)(nil)
+)
 
 // Open opens the kernel dataplane. It changes nothing in the kernel: the
-// table is written on the first change, and an existing table (left by a
-// previous agent) is what the lists report.
+// first call loads an existing table (left by a previous agent: what the
+// lists report), repairing what is inconsistent in it, and the first change
+// creates the table if there is none.
 func Open(ctx context.Context, cfg registry.Config, opts ...Option) (*Dataplane, error) {
-	o := options{ns: -1, hostCheck: DefaultHostCheck}
+	o := options{ns: -1, hostCheck: DefaultHostCheck, log: slog.Default(), settle: 100 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -96,13 +124,47 @@ func Open(ctx context.Context, cfg registry.Config, opts ...Option) (*Dataplane,
 	if err != nil {
 		return nil, fmt.Errorf("kernel dataplane: netlink handle: %w", err)
 	}
-	d := &Dataplane{table: table, ns: o.ns, nl: h, events: make(chan dataplane.Event, 1), stop: make(chan struct{})}
+	d := &Dataplane{table: table, ns: o.ns, nl: h, log: o.log, events: make(chan dataplane.Event, 1), stop: make(chan struct{})}
+	if err := d.dial(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	mon, err := d.subscribe()
+	if err != nil {
+		d.log.Warn("kernel dataplane: no nf_tables notifications; drift is found at the next reconcile", "err", err)
+	}
 	d.events <- dataplane.Connected
+	if mon != nil {
+		d.mon = mon
+		d.wg.Add(1)
+		go d.monitor(mon, o.settle)
+	}
 	if o.hostCheck > 0 {
 		d.wg.Add(1)
 		go d.watch(o.hostCheck)
 	}
 	return d, nil
+}
+
+// dial opens the lasting nf_tables socket with large buffers.
+func (d *Dataplane) dial() error {
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(func(c *mnl.Conn) error {
+		if err := setBuffers(c, sockBuf); err != nil {
+			return fmt.Errorf("socket buffers: %w", err)
+		}
+		pid, err := portID(c)
+		d.pid = pid
+		return err
+	})}
+	if d.ns >= 0 {
+		opts = append(opts, nftables.WithNetNSFd(int(d.ns)))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return fmt.Errorf("kernel dataplane: nf_tables netlink: %w", err)
+	}
+	d.nft = c
+	return nil
 }
 
 // Probe says whether nf_tables answers over netlink here: it needs
@@ -122,19 +184,6 @@ func Probe(ctx context.Context, cfg registry.Config) error {
 		return fmt.Errorf("kernel dataplane: nf_tables does not answer: %w", err)
 	}
 	return nil
-}
-
-// conn returns a fresh nf_tables connection in the dataplane's namespace.
-func (d *Dataplane) conn() (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
-	if d.ns >= 0 {
-		opts = append(opts, nftables.WithNetNSFd(int(d.ns)))
-	}
-	c, err := nftables.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kernel dataplane: nf_tables netlink: %w", err)
-	}
-	return c, nil
 }
 
 func (d *Dataplane) begin(ctx context.Context) error {
@@ -183,32 +232,34 @@ func (d *Dataplane) Close() error {
 	d.closed = true
 	close(d.events)
 	d.nl.Close()
-	return nil
+	return d.nft.CloseLasting()
 }
 
-// Remove deletes cloudnat's table (all its chains, rules and timeout
-// objects) and nothing else. Conntrack entries stay until they expire.
+// Remove deletes cloudnat's table (all its chains, rules, sets and
+// timeout objects) and nothing else. Conntrack entries stay until they
+// expire.
 func (d *Dataplane) Remove(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.begin(ctx); err != nil {
 		return err
 	}
-	c, err := d.conn()
-	if err != nil {
-		return err
-	}
 	nftMu.Lock()
 	defer nftMu.Unlock()
-	if _, err := c.ListTableOfFamily(d.table, nftables.TableFamilyINet); err != nil {
+	d.c = nil
+	if _, err := d.nft.ListTableOfFamily(d.table, nftables.TableFamilyINet); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return fmt.Errorf("kernel dataplane: list table inet %s: %w", d.table, err)
 	}
-	c.DelTable(&nftables.Table{Name: d.table, Family: nftables.TableFamilyINet})
-	if err := c.Flush(); err != nil {
+	d.nft.DelTable(&nftables.Table{Name: d.table, Family: nftables.TableFamilyINet})
+	if err := d.nft.Flush(); err != nil {
 		return fmt.Errorf("kernel dataplane: delete table inet %s: %w", d.table, err)
 	}
 	return nil
 }
+
+// DriftRepairs counts the changes to cloudnat's table made by someone else
+// that the dataplane noticed (and repaired or handed to the reconciler).
+func (d *Dataplane) DriftRepairs() uint64 { return d.drift.Load() }

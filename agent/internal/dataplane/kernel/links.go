@@ -59,6 +59,13 @@ func linkVRFs(h *netlink.Handle, links []netlink.Link) (v4, v6 map[string]uint32
 	return v4, v6, nil
 }
 
+// hostView is what the table needs to know about the host: the VRF (Linux
+// VRF master's table, or the table of an `ip rule iif <dev> lookup <table>`)
+// of each interface that is not in the default VRF.
+type hostView struct {
+	vrfOf map[string]uint32
+}
+
 // hostView reads the interface→VRF map that zones and SNAT chains follow.
 // An interface's zone is its IPv4 VRF, or its IPv6 VRF when it has none.
 func (d *Dataplane) hostView() (hostView, error) {

@@ -8,27 +8,49 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
 
-// translation is a model translation with the id cloudnat gave it (kept in
-// the rule comments and in the ct mark of its flows).
-type translation struct {
-	ID uint16
-	T  model.Translation
+// tentry is a translation with the id cloudnat gave it (kept in its cn_tx
+// element's comment and in the ct mark of its flows).
+type tentry struct {
+	id uint32
+	t  model.Translation
 }
 
-// state is everything cloudnat's table expresses. It is read back from the
-// kernel before every change and written back whole (see apply.go).
-type state struct {
-	Translations []translation
-	Addresses    []model.SNATAddress
-	Exclusions   []model.SNATExclusion
-	Interfaces   []model.SNATInterface
-	Limits       []model.SessionLimit
-	// Timeouts always has every field set (defaults filled in).
-	Timeouts model.Timeouts
+type vipRef struct {
+	vrf uint32
+	vip netip.Addr
 }
 
-func newState() *state {
-	return &state{Timeouts: model.DefaultTimeouts}
+// cache is what cloudnat's table holds, decoded: it is loaded from the
+// kernel (load.go), kept in step by every change this dataplane makes, and
+// dropped whenever the kernel may differ (a failed write, a change by
+// someone else seen by the monitor), so the next call reloads it.
+type cache struct {
+	exists   bool
+	trans    map[model.TranslationKey]*tentry
+	ids      map[uint32]model.TranslationKey
+	nextID   uint32
+	classes  map[string]bool // class chains present
+	vips     map[vipRef]int  // VIP translations per zone . address
+	pools    map[poolKey][]netip.Addr
+	excl     map[model.SNATExclusion]bool
+	exclLens map[poolKey]map[int]int // exclusions per prefix length
+	exclSets map[string]bool         // exclusion sets present
+	snat     map[poolKey]bool        // snat chains (and pool maps) present
+	ifaces   map[model.SNATInterface]bool
+	limits   map[uint32]uint32
+	// timeouts always has every field set (defaults filled in).
+	timeouts model.Timeouts
+	host     hostView
+}
+
+func newCache() *cache {
+	return &cache{
+		trans: map[model.TranslationKey]*tentry{}, ids: map[uint32]model.TranslationKey{}, nextID: 1,
+		classes: map[string]bool{}, vips: map[vipRef]int{}, pools: map[poolKey][]netip.Addr{},
+		excl: map[model.SNATExclusion]bool{}, exclLens: map[poolKey]map[int]int{}, exclSets: map[string]bool{},
+		snat: map[poolKey]bool{}, ifaces: map[model.SNATInterface]bool{}, limits: map[uint32]uint32{},
+		timeouts: model.DefaultTimeouts, host: hostView{vrfOf: map[string]uint32{}},
+	}
 }
 
 func familyOf(a netip.Addr) model.Family {
@@ -38,107 +60,111 @@ func familyOf(a netip.Addr) model.Family {
 	return model.IPv6
 }
 
-func addrLess(a, b netip.Addr) int { return a.Compare(b) }
+// allocID returns a free translation id, or 0 when none is left.
+func (c *cache) allocID() uint32 {
+	if len(c.ids) >= maxTranslationID {
+		return 0
+	}
+	for {
+		id := c.nextID
+		c.nextID++
+		if c.nextID > maxTranslationID {
+			c.nextID = 1
+		}
+		if _, used := c.ids[id]; !used {
+			return id
+		}
+	}
+}
 
-// sort puts every list in a canonical order, so that rebuilding from the
-// same state yields the same rules (and pool indexes stay stable).
-func (s *state) sort() {
-	slices.SortFunc(s.Translations, func(a, b translation) int {
-		return cmp.Compare(a.ID, b.ID)
-	})
-	slices.SortFunc(s.Addresses, func(a, b model.SNATAddress) int {
+// translations returns the translations in id order.
+func (c *cache) translations() []model.Translation {
+	es := make([]*tentry, 0, len(c.trans))
+	for _, e := range c.trans {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *tentry) int { return cmp.Compare(a.id, b.id) })
+	out := make([]model.Translation, len(es))
+	for i, e := range es {
+		out[i] = e.t
+		out[i].Backends = slices.Clone(e.t.Backends)
+	}
+	return out
+}
+
+func (c *cache) addresses() []model.SNATAddress {
+	var out []model.SNATAddress
+	for p, as := range c.pools {
+		for _, a := range as {
+			out = append(out, model.SNATAddress{VRF: p.vrf, Addr: a})
+		}
+	}
+	slices.SortFunc(out, func(a, b model.SNATAddress) int {
 		if c := cmp.Compare(a.VRF, b.VRF); c != 0 {
 			return c
 		}
-		return addrLess(a.Addr, b.Addr)
+		return a.Addr.Compare(b.Addr)
 	})
-	slices.SortFunc(s.Exclusions, func(a, b model.SNATExclusion) int {
+	return out
+}
+
+// sortedKeys returns the keys of m in the order of less.
+func sortedKeys[T comparable](m map[T]bool, less func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, less)
+	return out
+}
+
+func (c *cache) exclusions() []model.SNATExclusion {
+	return sortedKeys(c.excl, func(a, b model.SNATExclusion) int {
 		if c := cmp.Compare(a.VRF, b.VRF); c != 0 {
 			return c
 		}
-		if c := addrLess(a.Prefix.Addr(), b.Prefix.Addr()); c != 0 {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
 	})
-	slices.SortFunc(s.Interfaces, func(a, b model.SNATInterface) int {
+}
+
+func (c *cache) interfaces() []model.SNATInterface {
+	return sortedKeys(c.ifaces, func(a, b model.SNATInterface) int {
 		if c := cmp.Compare(a.Interface, b.Interface); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Family, b.Family)
 	})
-	slices.SortFunc(s.Limits, func(a, b model.SessionLimit) int {
-		return cmp.Compare(a.VRF, b.VRF)
-	})
 }
 
-// putTranslation replaces the translation with t's key or adds it with a
-// fresh id; ok is false when no id is left.
-func (s *state) putTranslation(t model.Translation) (ok bool) {
-	used := map[uint16]bool{}
-	for i, x := range s.Translations {
-		if x.T.Key == t.Key {
-			s.Translations[i].T = t
-			return true
-		}
-		used[x.ID] = true
+func (c *cache) limitList() []model.SessionLimit {
+	out := make([]model.SessionLimit, 0, len(c.limits))
+	for v, m := range c.limits {
+		out = append(out, model.SessionLimit{VRF: v, Max: m})
 	}
-	for id := 1; id <= maxTranslationID; id++ {
-		if !used[uint16(id)] {
-			s.Translations = append(s.Translations, translation{ID: uint16(id), T: t})
-			return true
-		}
-	}
-	return false
-}
-
-func (s *state) deleteTranslation(k model.TranslationKey) bool {
-	n := len(s.Translations)
-	s.Translations = slices.DeleteFunc(s.Translations, func(x translation) bool { return x.T.Key == k })
-	return n != len(s.Translations)
-}
-
-// putUnique adds v to list unless present; changed reports whether it did.
-func putUnique[T comparable](list []T, v T) ([]T, bool) {
-	if slices.Contains(list, v) {
-		return list, false
-	}
-	return append(list, v), true
-}
-
-func deleteValue[T comparable](list []T, v T) ([]T, bool) {
-	n := len(list)
-	list = slices.DeleteFunc(list, func(x T) bool { return x == v })
-	return list, n != len(list)
-}
-
-// pool returns the SNAT addresses of vrf and family in pool order.
-func (s *state) pool(vrf uint32, f model.Family) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range s.Addresses {
-		if a.VRF == vrf && familyOf(a.Addr) == f {
-			out = append(out, a.Addr)
-		}
-	}
-	slices.SortFunc(out, addrLess)
+	slices.SortFunc(out, func(a, b model.SessionLimit) int { return cmp.Compare(a.VRF, b.VRF) })
 	return out
 }
 
-func (s *state) exclusions(vrf uint32, f model.Family) []netip.Prefix {
-	var out []netip.Prefix
-	for _, e := range s.Exclusions {
-		if e.VRF == vrf && familyOf(e.Prefix.Addr()) == f {
-			out = append(out, e.Prefix)
+// lens lists the exclusion prefix lengths in use for p.
+func (c *cache) lens(p poolKey) []int {
+	var out []int
+	for bits, n := range c.exclLens[p] {
+		if n > 0 {
+			out = append(out, bits)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
-// translationsView returns the model translations in id order.
-func (s *state) translationsView() []model.Translation {
-	out := make([]model.Translation, 0, len(s.Translations))
-	for _, t := range s.Translations {
-		out = append(out, t.T)
+// ifaceVRF is the VRF an SNAT interface's traffic is translated in.
+func (c *cache) ifaceVRF(name string) uint32 {
+	v := c.host.vrfOf[name]
+	if v > maxZone {
+		return 0
 	}
-	return out
+	return v
 }

@@ -116,13 +116,8 @@ func normalizeExclusion(e model.SNATExclusion) (model.SNATExclusion, error) {
 }
 
 func normalizeInterface(i model.SNATInterface) (model.SNATInterface, error) {
-	if i.Interface == "" || len(i.Interface) > 15 {
-		return i, fmt.Errorf("snat interface %q: Linux interface names have 1 to 15 bytes", i.Interface)
-	}
-	for _, c := range i.Interface {
-		if c <= ' ' || c == '/' {
-			return i, fmt.Errorf("snat interface %q: invalid character", i.Interface)
-		}
+	if err := checkIfName(i.Interface); err != nil {
+		return i, fmt.Errorf("snat interface: %w", err)
 	}
 	if i.Family != model.IPv4 && i.Family != model.IPv6 {
 		return i, fmt.Errorf("snat interface %q: bad family %d", i.Interface, i.Family)

@@ -55,27 +55,28 @@ func (d *Dataplane) watch(interval time.Duration) {
 	}
 }
 
-// checkHost rewrites the table when the host's interface VRFs changed
-// since it was last written.
+// checkHost rewrites what follows the host's interface VRFs when they
+// changed since the table was last written. It never creates a table.
 func (d *Dataplane) checkHost() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
+	hv, err := d.hostView()
+	if err != nil {
 		return
 	}
-	hv, err := d.hostView()
-	if err != nil || (d.lastHost != nil && reflect.DeepEqual(hv, *d.lastHost)) {
+	d.mu.Lock()
+	same := d.closed || (d.c != nil && reflect.DeepEqual(hv, d.c.host))
+	d.mu.Unlock()
+	if same {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, snap, err := d.load(ctx)
+	err = d.change(ctx, func(c *cache, b *batch) error {
+		if !reflect.DeepEqual(hv, c.host) {
+			c.setHost(b, hv)
+		}
+		return nil
+	})
 	if err != nil {
-		return
+		d.log.Warn("kernel dataplane: following interface VRF changes failed; retrying at the next check", "err", err)
 	}
-	if !snap.exists {
-		d.lastHost = &hv
-		return
-	}
-	_ = d.write(ctx, s) // on failure lastHost stays old and the next check retries
 }

@@ -42,6 +42,7 @@ type fakeVPP struct {
 	timeouts     cloudnat.CloudnatTimeoutsGetReply
 	sessions     []cloudnat.CloudnatSession
 	ifaces       []interfaces.SwInterfaceDetails
+	pools        fakePools // fakevpp_pools_test.go
 
 	// failWith makes the next request of that name fail with the retval.
 	failWith map[string]int32
@@ -352,6 +353,9 @@ func (f *fakeVPP) handle(req api.Message) []api.Message {
 			return []api.Message{&ip.IPAddressDetails{SwIfIndex: 1, Prefix: p}}
 		}
 		return nil
+	}
+	if out, ok := f.handlePools(req); ok {
+		return out
 	}
 	panic(fmt.Sprintf("fake VPP: unhandled %T", req))
 }

@@ -27,7 +27,7 @@ func ip(s string) netip.Addr       { return netip.MustParseAddr(s) }
 func prefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func ap(s string) netip.AddrPort   { return netip.MustParseAddrPort(s) }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func openIn(t *testing.T, lab *nslab.Lab, ns string, opts ...kernel.Option) *ker
 	return d
 }
 
-func nftConn(t *testing.T, lab *nslab.Lab, ns string) *nftables.Conn {
+func nftConn(t testing.TB, lab *nslab.Lab, ns string) *nftables.Conn {
 	t.Helper()
 	c, err := nftables.New(nftables.WithNetNSFd(int(lab.NS(ns))))
 	must(t, err)
@@ -117,7 +117,7 @@ func allVRFs() model.SessionFilter { return model.SessionFilter{VRF: model.AllVR
 func zoneHas(t *testing.T, c *nftables.Conn, name string) bool {
 	t.Helper()
 	tb := &nftables.Table{Name: "cloudnat", Family: nftables.TableFamilyINet}
-	rules, err := c.GetRules(tb, &nftables.Chain{Name: "zone", Table: tb})
+	rules, err := c.GetRules(tb, &nftables.Chain{Name: "cn_zone", Table: tb})
 	must(t, err)
 	want := make([]byte, unix.IFNAMSIZ)
 	copy(want, name)

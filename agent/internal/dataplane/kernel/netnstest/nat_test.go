@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 // x: 203.0.113.2/24 2001:db8:ff::2 r-x: 203.0.113.1/24 2001:db8:ff::1
 // x also owns 198.51.100.1 and 2001:db8:ee::1 (the excluded prefixes) and
 // routes the SNAT pools (203.0.113.100/31, 2001:db8:ff::100) to r.
-func natLab(t *testing.T) *nslab.Lab {
+func natLab(t testing.TB) *nslab.Lab {
 	lab := nslab.New(t)
 	for _, ns := range []string{"r", "c", "b1", "b2", "x"} {
 		lab.AddNS(ns)
@@ -280,7 +281,7 @@ func TestKernelNAT(t *testing.T) {
 		defer held.Close()
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		var fails, ok int
+		var fails, ok atomic.Int32
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -291,21 +292,24 @@ func TestKernelNAT(t *testing.T) {
 				default:
 				}
 				if _, err := lab.TCP("c", "10.99.0.10:80"); err != nil {
-					fails++
+					fails.Add(1)
 				} else {
-					ok++
+					ok.Add(1)
 				}
 			}
 		}()
 		extra := model.TranslationKey{VIP: ip("10.99.0.11"), Port: 80, Proto: model.ProtoTCP}
-		for i := 0; i < 20; i++ {
+		// Changes are small transactions now: go on until connections
+		// have been made during them.
+		n := 0
+		for ; n < 40 || (ok.Load() < 20 && n < 20000); n += 2 {
 			must(t, d.PutTranslation(c, model.Translation{Key: extra, Backends: []model.Backend{{DstAddr: ip("10.20.2.2"), DstPort: 8000}}}))
 			must(t, d.DeleteTranslation(c, extra))
 		}
 		close(stop)
 		wg.Wait()
-		if fails != 0 || ok == 0 {
-			t.Fatalf("during 40 rebuilds: %d connections failed, %d succeeded", fails, ok)
+		if fails.Load() != 0 || ok.Load() == 0 {
+			t.Fatalf("during %d changes: %d connections failed, %d succeeded", n, fails.Load(), ok.Load())
 		}
 		must(t, held.Echo("still there"))
 		foreignIntact(t, nc)
