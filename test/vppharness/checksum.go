@@ -129,6 +129,18 @@ func ipChecksumErrors(b []byte, where string, inner bool) []string {
 			end = len(b)
 		}
 		src, dst, proto, l4 = b[8:24], b[24:40], b[6], b[40:end]
+		// extension headers (hop-by-hop, routing, destination options);
+		// a fragment's L4 checksum covers all fragments
+		for off, n := 40, 0; n < 8 && (proto == 0 || proto == 43 || proto == 60 || proto == 44); n++ {
+			if proto == 44 || end < off+8 {
+				return errs
+			}
+			proto, off = b[off], off+(int(b[off+1])+1)*8
+			if off > end {
+				return errs
+			}
+			l4 = b[off:end]
+		}
 	default:
 		bad("IP version %d", b[0]>>4)
 		return errs

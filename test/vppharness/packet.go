@@ -134,6 +134,9 @@ type Pkt struct {
 	DF       bool
 	IPID     uint16
 	Payload  []byte
+	// Raw, when set, is the IP packet as it is sent (the fields above then
+	// only describe it): fragments (Fragment) and other hand-made packets.
+	Raw []byte
 }
 
 // V6 reports whether the packet is IPv6.
@@ -220,6 +223,9 @@ var serOpts = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true
 
 // IP returns the IP packet (no Ethernet header).
 func (p Pkt) IP() ([]byte, error) {
+	if p.Raw != nil {
+		return append([]byte{}, p.Raw...), nil
+	}
 	ls, err := p.layers()
 	if err != nil {
 		return nil, err
@@ -233,13 +239,21 @@ func (p Pkt) IP() ([]byte, error) {
 
 // Frame returns the Ethernet frame.
 func (p Pkt) Frame() ([]byte, error) {
-	ls, err := p.layers()
-	if err != nil {
-		return nil, err
-	}
+	var ls []gopacket.SerializableLayer
 	et := layers.EthernetTypeIPv4
-	if p.V6() {
-		et = layers.EthernetTypeIPv6
+	if p.Raw != nil {
+		if len(p.Raw) > 0 && p.Raw[0]>>4 == 6 {
+			et = layers.EthernetTypeIPv6
+		}
+		ls = []gopacket.SerializableLayer{gopacket.Payload(p.Raw)}
+	} else {
+		var err error
+		if ls, err = p.layers(); err != nil {
+			return nil, err
+		}
+		if p.V6() {
+			et = layers.EthernetTypeIPv6
+		}
 	}
 	src, dst := p.SrcMAC, p.DstMAC
 	if len(src) == 0 {
@@ -305,6 +319,11 @@ type Parsed struct {
 	Truncated bool
 	// Raw is the IP packet, without link padding.
 	Raw []byte
+	// Frag is set for a fragment (IPv4 MF or offset, IPv6 fragment
+	// header). A fragment after the first has no ports: Proto is the
+	// protocol field (IPv6: the fragment header's next header) and
+	// Payload its data.
+	Frag *FragInfo
 }
 
 // String is a one-line summary.
@@ -323,6 +342,13 @@ func (p *Parsed) String() string {
 		s = fmt.Sprintf("tcp %s -> %s flags %#x", netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.TCPFlags)
 	default:
 		s = fmt.Sprintf("%s %s -> %s", p.Proto, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort))
+	}
+	if p.Frag != nil {
+		s += fmt.Sprintf(" frag id %#x off %d", p.Frag.ID, p.Frag.Offset)
+		if p.Frag.More {
+			s += " MF"
+		}
+		s += fmt.Sprintf(" len %d", len(p.Raw))
 	}
 	return s + fmt.Sprintf(" ttl %d", p.TTL)
 }
@@ -391,6 +417,9 @@ func parseIP(b []byte, depth int) (*Parsed, error) {
 		p.Src = netip.AddrFrom4([4]byte(b[12:16]))
 		p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 		l4 = b[ihl:end]
+		if fi, ok := FragmentInfo(b[:end]); ok {
+			p.Frag = &fi
+		}
 		if fo := binary.BigEndian.Uint16(b[6:]) & 0x1fff; fo != 0 {
 			p.Proto = Proto(ipProto)
 			p.Payload = l4
@@ -413,6 +442,33 @@ func parseIP(b []byte, depth int) (*Parsed, error) {
 		p.Src = netip.AddrFrom16([16]byte(b[8:24]))
 		p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 		l4 = b[40:end]
+		// extension headers: hop-by-hop, routing, destination options,
+		// fragment (a fragment after the first has no L4 header)
+		off := 40
+		for n := 0; n < 8 && (ipProto == 0 || ipProto == 43 || ipProto == 60 || ipProto == 44); n++ {
+			if end < off+8 {
+				break
+			}
+			if ipProto == 44 {
+				fi, _ := FragmentInfo(b[:end])
+				p.Frag = &fi
+				ipProto, off = b[off], off+8
+				if fi.Offset != 0 {
+					p.Proto = Proto(ipProto)
+					if ipProto == 58 {
+						p.Proto = ICMP
+					}
+					p.Payload = b[off:end]
+					return p, nil
+				}
+				continue
+			}
+			ipProto, off = b[off], off+(int(b[off+1])+1)*8
+		}
+		if off > end {
+			off = end
+		}
+		l4 = b[off:end]
 	default:
 		return nil, fmt.Errorf("IP version %d", b[0]>>4)
 	}

@@ -113,6 +113,7 @@ cn_client_sync (u32 ci)
 
   pool_get_zero (cn_dp.cdpos, cd);
   cd->client_index = ci;
+  cd->fib_index = c->fib_index;
   cd->is_vip = c->n_vip > 0;
   /* an exclusive entry has no parent; a miss is dropped */
   dpo_copy (&cd->parent, drop_dpo_get (dproto));
@@ -486,10 +487,12 @@ cn_cdpo_interpose (const dpo_id_t *original, const dpo_id_t *parent, dpo_id_t *c
   u32 ci, is_vip;
 
   orig = pool_elt_at_index (cn_dp.cdpos, original->dpoi_index);
+  u32 fib_index = orig->fib_index;
   ci = orig->client_index;
   is_vip = orig->is_vip;
   pool_get_zero (cn_dp.cdpos, cd);
   cd->client_index = ci;
+  cd->fib_index = fib_index;
   cd->is_vip = is_vip;
   dpo_stack (cn_dp.dpo_type, original->dpoi_proto, &cd->parent, parent);
   dpo_set (clone, cn_dp.dpo_type, original->dpoi_proto, cd - cn_dp.cdpos);
@@ -556,4 +559,6 @@ cn_client_init (vlib_main_t *vm)
      usual sources (lower value = better) */
   cn_dp.fib_src = fib_source_allocate ("cloudnat", 0x02, FIB_SOURCE_BH_SIMPLE);
   clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024, 64 << 20);
+  clib_bihash_init_24_8 (&cn_dp.mapping_db, "cloudnat mappings", 64 << 10, 256 << 20);
+  clib_bihash_init_24_8 (&cn_dp.inside_db, "cloudnat inside endpoints", 64 << 10, 256 << 20);
 }

@@ -421,6 +421,112 @@ cn_static_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, in
   return 1;
 }
 
+/* Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): a TCP/UDP packet from
+   inside (its source is already one of our source-NAT addresses) to the
+   outside mapping X':x' of another inside endpoint goes to X:x, in X's
+   table, keeping the translated source: no session, the mapping table
+   names X:x. Only from inside: outside hosts still need a session. */
+static_always_inline int
+cn_hairpin_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, cn_store_t *st,
+		   cn_new_flow_t *nf)
+{
+  clib_bihash_kv_24_8_t kv;
+  ip46_address_t src, dst;
+  u32 ci;
+
+  if (pi->kind != CN_PKT_L4 || pi->frag == CN_FRAG_LATER)
+    return 0;
+  cn_static_addr_of (&dst, ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF), is_ip6);
+  cn_mapping_key (&kv, &dst, fib, pi->dport, pi->proto, is_ip6);
+  if (clib_bihash_search_inline_24_8 (&cn_dp.mapping_db, &kv))
+    return 0;
+  cn_static_addr_of (&src, ip + (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF), is_ip6);
+  ci = cn_client_find (fib, &src, is_ip6 ? AF_IP6 : AF_IP4);
+  if (ci == ~0 || !pool_elt_at_index (cn_dp.clients, ci)->n_static)
+    return 0;
+  nf->idx = ~0;
+  nf->dir = 0;
+  nf->error = ~0;
+  nf->created = 0;
+  nf->pass = 0;
+  nf->is_static = 1;
+  nf->static_index = ~0;
+  if (!is_ip6)
+    {
+      const cn_sess4_t *s = cn_store_get (st, (u32) kv.value);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return 0;
+      nf->static_fib = s->fib_index;
+      cn_rw4_init (&nf->srw.r4, pi->proto, src.ip4.as_u32, dst.ip4.as_u32, pi->sport, pi->dport,
+		   src.ip4.as_u32, s->rw[1].dst, pi->sport, s->rw[1].dport);
+    }
+  else
+    {
+      const cn_sess6_t *s = cn_store_get (st, (u32) kv.value);
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return 0;
+      nf->static_fib = s->fib_index;
+      cn_rw6_init (&nf->srw.r6, pi->proto, src.ip6.as_u8, dst.ip6.as_u8, pi->sport, pi->dport,
+		   src.ip6.as_u8, s->rw[1].dst, pi->sport, s->rw[1].dport);
+    }
+  return 1;
+}
+
+/* An inside endpoint's ICMP error about a hairpinned packet (quoted: from
+   another inside endpoint's mapping X1':x1' to this endpoint X2:x2): the
+   quote's destination and the outer source become X2's mapping X2':x2',
+   so that X1's session restores the rest (RFC 5508 REQ-7). */
+static_always_inline int
+cn_hairpin_error_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6,
+			 cn_store_t *st, cn_new_flow_t *nf)
+{
+  const u8 *in = ip + pi->inner_offset;
+  clib_bihash_kv_24_8_t kv;
+  ip46_address_t qsrc, qdst;
+  u32 ci;
+
+  if (pi->kind != CN_PKT_ICMP_ERROR ||
+      (pi->inner_proto != IP_PROTOCOL_TCP && pi->inner_proto != IP_PROTOCOL_UDP))
+    return 0;
+  cn_static_addr_of (&qsrc, in + (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF), is_ip6);
+  ci = cn_client_find (fib, &qsrc, is_ip6 ? AF_IP6 : AF_IP4);
+  if (ci == ~0 || !pool_elt_at_index (cn_dp.clients, ci)->n_static)
+    return 0;
+  cn_static_addr_of (&qdst, in + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF), is_ip6);
+  cn_mapping_key (&kv, &qdst, fib, pi->inner_dport, pi->inner_proto, is_ip6);
+  if (clib_bihash_search_inline_24_8 (&cn_dp.inside_db, &kv))
+    return 0;
+  nf->idx = ~0;
+  nf->dir = 0;
+  nf->error = ~0;
+  nf->created = 0;
+  nf->pass = 0;
+  nf->is_static = 1;
+  nf->static_index = ~0;
+  nf->static_fib = fib;
+  if (!is_ip6)
+    {
+      const cn_sess4_t *s = cn_store_get (st, (u32) kv.value);
+      cn_rw4_t *rw = &nf->srw.r4;
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return 0;
+      rw->src = s->rw[0].src, rw->sport = s->rw[0].sport;
+      rw->dst = qsrc.ip4.as_u32, rw->dport = pi->inner_sport;
+    }
+  else
+    {
+      const cn_sess6_t *s = cn_store_get (st, (u32) kv.value);
+      cn_rw6_t *rw = &nf->srw.r6;
+      if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
+	return 0;
+      clib_memcpy_fast (rw->src, s->rw[0].src, 16);
+      rw->sport = s->rw[0].sport;
+      clib_memcpy_fast (rw->dst, qsrc.as_u8, 16);
+      rw->dport = pi->inner_sport;
+    }
+  return 1;
+}
+
 /* The forwarding of the last translated destination of this frame that
    goes to plain forwarding (not to an address we capture): consecutive
    packets to one backend skip the FIB lookup. The FIB does not change
@@ -677,8 +783,14 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	  else
 	    cn_rw4_apply (ip, pi->l4_offset, pi->proto, &nf->srw.r4, partial);
 	}
-      vlib_increment_simple_counter (&cn_static_main.counters, thread_index, nf->static_index, 1);
-      counts[CN_ERROR_STATIC_TRANSLATED]++;
+      if (nf->static_index != ~0)
+	{
+	  vlib_increment_simple_counter (&cn_static_main.counters, thread_index, nf->static_index,
+					 1);
+	  counts[CN_ERROR_STATIC_TRANSLATED]++;
+	}
+      else
+	counts[CN_ERROR_HAIRPINNED]++;
       what = CN_TRACE_STATIC;
       idx = ~0;
       if (is_feature)
@@ -808,7 +920,9 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 	  CLIB_PREFETCH (vlib_buffer_get_current (bufs[i + CN_PIPE]), CLIB_CACHE_LINE_BYTES, LOAD);
 	}
       ip = vlib_buffer_get_current (b);
-      fibs[i] = is_feature ? cn_feature_fib_index (b, is_ip6) : vnet_buffer (b)->ip.fib_index;
+      fibs[i] = is_feature ?
+		  cn_feature_fib_index (b, is_ip6) :
+		  pool_elt_at_index (cn_dp.cdpos, vnet_buffer (b)->ip.adj_index[VLIB_TX])->fib_index;
       cn_pkt_parse (ip, b->current_length, is_ip6, &pis[i]);
       if (PREDICT_FALSE (pis[i].kind == CN_PKT_FRAGMENT))
 	{
@@ -902,7 +1016,12 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
       b = bufs[i];
       nfs[j].is_static = 0;
       if (PREDICT_FALSE (cn_static_decide (vlib_buffer_get_current (b), &pis[i], fibs[i], is_ip6,
-					   is_feature, &nfs[j])))
+					   is_feature, &nfs[j]) ||
+			 (!is_feature && cn_hairpin_decide (vlib_buffer_get_current (b), &pis[i],
+							    fibs[i], is_ip6, st, &nfs[j])) ||
+			 (is_feature && cn_hairpin_error_decide (vlib_buffer_get_current (b),
+								 &pis[i], fibs[i], is_ip6, st,
+								 &nfs[j]))))
 	{
 	  /* stateless: no session, whatever the packet kind */
 	  creatable[j] = 1;

@@ -186,6 +186,9 @@ typedef struct
   dpo_id_t parent;
   u32 client_index;
   u32 locks;
+  /* the table of the capture: the packet's lookup table may be another
+     one when a route "via ip4-lookup-in-table" brought it here */
+  u32 fib_index;
   u8 is_vip; /* a miss here is dropped rather than passed to parent */
 } cn_cdpo_t;
 
@@ -218,6 +221,13 @@ typedef struct
   volatile u32 n_sessions;
   u32 max_sessions;    /* global, 0 = none */
   uword *table_limits; /* table id -> per-table limit (hash; none = 0) */
+
+  /* source-NAT mappings: (outside fib, X', x', proto) -> one session of
+     that mapping, for hairpinning (cn_hairpin_decide) */
+  clib_bihash_24_8_t mapping_db;
+  /* and (inside fib, X, x, proto) -> the same: the mapping of an inside
+     endpoint, for its ICMP errors about hairpinned packets */
+  clib_bihash_24_8_t inside_db;
 
   /* translations: key (vip, fib, port, proto, af) -> index */
   clib_bihash_24_8_t tr_db;
@@ -582,6 +592,16 @@ cn_dpo_is_table_lookup (const dpo_id_t *d)
 #define CN_SNAT_PASS_INSIDE   4 /* bound source, destination routed inside */
 #define CN_SNAT_DROP_EXHAUSTED 5 /* bound source, no block / a cap reached */
 
+/* ---- hairpinning (cloudnat_session.c keeps the mapping table) ---- */
+static_always_inline void
+cn_mapping_key (clib_bihash_kv_24_8_t *kv, const ip46_address_t *a, u32 fib, u16 port_net,
+		u8 proto, int is_ip6)
+{
+  kv->key[0] = a->as_u64[0];
+  kv->key[1] = a->as_u64[1];
+  kv->key[2] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | is_ip6;
+}
+
 /* ---- static NAT (cloudnat_static.c): data path ---- */
 #define CN_STATIC_OUT 0 /* source of packets leaving the inside */
 #define CN_STATIC_IN  1 /* destination of packets entering from outside */
@@ -766,6 +786,7 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
   _ (ICMP_ERROR_BAD_CSUM, icmp_error_bad_csum, ERROR, "ICMP error with a bad checksum")         \
+  _ (HAIRPINNED, hairpinned, INFO, "hairpinned to an inside endpoint")                            \
   _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
   _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \
   _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool has no block or cap reached")

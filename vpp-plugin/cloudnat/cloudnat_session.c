@@ -424,6 +424,18 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
       if (PREDICT_TRUE (rv == CN_PUBLISHED))
 	{
 	  cn_create_tally_add (a);
+	  if (!a->is_dnat && (a->proto == IP_PROTOCOL_TCP || a->proto == IP_PROTOCOL_UDP))
+	    {
+	      /* the first session of a source-NAT mapping X':x' names it,
+		 for a subscriber that reaches it from inside (hairpin) */
+	      clib_bihash_kv_24_8_t kv;
+	      cn_mapping_key (&kv, &a->nsrc, a->out_fib_index, a->nsport, a->proto, a->is_ip6);
+	      kv.value = idx;
+	      clib_bihash_add_del_24_8 (&cn_dp.mapping_db, &kv, 2 /* no overwrite */);
+	      cn_mapping_key (&kv, &a->src, a->fib_index, a->sport, a->proto, a->is_ip6);
+	      kv.value = idx;
+	      clib_bihash_add_del_24_8 (&cn_dp.inside_db, &kv, 2);
+	    }
 	  return idx;
 	}
       if (rv != CN_PUB_REPLY_TAKEN)
@@ -490,6 +502,26 @@ cn_session_unlink_common (u32 is_ip6, u32 fib_index, u32 tr_index, u8 flags,
     cn_client_session_unref (fib_index, reply_dst, is_ip6 ? AF_IP6 : AF_IP4);
 }
 
+/* A session of mapping X':x' ends: forget the mapping if it named it. */
+static void
+cn_mapping_forget_1 (clib_bihash_24_8_t *db, const ip46_address_t *a, u32 fib, u16 port_net,
+		     u8 proto, int is_ip6, u32 index)
+{
+  clib_bihash_kv_24_8_t kv;
+  cn_mapping_key (&kv, a, fib, port_net, proto, is_ip6);
+  if (!clib_bihash_search_24_8 (db, &kv, &kv) && kv.value == index)
+    clib_bihash_add_del_24_8 (db, &kv, 0);
+}
+
+/* the inside endpoint (X:x) and its mapping (X':x') of session index */
+static void
+cn_mapping_forget (const ip46_address_t *x, u32 in_fib, u16 xport, const ip46_address_t *ns,
+		   u32 fib, u16 port_net, u8 proto, int is_ip6, u32 index)
+{
+  cn_mapping_forget_1 (&cn_dp.mapping_db, ns, fib, port_net, proto, is_ip6, index);
+  cn_mapping_forget_1 (&cn_dp.inside_db, x, in_fib, xport, proto, is_ip6, index);
+}
+
 void
 cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 {
@@ -512,6 +544,14 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
       s->flags |= CN_SF_DEAD;
       if (s->sub_index != ~0)
 	cn_pool_session_gone (s->sub_index, s->rw[0].sport);
+      if (s->flags & CN_SF_SNAT)
+	{
+	  ip46_address_t ns, x;
+	  ip46_address_set_ip4 (&ns, (ip4_address_t *) &s->rw[0].src);
+	  ip46_address_set_ip4 (&x, (ip4_address_t *) &s->rw[1].dst);
+	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
+			     s->proto, 0, index);
+	}
       cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));
@@ -533,6 +573,14 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
       s->flags |= CN_SF_DEAD;
       if (s->sub_index != ~0)
 	cn_pool_session_gone (s->sub_index, s->rw[0].sport);
+      if (s->flags & CN_SF_SNAT)
+	{
+	  ip46_address_t ns, x;
+	  clib_memcpy (ns.as_u8, s->rw[0].src, 16);
+	  clib_memcpy (x.as_u8, s->rw[1].dst, 16);
+	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
+			     s->proto, 1, index);
+	}
       cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
 	clib_memset (s, 0, sizeof (*s));

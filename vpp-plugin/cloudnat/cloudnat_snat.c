@@ -261,7 +261,15 @@ cn_snat_decide (cn_sess_create_args_t *a)
       return CN_SNAT_PASS_EXCLUDED;
   for (i = 0; i < n; i++)
     if (ip46_address_is_equal (&t->addrs[i], &a->dst))
-      return CN_SNAT_PASS_EXCLUDED;
+      {
+	/* another inside endpoint's mapping: translate, the VIP node
+	   hairpins it (cn_hairpin_decide); else VPP's own address */
+	clib_bihash_kv_24_8_t kv;
+	cn_mapping_key (&kv, &a->dst, a->fib_index, a->dport, a->proto, a->is_ip6);
+	if (clib_bihash_search_inline_24_8 (&cn_dp.mapping_db, &kv))
+	  return CN_SNAT_PASS_EXCLUDED;
+	goto hairpin;
+      }
   /* link-scoped and group traffic never leaves through NAT */
   if (a->is_ip6)
     {
@@ -281,6 +289,7 @@ cn_snat_decide (cn_sess_create_args_t *a)
   if (cn_dpo_is_local (&d))
     return CN_SNAT_PASS_LOCAL;
 
+hairpin:
   h = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1]);
   a->nsrc = t->addrs[h % n];
   a->ndst = a->dst;

@@ -55,6 +55,7 @@ var infoCounters = map[string]bool{
 	"fragments":             true,
 	"frag_held":             true,
 	"static_translated":     true,
+	"hairpinned":            true,
 	"pool_inside":           true,
 }
 
