@@ -131,6 +131,7 @@ c-test:
 # it next to the main worktree); CONFORMANCE_MD overrides.
 CONFORMANCE_MD ?=
 CONFORMANCE_FLAGS = $(if $(CONFORMANCE_MD),-checklist $(CONFORMANCE_MD))
+CONFORMANCE_NOTE ?= plugin and kernel dataplane of commit $(VERSION)
 
 # Both suites run whatever their result (a failing requirement is a row of
 # the table, not a build failure); the VPP suite skips without VPP.
@@ -138,7 +139,7 @@ conformance: plugin
 	@mkdir -p build
 	$(GO) test -count=1 -timeout 40m -json -run '^TestConformance' ./test/plugin/ > build/conformance-vpp.json || true
 	$(GO) test -count=1 -timeout 20m -json -run '^TestConformance' ./agent/internal/dataplane/kernel/netnstest/ > build/conformance-kernel.json || true
-	$(GO) run ./scripts/conformance report $(CONFORMANCE_FLAGS) -vpp build/conformance-vpp.json -kernel build/conformance-kernel.json
+	$(GO) run ./scripts/conformance report $(CONFORMANCE_FLAGS) -note '$(CONFORMANCE_NOTE)' -vpp build/conformance-vpp.json -kernel build/conformance-kernel.json
 
 conformance-check:
 	$(GO) run ./scripts/conformance check $(CONFORMANCE_FLAGS)

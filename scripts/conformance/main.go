@@ -289,6 +289,7 @@ type Report struct {
 	Code       map[string]map[string]bool
 	VPPVersion string
 	Date       time.Time
+	Note       string
 }
 
 func (r *Report) cell(dp string, q Requirement) Cell {
@@ -341,6 +342,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "- Date: %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- VPP: %s; VPP suite: %s\n", ver, runState("VPP", r.Runs[VPP]))
 	fmt.Fprintf(&b, "- Kernel suite: %s\n", runState("kernel", r.Runs[Kernel]))
+	if r.Note != "" {
+		fmt.Fprintf(&b, "- Note: %s\n", r.Note)
+	}
 	fmt.Fprintf(&b, "- Results: pass; **FAIL** (what the test saw is under Failures); skip (the test skipped itself); n/a (does\n"+
 		"  not apply or cannot be expressed on that dataplane, reason given); not run (no result from this run).\n\n")
 
@@ -477,6 +481,7 @@ func main() {
 	vppJSON := fl.String("vpp", "", "go test -json output of the VPP suite")
 	kernelJSON := fl.String("kernel", "", "go test -json output of the kernel suite")
 	vppVersion := fl.String("vpp-version", "", "VPP version (default: what the VPP suite logged)")
+	note := fl.String("note", "", "a line for the header (e.g. which plugin commit the VPP run used)")
 	_ = fl.Parse(os.Args[2:])
 
 	if !flagSet(fl, "checklist") {
@@ -511,7 +516,7 @@ func main() {
 			fatal(err)
 		}
 		r := &Report{Reqs: reqs, Runs: map[string]*Run{VPP: rv, Kernel: rk}, Code: code,
-			VPPVersion: *vppVersion, Date: time.Now()}
+			VPPVersion: *vppVersion, Date: time.Now(), Note: *note}
 		if r.VPPVersion == "" {
 			r.VPPVersion = rv.VPPVersion
 		}
