@@ -223,6 +223,15 @@ func (v *VPP) Send(t testing.TB, in *PG, frames [][]byte, opts ...SendOptions) C
 	return c
 }
 
+// SendRaw is Send without the checksum assertion, for hostile input
+// (fuzzing) whose forwarded packets may carry whatever checksum they came
+// with; timeout bounds the whole send.
+func (v *VPP) SendRaw(in *PG, frames [][]byte, timeout time.Duration) (Capture, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return v.send(ctx, in, frames)
+}
+
 func (v *VPP) send(ctx context.Context, in *PG, frames [][]byte, opts ...SendOptions) (Capture, error) {
 	var o SendOptions
 	if len(opts) > 0 {
