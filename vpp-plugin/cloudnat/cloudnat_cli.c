@@ -373,6 +373,10 @@ cn_cli_unformat_backend (unformat_input_t *input, cn_cli_backend_t *be)
 static clib_error_t *
 cn_cli_rv_error (int rv)
 {
+  if (rv == VNET_API_ERROR_ADDRESS_IN_USE)
+    return clib_error_return (0, "the address is a static mapping's outside address (one mode "
+				 "per address; cnat show static) (retval %d)",
+			      rv);
   return clib_error_return (0, "%U (retval %d)", format_vnet_api_errno, rv, rv);
 }
 

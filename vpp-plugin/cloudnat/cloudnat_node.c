@@ -188,6 +188,7 @@ cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t
   a->fib_index = fib_index;
   a->out_fib_index = fib_index;
   a->sub_index = ~0;
+  a->classify_only = 0;
   a->thread_index = thread_index;
   a->sport = pi->sport;
   a->dport = pi->dport;
@@ -534,6 +535,21 @@ cn_hairpin_error_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_
   return 1;
 }
 
+/* On the source-NAT feature: would a flow of this packet's source and
+   destination be translated? Then a packet that cannot be (another
+   protocol, an ICMP error without a session, a header we cannot read)
+   must not leave with its inside source: it is dropped and counted. */
+static_always_inline int
+cn_feature_would_translate (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
+			    u32 thread_index)
+{
+  cn_sess_create_args_t a;
+  cn_args_from_packet (&a, ip, pi, fib_index, is_ip6, thread_index);
+  a.classify_only = 1;
+  a.now = 0;
+  return cn_snat_decide (&a) == 0;
+}
+
 /* The forwarding of the last translated destination of this frame that
    goes to plain forwarding (not to an address we capture): consecutive
    packets to one backend skip the FIB lookup. The FIB does not change
@@ -687,8 +703,28 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	  else
 	    pass = 1;
 	}
-      else
+      else if (pi->kind == CN_PKT_L4 || pi->kind == CN_PKT_ECHO_REQUEST)
+	pass = 1; /* (decided already: not translated) */
+      else if (!cn_feature_would_translate (ip, pi, fib_index, is_ip6, thread_index))
 	pass = 1;
+      else
+	error = CN_ERROR_UNTRANSLATABLE;
+    }
+  if (!is_feature && (idx != ~0 || (nf && nf->is_static)) && pi->kind != CN_PKT_ICMP_ERROR &&
+      (is_ip6 ? ip[7] : ip[8]) <= 1)
+    {
+      /* it would die at the next hop once translated, and VPP's time
+	 exceeded would quote the inside address: answer now, untranslated */
+      if (is_ip6)
+	icmp6_error_set_vnet_buffer (b, ICMP6_time_exceeded,
+				     ICMP6_time_exceeded_ttl_exceeded_in_transit, 0);
+      else
+	icmp4_error_set_vnet_buffer (b, ICMP4_time_exceeded,
+				     ICMP4_time_exceeded_ttl_exceeded_in_transit, 0);
+      counts[CN_ERROR_TTL_EXPIRED]++;
+      next = CN_NEXT_ICMP_ERROR;
+      idx = ~0;
+      goto traced;
     }
   if (idx != ~0)
     {
@@ -843,6 +879,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	}
     }
 
+traced:
   if (t)
     {
       t->session_index = idx;

@@ -416,6 +416,8 @@ cn_pool_decide (cn_sess_create_args_t *a)
   if (p->out_fib_index != a->fib_index && !cn_dpo_is_table_lookup (d0) &&
       !cn_static_has_in (a->fib_index, a->is_ip6 ? a->dst.as_u8 : a->dst.ip4.as_u8, a->is_ip6))
     return CN_SNAT_PASS_INSIDE; /* (a static mapping's outside address: the far side of a peering) */
+  if (a->classify_only)
+    return 0;
 
   clib_spinlock_lock (&pm->lock);
   si = cn_sub_find (&a->src, a->fib_index, a->is_ip6);

@@ -470,6 +470,7 @@ typedef struct
   u32 fib_index;	/* inside: the forward key's table */
   u32 out_fib_index;	/* the reply key's table (a pool's outside table) */
   u32 sub_index;	/* pool subscriber, ~0 none (cloudnat_pool.c) */
+  u8 classify_only; /* cn_snat_decide: only say whether it would translate */
   u32 thread_index;
   ip46_address_t src, dst; /* original */
   u16 sport, dport;	   /* network order */
@@ -786,6 +787,8 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
   _ (ICMP_ERROR_BAD_CSUM, icmp_error_bad_csum, ERROR, "ICMP error with a bad checksum")         \
+  _ (TTL_EXPIRED, ttl_expired, INFO, "TTL 1 inbound: time exceeded sent")                          \
+  _ (UNTRANSLATABLE, untranslatable, ERROR, "untranslatable from a NATed source")                  \
   _ (HAIRPINNED, hairpinned, INFO, "hairpinned to an inside endpoint")                            \
   _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
   _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \

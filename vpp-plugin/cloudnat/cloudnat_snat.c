@@ -290,6 +290,8 @@ cn_snat_decide (cn_sess_create_args_t *a)
     return CN_SNAT_PASS_LOCAL;
 
 hairpin:
+  if (a->classify_only)
+    return 0;
   h = (u32) clib_xxhash (a->src.as_u64[0] ^ a->src.as_u64[1]);
   a->nsrc = t->addrs[h % n];
   a->ndst = a->dst;
