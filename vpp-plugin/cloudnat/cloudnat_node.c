@@ -544,6 +544,11 @@ cn_feature_would_translate (const u8 *ip, const cn_pkt_info_t *pi, u32 fib_index
 			    u32 thread_index)
 {
   cn_sess_create_args_t a;
+  /* a statically mapped source (any protocol, any port) */
+  if (cn_static_fib_has (fib_index, is_ip6, CN_STATIC_OUT) &&
+      cn_static_find (fib_index, ip + (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF), is_ip6,
+		      CN_STATIC_OUT, 0, 0) != ~0)
+    return 1;
   cn_args_from_packet (&a, ip, pi, fib_index, is_ip6, thread_index);
   a.classify_only = 1;
   a.now = 0;
