@@ -637,6 +637,35 @@ cn_forward (vlib_buffer_t *b, u8 *ip, u32 fwd_fib, int is_ip6, cn_fwd_cache_t *f
   return CN_NEXT_LOAD_BALANCE;
 }
 
+/* Rewrite packet ip with rw (a cn_rw4_t or cn_rw6_t): an ICMP error
+   through its quote, a later fragment in its IP header only, any other
+   packet in full (partial: the L4 checksum holds a tx-offload pseudo sum). */
+static_always_inline void
+cn_rewrite_packet (vlib_buffer_t *b, u8 *ip, const cn_pkt_info_t *pi, const void *rw, int is_ip6)
+{
+  int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
+		(vnet_buffer (b)->oflags &
+		 (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
+  if (is_ip6)
+    {
+      if (pi->kind == CN_PKT_ICMP_ERROR)
+	cn_icmp_error_rewrite6 (ip, pi, rw);
+      else if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
+	cn_rw6_apply_l3 (ip, rw);
+      else
+	cn_rw6_apply (ip, pi->l4_offset, pi->proto, rw, partial);
+    }
+  else
+    {
+      if (pi->kind == CN_PKT_ICMP_ERROR)
+	cn_icmp_error_rewrite4 (ip, pi, rw);
+      else if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
+	cn_rw4_apply_l3 (ip, rw);
+      else
+	cn_rw4_apply (ip, pi->l4_offset, pi->proto, rw, partial);
+    }
+}
+
 /* The state a translated packet (not an ICMP error) brings to session s
    of either layout (cn_sess4_t, cn_sess6_t: the same fields after the
    rewrites): TCP state, last seen, packet count. Stores only what
@@ -734,9 +763,6 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
   if (idx != ~0)
     {
       /* translate with the session */
-      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-		    (vnet_buffer (b)->oflags &
-		     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
       if (is_ip6)
 	{
 	  cn_sess6_t *s = rec ? rec : cn_store_get (st, idx);
@@ -745,35 +771,19 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	     flow crossed from an inside table to the outside one) */
 	  if (dir == CN_DIR_REPLY)
 	    fwd_fib = s->fib_index;
-	  if (pi->kind == CN_PKT_ICMP_ERROR)
-	    cn_icmp_error_rewrite6 (ip, pi, &s->rw[dir]);
-	  else
-	    {
-	      if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
-		cn_rw6_apply_l3 (ip, &s->rw[dir]);
-	      else
-		cn_rw6_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-	      cn_sess_touch (s, pi, dir, created, now);
-	    }
+	  cn_rewrite_packet (b, ip, pi, &s->rw[dir], 1);
+	  if (pi->kind != CN_PKT_ICMP_ERROR)
+	    cn_sess_touch (s, pi, dir, created, now);
 	}
       else
 	{
 	  cn_sess4_t *s = rec ? rec : cn_store_get (st, idx);
 	  tr_index = s->tr_index;
-	  /* a reply goes back into the table the flow came from (a pool's
-	     flow crossed from an inside table to the outside one) */
 	  if (dir == CN_DIR_REPLY)
 	    fwd_fib = s->fib_index;
-	  if (pi->kind == CN_PKT_ICMP_ERROR)
-	    cn_icmp_error_rewrite4 (ip, pi, &s->rw[dir]);
-	  else
-	    {
-	      if (PREDICT_FALSE (pi->frag == CN_FRAG_LATER))
-		cn_rw4_apply_l3 (ip, &s->rw[dir]);
-	      else
-		cn_rw4_apply (ip, pi->l4_offset, pi->proto, &s->rw[dir], partial);
-	      cn_sess_touch (s, pi, dir, created, now);
-	    }
+	  cn_rewrite_packet (b, ip, pi, &s->rw[dir], 0);
+	  if (pi->kind != CN_PKT_ICMP_ERROR)
+	    cn_sess_touch (s, pi, dir, created, now);
 	}
       if (tr_index != ~0)
 	{
@@ -810,27 +820,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
   else if (nf && nf->is_static)
     {
       /* a static mapping: rewritten from the mapping, no session */
-      int partial = (b->flags & VNET_BUFFER_F_OFFLOAD) &&
-		    (vnet_buffer (b)->oflags &
-		     (VNET_BUFFER_OFFLOAD_F_TCP_CKSUM | VNET_BUFFER_OFFLOAD_F_UDP_CKSUM));
-      if (is_ip6)
-	{
-	  if (pi->kind == CN_PKT_ICMP_ERROR)
-	    cn_icmp_error_rewrite6 (ip, pi, &nf->srw.r6);
-	  else if (pi->frag == CN_FRAG_LATER)
-	    cn_rw6_apply_l3 (ip, &nf->srw.r6);
-	  else
-	    cn_rw6_apply (ip, pi->l4_offset, pi->proto, &nf->srw.r6, partial);
-	}
-      else
-	{
-	  if (pi->kind == CN_PKT_ICMP_ERROR)
-	    cn_icmp_error_rewrite4 (ip, pi, &nf->srw.r4);
-	  else if (pi->frag == CN_FRAG_LATER)
-	    cn_rw4_apply_l3 (ip, &nf->srw.r4);
-	  else
-	    cn_rw4_apply (ip, pi->l4_offset, pi->proto, &nf->srw.r4, partial);
-	}
+      cn_rewrite_packet (b, ip, pi, is_ip6 ? (void *) &nf->srw.r6 : (void *) &nf->srw.r4, is_ip6);
       if (nf->static_index != ~0)
 	{
 	  vlib_increment_simple_counter (&cn_static_main.counters, thread_index, nf->static_index,
