@@ -33,6 +33,20 @@ typedef struct
   } srw;
 } cn_new_flow_t;
 
+/* nf becomes a stateless outcome: rewrite with nf->srw, no session;
+   static_index names the static mapping (~0: a hairpin). */
+static_always_inline void
+cn_nf_stateless (cn_new_flow_t *nf, u32 static_index)
+{
+  nf->idx = ~0;
+  nf->dir = 0;
+  nf->error = ~0;
+  nf->created = 0;
+  nf->pass = 0;
+  nf->is_static = 1;
+  nf->static_index = static_index;
+}
+
 /* cn_args_from_packet is the node's (cloudnat_node.c) */
 static_always_inline void cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip,
 					       const cn_pkt_info_t *pi, u32 fib_index, int is_ip6,
@@ -97,15 +111,9 @@ cn_static_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, in
 	return 0;
     }
   cn_static_map (m, ap, dir, mapped);
-  nf->idx = ~0;
-  nf->dir = 0;
-  nf->error = ~0;
-  nf->created = 0;
-  nf->pass = 0;
   /* a port-specific mapping moves the port too */
   nport = m->proto ? (dir == CN_STATIC_OUT ? m->out_port : m->in_port) : lport;
-  nf->is_static = 1;
-  nf->static_index = si;
+  cn_nf_stateless (nf, si);
   nf->static_fib = dir == CN_STATIC_IN ? m->in_fib : fib;
   if (!is_ip6)
     {
@@ -185,13 +193,7 @@ cn_hairpin_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, c
   ci = cn_client_find (fib, &src, is_ip6 ? AF_IP6 : AF_IP4);
   if (ci == ~0 || !pool_elt_at_index (cn_dp.clients, ci)->n_static)
     return 0;
-  nf->idx = ~0;
-  nf->dir = 0;
-  nf->error = ~0;
-  nf->created = 0;
-  nf->pass = 0;
-  nf->is_static = 1;
-  nf->static_index = ~0;
+  cn_nf_stateless (nf, ~0);
   if (!is_ip6)
     {
       const cn_sess4_t *s = cn_store_get (st, (u32) kv.value);
@@ -237,13 +239,7 @@ cn_hairpin_error_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_
   cn_mapping_key (&kv, &qdst, fib, pi->inner_dport, pi->inner_proto, is_ip6);
   if (clib_bihash_search_inline_24_8 (&cn_dp.inside_db, &kv))
     return 0;
-  nf->idx = ~0;
-  nf->dir = 0;
-  nf->error = ~0;
-  nf->created = 0;
-  nf->pass = 0;
-  nf->is_static = 1;
-  nf->static_index = ~0;
+  cn_nf_stateless (nf, ~0);
   nf->static_fib = fib;
   if (!is_ip6)
     {

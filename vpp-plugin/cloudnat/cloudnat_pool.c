@@ -340,20 +340,6 @@ cn_sub_unref_port (cn_pool_t *p, u32 si, u16 port, u32 now)
 /* data path hooks                                                     */
 /* ------------------------------------------------------------------ */
 
-static int
-cn_pfx_contains (const ip46_address_t *pfx, u8 len, const ip46_address_t *a, u8 is_ip6)
-{
-  if (!is_ip6)
-    {
-      ip4_address_t m;
-      ip4_preflen_to_mask (len, &m);
-      return (a->ip4.as_u32 & m.as_u32) == pfx->ip4.as_u32;
-    }
-  ip6_address_t m, x = a->ip6;
-  ip6_preflen_to_mask (len, &m);
-  ip6_address_mask (&x, &m);
-  return ip6_address_is_equal (&x, &pfx->ip6);
-}
 
 int
 cn_pool_sub_in_pool (u32 sub_index, u32 pool_index)
@@ -928,18 +914,7 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
     return VNET_API_ERROR_INVALID_VALUE;
   if (af == AF_IP4 ? !ip46_address_is_ip4 (&p) : (ip46_address_is_ip4 (&p) && !ip46_address_is_zero (&p)))
     return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
-  if (af == AF_IP4)
-    {
-      ip4_address_t m;
-      ip4_preflen_to_mask (len, &m);
-      p.ip4.as_u32 &= m.as_u32;
-    }
-  else
-    {
-      ip6_address_t m;
-      ip6_preflen_to_mask (len, &m);
-      ip6_address_mask (&p.ip6, &m);
-    }
+  cn_prefix_mask (&p, len, af);
   pi = cn_pool_find (pool);
   cn_lookup_dpo_type_init ();
   bs = fib_index < vec_len (pm->bindings[af]) ? pm->bindings[af][fib_index] : 0;

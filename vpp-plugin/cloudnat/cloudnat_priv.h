@@ -744,6 +744,9 @@ void cn_pool_unreserve (cn_sess_create_args_t *a);
 /* main thread: a session of subscriber sub_index on port (net order) ended */
 void cn_pool_session_gone (u32 sub_index, u16 port_net);
 void cn_pool_init (vlib_main_t *vm);
+/* prefixes (cloudnat_snat.c): mask host bits; is a inside pfx/len */
+void cn_prefix_mask (ip46_address_t *a, u8 len, ip_address_family_t af);
+int cn_pfx_contains (const ip46_address_t *pfx, u8 len, const ip46_address_t *a, u8 is_ip6);
 /* main thread: a binding or static mapping needs the source-NAT feature on
    the interfaces of its inside table (delta +1), or no longer (-1) */
 void cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta);

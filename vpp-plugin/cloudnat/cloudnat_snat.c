@@ -102,7 +102,7 @@ cloudnat_snat_address_walk (cloudnat_snat_address_walk_cb_t cb, void *ctx)
   }
 }
 
-static void
+void
 cn_prefix_mask (ip46_address_t *a, u8 len, ip_address_family_t af)
 {
   if (af == AF_IP4)
@@ -221,19 +221,20 @@ done:
   vec_free (ids);
 }
 
-static int
-cn_in_prefix (const ip46_address_t *a, const cn_prefix_t *p, u8 is_ip6)
+/* is a inside the (masked) prefix pfx/len? */
+int
+cn_pfx_contains (const ip46_address_t *pfx, u8 len, const ip46_address_t *a, u8 is_ip6)
 {
   if (!is_ip6)
     {
       ip4_address_t m;
-      ip4_preflen_to_mask (p->len, &m);
-      return (a->ip4.as_u32 & m.as_u32) == p->addr.ip4.as_u32;
+      ip4_preflen_to_mask (len, &m);
+      return (a->ip4.as_u32 & m.as_u32) == pfx->ip4.as_u32;
     }
   ip6_address_t m, x = a->ip6;
-  ip6_preflen_to_mask (p->len, &m);
+  ip6_preflen_to_mask (len, &m);
   ip6_address_mask (&x, &m);
-  return ip6_address_is_equal (&x, &p->addr.ip6);
+  return ip6_address_is_equal (&x, &pfx->ip6);
 }
 
 /* A new flow on the SNAT feature (any thread). */
@@ -257,7 +258,7 @@ cn_snat_decide (cn_sess_create_args_t *a)
   if (!n)
     return CN_SNAT_PASS_NO_ADDR;
   for (i = 0; i < vec_len (t->excludes); i++)
-    if (cn_in_prefix (&a->dst, &t->excludes[i], a->is_ip6))
+    if (cn_pfx_contains (&t->excludes[i].addr, t->excludes[i].len, &a->dst, a->is_ip6))
       return CN_SNAT_PASS_EXCLUDED;
   for (i = 0; i < n; i++)
     if (ip46_address_is_equal (&t->addrs[i], &a->dst))
