@@ -14,6 +14,9 @@
 #include <vppinfra/bihash_24_8.h>
 #include <vppinfra/bihash_template.h>
 #include <vppinfra/bihash_template.c>
+#include <vppinfra/bihash_40_8.h>
+#include <vppinfra/bihash_template.h>
+#include <vppinfra/bihash_template.c>
 
 cloudnat_main_t cloudnat_main;
 cn_dp_main_t cn_dp;

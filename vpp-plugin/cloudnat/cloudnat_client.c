@@ -561,4 +561,5 @@ cn_client_init (vlib_main_t *vm)
   clib_bihash_init_24_8 (&cn_dp.client_db, "cloudnat clients", 1024, 64 << 20);
   clib_bihash_init_24_8 (&cn_dp.mapping_db, "cloudnat mappings", 64 << 10, 256 << 20);
   clib_bihash_init_24_8 (&cn_dp.inside_db, "cloudnat inside endpoints", 64 << 10, 256 << 20);
+  clib_bihash_init_40_8 (&cn_dp.adf_db, "cloudnat address filters", 16 << 10, 128 << 20);
 }

@@ -188,6 +188,7 @@ cn_args_from_packet (cn_sess_create_args_t *a, const u8 *ip, const cn_pkt_info_t
   a->fib_index = fib_index;
   a->out_fib_index = fib_index;
   a->sub_index = ~0;
+  a->filter_flags = 0;
   a->classify_only = 0;
   a->thread_index = thread_index;
   a->sport = pi->sport;
@@ -555,7 +556,9 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
     {
       /* a static mapping: rewritten from the mapping, no session */
       cn_rewrite_packet (b, ip, pi, is_ip6 ? (void *) &nf->srw.r6 : (void *) &nf->srw.r4, is_ip6);
-      if (nf->static_index != ~0)
+      if (nf->static_index == CN_NF_FILTERED)
+	counts[CN_ERROR_FILTER_ADMITTED]++;
+      else if (nf->static_index != ~0)
 	{
 	  vlib_increment_simple_counter (&cn_static_main.counters, thread_index, nf->static_index,
 					 1);
@@ -792,6 +795,8 @@ cn_node_inline (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame,
 					   is_feature, &nfs[j]) ||
 			 (!is_feature && cn_hairpin_decide (vlib_buffer_get_current (b), &pis[i],
 							    fibs[i], is_ip6, st, &nfs[j])) ||
+			 (!is_feature && cn_filter_decide (vlib_buffer_get_current (b), &pis[i],
+							   fibs[i], is_ip6, st, &nfs[j])) ||
 			 (is_feature && cn_hairpin_error_decide (vlib_buffer_get_current (b),
 								 &pis[i], fibs[i], is_ip6, st,
 								 &nfs[j]))))

@@ -33,6 +33,9 @@ typedef struct
   } srw;
 } cn_new_flow_t;
 
+/* static_index of a packet admitted by inbound filtering (no mapping) */
+#define CN_NF_FILTERED ((u32) ~0 - 1)
+
 /* nf becomes a stateless outcome: rewrite with nf->srw, no session;
    static_index names the static mapping (~0: a hairpin). */
 static_always_inline void
@@ -208,6 +211,57 @@ cn_hairpin_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, c
       const cn_sess6_t *s = cn_store_get (st, (u32) kv.value);
       if ((s->flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED)
 	return 0;
+      nf->static_fib = s->fib_index;
+      cn_rw6_init (&nf->srw.r6, pi->proto, src.ip6.as_u8, dst.ip6.as_u8, pi->sport, pi->dport,
+		   src.ip6.as_u8, s->rw[1].dst, pi->sport, s->rw[1].dport);
+    }
+  return 1;
+}
+
+/* Inbound filtering other than address-and-port (RFC 4787 REQ-8, RFC 5382
+   REQ-3): a TCP/UDP packet from outside to a pool mapping X':x' with no
+   session goes to X:x when the mapping's pool filters by endpoint (any
+   remote) or by address (a remote X':x' has sent to: adf_db). Stateless,
+   like hairpinning: X's answer creates the session, on the same mapping
+   (cn_pool_open_mapping keeps one mapping per inside endpoint). */
+static_always_inline int
+cn_filter_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, cn_store_t *st,
+		  cn_new_flow_t *nf)
+{
+  clib_bihash_kv_24_8_t kv;
+  ip46_address_t dst, src;
+  u8 flags;
+
+  if (PREDICT_TRUE (!cn_dp.n_open_filter_pools) || pi->kind != CN_PKT_L4 ||
+      pi->frag == CN_FRAG_LATER)
+    return 0;
+  cn_static_addr_of (&dst, ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF), is_ip6);
+  cn_mapping_key (&kv, &dst, fib, pi->dport, pi->proto, is_ip6);
+  if (clib_bihash_search_inline_24_8 (&cn_dp.mapping_db, &kv))
+    return 0;
+  flags = is_ip6 ? ((cn_sess6_t *) cn_store_get (st, (u32) kv.value))->flags :
+		   ((cn_sess4_t *) cn_store_get (st, (u32) kv.value))->flags;
+  if ((flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED || !(flags & (CN_SF_EIF | CN_SF_ADF)))
+    return 0;
+  cn_static_addr_of (&src, ip + (is_ip6 ? CN_IP6_SRC_OFF : CN_IP4_SRC_OFF), is_ip6);
+  if (flags & CN_SF_ADF)
+    {
+      clib_bihash_kv_40_8_t ak;
+      cn_adf_key (&ak, &dst, fib, pi->dport, pi->proto, &src, is_ip6);
+      if (clib_bihash_search_inline_40_8 (&cn_dp.adf_db, &ak))
+	return 0;
+    }
+  cn_nf_stateless (nf, CN_NF_FILTERED);
+  if (!is_ip6)
+    {
+      const cn_sess4_t *s = cn_store_get (st, (u32) kv.value);
+      nf->static_fib = s->fib_index;
+      cn_rw4_init (&nf->srw.r4, pi->proto, src.ip4.as_u32, dst.ip4.as_u32, pi->sport, pi->dport,
+		   src.ip4.as_u32, s->rw[1].dst, pi->sport, s->rw[1].dport);
+    }
+  else
+    {
+      const cn_sess6_t *s = cn_store_get (st, (u32) kv.value);
       nf->static_fib = s->fib_index;
       cn_rw6_init (&nf->srw.r6, pi->proto, src.ip6.as_u8, dst.ip6.as_u8, pi->sport, pi->dport,
 		   src.ip6.as_u8, s->rw[1].dst, pi->sport, s->rw[1].dport);

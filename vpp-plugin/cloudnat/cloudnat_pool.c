@@ -349,6 +349,57 @@ cn_pool_sub_in_pool (u32 sub_index, u32 pool_index)
 	 pm->subs[sub_index].pool_index == pool_index;
 }
 
+/* The mapping of a new flow of subscriber s in a pool that filters by
+   endpoint or address (vi: the port the inside port hashes to). The inside
+   endpoint's live mapping if it has one; else the first port from vi on
+   (same parity first) that no other inside endpoint maps to, so that an
+   inbound packet names one X:x; vi itself when every port of the blocks is
+   shared (the first mapping then wins inbound). Called with the lock. */
+static u32
+cn_pool_open_mapping (const cn_pool_t *p, const cn_sub_t *s, const cn_sess_create_args_t *a,
+		      u32 vi)
+{
+  clib_bihash_kv_24_8_t kv;
+  u32 nvi = s->n_blocks * p->spec.block_size, k, v;
+  ip46_address_t x;
+  int b;
+
+  cn_mapping_key (&kv, &a->src, a->fib_index, a->sport, a->proto, a->is_ip6);
+  if (!clib_bihash_search_24_8 (&cn_dp.inside_db, &kv, &kv))
+    {
+      u8 flags;
+      u32 sub;
+      u16 port;
+      if (a->is_ip6)
+	{
+	  const cn_sess6_t *r = cn_store_get (&cn_dp.store6, (u32) kv.value);
+	  flags = r->flags, sub = r->sub_index, port = r->rw[0].sport;
+	  clib_memcpy (x.as_u8, r->rw[0].src, 16);
+	}
+      else
+	{
+	  const cn_sess4_t *r = cn_store_get (&cn_dp.store4, (u32) kv.value);
+	  flags = r->flags, sub = r->sub_index, port = r->rw[0].sport;
+	  ip46_address_set_ip4 (&x, (ip4_address_t *) &r->rw[0].src);
+	}
+      port = clib_net_to_host_u16 (port);
+      if ((flags & (CN_SF_USED | CN_SF_DEAD)) == CN_SF_USED && sub != ~0 &&
+	  pool_elt_at_index (cn_pool_main.subs, sub) == s && ip46_address_is_equal (&x, &a->nsrc) &&
+	  (b = cn_sub_block_of (p, s, port)) >= 0)
+	return b * p->spec.block_size + (port - p->spec.port_min) % p->spec.block_size;
+    }
+  for (k = 0; k < clib_min (nvi, 2 * CN_PORT_SWEEP); k++)
+    {
+      /* vi, vi+2, ... keep the inside port's parity; then the others */
+      v = k < nvi / 2 + (nvi & 1) ? (vi + 2 * k) % nvi : (vi + 2 * k + 1) % nvi;
+      cn_mapping_key (&kv, &a->nsrc, p->out_fib_index,
+		      clib_host_to_net_u16 (cn_sub_port (p, s, v)), a->proto, a->is_ip6);
+      if (clib_bihash_search_24_8 (&cn_dp.mapping_db, &kv, &kv))
+	return v;
+    }
+  return vi;
+}
+
 int
 cn_pool_decide (cn_sess_create_args_t *a)
 {
@@ -435,9 +486,17 @@ cn_pool_decide (cn_sess_create_args_t *a)
   vi = (u32) clib_xxhash ((u64) a->sport << 8 ^ a->proto) % nvi;
   if (((p->spec.port_min + vi) & 1) != (clib_net_to_host_u16 (a->sport) & 1))
     vi ^= 1;
+  a->nsrc = p->addrs[s->addr_index];
+  a->filter_flags = 0;
+  if (p->spec.filtering != CN_FILTER_ADDRESS_PORT)
+    {
+      /* inbound packets find X:x through its mapping X':x' alone: the
+	 mapping must be exactly one per inside endpoint (strict EIM) */
+      a->filter_flags = p->spec.filtering == CN_FILTER_ENDPOINT ? CN_SF_EIF : CN_SF_ADF;
+      vi = cn_pool_open_mapping (p, s, a, vi);
+    }
   bi = vi / bs_sz;
   s->nsess[bi]++; /* reserved until the session exists (or gives it back) */
-  a->nsrc = p->addrs[s->addr_index];
   a->ndst = a->dst;
   a->nsport = clib_host_to_net_u16 (cn_sub_port (p, s, vi));
   a->ndport = cn_proto_is_icmp (a->proto) ? a->nsport : a->dport;
@@ -712,6 +771,19 @@ cn_pool_free_spec (cloudnat_pool_spec_t *sp)
   vec_free (sp->ranges);
 }
 
+/* under the barrier: how many pools filter less than address-and-port
+   (the node looks inbound misses up only when there are some) */
+static void
+cn_pool_count_open_filtering (void)
+{
+  cn_pool_main_t *pm = &cn_pool_main;
+  cn_pool_t *p;
+  u32 n = 0;
+  pool_foreach (p, pm->pools)
+    n += p->spec.filtering != CN_FILTER_ADDRESS_PORT;
+  cn_dp.n_open_filter_pools = n;
+}
+
 int
 cloudnat_pool_add_update (const cloudnat_pool_spec_t *spec, u32 *index)
 {
@@ -748,7 +820,7 @@ cloudnat_pool_add_update (const cloudnat_pool_spec_t *spec, u32 *index)
     return VNET_API_ERROR_INVALID_VALUE_4;
   if (n.reuse_delay > CN_TIMEOUT_MAX)
     return VNET_API_ERROR_INVALID_VALUE_4;
-  if (n.filtering != CN_FILTER_ADDRESS_PORT)
+  if (n.filtering > CN_FILTER_ENDPOINT)
     return VNET_API_ERROR_UNIMPLEMENTED;
   if (n.sw_if_index != ~0 && !vnet_sw_interface_is_valid (vnet_get_main (), n.sw_if_index))
     return VNET_API_ERROR_INVALID_SW_IF_INDEX;
@@ -819,6 +891,7 @@ cloudnat_pool_add_update (const cloudnat_pool_spec_t *spec, u32 *index)
       cn_pool_captures (p, 1);
     }
   hash_set_mem (pm->pool_by_name, p->spec.name, pi);
+  cn_pool_count_open_filtering ();
   vlib_worker_thread_barrier_release (vm);
   vec_free (addrs);
   if (index)
@@ -849,6 +922,7 @@ cloudnat_pool_del (const u8 *name)
   vec_free (p->block_owner);
   vec_free (p->block_free_at);
   pool_put (pm->pools, p);
+  cn_pool_count_open_filtering ();
   vlib_worker_thread_barrier_release (vm);
   return 0;
 }

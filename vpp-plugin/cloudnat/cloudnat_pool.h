@@ -85,7 +85,7 @@ typedef struct
  *    first > last, of the other family, zero or
  *    multicast, more than CN_POOL_MAX_ADDRS ....... VNET_API_ERROR_INVALID_ADDRESS_FAMILY /
  *                                                   VNET_API_ERROR_INVALID_SRC_ADDRESS
- *  - filtering other than address-and-port ........ VNET_API_ERROR_UNIMPLEMENTED
+ *  - filtering not one of CN_FILTER_* ............. VNET_API_ERROR_UNIMPLEMENTED
  * A replace keeps subscribers whose address and blocks still fit; the
  * others lose their sessions and blocks (logged as released).
  */

@@ -53,7 +53,7 @@ cn_pool_error (int rv, const char *what)
     case VNET_API_ERROR_INVALID_SRC_ADDRESS:
       return clib_error_return (0, "%s: no usable address (zero, multicast or none)", what);
     case VNET_API_ERROR_UNIMPLEMENTED:
-      return clib_error_return (0, "%s: only address-port filtering is implemented", what);
+      return clib_error_return (0, "%s: unknown filtering", what);
     case VNET_API_ERROR_ADDRESS_IN_USE:
       if (!strcmp (what, "cnat pool block"))
 	return clib_error_return (0, "%s: that block belongs to another subscriber", what);

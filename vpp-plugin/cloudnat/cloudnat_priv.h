@@ -38,6 +38,7 @@
 #include <vnet/dpo/dpo.h>
 #include <vnet/fib/fib_source.h>
 #include <vppinfra/bihash_24_8.h>
+#include <vppinfra/bihash_40_8.h>
 #include <vppinfra/lock.h>
 
 #include <cn_csum.h>
@@ -55,6 +56,10 @@
 #define CN_SF_SNAT	 0x04
 #define CN_SF_CLIENT_REF 0x08 /* holds a session ref on its reply client */
 #define CN_SF_DEAD	 0x10 /* unlinked, waiting in limbo */
+/* a pool session whose mapping admits inbound packets from any endpoint
+   (EIF) or from the addresses it has sent to (ADF); cloudnat_filter.h */
+#define CN_SF_EIF 0x20
+#define CN_SF_ADF 0x40
 
 #define CN_DIR_FWD   0
 #define CN_DIR_REPLY 1
@@ -228,6 +233,11 @@ typedef struct
   /* and (inside fib, X, x, proto) -> the same: the mapping of an inside
      endpoint, for its ICMP errors about hairpinned packets */
   clib_bihash_24_8_t inside_db;
+  /* address-dependent filtering: (outside fib, X', x', proto, Y) -> the
+     first session from X':x' to Y; pools that filter less than address
+     and port (the inbound miss path looks only when there are some) */
+  clib_bihash_40_8_t adf_db;
+  u32 n_open_filter_pools;
 
   /* translations: key (vip, fib, port, proto, af) -> index */
   clib_bihash_24_8_t tr_db;
@@ -470,6 +480,7 @@ typedef struct
   u32 fib_index;	/* inside: the forward key's table */
   u32 out_fib_index;	/* the reply key's table (a pool's outside table) */
   u32 sub_index;	/* pool subscriber, ~0 none (cloudnat_pool.c) */
+  u8 filter_flags;	/* CN_SF_EIF / CN_SF_ADF from the subscriber's pool */
   u8 classify_only; /* cn_snat_decide: only say whether it would translate */
   u32 thread_index;
   ip46_address_t src, dst; /* original */
@@ -601,6 +612,18 @@ cn_mapping_key (clib_bihash_kv_24_8_t *kv, const ip46_address_t *a, u32 fib, u16
   kv->key[0] = a->as_u64[0];
   kv->key[1] = a->as_u64[1];
   kv->key[2] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | is_ip6;
+}
+
+/* address-dependent filtering: mapping X':x' (outside fib) has sent to Y */
+static_always_inline void
+cn_adf_key (clib_bihash_kv_40_8_t *kv, const ip46_address_t *ns, u32 fib, u16 port_net, u8 proto,
+	    const ip46_address_t *y, int is_ip6)
+{
+  kv->key[0] = ns->as_u64[0];
+  kv->key[1] = ns->as_u64[1];
+  kv->key[2] = y->as_u64[0];
+  kv->key[3] = y->as_u64[1];
+  kv->key[4] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | is_ip6;
 }
 
 /* ---- static NAT (cloudnat_static.c): data path ---- */
@@ -793,6 +816,7 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (TTL_EXPIRED, ttl_expired, INFO, "TTL 1 inbound: time exceeded sent")                          \
   _ (UNTRANSLATABLE, untranslatable, ERROR, "untranslatable from a NATed source")                  \
   _ (HAIRPINNED, hairpinned, INFO, "hairpinned to an inside endpoint")                            \
+  _ (FILTER_ADMITTED, filter_admitted, INFO, "inbound admitted by EIF/ADF")                            \
   _ (STATIC_TRANSLATED, static_translated, INFO, "rewritten by a static mapping")          \
   _ (POOL_INSIDE, pool_inside, INFO, "dst inside its table: not NATed") \
   _ (POOL_EXHAUSTED, pool_exhausted, ERROR, "pool has no block or cap reached")

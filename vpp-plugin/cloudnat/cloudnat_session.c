@@ -225,7 +225,7 @@ cn_session_find_fwd (cn_sess_create_args_t *a)
       (s)->backend = (a)->backend;                                                                 \
       (s)->tcp = (a)->proto == IP_PROTOCOL_TCP ? cn_tcp_new ((a)->tcp_flags) : 0;                  \
       (s)->flags = CN_SF_USED | ((a)->is_dnat ? CN_SF_DNAT : CN_SF_SNAT) |                         \
-		   ((a)->needs_client_ref ? CN_SF_CLIENT_REF : 0);                                 \
+		   ((a)->needs_client_ref ? CN_SF_CLIENT_REF : 0) | (a)->filter_flags;             \
       __atomic_thread_fence (__ATOMIC_RELEASE);                                                    \
     }                                                                                              \
   while (0)
@@ -435,6 +435,15 @@ cn_session_create (vlib_main_t *vm, cn_sess_create_args_t *a, u32 *error, u32 *d
 	      cn_mapping_key (&kv, &a->src, a->fib_index, a->sport, a->proto, a->is_ip6);
 	      kv.value = idx;
 	      clib_bihash_add_del_24_8 (&cn_dp.inside_db, &kv, 2);
+	      if (a->filter_flags & CN_SF_ADF)
+		{
+		  /* inbound from Y is admitted while X':x' has a session to Y */
+		  clib_bihash_kv_40_8_t ak;
+		  cn_adf_key (&ak, &a->nsrc, a->out_fib_index, a->nsport, a->proto, &a->dst,
+			      a->is_ip6);
+		  ak.value = idx;
+		  clib_bihash_add_del_40_8 (&cn_dp.adf_db, &ak, 2);
+		}
 	    }
 	  return idx;
 	}
@@ -513,6 +522,17 @@ cn_mapping_forget_1 (clib_bihash_24_8_t *db, const ip46_address_t *a, u32 fib, u
     clib_bihash_add_del_24_8 (db, &kv, 0);
 }
 
+/* a session of an address-filtering mapping X':x' to Y ends */
+static void
+cn_adf_forget (const ip46_address_t *ns, u32 fib, u16 port_net, u8 proto, const ip46_address_t *y,
+	       int is_ip6, u32 index)
+{
+  clib_bihash_kv_40_8_t kv;
+  cn_adf_key (&kv, ns, fib, port_net, proto, y, is_ip6);
+  if (!clib_bihash_search_40_8 (&cn_dp.adf_db, &kv, &kv) && kv.value == index)
+    clib_bihash_add_del_40_8 (&cn_dp.adf_db, &kv, 0);
+}
+
 /* the inside endpoint (X:x) and its mapping (X':x') of session index */
 static void
 cn_mapping_forget (const ip46_address_t *x, u32 in_fib, u16 xport, const ip46_address_t *ns,
@@ -551,6 +571,12 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 	  ip46_address_set_ip4 (&x, (ip4_address_t *) &s->rw[1].dst);
 	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
 			     s->proto, 0, index);
+	  if (s->flags & CN_SF_ADF)
+	    {
+	      ip46_address_t y;
+	      ip46_address_set_ip4 (&y, (ip4_address_t *) &s->rw[0].dst);
+	      cn_adf_forget (&ns, s->reply_fib, s->rw[0].sport, s->proto, &y, 0, index);
+	    }
 	}
       cn_session_unlink_common (0, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
@@ -580,6 +606,12 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 	  clib_memcpy (x.as_u8, s->rw[1].dst, 16);
 	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
 			     s->proto, 1, index);
+	  if (s->flags & CN_SF_ADF)
+	    {
+	      ip46_address_t y;
+	      clib_memcpy (y.as_u8, s->rw[0].dst, 16);
+	      cn_adf_forget (&ns, s->reply_fib, s->rw[0].sport, s->proto, &y, 1, index);
+	    }
 	}
       cn_session_unlink_common (1, s->fib_index, s->tr_index, s->flags, &rdst);
       if (under_barrier)
