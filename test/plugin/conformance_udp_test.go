@@ -171,8 +171,9 @@ func TestConformance4787_6(t *testing.T) {
 // TestConformance4787_8: endpoint-independent or address-dependent
 // filtering, configurable. After X:x -> Y1, a packet from Y2 to X':x'
 // passes under EIF and is dropped under ADF. The test asks a pool for
-// `filtering endpoint` and `filtering address` and checks both; source NAT
-// has no filtering setting at all. VIP: not applicable (a VIP takes any
+// `filtering endpoint` and `filtering address` and checks both (their
+// behaviour, packet by packet: TestPoolFiltering); source NAT has no
+// filtering setting at all. VIP: not applicable (a VIP takes any
 // client).
 func TestConformance4787_8(t *testing.T) {
 	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
@@ -189,7 +190,7 @@ func TestConformance4787_8(t *testing.T) {
 			return
 		}
 		for _, mode := range []string{"endpoint", "address"} {
-			if _, err := c.v.CLI(fmt.Sprintf("cnat pool add cgf%s range %s filtering %s", mode,
+			if _, err := c.v.CLI(fmt.Sprintf("cnat pool add cgf%s%s range %s filtering %s", mode, map[bool]string{false: "4", true: "6"}[f.v6],
 				f.a("30.0.0.30", "30::30"), mode)); err != nil {
 				t.Errorf("filtering %s is not configurable: %v", mode, err)
 			}
