@@ -154,7 +154,17 @@ func plan(g *NATGateway, cands []candidate, prev *Status) Status {
 	st.Members = make([]Member, 0, len(cands))
 	for i, c := range cands {
 		if c.reason != "" {
-			st.Unassigned = append(st.Unassigned, Unassigned{Interface: c.nic.Name, Reason: c.reason})
+			u := Unassigned{Interface: c.nic.Name, Reason: c.reason}
+			if c.reason == gatewayFullReason {
+				// bound without a block: its flows are dropped and
+				// counted by the static-only pool, never leaked
+				for _, f := range g.IPFamilies {
+					if in, ok := c.nic.FirstIP(f); ok {
+						u.Inside = append(u.Inside, in)
+					}
+				}
+			}
+			st.Unassigned = append(st.Unassigned, u)
 			continue
 		}
 		ip := &g.IPs[slot[i]/perAddr]
@@ -215,7 +225,9 @@ func samePlan(a, b *Status) bool {
 		slices.EqualFunc(a.Members, b.Members, func(x, y Member) bool {
 			return x.Interface == y.Interface && x.IPName == y.IPName && x.Ports == y.Ports && slices.Equal(x.Addresses, y.Addresses)
 		}) &&
-		slices.Equal(a.Unassigned, b.Unassigned)
+		slices.EqualFunc(a.Unassigned, b.Unassigned, func(x, y Unassigned) bool {
+			return x.Interface == y.Interface && x.Reason == y.Reason && slices.Equal(x.Inside, y.Inside)
+		})
 }
 
 // PlanAll plans every gateway. An interface selected by several gateways

@@ -14,12 +14,13 @@ import (
 //     portsPerNetworkInterface and the aligned port range of BlockLayout
 //     (first block start .. 65535). StaticOnly: the pool never allocates a
 //     block on a first packet; a source without a static block is dropped
-//     and counted, like any pool exhaustion. The plugin has no such mode
-//     yet: natgwdp programs max_blocks_per_subscriber 1 and binds only
-//     members that hold a static block (docs/natgw.md, the gap).
+//     and counted, like any pool exhaustion (the plugin's static-only
+//     pool, `cnat pool add ... static-only`).
 //   - BindingSpec: one per member and family: the member's first private
 //     address of the family as a /32 or /128 in the gateway's Network,
-//     bound to the pool. Only bound sources are translated.
+//     bound to the pool. Only bound sources are translated. Selected
+//     interfaces left without ports because the gateway is full are bound
+//     too, without a block: their flows are dropped and counted.
 //   - StaticBlockSpec: one per member and family: the subscriber (VRF,
 //     inside address) gets the block starting at PortStart on Outside. The
 //     pool's paired pooling then uses exactly that address and block.
@@ -106,6 +107,11 @@ func GatewaySpecs(g *NATGateway, st *Status, out *Specs) {
 			pool := PoolName(g.Name, a.Family)
 			out.Bindings = append(out.Bindings, BindingSpec{Pool: pool, VRF: g.Network, Prefix: netip.PrefixFrom(a.Inside, a.Inside.BitLen())})
 			out.StaticBlocks = append(out.StaticBlocks, StaticBlockSpec{Pool: pool, VRF: g.Network, Inside: a.Inside, Outside: a.Outside, PortStart: m.Ports.Start})
+		}
+	}
+	for _, u := range st.Unassigned {
+		for _, in := range u.Inside {
+			out.Bindings = append(out.Bindings, BindingSpec{Pool: PoolName(g.Name, FamilyOf(in)), VRF: g.Network, Prefix: netip.PrefixFrom(in, in.BitLen())})
 		}
 	}
 }

@@ -199,6 +199,11 @@ type Member struct {
 type Unassigned struct {
 	Interface string `json:"interface"`
 	Reason    string `json:"reason"`
+	// Inside: its private addresses (one per gateway family) when the
+	// gateway is full; they are bound to the gateway's static-only pools
+	// without a block, so their flows are dropped and counted instead of
+	// leaving untranslated. Empty for an interface another gateway owns.
+	Inside []netip.Addr `json:"inside,omitempty"`
 }
 
 // Block is a released (drained) block: an address and a port range that

@@ -56,6 +56,7 @@ var infoCounters = map[string]bool{
 	"frag_held":             true,
 	"static_translated":     true,
 	"hairpinned":            true,
+	"filter_admitted":       true,
 	"ttl_expired":           true,
 	"pool_inside":           true,
 }

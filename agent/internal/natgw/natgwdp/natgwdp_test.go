@@ -40,14 +40,27 @@ func TestDerive(t *testing.T) {
 		}
 	}
 	// One address, one 32768-port block per family: only a (the first
-	// by name) gets ports, in both families; b and d are left unbound.
+	// by name) gets ports, in both families; b and d (gateway full) are
+	// bound without a block, so the static-only pool drops their flows.
+	bound := map[string]bool{}
 	for _, b := range o.Bindings {
-		if a := b.Prefix.Addr().String(); a != "10.0.0.1" && a != "fd00::1" {
-			t.Errorf("a member without ports is bound: %v", b)
+		bound[b.Prefix.Addr().String()] = true
+	}
+	for _, a := range []string{"10.0.0.1", "fd00::1", "10.0.0.2", "10.0.0.4"} {
+		if !bound[a] {
+			t.Errorf("%s is not bound (bindings %v)", a, o.Bindings)
 		}
 	}
-	if len(o.Bindings) != len(o.StaticBlocks) || len(o.Bindings) != 2 {
+	if bound["10.0.0.3"] {
+		t.Errorf("c (virtual IP) is bound to the gateway: %v", o.Bindings)
+	}
+	if len(o.Bindings) != 4 || len(o.StaticBlocks) != 2 {
 		t.Errorf("bindings %v, blocks %v", o.Bindings, o.StaticBlocks)
+	}
+	for _, sb := range o.StaticBlocks {
+		if a := sb.InsideAddr.String(); a != "10.0.0.1" && a != "fd00::1" {
+			t.Errorf("a member without ports has a block: %v", sb)
+		}
 	}
 	if len(o.StaticNATs) != 1 || o.StaticNATs[0].Outside.String() != "203.0.113.3/32" || o.StaticNATs[0].OutsideVRF != 4 ||
 		o.StaticNATs[0].Inside.String() != "10.0.0.3/32" {
