@@ -15,6 +15,7 @@ import (
 	"github.com/cloudnat/cloudnat/agent/internal/natgw"
 	"github.com/cloudnat/cloudnat/agent/internal/natgw/natgwpb"
 	"github.com/cloudnat/cloudnat/agent/internal/reconcile"
+	"github.com/cloudnat/cloudnat/agent/internal/validate"
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 )
 
@@ -54,7 +55,8 @@ func (n *NATGWService) notify() {
 
 // change applies fn to the NAT gateway state and stores it. fn's status
 // errors are returned as they are; its other errors are FAILED_PRECONDITION
-// (a conflict with what is stored).
+// (a conflict with what is stored, or what the gateways would then claim
+// overlapping the user's pools, bindings, static mappings or VIPs).
 func (n *NATGWService) change(ctx context.Context, fn func(st *natgw.State) error) error {
 	_, err := n.srv.change(ctx, func(d *model.Desired) ([]reconcile.ID, error) {
 		old := d.NATGW.Clone()
@@ -62,6 +64,10 @@ func (n *NATGWService) change(ctx context.Context, fn func(st *natgw.State) erro
 			if _, ok := status.FromError(err); ok {
 				return nil, err
 			}
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
+		}
+		// what the gateways now claim must not overlap the user's objects
+		if err := validate.DerivedFits(d, derivedClaims(d)); err != nil {
 			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
 		// The dataplane objects the change adds, replaces or removes.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/fakedp"
@@ -127,4 +128,43 @@ func TestNATGatewayProgramsDataplane(t *testing.T) {
 	if s := e.dp.PoolSnapshot(); len(s.Pools)+len(s.PoolBindings)+len(s.StaticBlocks) != 0 {
 		t.Fatalf("left behind %+v", s)
 	}
+}
+
+// TestNATGatewayRefusesUserClaims: the other way round from
+// TestNATGatewayProgramsDataplane: a gateway or interface whose derived
+// objects would overlap the user's static mapping, pool or binding is
+// refused with FAILED_PRECONDITION naming both, and nothing is stored.
+func TestNATGatewayRefusesUserClaims(t *testing.T) {
+	e := newEnv(t)
+	c := natgwClient(e)
+	sc := pb.NewStaticNATServiceClient(e.conn)
+	pc := pb.NewPoolServiceClient(e.conn)
+	if _, err := sc.CreateStaticNAT(ctx(), &pb.CreateStaticNATRequest{StaticNat: &pb.StaticNAT{InsideVrf: 5, Inside: "10.5.0.1", Outside: "192.0.2.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	gw := testGateway()
+	gw.IpFamilies, gw.Ips[0].Addresses = []string{"IPv4"}, []string{"192.0.2.1"}
+	_, err := c.CreateNATGateway(ctx(), &pb.CreateNATGatewayRequest{Gateway: gw})
+	wantCode(t, err, codes.FailedPrecondition, "is the outside of the static nat")
+	if _, err := c.GetNATGateway(ctx(), &pb.GetNATGatewayRequest{Name: "gw"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("refused gateway stored: %v", err)
+	}
+
+	gw.Ips[0].Addresses = []string{"192.0.2.9"}
+	if _, err := c.CreateNATGateway(ctx(), &pb.CreateNATGatewayRequest{Gateway: gw}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.CreatePool(ctx(), &pb.CreatePoolRequest{Pool: &pb.Pool{Name: "cgn", Ranges: []string{"198.51.100.1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.CreatePoolBinding(ctx(), &pb.CreatePoolBindingRequest{Binding: &pb.PoolBinding{Vrf: 1, Prefix: "10.0.0.0/24", Pool: "cgn"}}); err != nil {
+		t.Fatal(err)
+	}
+	// a member inside the user's binding of the network
+	_, err = c.CreateNetworkInterface(ctx(), &pb.CreateNetworkInterfaceRequest{Interface: testNIC("a", "10.0.0.1", map[string]string{"app": "web"})})
+	wantCode(t, err, codes.FailedPrecondition, "is inside the binding vrf 1 10.0.0.0/24")
+	// a gateway address in the user's pool
+	gw.Ips[0].Addresses = []string{"198.51.100.1"}
+	_, err = c.UpdateNATGateway(ctx(), &pb.UpdateNATGatewayRequest{Gateway: gw})
+	wantCode(t, err, codes.FailedPrecondition, "is in the range 198.51.100.1")
 }

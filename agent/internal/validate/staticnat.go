@@ -191,3 +191,73 @@ func VIPFree(d *model.Desired, extra Claims, k model.TranslationKey) error {
 	}
 	return nil
 }
+
+// DerivedFits checks what the NAT gateways claim (o, derived from their
+// plans) against the user's intent, the other way round from
+// StaticNATFits/VIPFree: a gateway address inside a user's pool range, a
+// static mapping's outside prefix or a translation VIP of the same VRF; a
+// member (or an interface left without ports) inside a user's binding or
+// static mapping of the network; a virtual IP claimed by the user. The
+// error names both objects.
+func DerivedFits(d *model.Desired, o Claims) error {
+	for _, p := range o.Pools {
+		for _, r := range p.Ranges {
+			for _, u := range d.Pools {
+				if u.OutsideVRF != p.OutsideVRF {
+					continue
+				}
+				for _, ur := range u.Ranges {
+					if ur.First.Is4() == r.First.Is4() && ur.First.Compare(r.Last) <= 0 && r.First.Compare(ur.Last) <= 0 {
+						return conflict("NAT gateway pool %s: address %s is in the range %s of pool %s", p.Name, r, ur, u.Name)
+					}
+				}
+			}
+			for _, x := range d.StaticNATs {
+				if x.OutsideVRF == p.OutsideVRF && rangeOverlaps(r, x.Outside) {
+					return conflict("NAT gateway pool %s: address %s is the outside of the static nat %s", p.Name, r, x)
+				}
+			}
+			for _, t := range d.Translations {
+				if vip := t.Key.VIP.Unmap(); t.Key.VRF == p.OutsideVRF && vip.Is4() == r.First.Is4() &&
+					r.First.Compare(vip) <= 0 && vip.Compare(r.Last) <= 0 {
+					return conflict("NAT gateway pool %s: address %s is the VIP of the translation %s", p.Name, r, t.Key)
+				}
+			}
+		}
+	}
+	for _, b := range o.Bindings {
+		for _, u := range d.PoolBindings {
+			if u.VRF == b.VRF && u.Prefix.Overlaps(b.Prefix) {
+				return conflict("NAT gateway pool %s: member %s is inside the binding %s (pool %s)", b.Pool, b.Prefix.Addr(), u.Key(), u.Pool)
+			}
+		}
+		for _, x := range d.StaticNATs {
+			if x.InsideVRF == b.VRF && x.Inside.Overlaps(b.Prefix) {
+				return conflict("NAT gateway pool %s: member %s is inside the static nat %s", b.Pool, b.Prefix.Addr(), x)
+			}
+		}
+	}
+	for _, s := range o.StaticNATs {
+		for _, x := range d.StaticNATs {
+			if x.OutsideVRF == s.OutsideVRF && x.Outside.Overlaps(s.Outside) {
+				return conflict("NAT gateway virtual IP %s: already claimed by the static nat %s", s.Outside.Addr(), x)
+			}
+			if x.InsideVRF == s.InsideVRF && x.Inside.Overlaps(s.Inside) {
+				return conflict("NAT gateway virtual IP %s: its interface address %s is inside the static nat %s", s.Outside.Addr(), s.Inside.Addr(), x)
+			}
+		}
+		for _, u := range d.Pools {
+			for _, r := range u.Ranges {
+				if u.OutsideVRF == s.OutsideVRF && rangeOverlaps(r, s.Outside) {
+					return conflict("NAT gateway virtual IP %s: in the range %s of pool %s", s.Outside.Addr(), r, u.Name)
+				}
+			}
+		}
+		for _, u := range d.PoolBindings {
+			if u.VRF == s.InsideVRF && u.Prefix.Overlaps(s.Inside) {
+				return conflict("NAT gateway virtual IP %s: its interface address %s is inside the binding %s (pool %s)", s.Outside.Addr(), s.Inside.Addr(), u.Key(), u.Pool)
+			}
+		}
+	}
+	return nil
+}
