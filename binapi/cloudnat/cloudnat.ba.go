@@ -28,8 +28,8 @@ const _ = api.GoVppAPIPackageIsVersion2
 
 const (
 	APIFile    = "cloudnat"
-	APIVersion = "0.3.0"
-	VersionCrc = 0x274259ac
+	APIVersion = "0.4.0"
+	VersionCrc = 0x98f79315
 )
 
 // CloudnatFiltering defines enum 'cloudnat_filtering'.
@@ -348,11 +348,12 @@ type CloudnatBlockLogEvent struct {
 	PortStart   uint16           `binapi:"u16,name=port_start" json:"port_start,omitempty"`
 	PortEnd     uint16           `binapi:"u16,name=port_end" json:"port_end,omitempty"`
 	NLost       uint64           `binapi:"u64,name=n_lost" json:"n_lost,omitempty"`
+	IsExhausted bool             `binapi:"bool,name=is_exhausted" json:"is_exhausted,omitempty"`
 }
 
 func (m *CloudnatBlockLogEvent) Reset()               { *m = CloudnatBlockLogEvent{} }
 func (*CloudnatBlockLogEvent) GetMessageName() string { return "cloudnat_block_log_event" }
-func (*CloudnatBlockLogEvent) GetCrcString() string   { return "23978d95" }
+func (*CloudnatBlockLogEvent) GetCrcString() string   { return "6988a5d9" }
 func (*CloudnatBlockLogEvent) GetMessageType() api.MessageType {
 	return api.EventMessage
 }
@@ -373,6 +374,7 @@ func (m *CloudnatBlockLogEvent) Size() (size int) {
 	size += 2      // m.PortStart
 	size += 2      // m.PortEnd
 	size += 8      // m.NLost
+	size += 1      // m.IsExhausted
 	return size
 }
 func (m *CloudnatBlockLogEvent) Marshal(b []byte) ([]byte, error) {
@@ -392,6 +394,7 @@ func (m *CloudnatBlockLogEvent) Marshal(b []byte) ([]byte, error) {
 	buf.EncodeUint16(m.PortStart)
 	buf.EncodeUint16(m.PortEnd)
 	buf.EncodeUint64(m.NLost)
+	buf.EncodeBool(m.IsExhausted)
 	return buf.Bytes(), nil
 }
 func (m *CloudnatBlockLogEvent) Unmarshal(b []byte) error {
@@ -408,6 +411,7 @@ func (m *CloudnatBlockLogEvent) Unmarshal(b []byte) error {
 	m.PortStart = buf.DecodeUint16()
 	m.PortEnd = buf.DecodeUint16()
 	m.NLost = buf.DecodeUint64()
+	m.IsExhausted = buf.DecodeBool()
 	return nil
 }
 
@@ -3208,7 +3212,7 @@ func (m *CloudnatTranslationDump) Unmarshal(b []byte) error {
 	return nil
 }
 
-// Receive block allocation and release records as
+// Receive block allocation, release and exhaustion records as
 //
 //	cloudnat_block_log_event messages (one client at a time; a new one
 //	replaces the old). Records the client cannot take in time are counted
@@ -3286,7 +3290,7 @@ func (m *CloudnatWantBlockLogReply) Unmarshal(b []byte) error {
 
 func init() { file_cloudnat_binapi_init() }
 func file_cloudnat_binapi_init() {
-	api.RegisterMessage((*CloudnatBlockLogEvent)(nil), "cloudnat_block_log_event_23978d95")
+	api.RegisterMessage((*CloudnatBlockLogEvent)(nil), "cloudnat_block_log_event_6988a5d9")
 	api.RegisterMessage((*CloudnatFragmentsGet)(nil), "cloudnat_fragments_get_51077d14")
 	api.RegisterMessage((*CloudnatFragmentsGetReply)(nil), "cloudnat_fragments_get_reply_050a52c7")
 	api.RegisterMessage((*CloudnatFragmentsSet)(nil), "cloudnat_fragments_set_50d6f68f")

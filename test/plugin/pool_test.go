@@ -440,6 +440,13 @@ func TestPoolExhaustion(t *testing.T) {
 			if !strings.Contains(pt.v.MustCLI(t, "cnat show pool"), fmt.Sprintf("%d exhausted", drops)) {
 				t.Errorf("cnat show pool does not count %d exhausted:\n%s", drops, pt.v.MustCLI(t, "cnat show pool"))
 			}
+			// one exhaustion record for the subscriber (not one per drop)
+			waitFor(t, "an exhaustion record in cnat show pool log", func() bool {
+				return strings.Contains(pt.v.MustCLI(t, "cnat show pool log"), "exhausted pool "+poolName+" table 1 "+pt.clientIP.String())
+			})
+			if n := strings.Count(pt.v.MustCLI(t, "cnat show pool log"), " exhausted pool "); n != 1 {
+				t.Errorf("%d exhaustion records for %d drops of one subscriber within 10 s, want 1:\n%s", n, drops, pt.v.MustCLI(t, "cnat show pool log"))
+			}
 			// mapped flows go on both ways
 			for _, g := range out {
 				back := pt.v.SendAndExpect(t, pt.up, []vh.Pkt{replyTo(pt.up, g, 0)}, pt.blue)[0]

@@ -32,6 +32,9 @@
 #include <cloudnat/cloudnat_priv.h>
 #include <cloudnat/cloudnat_pool.h>
 
+#define CN_EXH_SLOTS 256 /* exhaustion records: rate limiter slots per pool */
+#define CN_EXH_LOG_S 10	 /* at most one record per subscriber per this */
+
 typedef struct
 {
   cloudnat_pool_spec_t spec; /* normalised; name is a vec */
@@ -45,6 +48,10 @@ typedef struct
   u32 n_subs;
   u32 n_blocks_used;
   u32 full_until; /* a first-block search failed: none before this tick */
+  /* exhaustion records: one per subscriber per CN_EXH_LOG_S, tracked in a
+     direct-mapped table (subscriber hash << 32 | tick of the last record;
+     two subscribers sharing a slot share the interval) */
+  u64 exh_logged[CN_EXH_SLOTS];
   u64 n_exhausted;
 } cn_pool_t;
 
@@ -114,6 +121,7 @@ cn_pool_log (const cn_pool_t *p, const cn_sub_t *s, u16 block, int is_alloc)
   r->unix_time = unix_time_now ();
   r->is_alloc = is_alloc;
   r->is_static = 0;
+  r->is_exhausted = 0;
   r->af = s->is_ip6 ? AF_IP6 : AF_IP4;
   r->pool_index = s->pool_index;
   r->table_id = cn_table_id_of_fib (s->fib_index, r->af);
@@ -121,6 +129,42 @@ cn_pool_log (const cn_pool_t *p, const cn_sub_t *s, u16 block, int is_alloc)
   r->outside = p->addrs[s->addr_index];
   r->port_start = p->spec.port_min + block * p->spec.block_size;
   r->port_end = r->port_start + p->spec.block_size - 1;
+}
+
+/* with the lock: subscriber s (with or without blocks) was refused a port;
+   a record at most once per subscriber per CN_EXH_LOG_S seconds */
+static void
+cn_pool_log_exhausted (cn_pool_t *p, const cn_sub_t *s, u32 now)
+{
+  cn_pool_main_t *pm = &cn_pool_main;
+  cloudnat_block_log_t *r;
+  u32 h = (u32) clib_xxhash (s->inside.as_u64[0] ^ s->inside.as_u64[1] ^ (u64) s->fib_index << 1);
+  u64 *slot = &p->exh_logged[h % CN_EXH_SLOTS];
+
+  if ((u32) (*slot >> 32) == h && *slot != 0 &&
+      cn_ticks_since (now, (u32) *slot) < CN_EXH_LOG_S * CN_TICKS_PER_SEC)
+    return;
+  *slot = (u64) h << 32 | now;
+  if (pm->ring_n == CN_LOG_RING)
+    {
+      pm->n_lost++;
+      return;
+    }
+  r = &pm->ring[(pm->ring_head + pm->ring_n++) % CN_LOG_RING];
+  clib_memset (r, 0, sizeof (*r));
+  r->unix_time = unix_time_now ();
+  r->is_exhausted = 1;
+  r->af = s->is_ip6 ? AF_IP6 : AF_IP4;
+  r->pool_index = s->pool_index;
+  r->table_id = cn_table_id_of_fib (s->fib_index, r->af);
+  r->inside = s->inside;
+  if (s->n_blocks)
+    {
+      /* what it holds: its address and first block */
+      r->outside = p->addrs[s->addr_index];
+      r->port_start = p->spec.port_min + s->block[0] * p->spec.block_size;
+      r->port_end = r->port_start + p->spec.block_size - 1;
+    }
 }
 
 /* main thread: hand the ring's records to the history and the consumer */
@@ -512,6 +556,7 @@ done:
   if (rc)
     {
       p->n_exhausted++;
+      cn_pool_log_exhausted (p, s, a->now);
       if (!s->n_blocks)
 	cn_sub_free (si);
     }
@@ -551,6 +596,7 @@ cn_pool_pick_port (cn_sess_create_args_t *a, int (*is_free) (u16 port, void *ctx
   if (nb < 0)
     {
       p->n_exhausted++;
+      cn_pool_log_exhausted (p, s, a->now);
       goto done;
     }
   vi = nb * bs_sz + ((p->spec.port_min & 1) != want_parity);

@@ -138,6 +138,10 @@ typedef struct
   f64 unix_time;
   u8 is_alloc;
   u8 is_static;
+  /* the subscriber was refused a port (no block left, or its cap): at
+     most one such record per subscriber per 10 s; outside and ports are
+     what it holds (zero: nothing) */
+  u8 is_exhausted;
   ip_address_family_t af;
   u32 pool_index;
   u32 table_id;

@@ -381,6 +381,7 @@ cn_pool_log_deliver (const cloudnat_block_log_t *r, u64 n_lost)
   mp->pid = clib_host_to_net_u32 (cn_log_consumer.pid);
   mp->time_us = clib_host_to_net_u64 ((u64) (r->unix_time * 1e6));
   mp->is_alloc = r->is_alloc;
+  mp->is_exhausted = r->is_exhausted;
   cn_api_name_encode (cloudnat_pool_name (r->pool_index), mp->pool, sizeof (mp->pool));
   mp->table_id = clib_host_to_net_u32 (r->table_id);
   cn_api_address_encode (&r->inside, r->af, &mp->inside_addr);

@@ -331,7 +331,10 @@ cn_pool_show_cli (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *
 	{
 	  ip46_type_t t = r->af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4;
 	  vlib_cli_output (vm, "%.6f %s pool %v table %u %U -> %U ports %u-%u", r->unix_time,
-			   r->is_alloc ? "alloc" : "release", cloudnat_pool_name (r->pool_index),
+			   r->is_exhausted ? "exhausted" :
+			   r->is_alloc	   ? "alloc" :
+					     "release",
+			   cloudnat_pool_name (r->pool_index),
 			   r->table_id, format_ip46_address, &r->inside, t, format_ip46_address,
 			   &r->outside, t, r->port_start, r->port_end);
 	}

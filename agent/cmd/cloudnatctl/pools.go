@@ -494,7 +494,10 @@ func (a *app) followBlockLog(cmd *cobra.Command) error {
 			continue
 		}
 		event := "release"
-		if r.GetAlloc() {
+		switch {
+		case r.GetExhausted():
+			event = "exhausted"
+		case r.GetAlloc():
 			event = "alloc"
 		}
 		line := fmt.Sprintf("%s %-7s pool=%s vrf=%d inside=%s public=%s ports=%d-%d",

@@ -97,11 +97,7 @@ func (h *Hub) Publish(r model.BlockLogRecord) {
 		h.lostUpstream.Store(r.Lost)
 	}
 	if l := h.opts.Logger; l != nil {
-		event := "release"
-		if r.Alloc {
-			event = "alloc"
-		}
-		l.Info("nat block", "event", event, "time", r.Time.UTC().Format(time.RFC3339Nano),
+		l.Info("nat block", "event", r.Event(), "time", r.Time.UTC().Format(time.RFC3339Nano),
 			"pool", r.Pool, "vrf", r.VRF, "inside", r.InsideAddr.String(), "public", r.OutsideAddr.String(),
 			"port_start", r.PortStart, "port_end", r.PortEnd, "lost", r.Lost)
 	}

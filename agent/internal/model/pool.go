@@ -173,8 +173,12 @@ type SubscriberFilter struct {
 
 // BlockLogRecord is one block allocation or release.
 type BlockLogRecord struct {
-	Time        time.Time
-	Alloc       bool // else released
+	Time  time.Time
+	Alloc bool // else released (or Exhausted)
+	// Exhausted: not an allocation or release; the subscriber was refused
+	// a port (no block left, or its cap), at most once per subscriber per
+	// 10 s. OutsideAddr and the ports are its first block (zero: none).
+	Exhausted   bool
 	Pool        string
 	VRF         uint32
 	InsideAddr  netip.Addr
@@ -183,4 +187,15 @@ type BlockLogRecord struct {
 	PortEnd     uint16
 	// Lost is how many records the dataplane could not deliver so far.
 	Lost uint64
+}
+
+// Event names the record: "alloc", "release" or "exhausted".
+func (r BlockLogRecord) Event() string {
+	switch {
+	case r.Exhausted:
+		return "exhausted"
+	case r.Alloc:
+		return "alloc"
+	}
+	return "release"
 }

@@ -415,7 +415,7 @@ func subscriberPB(s model.Subscriber) *pb.Subscriber {
 
 func blockLogPB(r model.BlockLogRecord) *pb.BlockLogRecord {
 	return &pb.BlockLogRecord{
-		Time: timestamppb.New(r.Time), Alloc: r.Alloc, Pool: r.Pool, Vrf: r.VRF,
+		Time: timestamppb.New(r.Time), Alloc: r.Alloc, Exhausted: r.Exhausted, Pool: r.Pool, Vrf: r.VRF,
 		InsideAddr: addrString(r.InsideAddr), PublicAddr: addrString(r.OutsideAddr),
 		PortStart: uint32(r.PortStart), PortEnd: uint32(r.PortEnd), Lost: r.Lost,
 	}

@@ -4813,7 +4813,7 @@ func (*StreamBlockLogRequest) Descriptor() ([]byte, []int) {
 	return file_cloudnat_v1_cloudnat_proto_rawDescGZIP(), []int{74}
 }
 
-// BlockLogRecord is one block allocation or release.
+// BlockLogRecord is one block allocation or release, or an exhaustion.
 type BlockLogRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
@@ -4827,7 +4827,11 @@ type BlockLogRecord struct {
 	PortEnd    uint32 `protobuf:"varint,8,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
 	// Records lost so far: by the dataplane (its consumer, the agent, was
 	// slow) plus those this stream missed (this client was slow).
-	Lost          uint64 `protobuf:"varint,9,opt,name=lost,proto3" json:"lost,omitempty"`
+	Lost uint64 `protobuf:"varint,9,opt,name=lost,proto3" json:"lost,omitempty"`
+	// Not an allocation or release: the subscriber was refused a port (no
+	// block left, or its per-subscriber cap); at most one per subscriber per
+	// 10 s. public_addr and the ports are its first block (empty: none).
+	Exhausted     bool `protobuf:"varint,10,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4923,6 +4927,13 @@ func (x *BlockLogRecord) GetLost() uint64 {
 		return x.Lost
 	}
 	return 0
+}
+
+func (x *BlockLogRecord) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
 }
 
 // NetworkInterface is a machine's interface, named uniquely per agent.
@@ -7321,7 +7332,7 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\x04_vrf\"T\n" +
 	"\x17ListSubscribersResponse\x129\n" +
 	"\vsubscribers\x18\x01 \x03(\v2\x17.cloudnat.v1.SubscriberR\vsubscribers\"\x17\n" +
-	"\x15StreamBlockLogRequest\"\x8c\x02\n" +
+	"\x15StreamBlockLogRequest\"\xaa\x02\n" +
 	"\x0eBlockLogRecord\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05alloc\x18\x02 \x01(\bR\x05alloc\x12\x12\n" +
@@ -7334,7 +7345,9 @@ const file_cloudnat_v1_cloudnat_proto_rawDesc = "" +
 	"\n" +
 	"port_start\x18\a \x01(\rR\tportStart\x12\x19\n" +
 	"\bport_end\x18\b \x01(\rR\aportEnd\x12\x12\n" +
-	"\x04lost\x18\t \x01(\x04R\x04lost\"\x90\x02\n" +
+	"\x04lost\x18\t \x01(\x04R\x04lost\x12\x1c\n" +
+	"\texhausted\x18\n" +
+	" \x01(\bR\texhausted\"\x90\x02\n" +
 	"\x10NetworkInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\anetwork\x18\x02 \x01(\rR\anetwork\x12A\n" +

@@ -206,7 +206,7 @@ func fromBlockLog(m *cloudnat.CloudnatBlockLogEvent) (model.BlockLogRecord, erro
 		return model.BlockLogRecord{}, fmt.Errorf("block log outside address: %w", err)
 	}
 	return model.BlockLogRecord{
-		Time: time.UnixMicro(int64(m.TimeUs)).UTC(), Alloc: m.IsAlloc, Pool: m.Pool, VRF: m.TableID,
+		Time: time.UnixMicro(int64(m.TimeUs)).UTC(), Alloc: m.IsAlloc, Exhausted: m.IsExhausted, Pool: m.Pool, VRF: m.TableID,
 		InsideAddr: in, OutsideAddr: out, PortStart: m.PortStart, PortEnd: m.PortEnd, Lost: m.NLost,
 	}, nil
 }
