@@ -666,11 +666,21 @@ cn_static_key (clib_bihash_kv_24_8_t *kv, const ip46_address_t *a, u32 fib, int 
   kv->key[2] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | dir << 1 | is_ip6;
 }
 
+#define CN_STATIC_DIR_BIT(dir)	(1 << (dir))
+#define CN_STATIC_PORT_BIT(dir) (4 << (dir))
+
+/* the table's CN_STATIC_*_BIT bits, 0 without mappings */
+static_always_inline u8
+cn_static_fib_bits (u32 fib, int is_ip6)
+{
+  u8 *v = cn_static_main.fib_dirs[is_ip6 ? AF_IP6 : AF_IP4];
+  return fib < vec_len (v) ? v[fib] : 0;
+}
+
 static_always_inline int
 cn_static_fib_has (u32 fib, int is_ip6, int dir)
 {
-  u8 *v = cn_static_main.fib_dirs[is_ip6 ? AF_IP6 : AF_IP4];
-  return fib < vec_len (v) && (v[fib] & (1 << dir));
+  return (cn_static_fib_bits (fib, is_ip6) & CN_STATIC_DIR_BIT (dir)) != 0;
 }
 
 static_always_inline void
@@ -693,7 +703,8 @@ cn_static_find (u32 fib, const u8 *p, int is_ip6, int dir, u8 proto, u16 port_ne
   ip46_address_t a;
 
   cn_static_addr_of (&a, p, is_ip6);
-  if (proto == IP_PROTOCOL_TCP || proto == IP_PROTOCOL_UDP)
+  if ((proto == IP_PROTOCOL_TCP || proto == IP_PROTOCOL_UDP) &&
+      (cn_static_fib_bits (fib, is_ip6) & CN_STATIC_PORT_BIT (dir)))
     {
       cn_static_key (&kv, &a, fib, dir, proto, port_net, is_ip6);
       if (!clib_bihash_search_inline_24_8 (&cn_static_main.db, &kv))

@@ -42,25 +42,22 @@ cn_static_nth (const ip46_address_t *pfx, int is_ip6, u32 i, ip46_address_t *a)
     a->ip4.as_u32 = clib_host_to_net_u32 (clib_net_to_host_u32 (pfx->ip4.as_u32) + i);
 }
 
+/* Recompute a table's direction bits from the mappings (under the
+   barrier): CN_STATIC_DIR_BIT when any mapping of that direction has the
+   table, CN_STATIC_PORT_BIT when one of them is port-specific (else the
+   data path skips the port-specific lookup). */
 static void
-cn_static_fib_dir (u32 fib, int is_ip6, int dir, int add)
+cn_static_fib_dir (u32 fib, int is_ip6, int dir)
 {
   cn_static_main_t *sm = &cn_static_main;
   u8 **v = &sm->fib_dirs[is_ip6 ? AF_IP6 : AF_IP4];
   cn_static_t *m;
-  int any = 0;
+  u8 bits = 0;
   vec_validate (*v, fib);
-  if (add)
-    {
-      (*v)[fib] |= 1 << dir;
-      return;
-    }
-  /* still another mapping in that table and direction? */
   pool_foreach (m, sm->maps)
     if (m->is_ip6 == is_ip6 && (dir == CN_STATIC_OUT ? m->in_fib : m->out_fib) == fib)
-      any = 1;
-  if (!any)
-    (*v)[fib] &= ~(1 << dir);
+      bits |= CN_STATIC_DIR_BIT (dir) | (m->proto ? CN_STATIC_PORT_BIT (dir) : 0);
+  (*v)[fib] = ((*v)[fib] & ~(CN_STATIC_DIR_BIT (dir) | CN_STATIC_PORT_BIT (dir))) | bits;
 }
 
 /* one mapping's entries in the table */
@@ -254,8 +251,8 @@ cloudnat_static_add_del (const cloudnat_static_spec_t *s, int is_add, u8 **confl
       cn_static_claims (m, 0);
       cn_snat_table_feature_ref (m->in_fib, s->af, -1);
       pool_put (sm->maps, m);
-      cn_static_fib_dir (in_fib, is_ip6, CN_STATIC_OUT, 0);
-      cn_static_fib_dir (out_fib, is_ip6, CN_STATIC_IN, 0);
+      cn_static_fib_dir (in_fib, is_ip6, CN_STATIC_OUT);
+      cn_static_fib_dir (out_fib, is_ip6, CN_STATIC_IN);
       vlib_worker_thread_barrier_release (vm);
       return 0;
     }
@@ -342,8 +339,8 @@ cloudnat_static_add_del (const cloudnat_static_spec_t *s, int is_add, u8 **confl
   vlib_zero_simple_counter (&sm->counters, mi);
   cn_static_entries (m, mi, 1);
   cn_static_claims (m, 1);
-  cn_static_fib_dir (in_fib, is_ip6, CN_STATIC_OUT, 1);
-  cn_static_fib_dir (out_fib, is_ip6, CN_STATIC_IN, 1);
+  cn_static_fib_dir (in_fib, is_ip6, CN_STATIC_OUT);
+  cn_static_fib_dir (out_fib, is_ip6, CN_STATIC_IN);
   cn_snat_table_feature_ref (in_fib, s->af, 1);
   vlib_worker_thread_barrier_release (vm);
   return 0;
