@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cloudnat_cli.c: the plugin's vppctl commands.
+ * cloudnat_cli.c: the plugin's vppctl commands for translations, and the
+ * parsing and formatting helpers every cloudnat CLI file shares
+ * (cloudnat_cli.h). Sessions, limits, timeouts: cloudnat_session_cli.c;
+ * per-table source NAT: cloudnat_snat_cli.c; pools: cloudnat_pool_cli.c;
+ * static NAT and fragments: beside their features.
  *
  * Every command parses and checks its whole input before it changes
  * anything; a bad input returns an error saying what was wrong and leaves
@@ -16,20 +20,19 @@
 #include <vnet/ip/ip_types.h>
 #include <vnet/fib/fib_table.h>
 #include <cloudnat/cloudnat.h>
+#include <cloudnat/cloudnat_cli.h>
 #include <cn_lb.h> /* cn_is_prime: the Maglev table length check */
 
 /* Front-end limit on backends per translation (the binary API enforces
    the same). */
 #define CN_CLI_MAX_BACKENDS CN_MAX_BACKENDS
 
-#define CN_CLI_PROTO_HELP "expected tcp, udp or icmp"
-
 /* ------------------------------------------------------------------ */
 /* Parsing helpers                                                     */
 /* ------------------------------------------------------------------ */
 
 /* What is left of the input, quoted, or "end of line". */
-static u8 *
+u8 *
 format_cn_cli_rest (u8 *s, va_list *args)
 {
   unformat_input_t *input = va_arg (*args, unformat_input_t *);
@@ -41,7 +44,7 @@ format_cn_cli_rest (u8 *s, va_list *args)
 
 /* "proto" was consumed: read its value. Case-insensitive. "icmp" is ICMP
    echo of the family it is used with (see cn_cli_proto_fix_family). */
-static clib_error_t *
+clib_error_t *
 cn_cli_unformat_proto (unformat_input_t *input, u8 *proto)
 {
   u8 *word = 0;
@@ -64,7 +67,7 @@ cn_cli_unformat_proto (unformat_input_t *input, u8 *proto)
   return error;
 }
 
-static clib_error_t *
+clib_error_t *
 cn_cli_proto_fix_family (u8 *proto, ip_address_family_t af)
 {
   if (*proto == IP_PROTOCOL_ICMP && af == AF_IP6)
@@ -97,7 +100,7 @@ cn_cli_proto_name (u8 proto)
   return "unknown";
 }
 
-static const char *
+const char *
 cn_cli_af_name (ip_address_family_t af)
 {
   return af == AF_IP6 ? "IPv6" : "IPv4";
@@ -120,7 +123,7 @@ cn_cli_unformat_opt_port (unformat_input_t *input, const char *what, u16 *port, 
 }
 
 /* A port given on the command line: 1..65535. */
-static clib_error_t *
+clib_error_t *
 cn_cli_unformat_port (unformat_input_t *input, const char *what, u16 *port)
 {
   clib_error_t *error;
@@ -134,7 +137,7 @@ cn_cli_unformat_port (unformat_input_t *input, const char *what, u16 *port)
   return 0;
 }
 
-static clib_error_t *
+clib_error_t *
 cn_cli_unformat_u32 (unformat_input_t *input, const char *what, u32 *v)
 {
   if (!unformat (input, "%u", v))
@@ -143,7 +146,7 @@ cn_cli_unformat_u32 (unformat_input_t *input, const char *what, u32 *v)
 }
 
 /* The table must exist in the family it is used with. */
-static clib_error_t *
+clib_error_t *
 cn_cli_check_table (u32 table_id, ip_address_family_t af)
 {
   if (cloudnat_fib_index_from_table_id (table_id, af) == ~0)
@@ -154,7 +157,7 @@ cn_cli_check_table (u32 table_id, ip_address_family_t af)
 }
 
 /* Without a family: the table must exist in one of them. */
-static clib_error_t *
+clib_error_t *
 cn_cli_check_table_any (u32 table_id)
 {
   if (!cloudnat_table_exists (table_id))
@@ -163,7 +166,7 @@ cn_cli_check_table_any (u32 table_id)
 }
 
 /* An optional 'table <id>' of a table in either family. */
-static clib_error_t *
+clib_error_t *
 cn_cli_unformat_opt_table_any (unformat_input_t *input, u32 *table_id)
 {
   clib_error_t *error;
@@ -176,7 +179,7 @@ cn_cli_unformat_opt_table_any (unformat_input_t *input, u32 *table_id)
 }
 
 /* For commands that take no arguments. */
-static clib_error_t *
+clib_error_t *
 cn_cli_no_args (unformat_input_t *input)
 {
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
@@ -191,20 +194,20 @@ cn_cli_af_addr_len (ip_address_family_t af)
   return af == AF_IP6 ? 128 : 32;
 }
 
-static int
+int
 cn_cli_ip46_is_zero (const ip46_address_t *a)
 {
   return a->as_u64[0] == 0 && a->as_u64[1] == 0;
 }
 
-static int
+int
 cn_cli_ip46_is_multicast (const ip46_address_t *a, ip_address_family_t af)
 {
   return af == AF_IP4 ? ip4_address_is_multicast (&a->ip4) : ip6_address_is_multicast (&a->ip6);
 }
 
 /* ip_address_t -> ip46 + family, the header's representation */
-static void
+void
 cn_cli_ip_to_46 (const ip_address_t *in, ip46_address_t *out, ip_address_family_t *af)
 {
   *af = ip_addr_version (in);
@@ -218,7 +221,7 @@ cn_cli_ip_to_46 (const ip_address_t *in, ip46_address_t *out, ip_address_family_
 /* <addr>/<len> with the length checked against the family. host_bits:
    what to do with bits set past the length: 0 = reject, 1 = mask. A bare
    address is taken as a host prefix when allow_host. */
-static clib_error_t *
+clib_error_t *
 cn_cli_unformat_prefix (unformat_input_t *input, const char *what, ip46_address_t *addr, u8 *len,
 			ip_address_family_t *af, int allow_host)
 {
@@ -370,7 +373,7 @@ cn_cli_unformat_backend (unformat_input_t *input, cn_cli_backend_t *be)
 }
 
 /* Turn an add/del return code into a message. */
-static clib_error_t *
+clib_error_t *
 cn_cli_rv_error (int rv)
 {
   if (rv == VNET_API_ERROR_ADDRESS_IN_USE)
@@ -462,7 +465,7 @@ format_cn_cli_translation (u8 *s, va_list *args)
   return s;
 }
 
-static u8 *
+u8 *
 format_cn_cli_session (u8 *s, va_list *args)
 {
   const cloudnat_session_view_t *v = va_arg (*args, const cloudnat_session_view_t *);
@@ -870,12 +873,6 @@ CLOUDNAT_CLI_COMMAND (cn_cli_translation_del_cmd) = {
 /* show translation                                                    */
 /* ------------------------------------------------------------------ */
 
-typedef struct
-{
-  vlib_main_t *vm;
-  u32 n;
-} cn_cli_show_ctx_t;
-
 static walk_rc_t
 cn_cli_show_translation_cb (const cloudnat_translation_info_t *info, void *arg)
 {
@@ -910,739 +907,4 @@ CLOUDNAT_CLI_COMMAND (cn_cli_show_translation_alias_cmd) = {
   .path = "show cnat translation",
   .short_help = "show cnat translation",
   .function = cn_cli_show_translation,
-};
-
-/* ------------------------------------------------------------------ */
-/* show session                                                        */
-/* ------------------------------------------------------------------ */
-
-typedef struct
-{
-  vlib_main_t *vm;
-  u8 verbose;
-  u32 n;
-  uword *by_table; /* table id -> count */
-  u32 by_proto[4]; /* tcp udp icmp icmp6 */
-  u32 n_dnat, n_snat;
-} cn_cli_show_session_ctx_t;
-
-static walk_rc_t
-cn_cli_show_session_cb (const cloudnat_session_view_t *v, void *arg)
-{
-  cn_cli_show_session_ctx_t *ctx = arg;
-  uword *p;
-
-  ctx->n++;
-  if (ctx->verbose)
-    {
-      vlib_cli_output (ctx->vm, "%U", format_cn_cli_session, v);
-      return WALK_CONTINUE;
-    }
-  p = hash_get (ctx->by_table, v->table_id);
-  hash_set (ctx->by_table, v->table_id, (p ? p[0] : 0) + 1);
-  switch (v->proto)
-    {
-    case IP_PROTOCOL_TCP:
-      ctx->by_proto[0]++;
-      break;
-    case IP_PROTOCOL_UDP:
-      ctx->by_proto[1]++;
-      break;
-    case IP_PROTOCOL_ICMP:
-      ctx->by_proto[2]++;
-      break;
-    case IP_PROTOCOL_ICMP6:
-      ctx->by_proto[3]++;
-      break;
-    }
-  if (v->flags & CN_SESSION_F_DNAT)
-    ctx->n_dnat++;
-  if (v->flags & CN_SESSION_F_SNAT)
-    ctx->n_snat++;
-  return WALK_CONTINUE;
-}
-
-static walk_rc_t
-cn_cli_show_limit_cb (u32 table_id, u32 max_sessions, u32 n_sessions, void *arg)
-{
-  cn_cli_show_session_ctx_t *ctx = arg;
-
-  if (table_id == ~0)
-    vlib_cli_output (ctx->vm, "limit: global %u%s, %u sessions", max_sessions,
-		     max_sessions ? "" : " (unlimited)", n_sessions);
-  else if (max_sessions)
-    vlib_cli_output (ctx->vm, "limit: table %u %u, %u sessions", table_id, max_sessions,
-		     n_sessions);
-  return WALK_CONTINUE;
-}
-
-static int
-cn_cli_u32_cmp (void *a1, void *a2)
-{
-  u32 a = *(u32 *) a1, b = *(u32 *) a2;
-  return a < b ? -1 : a > b;
-}
-
-static clib_error_t *
-cn_cli_show_session (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  unformat_input_t _line, *line = &_line;
-  cn_cli_show_session_ctx_t ctx = { .vm = vm };
-  cloudnat_session_filter_t f = { .table_id = ~0 };
-  clib_error_t *error = 0;
-  u8 have_line, have_table = 0, proto = 0;
-  int rv;
-
-  have_line = unformat_user (main_input, unformat_line_input, line);
-  while (have_line && unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "verbose"))
-	ctx.verbose = 1;
-      else if (unformat (line, "table"))
-	{
-	  if ((error = cn_cli_unformat_u32 (line, "table", &f.table_id)))
-	    goto done;
-	  have_table = 1;
-	}
-      else if (unformat (line, "proto"))
-	{
-	  if ((error = cn_cli_unformat_proto (line, &proto)))
-	    goto done;
-	}
-      else if (unformat (line, "addr"))
-	{
-	  if ((error = cn_cli_unformat_prefix (line, "addr", &f.addr, &f.addr_len, &f.af, 1)))
-	    goto done;
-	  if (f.addr_len == 0)
-	    {
-	      error = clib_error_return (0, "addr: a /0 prefix matches everything; leave 'addr' "
-					    "out instead");
-	      goto done;
-	    }
-	}
-      else if (unformat (line, "port"))
-	{
-	  if ((error = cn_cli_unformat_port (line, "port", &f.port)))
-	    goto done;
-	}
-      else
-	{
-	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
-	  goto done;
-	}
-    }
-
-  if (have_table && (error = cn_cli_check_table_any (f.table_id)))
-    goto done;
-  if (proto == IP_PROTOCOL_ICMP6 && f.addr_len && f.af == AF_IP4)
-    {
-      error = clib_error_return (0, "protocol icmp6 used with an IPv4 address: use icmp");
-      goto done;
-    }
-  if (proto == IP_PROTOCOL_ICMP && f.addr_len && f.af == AF_IP6)
-    proto = IP_PROTOCOL_ICMP6;
-  f.proto = proto;
-
-  /* "icmp" without an address: echo of both families (the walk does it) */
-  rv = cloudnat_session_walk (&f, cn_cli_show_session_cb, &ctx);
-  if (rv)
-    {
-      error = cn_cli_rv_error (rv);
-      goto done;
-    }
-
-  if (ctx.verbose)
-    {
-      if (ctx.n == 0)
-	vlib_cli_output (vm, "no sessions");
-      goto done;
-    }
-
-  vlib_cli_output (vm, "sessions: %u (dnat %u, snat %u)", ctx.n, ctx.n_dnat, ctx.n_snat);
-  vlib_cli_output (vm, "by protocol: tcp %u udp %u icmp %u icmp6 %u", ctx.by_proto[0],
-		   ctx.by_proto[1], ctx.by_proto[2], ctx.by_proto[3]);
-  {
-    u32 *tables = 0, *t;
-    hash_pair_t *hp;
-
-    hash_foreach_pair (hp, ctx.by_table, ({ vec_add1 (tables, hp->key); }));
-    vec_sort_with_function (tables, cn_cli_u32_cmp);
-    vec_foreach (t, tables)
-      {
-	uword *p = hash_get (ctx.by_table, *t);
-	vlib_cli_output (vm, "table %u: %u", *t, (u32) p[0]);
-      }
-    vec_free (tables);
-  }
-  cloudnat_session_limit_walk (cn_cli_show_limit_cb, &ctx);
-  {
-    /* the tables do not grow (startup.conf session-buckets): show how
-       full they are */
-    cloudnat_session_table_info_t ti;
-    ip_address_family_t af;
-    FOR_EACH_IP_ADDRESS_FAMILY (af)
-    {
-      cloudnat_session_table_info (af, &ti);
-      if (!ti.n_buckets)
-	continue;
-      vlib_cli_output (vm,
-		       "%s session table: %u buckets (%llu MB), %llu entries = %.1f%% of slots, "
-		       "%llu buckets spilled (max %u further)",
-		       af == AF_IP4 ? "ip4" : "ip6", ti.n_buckets, ti.bytes >> 20, ti.n_entries,
-		       100.0 * ti.n_entries / (f64) ti.n_slots,
-		       ti.n_spilled, ti.max_displacement);
-    }
-  }
-
-done:
-  hash_free (ctx.by_table);
-  if (have_line)
-    unformat_free (line);
-  return error;
-}
-
-#define CN_CLI_SHOW_SESSION_HELP                                                                   \
-  "[verbose] [table <id>] [proto <tcp|udp|icmp>] [addr <prefix>] [port <n>]"
-
-CLOUDNAT_CLI_COMMAND (cn_cli_show_session_cmd) = {
-  .path = "cnat show session",
-  .short_help = "cnat show session " CN_CLI_SHOW_SESSION_HELP,
-  .function = cn_cli_show_session,
-};
-
-CLOUDNAT_CLI_COMMAND (cn_cli_show_session_alias_cmd) = {
-  .path = "show cnat session",
-  .short_help = "show cnat session " CN_CLI_SHOW_SESSION_HELP,
-  .function = cn_cli_show_session,
-};
-
-/* ------------------------------------------------------------------ */
-/* session delete / purge / limit                                      */
-/* ------------------------------------------------------------------ */
-
-static clib_error_t *
-cn_cli_session_delete (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  unformat_input_t _line, *line = &_line;
-  clib_error_t *error = 0;
-  ip_address_t src, dst;
-  ip46_address_t src46, dst46;
-  ip_address_family_t saf, daf;
-  u8 have_proto = 0, have_tuple = 0, proto = 0;
-  u32 table_id = 0;
-  u16 sport = 0, dport = 0;
-  int rv;
-
-  if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "missing arguments: [table <id>] proto <p> <src> <sport> <dst> "
-				 "<dport>");
-
-  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "table"))
-	{
-	  if ((error = cn_cli_unformat_u32 (line, "table", &table_id)))
-	    goto done;
-	}
-      else if (unformat (line, "proto"))
-	{
-	  if ((error = cn_cli_unformat_proto (line, &proto)))
-	    goto done;
-	  have_proto = 1;
-	}
-      else if (!have_tuple && unformat (line, "%U", unformat_ip_address, &src))
-	{
-	  if ((error = cn_cli_unformat_port (line, "source port", &sport)))
-	    goto done;
-	  if (!unformat (line, "%U", unformat_ip_address, &dst))
-	    {
-	      error = clib_error_return (0,
-					 "expected the destination address after the source "
-					 "port, got %U",
-					 format_cn_cli_rest, line);
-	      goto done;
-	    }
-	  if ((error = cn_cli_unformat_port (line, "destination port", &dport)))
-	    goto done;
-	  have_tuple = 1;
-	}
-      else
-	{
-	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
-	  goto done;
-	}
-    }
-
-  if (!have_proto)
-    {
-      error = clib_error_return (0, "missing 'proto <tcp|udp|icmp>'");
-      goto done;
-    }
-  if (!have_tuple)
-    {
-      error = clib_error_return (0, "missing the flow: <src> <sport> <dst> <dport> (icmp: the "
-				    "echo id as both ports)");
-      goto done;
-    }
-  cn_cli_ip_to_46 (&src, &src46, &saf);
-  cn_cli_ip_to_46 (&dst, &dst46, &daf);
-  if (saf != daf)
-    {
-      error =
-	clib_error_return (0, "source %U is %s but destination %U is %s", format_ip_address, &src,
-			   cn_cli_af_name (saf), format_ip_address, &dst, cn_cli_af_name (daf));
-      goto done;
-    }
-  if ((error = cn_cli_proto_fix_family (&proto, saf)))
-    goto done;
-  if ((error = cn_cli_check_table (table_id, saf)))
-    goto done;
-  rv = cloudnat_session_delete (table_id, proto, &src46, sport, &dst46, dport, saf);
-  if (rv)
-    error = cn_cli_rv_error (rv);
-
-done:
-  unformat_free (line);
-  return error;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_session_delete_cmd) = {
-  .path = "cnat session delete",
-  .short_help = "cnat session delete [table <id>] proto <tcp|udp|icmp> <src> <sport> <dst> <dport>",
-  .function = cn_cli_session_delete,
-};
-
-static clib_error_t *
-cn_cli_session_purge (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  clib_error_t *error;
-  u32 table_id = ~0, n;
-
-  if ((error = cn_cli_unformat_opt_table_any (input, &table_id)))
-    return error;
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
-  n = cloudnat_session_purge (table_id);
-  vlib_cli_output (vm, "%u sessions deleted", n);
-  return 0;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_session_purge_cmd) = {
-  .path = "cnat session purge",
-  .short_help = "cnat session purge [table <id>]",
-  .function = cn_cli_session_purge,
-};
-
-static clib_error_t *
-cn_cli_session_limit (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  clib_error_t *error;
-  u32 table_id = ~0, max;
-  int rv;
-
-  if (!unformat (input, "%u", &max))
-    return clib_error_return (0,
-			      "expected the maximum number of sessions (0 = unlimited), got "
-			      "%U",
-			      format_cn_cli_rest, input);
-  if ((error = cn_cli_unformat_opt_table_any (input, &table_id)))
-    return error;
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
-  rv = cloudnat_session_limit_set (table_id, max);
-  if (rv)
-    return cn_cli_rv_error (rv);
-  return 0;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_session_limit_cmd) = {
-  .path = "cnat session limit",
-  .short_help = "cnat session limit <n> [table <id>]   (0 = unlimited; without table: global)",
-  .function = cn_cli_session_limit,
-};
-
-/* ------------------------------------------------------------------ */
-/* snat                                                                */
-/* ------------------------------------------------------------------ */
-
-static clib_error_t *
-cn_cli_snat_with (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  const char *missing = "missing address: cnat snat with <addr> [<addr>...] [table <id>]";
-  unformat_input_t _line, *line = &_line;
-  clib_error_t *error = 0;
-  ip_address_t ip, *addrs = 0, *a;
-  u32 table_id = 0, n_done = 0, i;
-  int rv;
-
-  if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "%s", missing);
-
-  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "table"))
-	{
-	  if ((error = cn_cli_unformat_u32 (line, "table", &table_id)))
-	    goto done;
-	}
-      else if (unformat (line, "%U", unformat_ip_address, &ip))
-	vec_add1 (addrs, ip);
-      else
-	{
-	  error = clib_error_return (0, "expected an IPv4 or IPv6 address, got %U",
-				     format_cn_cli_rest, line);
-	  goto done;
-	}
-    }
-  if (vec_len (addrs) == 0)
-    {
-      error = clib_error_return (0, "%s", missing);
-      goto done;
-    }
-  vec_foreach (a, addrs)
-    {
-      ip46_address_t a46;
-      ip_address_family_t af;
-
-      cn_cli_ip_to_46 (a, &a46, &af);
-      if ((error = cn_cli_check_table (table_id, af)))
-	goto done;
-      if (cn_cli_ip46_is_zero (&a46) || cn_cli_ip46_is_multicast (&a46, af) ||
-	  (af == AF_IP4 && a46.ip4.as_u32 == 0xffffffff))
-	{
-	  error = clib_error_return (0,
-				     "%U cannot be a source-NAT address (unspecified, "
-				     "multicast or broadcast)",
-				     format_ip_address, a);
-	  goto done;
-	}
-    }
-  vec_foreach (a, addrs)
-    {
-      ip46_address_t a46;
-      ip_address_family_t af;
-
-      cn_cli_ip_to_46 (a, &a46, &af);
-      rv = cloudnat_snat_address_add_del (table_id, &a46, af, 1);
-      if (rv)
-	{
-	  error = clib_error_return (0, "cnat snat with %U failed: %U (%d)", format_ip_address, a,
-				     format_vnet_api_errno, rv, rv);
-	  /* undo what this command added */
-	  for (i = 0; i < n_done; i++)
-	    {
-	      cn_cli_ip_to_46 (&addrs[i], &a46, &af);
-	      cloudnat_snat_address_add_del (table_id, &a46, af, 0);
-	    }
-	  goto done;
-	}
-      n_done++;
-    }
-
-done:
-  vec_free (addrs);
-  unformat_free (line);
-  return error;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_snat_with_cmd) = {
-  .path = "cnat snat with",
-  .short_help = "cnat snat with <addr> [<addr>...] [table <id>]   (adds to the table's SNAT pool)",
-  .function = cn_cli_snat_with,
-};
-
-static clib_error_t *
-cn_cli_snat_del (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  const char *missing = "missing address: cnat snat del <addr> [table <id>]";
-  unformat_input_t _line, *line = &_line;
-  clib_error_t *error = 0;
-  ip_address_t ip;
-  ip46_address_t a46;
-  ip_address_family_t af;
-  u32 table_id = 0;
-  u8 have_addr = 0;
-  int rv;
-
-  if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "%s", missing);
-
-  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "table"))
-	{
-	  if ((error = cn_cli_unformat_u32 (line, "table", &table_id)))
-	    goto done;
-	}
-      else if (!have_addr && unformat (line, "%U", unformat_ip_address, &ip))
-	have_addr = 1;
-      else
-	{
-	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
-	  goto done;
-	}
-    }
-  if (!have_addr)
-    {
-      error = clib_error_return (0, "%s", missing);
-      goto done;
-    }
-  cn_cli_ip_to_46 (&ip, &a46, &af);
-  if ((error = cn_cli_check_table (table_id, af)))
-    goto done;
-  rv = cloudnat_snat_address_add_del (table_id, &a46, af, 0);
-  if (rv)
-    error = cn_cli_rv_error (rv);
-
-done:
-  unformat_free (line);
-  return error;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_snat_del_cmd) = {
-  .path = "cnat snat del",
-  .short_help = "cnat snat del <addr> [table <id>]",
-  .function = cn_cli_snat_del,
-};
-
-static clib_error_t *
-cn_cli_snat_exclude (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  const char *missing = "missing prefix: cnat snat exclude [del] <prefix> [table <id>]";
-  unformat_input_t _line, *line = &_line;
-  clib_error_t *error = 0;
-  ip46_address_t pfx;
-  ip_address_family_t af;
-  u32 table_id = 0;
-  u8 have_pfx = 0, is_add = 1, len = 0;
-  int rv;
-
-  if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "%s", missing);
-
-  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "del"))
-	is_add = 0;
-      else if (unformat (line, "add"))
-	is_add = 1;
-      else if (unformat (line, "table"))
-	{
-	  if ((error = cn_cli_unformat_u32 (line, "table", &table_id)))
-	    goto done;
-	}
-      else if (!have_pfx)
-	{
-	  if ((error = cn_cli_unformat_prefix (line, "exclude", &pfx, &len, &af, 0)))
-	    goto done;
-	  have_pfx = 1;
-	}
-      else
-	{
-	  error = clib_error_return (0, "unknown input %U", format_cn_cli_rest, line);
-	  goto done;
-	}
-    }
-  if (!have_pfx)
-    {
-      error = clib_error_return (0, "%s", missing);
-      goto done;
-    }
-  if ((error = cn_cli_check_table (table_id, af)))
-    goto done;
-  rv = cloudnat_snat_exclude_add_del (table_id, &pfx, len, af, is_add);
-  if (rv)
-    error = cn_cli_rv_error (rv);
-
-done:
-  unformat_free (line);
-  return error;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_snat_exclude_cmd) = {
-  .path = "cnat snat exclude",
-  .short_help = "cnat snat exclude [del] <prefix> [table <id>]",
-  .function = cn_cli_snat_exclude,
-};
-
-static walk_rc_t
-cn_cli_show_snat_addr_cb (u32 table_id, const ip46_address_t *addr, ip_address_family_t af,
-			  void *arg)
-{
-  cn_cli_show_ctx_t *ctx = arg;
-
-  vlib_cli_output (ctx->vm, "  table %u address %U", table_id, format_ip46_address, addr,
-		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4);
-  ctx->n++;
-  return WALK_CONTINUE;
-}
-
-static walk_rc_t
-cn_cli_show_snat_excl_cb (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_family_t af,
-			  void *arg)
-{
-  cn_cli_show_ctx_t *ctx = arg;
-
-  vlib_cli_output (ctx->vm, "  table %u exclude %U/%u", table_id, format_ip46_address, pfx,
-		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4, len);
-  ctx->n++;
-  return WALK_CONTINUE;
-}
-
-static walk_rc_t
-cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, void *arg)
-{
-  cn_cli_show_ctx_t *ctx = arg;
-
-  vlib_cli_output (ctx->vm, "  interface %U %s", format_vnet_sw_if_index_name, vnet_get_main (),
-		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat");
-  ctx->n++;
-  return WALK_CONTINUE;
-}
-
-static clib_error_t *
-cn_cli_show_snat (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  cn_cli_show_ctx_t ctx = { .vm = vm };
-  clib_error_t *error;
-
-  if ((error = cn_cli_no_args (input)))
-    return error;
-  vlib_cli_output (vm, "snat addresses:");
-  cloudnat_snat_address_walk (cn_cli_show_snat_addr_cb, &ctx);
-  if (!ctx.n)
-    vlib_cli_output (vm, "  none");
-  ctx.n = 0;
-  vlib_cli_output (vm, "snat excludes:");
-  cloudnat_snat_exclude_walk (cn_cli_show_snat_excl_cb, &ctx);
-  if (!ctx.n)
-    vlib_cli_output (vm, "  none");
-  ctx.n = 0;
-  vlib_cli_output (vm, "snat interfaces:");
-  cloudnat_snat_interface_walk (cn_cli_show_snat_if_cb, &ctx);
-  if (!ctx.n)
-    vlib_cli_output (vm, "  none");
-  return 0;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_show_snat_cmd) = {
-  .path = "cnat show snat",
-  .short_help = "cnat show snat",
-  .function = cn_cli_show_snat,
-};
-
-/* ------------------------------------------------------------------ */
-/* timeouts                                                            */
-/* ------------------------------------------------------------------ */
-
-static clib_error_t *
-cn_cli_timeouts (vlib_main_t *vm, unformat_input_t *main_input, vlib_cli_command_t *cmd)
-{
-  unformat_input_t _line, *line = &_line;
-  clib_error_t *error = 0;
-  cloudnat_timeouts_t t = {};
-  u32 *field, v;
-  const char *name;
-  int rv;
-
-  if (!unformat_user (main_input, unformat_line_input, line))
-    return clib_error_return (0, "expected at least one of: udp <s>, tcp-established <s>, "
-				 "tcp-transitory <s>, icmp <s>");
-
-  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (line, "udp"))
-	field = &t.udp, name = "udp";
-      else if (unformat (line, "tcp-established"))
-	field = &t.tcp_established, name = "tcp-established";
-      else if (unformat (line, "tcp-transitory"))
-	field = &t.tcp_transitory, name = "tcp-transitory";
-      else if (unformat (line, "icmp"))
-	field = &t.icmp, name = "icmp";
-      else
-	{
-	  error = clib_error_return (0,
-				     "unknown input %U: expected udp, tcp-established, "
-				     "tcp-transitory or icmp",
-				     format_cn_cli_rest, line);
-	  goto done;
-	}
-      if (!unformat (line, "%u", &v))
-	{
-	  error = clib_error_return (0, "'%s' needs a number of seconds, got %U", name,
-				     format_cn_cli_rest, line);
-	  goto done;
-	}
-      if (v == 0)
-	{
-	  error = clib_error_return (0, "%s timeout 0 invalid: expected at least 1 second", name);
-	  goto done;
-	}
-      *field = v;
-    }
-
-  rv = cloudnat_timeouts_set (&t);
-  if (rv == VNET_API_ERROR_INVALID_VALUE)
-    error = clib_error_return (0, "a value is above the plugin's maximum timeout");
-  else if (rv)
-    error = cn_cli_rv_error (rv);
-
-done:
-  unformat_free (line);
-  return error;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_timeouts_cmd) = {
-  .path = "cnat timeouts",
-  .short_help = "cnat timeouts [udp <s>] [tcp-established <s>] [tcp-transitory <s>] [icmp <s>]",
-  .function = cn_cli_timeouts,
-};
-
-static clib_error_t *
-cn_cli_show_timeouts (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  cloudnat_timeouts_t t;
-  clib_error_t *error;
-
-  if ((error = cn_cli_no_args (input)))
-    return error;
-  cloudnat_timeouts_get (&t);
-  vlib_cli_output (vm, "udp %us", t.udp);
-  vlib_cli_output (vm, "tcp-established %us", t.tcp_established);
-  vlib_cli_output (vm, "tcp-transitory %us", t.tcp_transitory);
-  vlib_cli_output (vm, "icmp %us", t.icmp);
-  return 0;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_show_timeouts_cmd) = {
-  .path = "cnat show timeouts",
-  .short_help = "cnat show timeouts",
-  .function = cn_cli_show_timeouts,
-};
-
-/* ------------------------------------------------------------------ */
-/* test clock                                                          */
-/* ------------------------------------------------------------------ */
-
-static clib_error_t *
-cn_cli_clock_advance (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  u32 seconds;
-  int rv;
-
-  if (!unformat (input, "%u", &seconds))
-    return clib_error_return (0, "expected a number of seconds, got %U", format_cn_cli_rest, input);
-  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "unknown input %U", format_cn_cli_rest, input);
-  rv = cloudnat_clock_advance (seconds);
-  if (rv)
-    return cn_cli_rv_error (rv);
-  vlib_cli_output (vm, "clock offset %llus", cloudnat_main.clock_offset);
-  return 0;
-}
-
-CLOUDNAT_CLI_COMMAND (cn_cli_clock_advance_cmd) = {
-  .path = "test cnat clock advance",
-  .short_help = "test cnat clock advance <seconds>",
-  .function = cn_cli_clock_advance,
 };

@@ -416,7 +416,8 @@ cn_rewrite_packet (vlib_buffer_t *b, u8 *ip, const cn_pkt_info_t *pi, const void
 	}                                                                                          \
       /* an RST moves the state but restarts no timer (RFC 7857 2.2: a     \
 	 reset answering an inbound segment must not keep a mapping) */    \
-      if ((s)->last != (now) && !((pi)->proto == IP_PROTOCOL_TCP && ((pi)->tcp_flags & 0x04)))       \
+      if ((s)->last != (now) &&                                                                    \
+	  !((pi)->proto == IP_PROTOCOL_TCP && ((pi)->tcp_flags & TCP_FLAG_RST)))                  \
 	(s)->last = (now);                                                                         \
       (s)->packets++;                                                                              \
     }                                                                                              \
