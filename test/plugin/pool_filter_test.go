@@ -85,3 +85,45 @@ func TestPoolFiltering(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolInboundTooBig: a reply from outside larger than the inside
+// link's MTU (IPv4 with DF) is answered by cloudnat with fragmentation
+// needed about the packet as it arrived (to the pool mapping), not by
+// VPP's own error quoting the subscriber's inside address (fuzz finding:
+// inside addresses in Packet Too Big quotes). Without DF it is fragmented
+// and delivered.
+func TestPoolInboundTooBig(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1-198.51.100.2 block-size 64", true)
+	pt.v.CLIf(t, "set interface mtu packet 600 %s", pt.blue.Name)
+	g := pt.v.SendAndExpect(t, pt.blue, []vh.Pkt{flow(from(pt.blue, 0), pt.far.IP4, vh.UDP, 4400, 53)}, pt.up)[0]
+	r := replyTo(pt.up, g, 0)
+	r.DF = true
+	r.Payload = make([]byte, 1000)
+	c := pt.v.Send(t, pt.up, vh.Frames(t, r))
+	if n := len(c[pt.blue]); n != 0 {
+		t.Errorf("an oversize DF reply reached the inside link (MTU 600) %d time(s)", n)
+	}
+	if len(c[pt.up]) != 1 {
+		t.Fatalf("oversize DF reply: want one ICMP error back on the uplink, got:\n%s%s", c, pt.v.MustCLI(t, "show errors"))
+	}
+	e := vh.ParseAll(t, c[pt.up])[0]
+	if e.Proto != vh.ICMP || e.ICMP != vh.DestUnreach || e.ICMPCode != 4 || e.Dst != pt.far.IP4 {
+		t.Fatalf("got %s, want dest-unreach code 4 to %s", e, pt.far.IP4)
+	}
+	if mtu := e.ICMPRest & 0xffff; mtu == 0 || mtu > 600 {
+		t.Errorf("the error carries MTU %d, want at most 600", mtu)
+	}
+	if in := e.Inner; in == nil || in.Dst != g.Src || in.DstPort != g.SrcPort || in.Src != pt.far.IP4 {
+		t.Errorf("quoted packet %s, want the reply as sent to the mapping %s:%d (never the inside address %s)", in, g.Src, g.SrcPort, pt.clientIP)
+	}
+	if n := pt.v.ErrorCount(t, "ip4-cloudnat", "inbound over MTU: error sent"); n != 1 {
+		t.Errorf("counter \"inbound over MTU: error sent\" is %d, want 1", n)
+	}
+	// without DF: fragmented to the client
+	r.DF = false
+	c = pt.v.Send(t, pt.up, vh.Frames(t, r))
+	if n := len(c[pt.blue]); n < 2 {
+		t.Errorf("an oversize reply without DF: %d packet(s) on the inside, want its fragments:\n%s", n, c)
+	}
+}

@@ -222,6 +222,7 @@ typedef struct
 } cn_tr_cache_t;
 
 #include <cloudnat/cloudnat_node_stateless.h>
+#include <cloudnat/cloudnat_node_mtu.h>
 
 /* Decide what a new flow becomes (translation or source NAT); 0 when a
    session is to be created from a, else the outcome is final in nf. */
@@ -423,6 +424,21 @@ cn_rewrite_packet (vlib_buffer_t *b, u8 *ip, const cn_pkt_info_t *pi, const void
     }                                                                                              \
   while (0)
 
+/* in cn_finish_one, after the forwarding decision of an inbound rewrite:
+   too big for the inside link, the error about the packet as it came */
+#define CN_MTU_CHECK()                                                                             \
+  do                                                                                               \
+    {                                                                                              \
+      if (PREDICT_FALSE (n_saved) && next == CN_NEXT_LOAD_BALANCE &&                              \
+	  (mtu = cn_egress_mtu_short (vnet_buffer (b)->ip.adj_index[VLIB_TX], mtu_len)))           \
+	{                                                                                          \
+	  cn_mtu_answer (b, ip, saved, n_saved, is_ip6, mtu);                                      \
+	  counts[CN_ERROR_TOO_BIG]++;                                                              \
+	  next = CN_NEXT_ICMP_ERROR;                                                               \
+	}                                                                                          \
+    }                                                                                              \
+  while (0)
+
 /* Translate, pass or drop packet b; sv is its session lookup result
    (CN_SV_*) and rec its record when the caller has it, nf the outcome of a
    new flow (0 for a packet that is not one). */
@@ -438,6 +454,8 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
   u32 error = ~0, what = CN_TRACE_MISS;
   int created = 0, pass = 0;
   cn_trace_t *t = 0;
+  u8 saved[CN_MTU_SAVE];
+  u32 n_saved = 0, mtu_len = 0, mtu;
 
   ip = vlib_buffer_get_current (b);
   if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
@@ -498,6 +516,13 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
       idx = ~0;
       goto traced;
     }
+  if (PREDICT_FALSE (!is_feature && (idx != ~0 || (nf && nf->is_static)) &&
+		     pi->kind != CN_PKT_ICMP_ERROR && (mtu_len = cn_mtu_candidate (ip, is_ip6))))
+    {
+      /* large: keep its headers, in case the inside link is too small */
+      n_saved = clib_min (b->current_length, CN_MTU_SAVE);
+      clib_memcpy_fast (saved, ip, n_saved);
+    }
   if (idx != ~0)
     {
       /* translate with the session */
@@ -554,6 +579,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	vnet_feature_next (&next, b);
       else
 	next = cn_forward (b, ip, fwd_fib, is_ip6, fwc);
+      CN_MTU_CHECK ();
     }
   else if (nf && nf->is_static)
     {
@@ -577,6 +603,7 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
 	next = cn_forward (b, ip, nf->static_fib, is_ip6, fwc);
       if (t)
 	cn_trace_tuple (t, ip, pi, is_ip6, 1);
+      CN_MTU_CHECK ();
     }
   else if (pass)
     {

@@ -57,6 +57,7 @@ var infoCounters = map[string]bool{
 	"static_translated":     true,
 	"hairpinned":            true,
 	"filter_admitted":       true,
+	"too_big":               true,
 	"ttl_expired":           true,
 	"pool_inside":           true,
 }
