@@ -791,6 +791,20 @@ void cn_sessions_of_pool (u32 pool_index, u32 sub_index);
 int cn_pool_sub_in_pool (u32 sub_index, u32 pool_index);
 int cn_snat_decide (cn_sess_create_args_t *a);
 
+/* Visit every live record of a family. */
+#define cn_foreach_session(st, idx, ...)                                                           \
+  do                                                                                               \
+    {                                                                                              \
+      u32 _c, _o;                                                                                  \
+      for (_c = 0; _c < (st)->n_chunks; _c++)                                                      \
+	for (_o = 0; _o < CN_CHUNK_SIZE; _o++)                                                     \
+	  {                                                                                        \
+	    idx = (_c << CN_CHUNK_BITS) | _o;                                                      \
+	    __VA_ARGS__                                                                            \
+	  }                                                                                        \
+    }                                                                                              \
+  while (0)
+
 /* ---- node errors ---- */
 #define foreach_cn_error                                                                           \
   _ (SESSION_HIT, session_hit, INFO, "packets of existing sessions")                               \
