@@ -14,7 +14,9 @@
 #   make bench      scripts/bench.sh
 #   make soak       scripts/soak.sh: SOAK_MINUTES (default 30) of writes,
 #                   agent kills and table deletions on the kernel dataplane,
-#                   then dataplane == store == acknowledged writes (root)
+#                   then dataplane == store == acknowledged writes (root);
+#                   make soak-vpp: the same beside a private VPP, which is
+#                   SIGKILLed and restarted empty, and tampered with vppctl
 #   make binapi     regenerate binapi/ (scripts/gen-binapi.sh)
 #   make proto      regenerate proto/ Go code (scripts/gen-proto.sh)
 #   make deploy-config  validate deploy/docker-compose.yml (docker compose)
@@ -67,7 +69,7 @@ ifneq ($(VPP_FOUND),)
 export VPP_PREFIX := $(VPP_FOUND)
 endif
 
-.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test conformance conformance-check fuzz lab lab-vpp lab-kernel lab-docker docker-bin bench soak binapi proto deploy-config shellcheck clean help
+.PHONY: all build agent cli plugin deb deb-test test vet fmt-check go-test c-test conformance conformance-check fuzz lab lab-vpp lab-kernel lab-docker docker-bin bench soak soak-vpp binapi proto deploy-config shellcheck clean help
 
 all: agent cli plugin
 
@@ -190,6 +192,9 @@ bench: all
 
 soak:
 	scripts/soak.sh
+
+soak-vpp: plugin
+	SOAK_DATAPLANE=vpp scripts/soak.sh
 
 # ---------------------------------------------------------------- generated code
 

@@ -6,8 +6,10 @@
 # dataplane == store == acknowledged writes and prints PASS or FAIL.
 # Needs root. SOAK_ARGS passes flags to the driver, e.g.
 #   SOAK_MINUTES=2 SOAK_ARGS="-objects 80 -kill-every 10s" make soak
-# (go run ./test/soak -h lists them). VPP is not driven yet: the soak runs
-# the kernel dataplane whatever is installed.
+# (go run ./test/soak -h lists them). SOAK_DATAPLANE=vpp (make soak-vpp)
+# drives a private VPP with the built plugin instead (VPP_PREFIX): VPP is
+# SIGKILLed and restarted empty, and translations are deleted behind the
+# agent's back with vppctl.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"

@@ -1,8 +1,10 @@
 // Command soak drives a real cloudnat-agent on the kernel dataplane in a
-// network namespace for a while with mixed concurrent writes (creates,
-// updates, deletes, SNAT pools, requests cancelled by short deadlines),
-// SIGKILLs and restarts of the agent, and deletions of its nf_tables table,
-// then checks that the dataplane (cloudnat-agent dump), the store (the
+// network namespace (or, with -dataplane vpp, beside a private VPP) for a
+// while with mixed concurrent writes (creates, updates, deletes, SNAT
+// pools, requests cancelled by short deadlines), SIGKILLs and restarts of
+// the agent, and tampering with the dataplane (kernel: its nf_tables table
+// deleted; VPP: SIGKILLed and restarted empty, or a translation deleted
+// behind the agent's back with vppctl), then checks that the dataplane (cloudnat-agent dump), the store (the
 // state file) and the acknowledged writes agree. It prints PASS or FAIL
 // and exits 1 on FAIL. scripts/soak.sh (make soak) runs it.
 package main
@@ -27,6 +29,7 @@ import (
 
 	pb "github.com/cloudnat/cloudnat/proto/cloudnat/v1"
 	"github.com/cloudnat/cloudnat/test/agentproc"
+	"github.com/cloudnat/cloudnat/test/vppharness"
 )
 
 type options struct {
@@ -38,6 +41,7 @@ type options struct {
 	interval    time.Duration
 	bin, dir    string
 	keep        bool
+	dataplane   string // kernel or vpp
 }
 
 func main() {
@@ -55,6 +59,11 @@ func main() {
 	flag.StringVar(&o.bin, "agent", "", "cloudnat-agent binary (default: build it)")
 	flag.StringVar(&o.dir, "dir", "", "work directory (default: a new temporary one)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	o.dataplane = os.Getenv("SOAK_DATAPLANE")
+	if o.dataplane == "" {
+		o.dataplane = "kernel"
+	}
+	flag.StringVar(&o.dataplane, "dataplane", o.dataplane, "kernel, or vpp (a private VPP with the built plugin: VPP_PREFIX; default $SOAK_DATAPLANE)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Println("soak: FAIL:", err)
@@ -103,6 +112,13 @@ type soak struct {
 	pool   slot // SNAT pool of vrf 0, as a value with backend = joined addrs
 	counts counters
 	log    func(format string, args ...any)
+
+	// -dataplane vpp: the running VPP and the stable path of its API
+	// socket the agent uses (a symlink, re-pointed at each restart)
+	vppMu                sync.Mutex
+	vpp                  *vppharness.VPP
+	apiLink              string
+	vppKills, vppTampers atomic.Int64
 }
 
 func vip(i int) string { return fmt.Sprintf("10.77.%d.%d", i/250, i%250+1) }
@@ -148,6 +164,17 @@ func run(o options) error {
 		Sock: filepath.Join(o.dir, "agent.sock"), Log: filepath.Join(o.dir, "agent.log"),
 		Args: []string{"--reconcile.interval", o.interval.String()},
 	}
+	if o.dataplane == "vpp" {
+		s.apiLink = filepath.Join(o.dir, "vpp-api.sock")
+		if err := s.startVPP(); err != nil {
+			return err
+		}
+		defer func() { s.currentVPP().Stop() }()
+		s.opts.NetNS = "" // VPP is in the host's namespace; its API socket is the way in
+		s.opts.Args = append(s.opts.Args, "--dataplane", "vpp", "--vpp.api_socket", s.apiLink)
+	} else if o.dataplane != "kernel" {
+		return fmt.Errorf("-dataplane %q: kernel or vpp", o.dataplane)
+	}
 	s.slots = make([]*slot, o.objects)
 	for i := range s.slots {
 		s.slots[i] = &slot{possible: []value{{}}}
@@ -170,9 +197,9 @@ func run(o options) error {
 	}
 	wg.Go(func() { s.chaos(ctx) })
 	wg.Wait()
-	s.log("load done: %d writes: %d acknowledged, %d refused as not stored (cancelled), %d not sent (agent down), %d unknown outcome; %d agent kills, %d table deletions",
+	s.log("load done: %d writes: %d acknowledged, %d refused as not stored (cancelled), %d not sent (agent down), %d unknown outcome; %d agent kills, %d table deletions, %d VPP kills, %d translations deleted behind the agent",
 		s.counts.ops.Load(), s.counts.acked.Load(), s.counts.notStored.Load(), s.counts.notSent.Load(), s.counts.unknown.Load(),
-		s.counts.kills.Load(), s.counts.tampers.Load())
+		s.counts.kills.Load(), s.counts.tampers.Load(), s.vppKills.Load(), s.vppTampers.Load())
 	return s.verify()
 }
 
@@ -309,7 +336,9 @@ func (s *soak) chaos(ctx context.Context) {
 		case <-time.After(time.Until(wake)):
 		}
 		if !time.Now().Before(nextTamper) {
-			if err := agentproc.DeleteTable(s.ns, "cloudnat"); err == nil {
+			if s.o.dataplane == "vpp" {
+				s.tamperVPP(r)
+			} else if err := agentproc.DeleteTable(s.ns, "cloudnat"); err == nil {
 				s.counts.tampers.Add(1)
 			}
 			nextTamper = time.Now().Add(jitter(s.o.tamperEvery))
@@ -387,6 +416,9 @@ func (s *soak) readStore() (view, error) {
 
 func (s *soak) readDataplane() (view, error) {
 	cmd := exec.Command("ip", "netns", "exec", s.ns, s.o.bin, "dump", "--dataplane", "kernel")
+	if s.o.dataplane == "vpp" {
+		cmd = exec.Command(s.o.bin, "dump", "--dataplane", "vpp", "--vpp.api_socket", s.apiLink)
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -492,4 +524,64 @@ func first(s []string, n int) []string {
 		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
 	}
 	return s
+}
+
+// startVPP starts a private VPP and points the agent's socket path at it.
+func (s *soak) startVPP() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	v, err := vppharness.StartProcess(ctx, vppharness.Options{})
+	if err != nil {
+		return fmt.Errorf("start VPP: %w", err)
+	}
+	tmp := s.apiLink + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(v.APISock, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.apiLink); err != nil {
+		return err
+	}
+	s.vppMu.Lock()
+	s.vpp = v
+	s.vppMu.Unlock()
+	return nil
+}
+
+func (s *soak) currentVPP() *vppharness.VPP {
+	s.vppMu.Lock()
+	defer s.vppMu.Unlock()
+	return s.vpp
+}
+
+// tamperVPP: half the time VPP is SIGKILLed and restarted empty (the agent
+// must program everything again); else one translation is deleted with
+// vppctl behind the agent's back (its full sync must put it back).
+func (s *soak) tamperVPP(r *rand.Rand) {
+	v := s.currentVPP()
+	if r.IntN(2) == 0 {
+		v.Kill()
+		started := time.Now()
+		if err := s.startVPP(); err != nil {
+			s.log("VPP restart after SIGKILL failed: %v", err)
+			os.Exit(1)
+		}
+		s.vppKills.Add(1)
+		s.log("VPP SIGKILLed and restarted empty in %v", time.Since(started).Round(time.Millisecond))
+		return
+	}
+	out, err := v.CLI("cnat show translation")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(out, "\n") {
+		// "[<id>] ..." lines: delete the first translation listed
+		var id int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "[%d]", &id); err == nil {
+			if _, err := v.CLI(fmt.Sprintf("cnat translation del %d", id)); err == nil {
+				s.vppTampers.Add(1)
+			}
+			return
+		}
+	}
 }

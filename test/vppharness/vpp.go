@@ -366,6 +366,31 @@ func (v *VPP) Stop() error {
 	return err
 }
 
+// Kill SIGKILLs VPP (a crash, for chaos tests) and waits for it to exit;
+// its shared memory files are removed as Stop does.
+func (v *VPP) Kill() {
+	v.stopping.Store(true)
+	v.mu.Lock()
+	conn := v.conn
+	v.conn = nil
+	v.mu.Unlock()
+	if conn != nil {
+		conn.Disconnect()
+	}
+	if v.cmd != nil && v.cmd.Process != nil && !v.Exited() {
+		_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
+		<-v.exited
+	}
+	if v.outF != nil {
+		v.outF.Close()
+	}
+	if matches, _ := filepath.Glob("/dev/shm/" + v.Prefix + "-*"); len(matches) > 0 {
+		for _, m := range matches {
+			_ = os.Remove(m)
+		}
+	}
+}
+
 func (v *VPP) cleanup(t testing.TB) {
 	crashed := v.Exited() && !v.stopping.Load()
 	if crashed {
