@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane/registry"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
 
 // Name is the dataplane's registry name.
@@ -83,6 +84,11 @@ type Dataplane struct {
 	mon *mnl.Conn
 	// drift counts changes by others that were repaired.
 	drift    atomic.Uint64
+	// rules are the policy routing rules in place (nil: read them first).
+	rules map[routeKey]bool
+	// logFn is the block log watcher (nil: none); logMu guards it.
+	logMu sync.Mutex
+	logFn func(model.BlockLogRecord)
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
