@@ -1,0 +1,211 @@
+package netnstest
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
+	"github.com/cloudnat/cloudnat/agent/internal/dataplane/kernel"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
+	"github.com/cloudnat/cloudnat/test/kernel/nslab"
+)
+
+// cgLab is the carrier-grade scenario: two inside tables with the SAME
+// client address behind one uplink in table 0, public addresses routed to
+// the router by the internet host:
+//
+//	c1 100.64.0.1 ── r-b (VRF 1, "blue") ┐
+//	                                     r ── r-up 203.0.113.1 ── x-up 203.0.113.2 (x; 192.0.2.0/24 via r)
+//	c2 100.64.0.1 ── r-r (VRF 2, "red")  ┘
+//
+// Each client table's default route leaks into the uplink (`ip route add
+// table N default via 203.0.113.2 dev r-up`).
+func cgLab(t *testing.T) (*nslab.Lab, string) {
+	lab := nslab.New(t)
+	for _, ns := range []string{"r", "c1", "c2", "x"} {
+		lab.AddNS(ns)
+	}
+	lab.Link("c1", "c0", []string{"100.64.0.1/24"}, "r", "r-b", []string{"100.64.0.254/24"})
+	lab.Link("c2", "c0", []string{"100.64.0.1/24"}, "r", "r-r", []string{"100.64.0.254/24"})
+	lab.Link("x", "x-up", []string{"203.0.113.2/24"}, "r", "r-up", []string{"203.0.113.1/24"})
+	lab.Sh("x", "ip", "route", "add", "192.0.2.0/24", "via", "203.0.113.1")
+	for _, c := range []string{"c1", "c2"} {
+		lab.Sh(c, "ip", "route", "add", "default", "via", "100.64.0.254")
+	}
+	mode := "vrf-device"
+	if _, err := lab.Try("r", "ip", "link", "add", "vrf1", "type", "vrf", "table", "1"); err != nil {
+		mode = "ip-rule"
+	}
+	for i, ifc := range []string{"r-b", "r-r"} {
+		table := strconv.Itoa(i + 1)
+		if mode == "vrf-device" {
+			if i == 1 {
+				lab.Sh("r", "ip", "link", "add", "vrf2", "type", "vrf", "table", "2")
+			}
+			lab.Sh("r", "ip", "link", "set", "vrf"+table, "up")
+			lab.Sh("r", "ip", "link", "set", ifc, "master", "vrf"+table)
+		} else {
+			lab.Sh("r", "ip", "rule", "add", "pref", "100"+table, "iif", ifc, "lookup", table)
+			lab.Sh("r", "ip", "route", "add", "100.64.0.0/24", "dev", ifc, "table", table)
+		}
+		lab.Sh("r", "ip", "route", "add", "default", "via", "203.0.113.2", "dev", "r-up", "table", table)
+	}
+	lab.Serve("x", "ext", "203.0.113.2:7100")
+	return lab, mode
+}
+
+func inRange(t *testing.T, peer string, lo, hi int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(peer)
+	must(t, err)
+	port, _ := strconv.Atoi(p)
+	if h != "192.0.2.1" || port < lo || port > hi {
+		t.Fatalf("peer %s, want 192.0.2.1 with a port in %d-%d", peer, lo, hi)
+	}
+}
+
+// TestStaticBlocks: a static-only pool shared by two tables whose clients
+// have the same address; each gets its static block, replies return to the
+// right table, a bound source without a block is dropped and counted.
+func TestStaticBlocks(t *testing.T) {
+	lab, mode := cgLab(t)
+	t.Logf("VRFs made with %s", mode)
+	d := openIn(t, lab, "r", kernel.WithHostCheck(200*time.Millisecond))
+	c := ctx(t)
+	pool := model.Pool{Name: "gw", OutsideVRF: 0, Ranges: []model.AddrRange{{First: ip("192.0.2.1"), Last: ip("192.0.2.1")}},
+		PortMin: 1024, PortMax: 65535, BlockSize: 64, MaxBlocksPerSubscriber: 1, StaticBlocksOnly: true}
+	must(t, d.PutPool(c, pool))
+	for vrf := uint32(1); vrf <= 2; vrf++ {
+		must(t, d.PutPoolBinding(c, model.PoolBinding{VRF: vrf, Prefix: prefix("100.64.0.0/30"), Pool: "gw"}))
+		must(t, d.PutStaticBlock(c, model.StaticBlock{Pool: "gw", VRF: vrf, InsideAddr: ip("100.64.0.1"),
+			OutsideAddr: ip("192.0.2.1"), PortStart: uint16(1024 + 64*(vrf-1))}))
+	}
+	// The same 5-tuple from both tables at once.
+	c1, err := lab.DialTCP("c1", "203.0.113.2:7100", "100.64.0.1:42000")
+	must(t, err)
+	defer c1.Close()
+	c2, err := lab.DialTCP("c2", "203.0.113.2:7100", "100.64.0.1:42000")
+	must(t, err)
+	defer c2.Close()
+	inRange(t, c1.Reply.Peer, 1024, 1087)
+	inRange(t, c2.Reply.Peer, 1088, 1151)
+	must(t, c1.Echo("blue"))
+	must(t, c2.Echo("red"))
+	for i, cl := range []string{"c1", "c2"} {
+		r, err := lab.UDP(cl, "203.0.113.2:7100")
+		must(t, err)
+		inRange(t, r.Peer, 1024+64*i, 1087+64*i)
+		must(t, lab.Ping(cl, "203.0.113.2"))
+	}
+	subs, err := d.ListSubscribers(c, model.SubscriberFilter{VRF: model.AllVRFs})
+	must(t, err)
+	if len(subs) != 2 || subs[0].Sessions == 0 || subs[1].Sessions == 0 || subs[0].Blocks[0].End != 1087 {
+		t.Fatalf("subscribers %+v", subs)
+	}
+	// A bound source without a block: dropped and counted.
+	lab.Sh("c1", "ip", "addr", "add", "100.64.0.2/24", "dev", "c0")
+	if _, err := lab.DialTCP("c1", "203.0.113.2:7100", "100.64.0.2:0"); err == nil {
+		t.Fatal("a bound source without a block got through")
+	}
+	ps, err := d.ListPools(c)
+	must(t, err)
+	if len(ps) != 1 || ps[0].Counters.Exhausted == 0 || ps[0].Counters.Subscribers != 2 || ps[0].Pool.Name != "gw" {
+		t.Fatalf("pools %+v", ps)
+	}
+	// Reopened: the same objects are listed back.
+	d2 := openIn(t, lab, "r")
+	bs, err := d2.ListStaticBlocks(c)
+	must(t, err)
+	bds, err := d2.ListPoolBindings(c)
+	must(t, err)
+	ps2, err := d2.ListPools(c)
+	must(t, err)
+	if len(bs) != 2 || len(bds) != 2 || len(ps2) != 1 || ps2[0].Pool.Name != pool.Name || ps2[0].Pool.BlockSize != 64 {
+		t.Fatalf("reloaded: blocks %+v bindings %+v pools %+v", bs, bds, ps2)
+	}
+	must(t, c1.Echo("still"))
+	// Deletes, then the pool.
+	if err := d.DeletePool(c, "gw"); err == nil {
+		t.Fatal("a bound pool was deleted")
+	}
+	for _, b := range bs {
+		must(t, d.DeleteStaticBlock(c, b))
+	}
+	for _, b := range bds {
+		must(t, d.DeletePoolBinding(c, b))
+	}
+	must(t, d.DeletePool(c, "gw"))
+	if ps, _ := d.ListPools(c); len(ps) != 0 {
+		t.Fatalf("pools after delete %+v", ps)
+	}
+	if err := d.PutPool(c, model.Pool{Name: "dyn", Ranges: pool.Ranges}); err == nil {
+		t.Fatal("a dynamic pool was accepted")
+	}
+}
+
+// TestStaticNATCrossTable: 100.64.0.1 of table 1 is 192.0.2.10 in table 0,
+// both directions; the same address in table 2 is not translated by it.
+func TestStaticNATCrossTable(t *testing.T) {
+	lab, _ := cgLab(t)
+	d := openIn(t, lab, "r", kernel.WithHostCheck(200*time.Millisecond))
+	c := ctx(t)
+	s := model.StaticNAT{InsideVRF: 1, Inside: prefix("100.64.0.1/32"), OutsideVRF: 0, Outside: prefix("192.0.2.10/32")}
+	must(t, d.PutStaticNAT(c, s))
+	lab.Serve("c1", "blue", "100.64.0.1:7200")
+	lab.Serve("c2", "red", "100.64.0.1:7200")
+	// Leaving: the source is mapped, port kept.
+	r, err := lab.DialTCP("c1", "203.0.113.2:7100", "100.64.0.1:42001")
+	must(t, err)
+	defer r.Close()
+	if r.Reply.Peer != "192.0.2.10:42001" {
+		t.Fatalf("outbound seen as %s, want 192.0.2.10:42001", r.Reply.Peer)
+	}
+	must(t, r.Echo("out"))
+	u, err := lab.UDP("c1", "203.0.113.2:7100")
+	must(t, err)
+	if u.PeerIP() != "192.0.2.10" {
+		t.Fatalf("outbound UDP seen as %s", u.Peer)
+	}
+	must(t, lab.Ping("c1", "203.0.113.2"))
+	// Entering: the destination is mapped back, into table 1 (not 2).
+	in, err := lab.DialTCP("x", "192.0.2.10:7200", "")
+	must(t, err)
+	defer in.Close()
+	if in.Reply.Server != "blue" || in.Reply.PeerIP() != "203.0.113.2" {
+		t.Fatalf("inbound reached %+v", in.Reply)
+	}
+	must(t, in.Echo("in"))
+	ui, err := lab.UDP("x", "192.0.2.10:7200")
+	must(t, err)
+	if ui.Server != "blue" {
+		t.Fatalf("inbound UDP reached %+v", ui)
+	}
+	must(t, lab.Ping("x", "192.0.2.10"))
+	// Conflicts are refused.
+	err = d.PutStaticNAT(c, model.StaticNAT{InsideVRF: 2, Inside: prefix("100.64.0.0/30"), OutsideVRF: 0, Outside: prefix("192.0.2.8/30")})
+	if !errors.Is(err, dataplane.ErrAddressInUse) {
+		t.Fatalf("overlapping outside prefix: %v", err)
+	}
+	ls, err := d.ListStaticNATs(c)
+	must(t, err)
+	if len(ls) != 1 || ls[0] != s {
+		t.Fatalf("listed %+v", ls)
+	}
+	// A /30 in table 2 too (prefix arithmetic), then deleted.
+	s2 := model.StaticNAT{InsideVRF: 2, Inside: prefix("100.64.0.0/30"), OutsideVRF: 0, Outside: prefix("192.0.2.20/30")}
+	must(t, d.PutStaticNAT(c, s2))
+	in2, err := lab.DialTCP("x", "192.0.2.21:7200", "")
+	must(t, err)
+	in2.Close()
+	if in2.Reply.Server != "red" {
+		t.Fatalf("192.0.2.21 reached %+v", in2.Reply)
+	}
+	must(t, d.DeleteStaticNAT(c, s2.Key()))
+	must(t, d.DeleteStaticNAT(c, s.Key()))
+	if _, err := lab.DialTCP("x", "192.0.2.10:7200", ""); err == nil {
+		t.Fatal("deleted mapping still answers")
+	}
+}
