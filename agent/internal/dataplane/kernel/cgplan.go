@@ -35,9 +35,18 @@ type cgState struct {
 	sets     map[string]bool // cg sets present
 	// shape is the chains' shape as last written ("" : not written).
 	shape string
+	// used indexes the blocks held: (pool's outside VRF, address, first
+	// port) -> subscriber.
+	used map[usedKey]subKey
 	// routes counts cross-table objects per family and inside VRF: each
 	// needs an ip rule `fwmark routeMark(vrf) lookup vrf`.
 	routes map[routeKey]int
+}
+
+type usedKey struct {
+	vrf   uint32
+	addr  netip.Addr
+	start uint16
 }
 
 type routeKey struct {
@@ -48,7 +57,8 @@ type routeKey struct {
 func newCGState() *cgState {
 	s := &cgState{pools: map[string]*cgPool{}, poolIDs: map[uint32]string{},
 		bindings: map[model.PoolBindingKey]model.PoolBinding{}, blocks: map[subKey]model.StaticBlock{},
-		statics: map[model.StaticNATKey]model.StaticNAT{}, sets: map[string]bool{}, routes: map[routeKey]int{}}
+		statics: map[model.StaticNATKey]model.StaticNAT{}, sets: map[string]bool{}, routes: map[routeKey]int{},
+		used: map[usedKey]subKey{}}
 	for i := range 2 {
 		s.lens.sn[i], s.lens.bd[i], s.lens.rz[i], s.lens.rb[i] = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
 	}
@@ -251,6 +261,9 @@ func (c *cache) checkPool(p model.Pool) error {
 			}
 		}
 	}
+	if old := c.cg.pools[p.Name]; old != nil && old.p.OutsideVRF != p.OutsideVRF && len(c.blocksOf(p.Name)) > 0 {
+		return unsupported("pool %s: the outside table of a pool with static blocks cannot change on the kernel dataplane", p.Name)
+	}
 	for _, blk := range c.cg.blocks {
 		if blk.Pool == p.Name {
 			if err := blockFits(p, blk); err != nil {
@@ -402,10 +415,8 @@ func (c *cache) checkBinding(bd model.PoolBinding) error {
 	if bindCross(bd, p.p) && p.p.OutsideVRF != 0 {
 		return unsupported("binding %s: between two tables the pool's outside table must be 0 on the kernel dataplane", bd.Key())
 	}
-	for k, x := range c.cg.bindings {
-		if k != bd.Key() && x.VRF == bd.VRF && x.Prefix.Overlaps(bd.Prefix) {
-			return fmt.Errorf("kernel: binding %s: overlaps binding %s", bd.Key(), k)
-		}
+	if k, ok := c.bindingOverlap(bd); ok {
+		return fmt.Errorf("kernel: binding %s: overlaps binding %s", bd.Key(), k)
 	}
 	for _, s := range c.cg.statics {
 		if s.InsideVRF == bd.VRF && s.Inside.Overlaps(bd.Prefix) {
@@ -413,6 +424,32 @@ func (c *cache) checkBinding(bd model.PoolBinding) error {
 		}
 	}
 	return nil
+}
+
+// bindingOverlap finds a binding of bd's VRF, other than bd's key, that
+// overlaps it: shorter or equal ones by lookup (one per length in use),
+// longer ones by a scan (only when some exist).
+func (c *cache) bindingOverlap(bd model.PoolBinding) (model.PoolBindingKey, bool) {
+	f := familyOf(bd.Prefix.Addr())
+	longer := false
+	for _, bits := range keysOf(c.cg.lens.bd[fi(f)]) {
+		if bits > bd.Prefix.Bits() {
+			longer = true
+			continue
+		}
+		k := model.PoolBindingKey{VRF: bd.VRF, Prefix: netip.PrefixFrom(bd.Prefix.Addr(), bits).Masked()}
+		if _, ok := c.cg.bindings[k]; ok && k != bd.Key() {
+			return k, true
+		}
+	}
+	if longer {
+		for k, x := range c.cg.bindings {
+			if k != bd.Key() && x.VRF == bd.VRF && x.Prefix.Overlaps(bd.Prefix) {
+				return k, true
+			}
+		}
+	}
+	return model.PoolBindingKey{}, false
 }
 
 func (c *cache) bindElem(bd model.PoolBinding) nftables.SetElement {
@@ -497,11 +534,8 @@ func (c *cache) checkBlock(blk model.StaticBlock) error {
 	if old, ok := c.cg.blocks[sk]; ok && old != blk {
 		return unsupported("static block %s: the subscriber already has block %s; the kernel dataplane holds one block per subscriber", blk, old)
 	}
-	for _, x := range c.cg.blocks {
-		if x != blk && x.OutsideAddr == blk.OutsideAddr && x.PortStart == blk.PortStart && c.cg.pools[x.Pool] != nil &&
-			c.cg.pools[x.Pool].p.OutsideVRF == p.p.OutsideVRF {
-			return fmt.Errorf("kernel: static block %s: %w (held by vrf %d %s)", blk, dataplane.ErrAddressInUse, x.VRF, x.InsideAddr)
-		}
+	if x, ok := c.cg.used[usedKey{p.p.OutsideVRF, blk.OutsideAddr, blk.PortStart}]; ok && x != sk {
+		return fmt.Errorf("kernel: static block %s: %w (held by vrf %d %s)", blk, dataplane.ErrAddressInUse, x.vrf, x.addr)
 	}
 	return nil
 }
@@ -516,6 +550,11 @@ func (c *cache) blockElems(b *batch, op actOp, blk model.StaticBlock, p model.Po
 		c.ensureCGSet(b, setBlk(f))
 	}
 	b.elems(op, named(setBlk(f)), el)
+	if uk := (usedKey{p.OutsideVRF, blk.OutsideAddr, blk.PortStart}); delta > 0 {
+		c.cg.used[uk] = subKey{blk.VRF, blk.InsideAddr}
+	} else {
+		delete(c.cg.used, uk)
+	}
 	if blockCross(blk, p) {
 		lg := blockLog2(size)
 		rb := nftables.SetElement{Key: rbKey(blk.OutsideAddr, blk.PortStart)}

@@ -298,3 +298,125 @@ func (d *Dataplane) DeleteStaticNAT(ctx context.Context, k model.StaticNATKey) e
 		return nil
 	})
 }
+
+var _ dataplane.BulkPools = (*Dataplane)(nil)
+
+// ApplyPoolChanges implements dataplane.BulkPools: the changes are checked
+// and planned in order against the cache and sent in transactions of about
+// maxTxnWeight elements (a change never spans two). A refused change
+// changes nothing and the others go on; a failed transaction fails its
+// changes and the ones after it.
+func (d *Dataplane) ApplyPoolChanges(ctx context.Context, cs []dataplane.PoolChange) []error {
+	errs := make([]error, len(cs))
+	var recs []model.BlockLogRecord
+	func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, err := d.state(ctx)
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return
+		}
+		run := func() error {
+			b := &batch{}
+			var inBatch []int
+			var pending []model.BlockLogRecord
+			flush := func() error {
+				if b.empty() {
+					return nil
+				}
+				if err := d.send(b); err != nil {
+					d.c = nil
+					err = fmt.Errorf("kernel dataplane: %w", err)
+					for _, i := range inBatch {
+						errs[i] = err
+					}
+					return err
+				}
+				recs = append(recs, pending...)
+				b, inBatch, pending = &batch{}, inBatch[:0], nil
+				return nil
+			}
+			for i, ch := range cs {
+				if err := ctx.Err(); err != nil {
+					for j := i; j < len(cs); j++ {
+						errs[j] = err
+					}
+					return flush()
+				}
+				rec, err := c.poolChange(b, ch)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				inBatch = append(inBatch, i)
+				if rec != nil {
+					pending = append(pending, *rec)
+				}
+				if b.weight >= maxTxnWeight {
+					if err := flush(); err != nil {
+						for j := i + 1; j < len(cs); j++ {
+							errs[j] = err
+						}
+						return err
+					}
+				}
+			}
+			return flush()
+		}
+		if len(cs) < quietAbove {
+			_ = run()
+		} else {
+			_ = d.quiet(run)
+		}
+	}()
+	if err := d.syncRoutes(ctx); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	for _, r := range recs {
+		d.emit(r)
+	}
+	return errs
+}
+
+// poolChange checks and plans one change; rec is its block log record.
+func (c *cache) poolChange(b *batch, ch dataplane.PoolChange) (rec *model.BlockLogRecord, err error) {
+	switch {
+	case ch.Binding != nil && ch.Delete:
+		c.deleteBinding(b, normBinding(*ch.Binding).Key())
+	case ch.Binding != nil:
+		bd := normBinding(*ch.Binding)
+		if err := c.checkBinding(bd); err != nil {
+			return nil, err
+		}
+		c.putBinding(b, bd)
+	case ch.Block != nil && ch.Delete:
+		blk := normBlock(*ch.Block)
+		p := model.Pool{Name: blk.Pool}
+		if cp := c.cg.pools[blk.Pool]; cp != nil {
+			p = cp.p
+		}
+		if c.deleteBlock(b, blk) {
+			return blockRecord(blk, p, false), nil
+		}
+	case ch.Block != nil:
+		blk := normBlock(*ch.Block)
+		if err := c.checkBlock(blk); err != nil {
+			return nil, err
+		}
+		if old, ok := c.cg.blocks[subKey{blk.VRF, blk.InsideAddr}]; ok && old == blk {
+			return nil, nil
+		}
+		c.putBlock(b, blk)
+		return blockRecord(blk, c.cg.pools[blk.Pool].p, true), nil
+	default:
+		return nil, fmt.Errorf("kernel: empty pool change")
+	}
+	return nil, nil
+}

@@ -3,6 +3,7 @@ package netnstest
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -208,4 +209,71 @@ func TestStaticNATCrossTable(t *testing.T) {
 	if _, err := lab.DialTCP("x", "192.0.2.10:7200", ""); err == nil {
 		t.Fatal("deleted mapping still answers")
 	}
+}
+
+// TestGatewayScale programs a NAT gateway's worth of members (a binding
+// and a static block each, one transaction per object as the reconciler
+// puts them), lists them back, reloads them and sends traffic through one.
+func TestGatewayScale(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	lab, _ := cgLab(t)
+	d := openIn(t, lab, "r", kernel.WithHostCheck(0))
+	c := ctx(t)
+	pool := model.Pool{Name: "natgw.big.v4", Ranges: []model.AddrRange{{First: ip("192.0.2.1"), Last: ip("192.0.2.16")}},
+		PortMin: 1024, PortMax: 65535, BlockSize: 64, MaxBlocksPerSubscriber: 1, StaticBlocksOnly: true}
+	must(t, d.PutPool(c, pool))
+	member := func(i int) (model.PoolBinding, model.StaticBlock) {
+		in := netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)})
+		if i == 0 {
+			in = ip("100.64.0.1")
+		} else if i == 1 {
+			in = ip("100.64.200.200")
+		}
+		out := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%16)})
+		return model.PoolBinding{VRF: 1, Prefix: netip.PrefixFrom(in, 32), Pool: pool.Name},
+			model.StaticBlock{Pool: pool.Name, VRF: 1, InsideAddr: in, OutsideAddr: out, PortStart: uint16(1024 + 64*(i/16))}
+	}
+	// The first 500 one object per transaction (Put*), the rest as the
+	// reconciler sends a large change (ApplyPoolChanges).
+	one := 500
+	start := time.Now()
+	for i := 0; i < one; i++ {
+		bd, blk := member(i)
+		must(t, d.PutPoolBinding(c, bd))
+		must(t, d.PutStaticBlock(c, blk))
+	}
+	took := time.Since(start)
+	t.Logf("%d members (binding + static block) one object per transaction: %v (%v per member)", one, took, took/time.Duration(one))
+	var cs []dataplane.PoolChange
+	for i := one; i < n; i++ {
+		bd, blk := member(i)
+		cs = append(cs, dataplane.PoolChange{Block: &blk}, dataplane.PoolChange{Binding: &bd})
+	}
+	start = time.Now()
+	for i, err := range d.ApplyPoolChanges(c, cs) {
+		if err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+	}
+	took = time.Since(start)
+	t.Logf("%d members in bulk (ApplyPoolChanges): %v", n-one, took)
+	r, err := lab.TCP("c1", "203.0.113.2:7100")
+	must(t, err)
+	inRange(t, r.Peer, 1024, 1087)
+	start = time.Now()
+	d2 := openIn(t, lab, "r", kernel.WithHostCheck(0))
+	bs, err := d2.ListStaticBlocks(c)
+	must(t, err)
+	t.Logf("reloaded %d blocks in %v", len(bs), time.Since(start))
+	if len(bs) != n {
+		t.Fatalf("%d blocks listed back, want %d", len(bs), n)
+	}
+	start = time.Now()
+	blk := bs[len(bs)/2]
+	must(t, d.DeleteStaticBlock(c, blk))
+	must(t, d.PutStaticBlock(c, blk))
+	t.Logf("one block deleted and put back in a table of %d: %v", n, time.Since(start))
 }
