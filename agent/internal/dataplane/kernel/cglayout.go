@@ -49,13 +49,13 @@ const (
 // staticCGSets exist in every table (the block chains name cn_blk*).
 var staticCGSets = []string{setCGPool, setVIF, "cn_blk4", "cn_blk6"}
 
-func chainCGBlock(f model.Family) string     { return fmt.Sprintf("cn_cgb%d", f) }
-func setSN(f model.Family, bits int) string  { return fmt.Sprintf("cn_sn%d_%d", f, bits) }
-func setSD(f model.Family, bits int) string  { return fmt.Sprintf("cn_sd%d_%d", f, bits) }
+func chainCGBlock(f model.Family) string      { return fmt.Sprintf("cn_cgb%d", f) }
+func setSN(f model.Family, bits int) string   { return fmt.Sprintf("cn_sn%d_%d", f, bits) }
+func setSD(f model.Family, bits int) string   { return fmt.Sprintf("cn_sd%d_%d", f, bits) }
 func setBind(f model.Family, bits int) string { return fmt.Sprintf("cn_bd%d_%d", f, bits) }
-func setBlk(f model.Family) string           { return fmt.Sprintf("cn_blk%d", f) }
-func setRZ(f model.Family, bits int) string  { return fmt.Sprintf("cn_rz%d_%d", f, bits) }
-func setRB(f model.Family, lg int) string    { return fmt.Sprintf("cn_rb%d_%d", f, lg) }
+func setBlk(f model.Family) string            { return fmt.Sprintf("cn_blk%d", f) }
+func setRZ(f model.Family, bits int) string   { return fmt.Sprintf("cn_rz%d_%d", f, bits) }
+func setRB(f model.Family, lg int) string     { return fmt.Sprintf("cn_rb%d_%d", f, lg) }
 
 // parseCGSet decodes cn_<kind><f>_<n> for kind sn, sd, bd, rz, rb.
 func parseCGSet(name string) (kind string, f model.Family, n int, ok bool) {

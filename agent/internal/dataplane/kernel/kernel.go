@@ -83,12 +83,12 @@ type Dataplane struct {
 	// mon is the notification socket (nil: none).
 	mon *mnl.Conn
 	// drift counts changes by others that were repaired.
-	drift    atomic.Uint64
+	drift atomic.Uint64
 	// rules are the policy routing rules in place (nil: read them first).
 	rules map[routeKey]bool
 	// logFn is the block log watcher (nil: none); logMu guards it.
-	logMu sync.Mutex
-	logFn func(model.BlockLogRecord)
+	logMu    sync.Mutex
+	logFn    func(model.BlockLogRecord)
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
