@@ -138,8 +138,12 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 	for _, f := range families4and6 {
 		l := addrLen(f)
 		for _, el := range kt.sets[setBlk(f)] {
-			pool, _ := strings.CutPrefix(el.Comment, "cn:k ")
+			pool, static := strings.CutPrefix(el.Comment, "cn:k ")
+			pool, det := strings.CutPrefix(pool, "cn:d ")
 			p := s.pools[pool]
+			if !static && !det {
+				p = nil
+			}
 			ok := p != nil && len(el.Key) == 4+l && len(el.Val) == l+8
 			var blk model.StaticBlock
 			if ok {
@@ -154,6 +158,9 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 				continue
 			}
 			s.blocks[subKey{blk.VRF, blk.InsideAddr}] = blk
+			if det {
+				s.det[subKey{blk.VRF, blk.InsideAddr}] = true
+			}
 		}
 	}
 	// Derived maps, counts and routes from the records.

@@ -38,6 +38,9 @@ type cgState struct {
 	// used indexes the blocks held: (pool's outside VRF, address, first
 	// port) -> subscriber.
 	used map[usedKey]subKey
+	// det marks the subscribers whose block was allocated for a binding
+	// to a dynamic pool (cgdet.go), not put as a static block.
+	det map[subKey]bool
 	// routes counts cross-table objects per family and inside VRF: each
 	// needs an ip rule `fwmark routeMark(vrf) lookup vrf`.
 	routes map[routeKey]int
@@ -58,7 +61,7 @@ func newCGState() *cgState {
 	s := &cgState{pools: map[string]*cgPool{}, poolIDs: map[uint32]string{},
 		bindings: map[model.PoolBindingKey]model.PoolBinding{}, blocks: map[subKey]model.StaticBlock{},
 		statics: map[model.StaticNATKey]model.StaticNAT{}, sets: map[string]bool{}, routes: map[routeKey]int{},
-		used: map[usedKey]subKey{}}
+		used: map[usedKey]subKey{}, det: map[subKey]bool{}}
 	for i := range 2 {
 		s.lens.sn[i], s.lens.bd[i], s.lens.rz[i], s.lens.rb[i] = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
 	}
@@ -239,9 +242,8 @@ func (c *cache) staticList() []model.StaticNAT {
 
 func (c *cache) checkPool(p model.Pool) error {
 	switch {
-	case !p.StaticBlocksOnly:
-		return unsupported("pool %s: dynamic blocks (allocated at a subscriber's first packet) cannot be expressed in nf_tables; "+
-			"use a static-blocks-only pool with static blocks (docs/kernel-dataplane.md)", p.Name)
+	case !p.StaticBlocksOnly && len(poolAddrs(p)) > maxDetAddrs:
+		return unsupported("pool %s: a dynamic pool has at most %d addresses on the kernel dataplane", p.Name, maxDetAddrs)
 	case p.Interface != "":
 		return unsupported("pool %s: interface pools are not supported by the kernel dataplane", p.Name)
 	case p.Filtering != model.FilterAddressPort:
@@ -260,6 +262,9 @@ func (c *cache) checkPool(p model.Pool) error {
 				return fmt.Errorf("kernel: pool %s: %w (static nat %s)", p.Name, dataplane.ErrAddressInUse, s)
 			}
 		}
+	}
+	if old := c.cg.pools[p.Name]; old != nil && old.p.StaticBlocksOnly != p.StaticBlocksOnly && c.bound(p.Name) {
+		return unsupported("pool %s: a bound pool cannot switch between static and dynamic blocks on the kernel dataplane", p.Name)
 	}
 	if old := c.cg.pools[p.Name]; old != nil && old.p.OutsideVRF != p.OutsideVRF && len(c.blocksOf(p.Name)) > 0 {
 		return unsupported("pool %s: the outside table of a pool with static blocks cannot change on the kernel dataplane", p.Name)
@@ -328,6 +333,15 @@ func (c *cache) putPool(b *batch, p model.Pool) {
 		}
 		c.cgReshape(b)
 	}
+}
+
+func (c *cache) bound(pool string) bool {
+	for _, bd := range c.cg.bindings {
+		if bd.Pool == pool {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cache) blocksOf(pool string) []model.StaticBlock {
@@ -531,7 +545,7 @@ func (c *cache) checkBlock(blk model.StaticBlock) error {
 		return fmt.Errorf("kernel: static block %s: %w", blk, err)
 	}
 	sk := subKey{blk.VRF, blk.InsideAddr}
-	if old, ok := c.cg.blocks[sk]; ok && old != blk {
+	if old, ok := c.cg.blocks[sk]; ok && old != blk && !c.cg.det[sk] {
 		return unsupported("static block %s: the subscriber already has block %s; the kernel dataplane holds one block per subscriber", blk, old)
 	}
 	if x, ok := c.cg.used[usedKey{p.p.OutsideVRF, blk.OutsideAddr, blk.PortStart}]; ok && x != sk {
@@ -547,6 +561,9 @@ func (c *cache) blockElems(b *batch, op actOp, blk model.StaticBlock, p model.Po
 	delta := -1
 	if op == actAddElems {
 		el.Val, el.Comment, delta = blockData(blk, size), "cn:k "+blk.Pool, 1
+		if c.cg.det[subKey{blk.VRF, blk.InsideAddr}] {
+			el.Comment = "cn:d " + blk.Pool
+		}
 		c.ensureCGSet(b, setBlk(f))
 	}
 	b.elems(op, named(setBlk(f)), el)
@@ -595,14 +612,17 @@ func (c *cache) deleteBlock(b *batch, blk model.StaticBlock) bool {
 	}
 	c.blockElems(b, actDelElems, old, p)
 	delete(c.cg.blocks, sk)
+	delete(c.cg.det, sk)
 	c.cgReshape(b)
 	return true
 }
 
 func (c *cache) blockList() []model.StaticBlock {
 	out := make([]model.StaticBlock, 0, len(c.cg.blocks))
-	for _, blk := range c.cg.blocks {
-		out = append(out, blk)
+	for sk, blk := range c.cg.blocks {
+		if !c.cg.det[sk] {
+			out = append(out, blk)
+		}
 	}
 	slices.SortFunc(out, func(a, b model.StaticBlock) int {
 		return cmp.Or(cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.VRF, b.VRF), a.InsideAddr.Compare(b.InsideAddr))
@@ -620,11 +640,14 @@ func (c *cache) writeCG(old *cgState, b func() *batch) {
 	for _, n := range names {
 		c.putPool(b(), old.pools[n].p)
 	}
+	for sk, blk := range old.blocks {
+		if old.det[sk] {
+			c.cg.det[sk] = true
+		}
+		c.putBlock(b(), blk)
+	}
 	for _, bd := range old.bindings {
 		c.putBinding(b(), bd)
-	}
-	for _, blk := range old.blocks {
-		c.putBlock(b(), blk)
 	}
 	for _, s := range old.statics {
 		c.putStatic(b(), s)

@@ -1,7 +1,10 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"slices"
 	"fmt"
 	"net/netip"
 	"time"
@@ -108,22 +111,38 @@ func unmap96(p netip.Prefix) int {
 // PutPoolBinding implements dataplane.Pools.
 func (d *Dataplane) PutPoolBinding(ctx context.Context, bd model.PoolBinding) error {
 	bd = normBinding(bd)
-	return d.cgChange(ctx, func(c *cache, b *batch) error {
+	var recs []model.BlockLogRecord
+	err := d.cgChange(ctx, func(c *cache, b *batch) error {
 		if err := c.checkBinding(bd); err != nil {
 			return err
 		}
-		c.putBinding(b, bd)
-		return nil
+		var err error
+		recs, err = c.bindWithDet(b, bd)
+		return err
 	})
+	d.emitAll(err, recs)
+	return err
+}
+
+func (d *Dataplane) emitAll(err error, recs []model.BlockLogRecord) {
+	if err != nil {
+		return
+	}
+	for _, r := range recs {
+		d.emit(r)
+	}
 }
 
 // DeletePoolBinding implements dataplane.Pools.
 func (d *Dataplane) DeletePoolBinding(ctx context.Context, bd model.PoolBinding) error {
 	bd = normBinding(bd)
-	return d.cgChange(ctx, func(c *cache, b *batch) error {
-		c.deleteBinding(b, bd.Key())
+	var recs []model.BlockLogRecord
+	err := d.cgChange(ctx, func(c *cache, b *batch) error {
+		recs = c.unbindWithDet(b, bd.Key())
 		return nil
 	})
+	d.emitAll(err, recs)
+	return err
 }
 
 // ListStaticBlocks implements dataplane.Pools.
@@ -141,41 +160,25 @@ func normBlock(b model.StaticBlock) model.StaticBlock {
 // programmed at once and logged as allocated.
 func (d *Dataplane) PutStaticBlock(ctx context.Context, blk model.StaticBlock) error {
 	blk = normBlock(blk)
-	var rec *model.BlockLogRecord
+	var recs []model.BlockLogRecord
 	err := d.cgChange(ctx, func(c *cache, b *batch) error {
-		if err := c.checkBlock(blk); err != nil {
-			return err
-		}
-		if old, ok := c.cg.blocks[subKey{blk.VRF, blk.InsideAddr}]; ok && old == blk {
-			return nil
-		}
-		c.putBlock(b, blk)
-		rec = blockRecord(blk, c.cg.pools[blk.Pool].p, true)
-		return nil
+		var err error
+		recs, err = c.poolChange(b, dataplane.PoolChange{Block: &blk})
+		return err
 	})
-	if err == nil && rec != nil {
-		d.emit(*rec)
-	}
+	d.emitAll(err, recs)
 	return err
 }
 
 // DeleteStaticBlock implements dataplane.Pools (logged as released).
 func (d *Dataplane) DeleteStaticBlock(ctx context.Context, blk model.StaticBlock) error {
 	blk = normBlock(blk)
-	var rec *model.BlockLogRecord
+	var recs []model.BlockLogRecord
 	err := d.cgChange(ctx, func(c *cache, b *batch) error {
-		p := model.Pool{Name: blk.Pool}
-		if cp := c.cg.pools[blk.Pool]; cp != nil {
-			p = cp.p
-		}
-		if c.deleteBlock(b, blk) {
-			rec = blockRecord(blk, p, false)
-		}
+		recs = c.deleteStaticBlockDet(b, blk)
 		return nil
 	})
-	if err == nil && rec != nil {
-		d.emit(*rec)
-	}
+	d.emitAll(err, recs)
 	return err
 }
 
@@ -199,13 +202,18 @@ func (d *Dataplane) emit(r model.BlockLogRecord) {
 func (d *Dataplane) ListSubscribers(ctx context.Context, f model.SubscriberFilter) ([]model.Subscriber, error) {
 	var blocks []model.StaticBlock
 	sizes := map[string]uint16{}
+	det := map[subKey]bool{}
 	err := d.read(ctx, func(c *cache) {
-		for _, blk := range c.blockList() {
+		for _, blk := range c.cg.blocks {
 			if (f.Pool == "" || f.Pool == blk.Pool) && (f.VRF == model.AllVRFs || f.VRF == blk.VRF) {
 				blocks = append(blocks, blk)
 				sizes[blk.Pool] = c.cg.pools[blk.Pool].p.WithDefaults().BlockSize
 			}
 		}
+		maps.Copy(det, c.cg.det)
+	})
+	slices.SortFunc(blocks, func(a, b model.StaticBlock) int {
+		return cmp.Or(cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.VRF, b.VRF), a.InsideAddr.Compare(b.InsideAddr))
 	})
 	if err != nil || len(blocks) == 0 {
 		return nil, err
@@ -219,7 +227,8 @@ func (d *Dataplane) ListSubscribers(ctx context.Context, f model.SubscriberFilte
 		n := sessions[subKey{blk.VRF, blk.InsideAddr}]
 		out = append(out, model.Subscriber{Pool: blk.Pool, VRF: blk.VRF, InsideAddr: blk.InsideAddr,
 			OutsideAddr: blk.OutsideAddr, Sessions: n, PortsInUse: n,
-			Blocks: []model.PortBlock{{Start: blk.PortStart, End: blk.PortStart + sizes[blk.Pool] - 1, Static: true}}})
+			Blocks: []model.PortBlock{{Start: blk.PortStart, End: blk.PortStart + sizes[blk.Pool] - 1,
+				Static: !det[subKey{blk.VRF, blk.InsideAddr}]}}})
 	}
 	return out, nil
 }
@@ -346,15 +355,13 @@ func (d *Dataplane) ApplyPoolChanges(ctx context.Context, cs []dataplane.PoolCha
 					}
 					return flush()
 				}
-				rec, err := c.poolChange(b, ch)
+				rs, err := c.poolChange(b, ch)
 				if err != nil {
 					errs[i] = err
 					continue
 				}
 				inBatch = append(inBatch, i)
-				if rec != nil {
-					pending = append(pending, *rec)
-				}
+				pending = append(pending, rs...)
 				if b.weight >= maxTxnWeight {
 					if err := flush(); err != nil {
 						for j := i + 1; j < len(cs); j++ {
@@ -385,38 +392,28 @@ func (d *Dataplane) ApplyPoolChanges(ctx context.Context, cs []dataplane.PoolCha
 	return errs
 }
 
-// poolChange checks and plans one change; rec is its block log record.
-func (c *cache) poolChange(b *batch, ch dataplane.PoolChange) (rec *model.BlockLogRecord, err error) {
+// poolChange checks and plans one change; recs are its block log records.
+func (c *cache) poolChange(b *batch, ch dataplane.PoolChange) ([]model.BlockLogRecord, error) {
 	switch {
 	case ch.Binding != nil && ch.Delete:
-		c.deleteBinding(b, normBinding(*ch.Binding).Key())
+		return c.unbindWithDet(b, normBinding(*ch.Binding).Key()), nil
 	case ch.Binding != nil:
 		bd := normBinding(*ch.Binding)
 		if err := c.checkBinding(bd); err != nil {
 			return nil, err
 		}
-		c.putBinding(b, bd)
+		return c.bindWithDet(b, bd)
 	case ch.Block != nil && ch.Delete:
-		blk := normBlock(*ch.Block)
-		p := model.Pool{Name: blk.Pool}
-		if cp := c.cg.pools[blk.Pool]; cp != nil {
-			p = cp.p
-		}
-		if c.deleteBlock(b, blk) {
-			return blockRecord(blk, p, false), nil
-		}
+		return c.deleteStaticBlockDet(b, normBlock(*ch.Block)), nil
 	case ch.Block != nil:
 		blk := normBlock(*ch.Block)
 		if err := c.checkBlock(blk); err != nil {
 			return nil, err
 		}
-		if old, ok := c.cg.blocks[subKey{blk.VRF, blk.InsideAddr}]; ok && old == blk {
+		if old, ok := c.cg.blocks[subKey{blk.VRF, blk.InsideAddr}]; ok && old == blk && !c.cg.det[subKey{blk.VRF, blk.InsideAddr}] {
 			return nil, nil
 		}
-		c.putBlock(b, blk)
-		return blockRecord(blk, c.cg.pools[blk.Pool].p, true), nil
-	default:
-		return nil, fmt.Errorf("kernel: empty pool change")
+		return c.putStaticBlockDet(b, blk), nil
 	}
-	return nil, nil
+	return nil, fmt.Errorf("kernel: empty pool change")
 }

@@ -142,8 +142,28 @@ func TestStaticBlocks(t *testing.T) {
 	if ps, _ := d.ListPools(c); len(ps) != 0 {
 		t.Fatalf("pools after delete %+v", ps)
 	}
-	if err := d.PutPool(c, model.Pool{Name: "dyn", Ranges: pool.Ranges}); err == nil {
-		t.Fatal("a dynamic pool was accepted")
+	// A dynamic pool: each bound address gets a block when bound.
+	dyn := model.Pool{Name: "dyn", Ranges: pool.Ranges, BlockSize: 1024}
+	must(t, d.PutPool(c, dyn))
+	for vrf := uint32(1); vrf <= 2; vrf++ {
+		must(t, d.PutPoolBinding(c, model.PoolBinding{VRF: vrf, Prefix: prefix("100.64.0.0/30"), Pool: "dyn"}))
+	}
+	subs, err = d.ListSubscribers(c, model.SubscriberFilter{VRF: model.AllVRFs, Pool: "dyn"})
+	must(t, err)
+	if len(subs) != 8 || subs[0].Blocks[0].Static {
+		t.Fatalf("dynamic subscribers %+v", subs)
+	}
+	for _, s := range subs {
+		if s.InsideAddr != ip("100.64.0.1") {
+			continue
+		}
+		cl := "c" + strconv.Itoa(int(s.VRF))
+		r, err := lab.UDP(cl, "203.0.113.2:7100")
+		must(t, err)
+		inRange(t, r.Peer, int(s.Blocks[0].Start), int(s.Blocks[0].End))
+	}
+	if err := d.PutPoolBinding(c, model.PoolBinding{VRF: 3, Prefix: prefix("100.64.0.0/16"), Pool: "dyn"}); !errors.Is(err, dataplane.ErrUnsupported) {
+		t.Fatalf("a binding beyond the pool's blocks: %v", err)
 	}
 }
 
