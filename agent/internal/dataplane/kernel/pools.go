@@ -3,10 +3,10 @@ package kernel
 import (
 	"cmp"
 	"context"
-	"maps"
-	"slices"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
