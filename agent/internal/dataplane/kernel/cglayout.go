@@ -44,6 +44,8 @@ const (
 	rulePref = 990
 	// commentExhausted tags the drop rule of bound sources without a block.
 	commentExhausted = "cn:x"
+	// commentUnsolicited tags the drop of re-zoned packets of no flow.
+	commentUnsolicited = "cn:u"
 )
 
 // staticCGSets exist in every table (the block chains name cn_blk*).

@@ -280,6 +280,15 @@ func zoneChain(h hostView) *chainPlan {
 // the ct timeout policy of every new cloudnat flow.
 func finChain(limits []model.SessionLimit) *chainPlan {
 	c := &chainPlan{name: chainFin}
+	// A packet re-zoned towards a cross-table block or static NAT that
+	// conntrack did not take back to a flow of cloudnat's (no reply, no
+	// static destination NAT) is unsolicited: dropped and counted, never
+	// routed back out of the inside table.
+	c.add(commentUnsolicited, []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{0, 0, 0xff, 0xff}, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0, 0, 0xc1, 0x0d}},
+	}, matchMarkBits(markCloudnat, 0), []expr.Any{&expr.Counter{}, verdict(expr.VerdictDrop, "")})
 	for _, l := range limits {
 		if l.Max == 0 {
 			continue

@@ -116,6 +116,15 @@ func TestStaticBlocks(t *testing.T) {
 	if len(ps) != 1 || ps[0].Counters.Exhausted == 0 || ps[0].Counters.Subscribers != 2 || ps[0].Pool.Name != "gw" {
 		t.Fatalf("pools %+v", ps)
 	}
+	// Unsolicited inbound traffic to a block is dropped and counted.
+	if _, err := lab.UDP("x", "192.0.2.1:1030"); err == nil {
+		t.Fatal("an unsolicited packet to a block was answered")
+	}
+	st, err := d.Stats(c)
+	must(t, err)
+	if st.Drops[kernel.DropUnsolicited] == 0 || st.Drops[kernel.DropPoolExhausted] == 0 {
+		t.Fatalf("drops %v", st.Drops)
+	}
 	// Reopened: the same objects are listed back.
 	d2 := openIn(t, lab, "r")
 	bs, err := d2.ListStaticBlocks(c)
