@@ -95,3 +95,47 @@ func TestDetBlocks(t *testing.T) {
 		t.Fatalf("a /8 to a dynamic pool: %v", err)
 	}
 }
+
+// TestPoolResize: blocks that no longer fit a changed pool are released;
+// a dynamic pool's bound addresses get new blocks at once.
+func TestPoolResize(t *testing.T) {
+	c, sim := newCache(), newSim()
+	c.host = sampleHost
+	populate(t, c, sim)
+	step := func(f func(b *batch)) {
+		t.Helper()
+		b := &batch{}
+		f(b)
+		if err := sim.apply(b); err != nil {
+			t.Fatal(err)
+		}
+		checkDecode(t, c, sim)
+	}
+	p := samplePools()[1] // gw4: blocks at 1024 (x2) and 1088
+	p.BlockSize = 128
+	var recs []model.BlockLogRecord
+	step(func(b *batch) { recs = c.putPool(b, p) })
+	if len(recs) != 1 || recs[0].PortStart != 1088 || recs[0].Alloc {
+		t.Fatalf("released %+v", recs)
+	}
+	dyn := model.Pool{Name: "dyn", Ranges: []model.AddrRange{{First: ip("198.51.100.32"), Last: ip("198.51.100.32")}}, BlockSize: 1024}
+	step(func(b *batch) { c.putPool(b, dyn) })
+	step(func(b *batch) {
+		c.bindWithDet(b, model.PoolBinding{VRF: 9, Prefix: netip.MustParsePrefix("100.66.0.0/30"), Pool: "dyn"})
+	})
+	dyn.BlockSize = 2048
+	dyn.PortMin, dyn.PortMax = 2048, 65535
+	step(func(b *batch) { recs = c.putPool(b, dyn) })
+	alloc := 0
+	for _, r := range recs {
+		if r.Alloc {
+			alloc++
+			if r.PortStart%2048 != 0 {
+				t.Fatalf("new block %+v", r)
+			}
+		}
+	}
+	if len(recs) != 4 || alloc != 2 { // 2048 and 4096 still fit
+		t.Fatalf("records %+v", recs)
+	}
+}

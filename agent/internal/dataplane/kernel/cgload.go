@@ -91,21 +91,77 @@ func parsePoolComment(s string) (uint32, model.Pool, error) {
 	return id, p, nil
 }
 
+// A pool's record is split over elements of at most poolPart bytes of
+// comment: key id<<8 | part.
+const (
+	poolPart     = 240
+	maxPoolParts = 256
+)
+
+func poolElems(id uint32, p model.Pool) []nftables.SetElement {
+	s := poolComment(id, p)
+	var out []nftables.SetElement
+	for i := uint32(0); len(s) > 0; i++ {
+		n := min(len(s), poolPart)
+		out = append(out, nftables.SetElement{Key: u32(id<<8 | i), Comment: s[:n]})
+		s = s[n:]
+	}
+	return out
+}
+
+func poolKeys(id uint32, p model.Pool) []nftables.SetElement {
+	es := poolElems(id, p)
+	for i := range es {
+		es[i].Comment = ""
+	}
+	return es
+}
+
+// decodePools joins the parts of each pool record.
+func (c *cache) decodePools(els []nftables.SetElement, repair *batch) {
+	s := c.cg
+	parts := map[uint32]map[uint32]nftables.SetElement{}
+	for _, el := range els {
+		if len(el.Key) != 4 {
+			repair.delElems(named(setCGPool), nftables.SetElement{Key: el.Key})
+			continue
+		}
+		k := nativeU32(el.Key)
+		if parts[k>>8] == nil {
+			parts[k>>8] = map[uint32]nftables.SetElement{}
+		}
+		parts[k>>8][k&0xff] = el
+	}
+	for id, ps := range parts {
+		var b strings.Builder
+		ok := true
+		for i := uint32(0); i < uint32(len(ps)); i++ {
+			el, have := ps[i]
+			if !have {
+				ok = false
+				break
+			}
+			b.WriteString(el.Comment)
+		}
+		pid, p, err := parsePoolComment(b.String())
+		if !ok || err != nil || pid != id || s.pools[p.Name] != nil || s.poolIDs[id] != "" {
+			for _, el := range ps {
+				repair.delElems(named(setCGPool), nftables.SetElement{Key: el.Key})
+			}
+			continue
+		}
+		s.pools[p.Name] = &cgPool{id: id, p: p}
+		s.poolIDs[id] = p.Name
+	}
+}
+
 // decodeCG rebuilds the static NATs, pools, bindings and blocks from their
 // records (cn_cgpool, cn_sn*, cn_bd*, cn_blk*), deletes records that do not
 // decode or refer to a missing pool, and rewrites derived maps (cn_sd*,
 // cn_rz*, cn_rb*, cn_vif) whose content differs from what the records say.
 func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 	s := c.cg
-	for _, el := range kt.sets[setCGPool] {
-		id, p, err := parsePoolComment(el.Comment)
-		if err != nil || len(el.Key) != 4 || nativeU32(el.Key) != id || s.pools[p.Name] != nil || s.poolIDs[id] != "" {
-			repair.delElems(named(setCGPool), nftables.SetElement{Key: el.Key})
-			continue
-		}
-		s.pools[p.Name] = &cgPool{id: id, p: p}
-		s.poolIDs[id] = p.Name
-	}
+	c.decodePools(kt.sets[setCGPool], repair)
 	for name, els := range kt.sets {
 		kind, f, bits, ok := parseCGSet(name)
 		if !ok {

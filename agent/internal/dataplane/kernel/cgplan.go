@@ -252,9 +252,9 @@ func (c *cache) checkPool(p model.Pool) error {
 		return unsupported("pool %s: a per-subscriber session cap is not supported by the kernel dataplane", p.Name)
 	case p.OutsideVRF > maxZone:
 		return unsupported("pool %s: VRF above %d (conntrack zones are 16 bits)", p.Name, maxZone)
-	case len(poolComment(0, p)) > maxComment:
+	case len(poolElems(1<<24-1, p)) > maxPoolParts:
 		return unsupported("pool %s: too many address ranges for the kernel dataplane's record (%d bytes of %d)",
-			p.Name, len(poolComment(0, p)), maxComment)
+			p.Name, len(poolComment(1<<24-1, p)), maxPoolParts*poolPart)
 	}
 	for _, r := range p.Ranges {
 		for _, s := range c.cg.statics {
@@ -268,13 +268,6 @@ func (c *cache) checkPool(p model.Pool) error {
 	}
 	if old := c.cg.pools[p.Name]; old != nil && old.p.OutsideVRF != p.OutsideVRF && len(c.blocksOf(p.Name)) > 0 {
 		return unsupported("pool %s: the outside table of a pool with static blocks cannot change on the kernel dataplane", p.Name)
-	}
-	for _, blk := range c.cg.blocks {
-		if blk.Pool == p.Name {
-			if err := blockFits(p, blk); err != nil {
-				return unsupported("pool %s: its static block %s would not fit the new pool: %v", p.Name, blk, err)
-			}
-		}
 	}
 	for _, bd := range c.cg.bindings {
 		if bd.Pool == p.Name && bd.VRF != p.OutsideVRF && p.OutsideVRF != 0 {
@@ -308,31 +301,54 @@ func (c *cache) allocPoolID() uint32 {
 	}
 }
 
-func (c *cache) putPool(b *batch, p model.Pool) {
+// putPool adds or replaces a pool. Blocks of the pool that no longer fit
+// it are released (the reconciler puts the new ones; a dynamic pool's
+// bound addresses get new ones at once, as far as blocks are free).
+func (c *cache) putPool(b *batch, p model.Pool) []model.BlockLogRecord {
 	c.ensureTable(b)
 	c.ensureCGSet(b, setCGPool)
 	old := c.cg.pools[p.Name]
 	id := uint32(0)
 	if old != nil {
 		if poolComment(old.id, old.p) == poolComment(old.id, p) {
-			return
+			return nil
 		}
 		id = old.id
-		b.delElems(named(setCGPool), nftables.SetElement{Key: u32(id)})
+		b.delElems(named(setCGPool), poolKeys(old.id, old.p)...)
 	} else {
 		id = c.allocPoolID()
 	}
-	b.addElems(named(setCGPool), nftables.SetElement{Key: u32(id), Comment: poolComment(id, p)})
+	b.addElems(named(setCGPool), poolElems(id, p)...)
 	c.cg.pools[p.Name] = &cgPool{id: id, p: p}
 	c.cg.poolIDs[id] = p.Name
-	// A new block size changes the blocks' data and re-zoning keys.
-	if old != nil && old.p.WithDefaults().BlockSize != p.WithDefaults().BlockSize {
-		for _, blk := range c.blocksOf(p.Name) {
+	if old == nil {
+		return nil
+	}
+	var recs []model.BlockLogRecord
+	for _, blk := range c.blocksOf(p.Name) {
+		switch {
+		case blockFits(p, blk) != nil:
+			c.cg.pools[p.Name].p = old.p // the elements to delete are the old ones
+			c.deleteBlock(b, blk)
+			c.cg.pools[p.Name].p = p
+			recs = append(recs, *blockRecord(blk, old.p, false))
+		case old.p.WithDefaults().BlockSize != p.WithDefaults().BlockSize:
+			// A new block size changes the block's data and re-zoning key.
 			c.blockElems(b, actDelElems, blk, old.p)
 			c.blockElems(b, actAddElems, blk, p)
 		}
-		c.cgReshape(b)
 	}
+	if !p.StaticBlocksOnly {
+		for _, bd := range c.bindingList() {
+			if bd.Pool == p.Name {
+				if blks, err := c.detPlan(bd); err == nil {
+					recs = append(recs, c.putDetBlocks(b, blks)...)
+				}
+			}
+		}
+	}
+	c.cgReshape(b)
+	return recs
 }
 
 func (c *cache) bound(pool string) bool {
@@ -369,7 +385,7 @@ func (c *cache) deletePool(b *batch, name string) error {
 	if n := len(c.blocksOf(name)); nb > 0 || n > 0 {
 		return fmt.Errorf("kernel: pool %s still has %d bindings and %d static blocks: delete them first", name, nb, n)
 	}
-	b.delElems(named(setCGPool), nftables.SetElement{Key: u32(old.id)})
+	b.delElems(named(setCGPool), poolKeys(old.id, old.p)...)
 	delete(c.cg.pools, name)
 	delete(c.cg.poolIDs, old.id)
 	return nil

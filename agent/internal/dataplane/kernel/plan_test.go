@@ -80,7 +80,13 @@ func populate(t *testing.T, c *cache, sim *simTable) {
 }
 
 func samplePools() []model.Pool {
+	var many []model.AddrRange
+	for i := 0; i < 30; i++ { // a record of several parts
+		a := netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i)})
+		many = append(many, model.AddrRange{First: a, Last: a})
+	}
 	return []model.Pool{
+		{Name: "many", Ranges: many, StaticBlocksOnly: true},
 		{Name: "gw4", Ranges: []model.AddrRange{{First: ip("198.51.100.1"), Last: ip("198.51.100.2")}}, PortMin: 1024, PortMax: 65535,
 			BlockSize: 64, MaxBlocksPerSubscriber: 1, ReuseDelay: 2 * time.Minute, StaticBlocksOnly: true},
 		{Name: "gw 6", OutsideVRF: 7, Ranges: []model.AddrRange{{First: ip("2001:db8:1::1"), Last: ip("2001:db8:1::1")}},

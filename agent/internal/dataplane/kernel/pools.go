@@ -70,13 +70,16 @@ func (d *Dataplane) PutPool(ctx context.Context, p model.Pool) error {
 	if err := checkPoolShape(p); err != nil {
 		return err
 	}
-	return d.cgChange(ctx, func(c *cache, b *batch) error {
+	var recs []model.BlockLogRecord
+	err := d.cgChange(ctx, func(c *cache, b *batch) error {
 		if err := c.checkPool(p); err != nil {
 			return err
 		}
-		c.putPool(b, p)
+		recs = c.putPool(b, p)
 		return nil
 	})
+	d.emitAll(err, recs)
+	return err
 }
 
 // checkPoolShape refuses, without the table, what no table can hold.
