@@ -52,6 +52,9 @@ const (
 var staticCGSets = []string{setCGPool, setVIF, "cn_blk4", "cn_blk6"}
 
 func chainCGBlock(f model.Family) string      { return fmt.Sprintf("cn_cgb%d", f) }
+func setPN(f model.Family, bits int) string { return fmt.Sprintf("cn_pn%d_%d", f, bits) }
+func setPD(f model.Family, bits int) string { return fmt.Sprintf("cn_pd%d_%d", f, bits) }
+func setRP(f model.Family, bits int) string { return fmt.Sprintf("cn_rp%d_%d", f, bits) }
 func setSN(f model.Family, bits int) string   { return fmt.Sprintf("cn_sn%d_%d", f, bits) }
 func setSD(f model.Family, bits int) string   { return fmt.Sprintf("cn_sd%d_%d", f, bits) }
 func setBind(f model.Family, bits int) string { return fmt.Sprintf("cn_bd%d_%d", f, bits) }
@@ -61,7 +64,7 @@ func setRB(f model.Family, lg int) string     { return fmt.Sprintf("cn_rb%d_%d",
 
 // parseCGSet decodes cn_<kind><f>_<n> for kind sn, sd, bd, rz, rb.
 func parseCGSet(name string) (kind string, f model.Family, n int, ok bool) {
-	for _, k := range []string{"sn", "sd", "bd", "rz", "rb"} {
+	for _, k := range []string{"sn", "sd", "bd", "rz", "rb", "pn", "pd", "rp"} {
 		rest, found := strings.CutPrefix(name, "cn_"+k)
 		if !found || len(rest) < 3 || rest[1] != '_' || (rest[0] != '4' && rest[0] != '6') {
 			continue
@@ -112,6 +115,11 @@ func cgSetSpec(name string) (setSpec, bool) {
 		return setSpec{name, concat(typeZone, a, nftables.TypeMark), concat(a, a), true}, true
 	case "bd":
 		return setSpec{name, concat(typeZone, a, nftables.TypeMark), nftables.TypeInvalid, true}, true
+	case "pn", "pd":
+		return setSpec{name, concat(typeZone, nftables.TypeInetProto, a, nftables.TypeInetService, nftables.TypeMark),
+			concat(a, a, nftables.TypeInetService), true}, true
+	case "rp":
+		return setSpec{name, concat(nftables.TypeInetProto, a, nftables.TypeInetService), nftables.TypeMark, true}, true
 	case "rz":
 		return setSpec{name, a, nftables.TypeMark, false}, true
 	default: // rb
@@ -159,6 +167,65 @@ func decodeCGKey(f model.Family, b []byte) (vrf uint32, a netip.Addr, cross, ok 
 	return uint32(nativeU16(b[:2])), a, s == 1, s <= 1
 }
 
+// cgPortKey is zone . l4proto . address . port . scope.
+func cgPortKey(vrf uint32, proto model.Proto, a netip.Addr, port uint16, cross bool) []byte {
+	b := append(zoneField(vrf), byte(proto), 0, 0, 0)
+	b = append(b, a.AsSlice()...)
+	b = append(b, portField(port)...)
+	return append(b, u32(scopeOf(cross))...)
+}
+
+func decodeCGPortKey(f model.Family, b []byte) (vrf uint32, proto model.Proto, a netip.Addr, port uint16, cross, ok bool) {
+	l := addrLen(f)
+	if len(b) != 16+l {
+		return 0, 0, netip.Addr{}, 0, false, false
+	}
+	a, _ = netip.AddrFromSlice(b[8 : 8+l])
+	s := nativeU32(b[12+l:])
+	return uint32(nativeU16(b[:2])), model.Proto(b[4]), a, bigU16(b[8+l:]), s == 1, s <= 1
+}
+
+func rpKey(proto model.Proto, a netip.Addr, port uint16) []byte {
+	b := append([]byte{byte(proto), 0, 0, 0}, a.AsSlice()...)
+	return append(b, portField(port)...)
+}
+
+// loadCGPortKey loads zone . l4proto . (address & mask) . port . scope
+// from reg32Base.
+func loadCGPortKey(f model.Family, src bool, bits int, cross bool) []expr.Any {
+	s, d, l := addrOffsets(f)
+	off, poff := d, uint32(2)
+	if src {
+		off, poff = s, 0
+	}
+	out := []expr.Any{
+		&expr.Ct{Key: expr.CtKeyZONE, Register: reg32Base},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32Base + 1},
+		&expr.Payload{DestRegister: reg32Base + 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: l},
+	}
+	if bits < int(l)*8 {
+		out = append(out, &expr.Bitwise{SourceRegister: reg32Base + 2, DestRegister: reg32Base + 2, Len: l,
+			Mask: prefixMask(bits, int(l)), Xor: make([]byte, l)})
+	}
+	return append(out,
+		&expr.Payload{DestRegister: reg32Base + 2 + l/4, Base: expr.PayloadBaseTransportHeader, Offset: poff, Len: 2},
+		&expr.Immediate{Register: reg32Base + 3 + l/4, Data: u32(scopeOf(cross))})
+}
+
+// portMapRule: a port mapping's lookup (data address . address . port at
+// reg32Base: the key is no longer needed), its mark (through the last
+// register, clear of the data) and the NAT to the prefix and port.
+func portMapRule(t expr.NATType, f model.Family, set string, mark uint32) []expr.Any {
+	aw := uint32(addrLen(f) / 4)
+	return []expr.Any{
+		&expr.Lookup{SourceRegister: reg32Base, IsDestRegSet: true, DestRegister: reg32Base, SetName: set},
+		&expr.Immediate{Register: reg32Last, Data: binaryutil.NativeEndian.PutUint32(mark)},
+		&expr.Ct{Key: expr.CtKeyMARK, Register: reg32Last, SourceRegister: true},
+		&expr.NAT{Type: t, Family: uint32(nfproto(f)), RegAddrMin: reg32Base, RegAddrMax: reg32Base + aw,
+			RegProtoMin: reg32Base + 2*aw, RegProtoMax: reg32Base + 2*aw, Prefix: true, Specified: true},
+	}
+}
+
 // lastAddr is the last address of p.
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Masked().Addr().AsSlice()
@@ -193,6 +260,7 @@ func rbKey(a netip.Addr, start uint16) []byte { return append(a.AsSlice(), portF
 // use, per family and kind.
 type cgLens struct {
 	sn, bd, rz [2]map[int]int // [family index] bits -> count
+	pn, rp     [2]map[int]int // port mappings, their re-zoning
 	rb         [2]map[int]int // log2(block size) -> count of cross blocks
 }
 
@@ -296,6 +364,18 @@ func cgZoneChain(ls *cgLens) *chainPlan {
 			}
 			ch.add("", matchNfproto(f), notVIF(true), e, rezone(setRZ(f, bits)))
 		}
+		for _, bits := range keysOf(ls.rp[fi(f)]) {
+			e := []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32Base},
+				&expr.Payload{DestRegister: reg32Base + 1, Base: expr.PayloadBaseNetworkHeader, Offset: d, Len: l},
+			}
+			if bits < int(l)*8 {
+				e = append(e, &expr.Bitwise{SourceRegister: reg32Base + 1, DestRegister: reg32Base + 1, Len: l,
+					Mask: prefixMask(bits, int(l)), Xor: make([]byte, l)})
+			}
+			e = append(e, &expr.Payload{DestRegister: reg32Base + 1 + l/4, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
+			ch.add("", matchNfproto(f), notVIF(true), e, rezone(setRP(f, bits)))
+		}
 		for _, lg := range keysOf(ls.rb[fi(f)]) {
 			mask := binaryutil.BigEndian.PutUint16(^uint16(1<<lg - 1))
 			for _, p := range rbProbes(f) {
@@ -323,6 +403,17 @@ func cgZoneChain(ls *cgLens) *chainPlan {
 func cgDNATChain(ls *cgLens) *chainPlan {
 	ch := &chainPlan{name: chainCGDNAT}
 	for _, f := range families4and6 {
+		for _, bits := range keysOf(ls.pn[fi(f)]) {
+			for _, cross := range []bool{true, false} {
+				parts := [][]expr.Any{matchNfproto(f)}
+				if cross {
+					parts = append(parts, notVIF(true))
+				}
+				ch.add("", append(parts, loadCGPortKey(f, false, bits, cross), portMapRule(expr.NATTypeDestNAT, f, setPD(f, bits), markCGDNAT))...)
+			}
+		}
+	}
+	for _, f := range families4and6 {
 		for _, bits := range keysOf(ls.sn[fi(f)]) {
 			for _, cross := range []bool{true, false} {
 				parts := [][]expr.Any{matchNfproto(f)}
@@ -341,6 +432,17 @@ func cgDNATChain(ls *cgLens) *chainPlan {
 // cgSNATChain: static source NAT, then bound sources to their block chain.
 func cgSNATChain(ls *cgLens) *chainPlan {
 	ch := &chainPlan{name: chainCGSNAT}
+	for _, f := range families4and6 {
+		for _, bits := range keysOf(ls.pn[fi(f)]) {
+			for _, cross := range []bool{true, false} {
+				parts := [][]expr.Any{matchNfproto(f)}
+				if cross {
+					parts = append(parts, notVIF(false))
+				}
+				ch.add("", append(parts, loadCGPortKey(f, true, bits, cross), portMapRule(expr.NATTypeSourceNAT, f, setPN(f, bits), markCGSNAT))...)
+			}
+		}
+	}
 	for _, f := range families4and6 {
 		for _, bits := range keysOf(ls.sn[fi(f)]) {
 			for _, cross := range []bool{true, false} {

@@ -177,6 +177,14 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 					repair.delElems(named(name), nftables.SetElement{Key: el.Key})
 				}
 			}
+		case "pn":
+			for _, el := range els {
+				vrf, proto, a, port, cross, ok := decodeCGPortKey(f, el.Key)
+				l := addrLen(f)
+				if !ok || len(el.Val) != 2*l+4 || !c.decodePortMap(f, bits, vrf, proto, a, port, cross, el.Val) {
+					repair.delElems(named(name), nftables.SetElement{Key: el.Key})
+				}
+			}
 		case "bd":
 			for _, el := range els {
 				vrf, a, cross, ok := decodeCGKey(f, el.Key)
@@ -238,7 +246,7 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 		if a.op != actAddElems {
 			continue
 		}
-		if kind, _, _, ok := parseCGSet(a.set.name); !ok || (kind != "sd" && kind != "rz" && kind != "rb") {
+		if kind, _, _, ok := parseCGSet(a.set.name); !ok || !derivedKind(kind) {
 			continue
 		}
 		if want[a.set.name] == nil {
@@ -249,7 +257,7 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 		}
 	}
 	for name, els := range kt.sets {
-		if kind, _, _, ok := parseCGSet(name); ok && (kind == "sd" || kind == "rz" || kind == "rb") && want[name] == nil && len(els) > 0 {
+		if kind, _, _, ok := parseCGSet(name); ok && derivedKind(kind) && want[name] == nil && len(els) > 0 {
 			repair.add(action{op: actFlushSet, set: named(name)})
 		}
 	}
@@ -278,8 +286,12 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 	// Sets named by the chains' rules must exist.
 	for _, x := range s.statics {
 		f, bits := familyOf(x.Inside.Addr()), x.Inside.Bits()
-		if !s.sets[setSD(f, bits)] {
-			spec, _ := cgSetSpec(setSD(f, bits))
+		name := setSD(f, bits)
+		if x.Proto != 0 {
+			name = setPD(f, bits)
+		}
+		if !s.sets[name] {
+			spec, _ := cgSetSpec(name)
 			repair.addSet(spec)
 			s.sets[spec.name] = true
 		}
@@ -294,6 +306,30 @@ func (c *cache) decodeCG(kt *kernelTable, repair *batch) {
 		c.refillVIF(repair)
 	}
 	s.shape = s.shapeKey()
+}
+
+// derivedKind: sets rebuilt from the records, never decoded.
+func derivedKind(kind string) bool {
+	return kind == "sd" || kind == "rz" || kind == "rb" || kind == "pd" || kind == "rp"
+}
+
+func (c *cache) decodePortMap(f model.Family, bits int, vrf uint32, proto model.Proto, a netip.Addr, port uint16, cross bool, val []byte) bool {
+	l := addrLen(f)
+	out, _ := netip.AddrFromSlice(val[:l])
+	st := model.StaticNAT{InsideVRF: vrf, Inside: netip.PrefixFrom(a, bits), Outside: netip.PrefixFrom(out, bits),
+		Proto: proto, InsidePort: port, OutsidePort: bigU16(val[2*l:])}
+	if !cross {
+		st.OutsideVRF = vrf
+	}
+	if st.Inside.Masked() != st.Inside || st.Outside.Masked() != st.Outside || !bytes.Equal(val[:2*l], rangeData(st.Outside)) ||
+		(cross && vrf == 0) || (proto != model.ProtoTCP && proto != model.ProtoUDP) {
+		return false
+	}
+	if _, dup := c.cg.statics[st.Key()]; dup {
+		return false
+	}
+	c.cg.statics[st.Key()] = st
+	return true
 }
 
 func (c *cache) decodeStatic(f model.Family, bits int, vrf uint32, a netip.Addr, cross bool, val []byte) bool {

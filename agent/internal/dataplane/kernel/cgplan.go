@@ -64,12 +64,14 @@ func newCGState() *cgState {
 		used: map[usedKey]subKey{}, det: map[subKey]bool{}}
 	for i := range 2 {
 		s.lens.sn[i], s.lens.bd[i], s.lens.rz[i], s.lens.rb[i] = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
+		s.lens.pn[i], s.lens.rp[i] = map[int]int{}, map[int]int{}
 	}
 	return s
 }
 
 func (s *cgState) shapeKey() string {
-	return fmt.Sprint(keysOf(s.lens.sn[0]), keysOf(s.lens.sn[1]), keysOf(s.lens.bd[0]), keysOf(s.lens.bd[1]),
+	return fmt.Sprint(keysOf(s.lens.pn[0]), keysOf(s.lens.pn[1]), keysOf(s.lens.rp[0]), keysOf(s.lens.rp[1]),
+		keysOf(s.lens.sn[0]), keysOf(s.lens.sn[1]), keysOf(s.lens.bd[0]), keysOf(s.lens.bd[1]),
 		keysOf(s.lens.rz[0]), keysOf(s.lens.rz[1]), keysOf(s.lens.rb[0]), keysOf(s.lens.rb[1]))
 }
 
@@ -114,6 +116,10 @@ func (c *cache) route(f model.Family, vrf uint32, delta int) {
 func staticCross(s model.StaticNAT) bool { return s.InsideVRF != s.OutsideVRF }
 
 func (c *cache) staticElems(b *batch, op actOp, s model.StaticNAT) {
+	if s.Proto != 0 {
+		c.portMapElems(b, op, s)
+		return
+	}
 	f, bits := familyOf(s.Inside.Addr()), s.Inside.Bits()
 	cross := staticCross(s)
 	sn := nftables.SetElement{Key: cgKey(s.InsideVRF, s.Inside.Masked().Addr(), cross)}
@@ -142,11 +148,46 @@ func (c *cache) staticElems(b *batch, op actOp, s model.StaticNAT) {
 	}
 }
 
+// portMapElems adds or deletes the elements of a static NAT of one port.
+func (c *cache) portMapElems(b *batch, op actOp, s model.StaticNAT) {
+	f, bits := familyOf(s.Inside.Addr()), s.Inside.Bits()
+	cross := staticCross(s)
+	pn := nftables.SetElement{Key: cgPortKey(s.InsideVRF, s.Proto, s.Inside.Masked().Addr(), s.InsidePort, cross)}
+	pd := nftables.SetElement{Key: cgPortKey(s.InsideVRF, s.Proto, s.Outside.Masked().Addr(), s.OutsidePort, cross)}
+	delta := -1
+	if op == actAddElems {
+		pn.Val = append(rangeData(s.Outside), portField(s.OutsidePort)...)
+		pd.Val = append(rangeData(s.Inside), portField(s.InsidePort)...)
+		c.ensureCGSet(b, setPN(f, bits))
+		c.ensureCGSet(b, setPD(f, bits))
+		delta = 1
+	}
+	b.elems(op, named(setPN(f, bits)), pn)
+	b.elems(op, named(setPD(f, bits)), pd)
+	count(c.cg.lens.pn[fi(f)], bits, delta)
+	if cross {
+		rp := nftables.SetElement{Key: rpKey(s.Proto, s.Outside.Masked().Addr(), s.OutsidePort)}
+		if op == actAddElems {
+			rp.Val = zoneField(s.InsideVRF)
+			c.ensureCGSet(b, setRP(f, bits))
+		}
+		b.elems(op, named(setRP(f, bits)), rp)
+		count(c.cg.lens.rp[fi(f)], bits, delta)
+		c.route(f, s.InsideVRF, delta)
+	}
+}
+
+// portsClash says whether two mappings of overlapping prefixes claim the
+// same traffic: either maps all ports, or the same protocol and port.
+func portsClash(p1 model.Proto, port1 uint16, p2 model.Proto, port2 uint16) bool {
+	return p1 == 0 || p2 == 0 || (p1 == p2 && port1 == port2)
+}
+
 // checkStatic refuses what the kernel cannot express and what conflicts
 // with another object (the rules of the plugin).
 func (c *cache) checkStatic(s model.StaticNAT) error {
-	if s.Proto != 0 {
-		return unsupported("static nat %s: port mappings are not supported by the kernel dataplane (map whole addresses)", s)
+	if s.Proto != 0 && s.Proto != model.ProtoTCP && s.Proto != model.ProtoUDP {
+		return unsupported("static nat %s: port mappings of TCP or UDP only", s)
 	}
 	if s.InsideVRF > maxZone || s.OutsideVRF > maxZone {
 		return unsupported("static nat %s: VRF above %d (conntrack zones are 16 bits)", s, maxZone)
@@ -161,10 +202,10 @@ func (c *cache) checkStatic(s model.StaticNAT) error {
 		if k == s.Key() {
 			continue
 		}
-		if x.OutsideVRF == s.OutsideVRF && x.Outside.Overlaps(s.Outside) {
+		if x.OutsideVRF == s.OutsideVRF && x.Outside.Overlaps(s.Outside) && portsClash(x.Proto, x.OutsidePort, s.Proto, s.OutsidePort) {
 			return inUse("static nat " + x.String())
 		}
-		if x.InsideVRF == s.InsideVRF && x.Inside.Overlaps(s.Inside) {
+		if x.InsideVRF == s.InsideVRF && x.Inside.Overlaps(s.Inside) && portsClash(x.Proto, x.InsidePort, s.Proto, s.InsidePort) {
 			return inUse("static nat " + x.String())
 		}
 	}
@@ -233,7 +274,7 @@ func (c *cache) staticList() []model.StaticNAT {
 	}
 	slices.SortFunc(out, func(a, b model.StaticNAT) int {
 		return cmp.Or(cmp.Compare(a.InsideVRF, b.InsideVRF), a.Inside.Addr().Compare(b.Inside.Addr()),
-			cmp.Compare(a.Inside.Bits(), b.Inside.Bits()))
+			cmp.Compare(a.Inside.Bits(), b.Inside.Bits()), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.InsidePort, b.InsidePort))
 	})
 	return out
 }

@@ -116,6 +116,12 @@ func sampleStatics() []model.StaticNAT {
 		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.0.0/30"), Outside: netip.MustParsePrefix("198.51.100.8/30")},
 		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.1.1/32"), OutsideVRF: 7, Outside: netip.MustParsePrefix("10.77.0.1/32")},
 		{Inside: netip.MustParsePrefix("fd00::5/128"), Outside: netip.MustParsePrefix("2001:db8::5/128")},
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.2.1/32"), Outside: netip.MustParsePrefix("198.51.100.20/32"),
+			Proto: model.ProtoTCP, InsidePort: 80, OutsidePort: 8080},
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.2.1/32"), Outside: netip.MustParsePrefix("198.51.100.20/32"),
+			Proto: model.ProtoUDP, InsidePort: 53, OutsidePort: 53},
+		{Inside: netip.MustParsePrefix("fd00::6/128"), OutsideVRF: 0, Outside: netip.MustParsePrefix("2001:db8::6/128"),
+			Proto: model.ProtoTCP, InsidePort: 22, OutsidePort: 2222},
 	}
 }
 

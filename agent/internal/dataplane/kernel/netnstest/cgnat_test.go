@@ -234,6 +234,33 @@ func TestStaticNATCrossTable(t *testing.T) {
 		t.Fatalf("192.0.2.21 reached %+v", in2.Reply)
 	}
 	must(t, d.DeleteStaticNAT(c, s2.Key()))
+	// One port: 192.0.2.30:8080/tcp is 100.64.0.1:7200 of table 2 (the
+	// server "red"), other ports of 192.0.2.30 are not translated.
+	pm := model.StaticNAT{InsideVRF: 2, Inside: prefix("100.64.0.1/32"), OutsideVRF: 0, Outside: prefix("192.0.2.30/32"),
+		Proto: model.ProtoTCP, InsidePort: 7200, OutsidePort: 8080}
+	must(t, d.PutStaticNAT(c, pm))
+	in3, err := lab.DialTCP("x", "192.0.2.30:8080", "")
+	must(t, err)
+	in3.Close()
+	if in3.Reply.Server != "red" || in3.Reply.PeerIP() != "203.0.113.2" {
+		t.Fatalf("192.0.2.30:8080 reached %+v", in3.Reply)
+	}
+	if _, err := lab.UDP("x", "192.0.2.30:8080"); err == nil {
+		t.Fatal("UDP to a TCP port mapping was translated")
+	}
+	// Leaving from a mapped port: the source becomes 192.0.2.30:9090.
+	pm2 := pm
+	pm2.InsidePort, pm2.OutsidePort = 7300, 9090
+	must(t, d.PutStaticNAT(c, pm2))
+	out3, err := lab.DialTCP("c2", "203.0.113.2:7100", "100.64.0.1:7300")
+	must(t, err)
+	must(t, out3.Echo("mapped"))
+	out3.Close()
+	if out3.Reply.Peer != "192.0.2.30:9090" {
+		t.Fatalf("from the mapped port seen as %s", out3.Reply.Peer)
+	}
+	must(t, d.DeleteStaticNAT(c, pm2.Key()))
+	must(t, d.DeleteStaticNAT(c, pm.Key()))
 	must(t, d.DeleteStaticNAT(c, s.Key()))
 	if _, err := lab.DialTCP("x", "192.0.2.10:7200", ""); err == nil {
 		t.Fatal("deleted mapping still answers")
