@@ -52,9 +52,9 @@ const (
 var staticCGSets = []string{setCGPool, setVIF, "cn_blk4", "cn_blk6"}
 
 func chainCGBlock(f model.Family) string      { return fmt.Sprintf("cn_cgb%d", f) }
-func setPN(f model.Family, bits int) string { return fmt.Sprintf("cn_pn%d_%d", f, bits) }
-func setPD(f model.Family, bits int) string { return fmt.Sprintf("cn_pd%d_%d", f, bits) }
-func setRP(f model.Family, bits int) string { return fmt.Sprintf("cn_rp%d_%d", f, bits) }
+func setPN(f model.Family, bits int) string   { return fmt.Sprintf("cn_pn%d_%d", f, bits) }
+func setPD(f model.Family, bits int) string   { return fmt.Sprintf("cn_pd%d_%d", f, bits) }
+func setRP(f model.Family, bits int) string   { return fmt.Sprintf("cn_rp%d_%d", f, bits) }
 func setSN(f model.Family, bits int) string   { return fmt.Sprintf("cn_sn%d_%d", f, bits) }
 func setSD(f model.Family, bits int) string   { return fmt.Sprintf("cn_sd%d_%d", f, bits) }
 func setBind(f model.Family, bits int) string { return fmt.Sprintf("cn_bd%d_%d", f, bits) }
