@@ -57,6 +57,22 @@ func (d *Dataplane) readRules() (map[routeKey]bool, error) {
 	return out, nil
 }
 
+// removeRules deletes every policy routing rule of cloudnat's. The caller
+// holds d.mu.
+func (d *Dataplane) removeRules() error {
+	have, err := d.readRules()
+	if err != nil {
+		return err
+	}
+	for k := range have {
+		if err := d.nl.RuleDel(routeRule(k)); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delete ip rule fwmark %#x lookup %d: %w", routeMark(k.vrf), k.vrf, err)
+		}
+	}
+	d.rules = nil
+	return nil
+}
+
 // syncRoutes adds the rules the cache's cross-table objects need and
 // deletes the others of cloudnat's.
 func (d *Dataplane) syncRoutes(ctx context.Context) error {

@@ -242,8 +242,8 @@ func (d *Dataplane) Close() error {
 }
 
 // Remove deletes cloudnat's table (all its chains, rules, sets and
-// timeout objects) and nothing else. Conntrack entries stay until they
-// expire.
+// timeout objects) and its policy routing rules (iprules.go), nothing
+// else. Conntrack entries stay until they expire.
 func (d *Dataplane) Remove(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -253,6 +253,9 @@ func (d *Dataplane) Remove(ctx context.Context) error {
 	nftMu.Lock()
 	defer nftMu.Unlock()
 	d.c = nil
+	if err := d.removeRules(); err != nil {
+		return fmt.Errorf("kernel dataplane: %w", err)
+	}
 	if _, err := d.nft.ListTableOfFamily(d.table, nftables.TableFamilyINet); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil

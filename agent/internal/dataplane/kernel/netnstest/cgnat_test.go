@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,9 +262,15 @@ func TestStaticNATCrossTable(t *testing.T) {
 	}
 	must(t, d.DeleteStaticNAT(c, pm2.Key()))
 	must(t, d.DeleteStaticNAT(c, pm.Key()))
+	if got := lab.Sh("r", "ip", "rule", "list", "pref", "990"); !strings.Contains(got, "lookup 1") || strings.Contains(got, "lookup 2") {
+		t.Fatalf("policy routing rules with table 1's mapping left:\n%s", got)
+	}
 	must(t, d.DeleteStaticNAT(c, s.Key()))
 	if _, err := lab.DialTCP("x", "192.0.2.10:7200", ""); err == nil {
 		t.Fatal("deleted mapping still answers")
+	}
+	if got := lab.Sh("r", "ip", "rule", "list", "pref", "990"); strings.TrimSpace(got) != "" {
+		t.Fatalf("policy routing rules left without mappings:\n%s", got)
 	}
 }
 
