@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
@@ -36,6 +37,7 @@ const (
 	chainCGZone = "cn_cgz"
 	chainCGDNAT = "cn_cgd"
 	chainCGSNAT = "cn_cgs"
+	chainCGFwd  = "cn_cgf" // filter forward: ICMP errors for exhausted subscribers
 	setCGPool   = "cn_cgpool"
 	setVIF      = "cn_vif"
 	// ruleTag marks the policy routing rules cloudnat adds (rtm_protocol).
@@ -88,7 +90,7 @@ func isCGSet(name string) bool {
 }
 
 func isCGChain(name string) bool {
-	return name == chainCGZone || name == chainCGDNAT || name == chainCGSNAT ||
+	return name == chainCGZone || name == chainCGDNAT || name == chainCGSNAT || name == chainCGFwd ||
 		name == chainCGBlock(model.IPv4) || name == chainCGBlock(model.IPv6)
 }
 
@@ -490,7 +492,38 @@ func cgBlockChain(f model.Family) *chainPlan {
 	return ch
 }
 
-// cgChains are the chains whose content follows the objects' shape.
+// cgFwdChain answers a new flow of a bound source that holds no block
+// with ICMP destination unreachable, administratively prohibited (IPv4
+// code 13, IPv6 code 1), at most 100 per second with a burst of 10; the
+// source NAT stage drops it (and what exceeds the rate) and counts it.
+func cgFwdChain(ls *cgLens) *chainPlan {
+	ch := &chainPlan{name: chainCGFwd, hook: &hookSpec{nftables.ChainTypeFilter, nftables.ChainHookForward, *nftables.ChainPriorityFilter}}
+	for _, f := range families4and6 {
+		s, _, l := addrOffsets(f)
+		for _, bits := range slices.Backward(keysOf(ls.bd[fi(f)])) {
+			for _, cross := range []bool{true, false} {
+				parts := [][]expr.Any{matchNfproto(f), matchCtNew()}
+				if cross {
+					parts = append(parts, notVIF(false))
+				}
+				parts = append(parts, loadCGKey(f, true, bits, cross), []expr.Any{
+					&expr.Lookup{SourceRegister: reg32Base, SetName: setBind(f, bits)},
+					&expr.Ct{Key: expr.CtKeyZONE, Register: reg32Base},
+					&expr.Payload{DestRegister: reg32Base + 1, Base: expr.PayloadBaseNetworkHeader, Offset: s, Len: l},
+					&expr.Lookup{SourceRegister: reg32Base, SetName: setBlk(f), Invert: true},
+					&expr.Limit{Type: expr.LimitTypePkts, Rate: 100, Unit: expr.LimitTimeSecond, Burst: 10},
+					&expr.Counter{},
+					&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED},
+				})
+				ch.add(fmt.Sprintf("%s%d", commentExhausted, f), parts...)
+			}
+		}
+	}
+	return ch
+}
+
+// cgChains are the chains whose content follows the objects' shape (the
+// first four: cgReshape rewrites them) and the block chains.
 func cgChains(ls *cgLens) []*chainPlan {
-	return []*chainPlan{cgZoneChain(ls), cgDNATChain(ls), cgSNATChain(ls), cgBlockChain(model.IPv4), cgBlockChain(model.IPv6)}
+	return []*chainPlan{cgZoneChain(ls), cgDNATChain(ls), cgSNATChain(ls), cgFwdChain(ls), cgBlockChain(model.IPv4), cgBlockChain(model.IPv6)}
 }

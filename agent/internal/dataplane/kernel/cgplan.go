@@ -89,7 +89,7 @@ func (c *cache) ensureCGSet(b *batch, name string) {
 // rules name exist by then.
 func (c *cache) cgReshape(b *batch) {
 	if k := c.cg.shapeKey(); k != c.cg.shape {
-		for _, ch := range cgChains(&c.cg.lens)[:3] {
+		for _, ch := range cgChains(&c.cg.lens)[:4] {
 			b.rewriteChain(ch)
 		}
 		c.cg.shape = k

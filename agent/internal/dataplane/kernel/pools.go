@@ -49,9 +49,10 @@ func (d *Dataplane) ListPools(ctx context.Context) (out []model.PoolStatus, err 
 	nftMu.Lock()
 	ex := map[model.Family]uint64{}
 	for _, f := range families4and6 {
-		n, cerr := counters(d.nft, d.table, chainCGBlock(f), commentExhausted)
-		if cerr == nil {
-			ex[f] = n
+		n, err1 := counters(d.nft, d.table, chainCGBlock(f), commentExhausted)
+		m, err2 := counters(d.nft, d.table, chainCGFwd, fmt.Sprintf("%s%d", commentExhausted, f))
+		if err1 == nil && err2 == nil {
+			ex[f] = n + m
 		}
 	}
 	nftMu.Unlock()

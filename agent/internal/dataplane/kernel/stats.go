@@ -32,13 +32,14 @@ func (d *Dataplane) Stats(ctx context.Context) (dataplane.Stats, error) {
 	ex4, err3 := counters(d.nft, d.table, chainCGBlock(model.IPv4), commentExhausted)
 	ex6, err4 := counters(d.nft, d.table, chainCGBlock(model.IPv6), commentExhausted)
 	uns, err5 := counters(d.nft, d.table, chainFin, commentUnsolicited)
+	exf, err6 := counters(d.nft, d.table, chainCGFwd, commentExhausted)
 	nftMu.Unlock()
-	for _, e := range []error{err1, err2, err3, err4, err5} {
+	for _, e := range []error{err1, err2, err3, err4, err5, err6} {
 		if e != nil {
 			return dataplane.Stats{}, e
 		}
 	}
-	st.Drops = map[string]uint64{DropVIPNoTranslation: vip, DropSessionLimit: lim, DropPoolExhausted: ex4 + ex6, DropUnsolicited: uns}
+	st.Drops = map[string]uint64{DropVIPNoTranslation: vip, DropSessionLimit: lim, DropPoolExhausted: ex4 + ex6 + exf, DropUnsolicited: uns}
 	err = d.ListSessions(ctx, model.SessionFilter{VRF: model.AllVRFs}, func(model.Session) error {
 		st.Sessions++
 		return nil

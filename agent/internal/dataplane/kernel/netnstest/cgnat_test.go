@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,8 +110,12 @@ func TestStaticBlocks(t *testing.T) {
 	}
 	// A bound source without a block: dropped and counted.
 	lab.Sh("c1", "ip", "addr", "add", "100.64.0.2/24", "dev", "c0")
-	if _, err := lab.DialTCP("c1", "203.0.113.2:7100", "100.64.0.2:0"); err == nil {
-		t.Fatal("a bound source without a block got through")
+	start := time.Now()
+	if _, err := lab.DialTCP("c1", "203.0.113.2:7100", "100.64.0.2:0"); !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("a bound source without a block: %v, want host unreachable (ICMP administratively prohibited)", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("the refusal took %v: no ICMP error", time.Since(start))
 	}
 	ps, err := d.ListPools(c)
 	must(t, err)
