@@ -2,6 +2,7 @@ package netnstest
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -102,6 +103,13 @@ func TestStaticBlocks(t *testing.T) {
 		must(t, err)
 		inRange(t, r.Peer, 1024+64*i, 1087+64*i)
 		must(t, lab.Ping(cl, "203.0.113.2"))
+	}
+	// ICMP errors come back through the block too (port unreachable from
+	// the internet host, re-zoned by the quoted packet's source port).
+	for _, cl := range []string{"c1", "c2"} {
+		if err := udpRefused(lab, cl, "203.0.113.2:7999"); err != nil {
+			t.Fatalf("%s: %v", cl, err)
+		}
 	}
 	subs, err := d.ListSubscribers(c, model.SubscriberFilter{VRF: model.AllVRFs})
 	must(t, err)
@@ -344,4 +352,27 @@ func TestGatewayScale(t *testing.T) {
 	must(t, d.DeleteStaticBlock(c, blk))
 	must(t, d.PutStaticBlock(c, blk))
 	t.Logf("one block deleted and put back in a table of %d: %v", n, time.Since(start))
+}
+
+// udpRefused sends a datagram from ns to a closed port and expects the
+// ICMP port unreachable to come back (ECONNREFUSED on the next read).
+func udpRefused(lab *nslab.Lab, ns, addr string) error {
+	return lab.Do(ns, func() error {
+		conn, err := net.Dial("udp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		buf := make([]byte, 100)
+		for i := 0; i < 3; i++ {
+			if _, err := conn.Write([]byte("x")); err != nil && errors.Is(err, syscall.ECONNREFUSED) {
+				return nil
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			if _, err := conn.Read(buf); errors.Is(err, syscall.ECONNREFUSED) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no ICMP port unreachable for udp to %s", addr)
+	})
 }
