@@ -32,12 +32,14 @@ func cgLab(t *testing.T) (*nslab.Lab, string) {
 	for _, ns := range []string{"r", "c1", "c2", "x"} {
 		lab.AddNS(ns)
 	}
-	lab.Link("c1", "c0", []string{"100.64.0.1/24"}, "r", "r-b", []string{"100.64.0.254/24"})
-	lab.Link("c2", "c0", []string{"100.64.0.1/24"}, "r", "r-r", []string{"100.64.0.254/24"})
-	lab.Link("x", "x-up", []string{"203.0.113.2/24"}, "r", "r-up", []string{"203.0.113.1/24"})
+	lab.Link("c1", "c0", []string{"100.64.0.1/24", "fd64::1/64"}, "r", "r-b", []string{"100.64.0.254/24", "fd64::fe/64"})
+	lab.Link("c2", "c0", []string{"100.64.0.1/24", "fd64::1/64"}, "r", "r-r", []string{"100.64.0.254/24", "fd64::fe/64"})
+	lab.Link("x", "x-up", []string{"203.0.113.2/24", "2001:db8:ff::2/64"}, "r", "r-up", []string{"203.0.113.1/24", "2001:db8:ff::1/64"})
 	lab.Sh("x", "ip", "route", "add", "192.0.2.0/24", "via", "203.0.113.1")
+	lab.Sh("x", "ip", "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1")
 	for _, c := range []string{"c1", "c2"} {
 		lab.Sh(c, "ip", "route", "add", "default", "via", "100.64.0.254")
+		lab.Sh(c, "ip", "-6", "route", "add", "default", "via", "fd64::fe")
 	}
 	mode := "vrf-device"
 	if _, err := lab.Try("r", "ip", "link", "add", "vrf1", "type", "vrf", "table", "1"); err != nil {
@@ -53,11 +55,15 @@ func cgLab(t *testing.T) (*nslab.Lab, string) {
 			lab.Sh("r", "ip", "link", "set", ifc, "master", "vrf"+table)
 		} else {
 			lab.Sh("r", "ip", "rule", "add", "pref", "100"+table, "iif", ifc, "lookup", table)
+			lab.Sh("r", "ip", "-6", "rule", "add", "pref", "100"+table, "iif", ifc, "lookup", table)
 			lab.Sh("r", "ip", "route", "add", "100.64.0.0/24", "dev", ifc, "table", table)
+			lab.Sh("r", "ip", "-6", "route", "add", "fd64::/64", "dev", ifc, "table", table)
 		}
 		lab.Sh("r", "ip", "route", "add", "default", "via", "203.0.113.2", "dev", "r-up", "table", table)
+		lab.Sh("r", "ip", "-6", "route", "add", "default", "via", "2001:db8:ff::2", "dev", "r-up", "table", table)
 	}
 	lab.Serve("x", "ext", "203.0.113.2:7100")
+	lab.Serve("x", "ext6", "[2001:db8:ff::2]:7100")
 	return lab, mode
 }
 
@@ -375,4 +381,48 @@ func udpRefused(lab *nslab.Lab, ns, addr string) error {
 		}
 		return fmt.Errorf("no ICMP port unreachable for udp to %s", addr)
 	})
+}
+
+// TestStaticBlocksIPv6: NAT66 with static blocks (a dual-stack gateway's
+// IPv6 half): the same client address in two tables, each with its block.
+func TestStaticBlocksIPv6(t *testing.T) {
+	lab, _ := cgLab(t)
+	d := openIn(t, lab, "r", kernel.WithHostCheck(200*time.Millisecond))
+	c := ctx(t)
+	pool := model.Pool{Name: "gw6", Ranges: []model.AddrRange{{First: ip("2001:db8:1::1"), Last: ip("2001:db8:1::1")}},
+		PortMin: 1024, PortMax: 65535, BlockSize: 64, MaxBlocksPerSubscriber: 1, StaticBlocksOnly: true}
+	must(t, d.PutPool(c, pool))
+	for vrf := uint32(1); vrf <= 2; vrf++ {
+		must(t, d.PutPoolBinding(c, model.PoolBinding{VRF: vrf, Prefix: prefix("fd64::1/128"), Pool: "gw6"}))
+		must(t, d.PutStaticBlock(c, model.StaticBlock{Pool: "gw6", VRF: vrf, InsideAddr: ip("fd64::1"),
+			OutsideAddr: ip("2001:db8:1::1"), PortStart: uint16(1024 + 64*(vrf-1))}))
+	}
+	// IPv6 neighbours need the link-local addresses, whose DAD takes a
+	// second or more on a loaded machine: wait for the paths first.
+	for _, p := range [][2]string{{"r", "2001:db8:ff::2"}, {"c1", "fd64::fe"}, {"c2", "fd64::fe"}} {
+		if !eventually(10*time.Second, func() bool { _, err := lab.Try(p[0], "ping", "-6", "-c1", "-W1", p[1]); return err == nil }) {
+			t.Fatalf("no IPv6 path from %s to %s", p[0], p[1])
+		}
+	}
+	c1, err := lab.DialTCP("c1", "[2001:db8:ff::2]:7100", "[fd64::1]:42000")
+	must(t, err)
+	defer c1.Close()
+	c2, err := lab.DialTCP("c2", "[2001:db8:ff::2]:7100", "[fd64::1]:42000")
+	must(t, err)
+	defer c2.Close()
+	for i, r := range []nslab.Reply{c1.Reply, c2.Reply} {
+		h, p, _ := net.SplitHostPort(r.Peer)
+		port, _ := strconv.Atoi(p)
+		if h != "2001:db8:1::1" || port < 1024+64*i || port > 1087+64*i {
+			t.Fatalf("table %d seen as %s", i+1, r.Peer)
+		}
+	}
+	must(t, c1.Echo("blue6"))
+	must(t, c2.Echo("red6"))
+	for _, cl := range []string{"c1", "c2"} {
+		if _, err := lab.UDP(cl, "[2001:db8:ff::2]:7100"); err != nil {
+			t.Fatal(err)
+		}
+		must(t, lab.Ping(cl, "2001:db8:ff::2"))
+	}
 }
