@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -71,6 +72,24 @@ func (d *Dataplane) removeRules() error {
 	}
 	d.rules = nil
 	return nil
+}
+
+// repairRoutes re-reads cloudnat's policy routing rules and puts back
+// what someone deleted (called with every host check). It never loads
+// the table.
+func (d *Dataplane) repairRoutes() {
+	d.mu.Lock()
+	if d.closed || d.c == nil {
+		d.mu.Unlock()
+		return
+	}
+	d.rules = nil
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.syncRoutes(ctx); err != nil {
+		d.log.Warn("kernel dataplane: policy routing rules", "err", err)
+	}
 }
 
 // syncRoutes adds the rules the cache's cross-table objects need and

@@ -234,6 +234,13 @@ func TestStaticNATCrossTable(t *testing.T) {
 		t.Fatalf("inbound UDP reached %+v", ui)
 	}
 	must(t, lab.Ping("x", "192.0.2.10"))
+	// A policy routing rule deleted by someone else is put back.
+	lab.Sh("r", "ip", "rule", "del", "pref", "990")
+	if !eventually(3*time.Second, func() bool {
+		return strings.Contains(lab.Sh("r", "ip", "rule", "list", "pref", "990"), "lookup 1")
+	}) {
+		t.Fatal("deleted ip rule not put back")
+	}
 	// Conflicts are refused.
 	err = d.PutStaticNAT(c, model.StaticNAT{InsideVRF: 2, Inside: prefix("100.64.0.0/30"), OutsideVRF: 0, Outside: prefix("192.0.2.8/30")})
 	if !errors.Is(err, dataplane.ErrAddressInUse) {
