@@ -55,3 +55,21 @@ type StaticNATs interface {
 	PutStaticNAT(ctx context.Context, s model.StaticNAT) error
 	DeleteStaticNAT(ctx context.Context, k model.StaticNATKey) error
 }
+
+// PoolChange is one put or delete of a pool binding (Binding set) or a
+// static block (Block set).
+type PoolChange struct {
+	Delete  bool
+	Binding *model.PoolBinding
+	Block   *model.StaticBlock
+}
+
+// BulkPools is implemented by dataplanes that apply many binding and
+// static block changes faster together than one by one (the kernel
+// dataplane: one netlink transaction per ~60,000 elements instead of one
+// per object; a NAT gateway of 10,000 members is 20,000 objects). Changes
+// are applied in order, each whole or refused alone (as its Put/Delete
+// would); the result has one error per change.
+type BulkPools interface {
+	ApplyPoolChanges(ctx context.Context, cs []PoolChange) []error
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/model"
@@ -314,4 +315,49 @@ func (r *Reconciler) dumpPools(ctx context.Context, s *State) error {
 		s.StaticBlocks[StaticBlockID(b).StaticBlock] = struct{}{}
 	}
 	return nil
+}
+
+// poolRunEnd is the end of the run of binding and static block ops that
+// starts at i.
+func poolRunEnd(ops []Op, i int) int {
+	for i < len(ops) && (ops[i].ID.Kind == KindPoolBinding || ops[i].ID.Kind == KindStaticBlock) {
+		i++
+	}
+	return i
+}
+
+// applyPoolRun applies a run of binding and static block ops through
+// dataplane.BulkPools, in order. Called like apply.
+func (r *Reconciler) applyPoolRun(ctx context.Context, bp dataplane.BulkPools, run []Op, failed map[ID]error) {
+	cs := make([]dataplane.PoolChange, len(run))
+	for i, op := range run {
+		cs[i].Delete = op.Delete
+		switch op.ID.Kind {
+		case KindPoolBinding:
+			b := op.PoolBinding
+			b.VRF, b.Prefix = op.ID.PoolBinding.VRF, op.ID.PoolBinding.Prefix
+			cs[i].Binding = &b
+		default:
+			blk := op.ID.StaticBlock
+			cs[i].Block = &blk
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.opts.OpTimeout*time.Duration(1+len(run)/1000))
+	defer cancel()
+	errs := bp.ApplyPoolChanges(cctx, cs)
+	for i, op := range run {
+		var err error
+		if i < len(errs) {
+			err = errs[i]
+		} else {
+			err = fmt.Errorf("reconcile: no result for %s", op.ID.Kind)
+		}
+		r.record(op.ID, op.verb(), err)
+		if err != nil {
+			failed[op.ID] = err
+			r.forget(op)
+			continue
+		}
+		r.remember(op)
+	}
 }

@@ -535,7 +535,16 @@ func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 	if b, ok := r.dp.(BatchTranslator); ok {
 		ops = r.applyBatches(ctx, b, ops, failed)
 	}
-	for _, op := range ops {
+	bp, _ := r.dp.(dataplane.BulkPools)
+	for i := 0; i < len(ops); i++ {
+		if bp != nil {
+			if j := poolRunEnd(ops, i); j-i >= batchMin {
+				r.applyPoolRun(ctx, bp, ops[i:j], failed)
+				i = j - 1
+				continue
+			}
+		}
+		op := ops[i]
 		if ctx.Err() != nil {
 			// Stopping: what was not tried stays as it is.
 			failed[op.ID] = ctx.Err()

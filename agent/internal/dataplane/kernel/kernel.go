@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane"
 	"github.com/cloudnat/cloudnat/agent/internal/dataplane/registry"
+	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
 
 // Name is the dataplane's registry name.
@@ -82,7 +83,12 @@ type Dataplane struct {
 	// mon is the notification socket (nil: none).
 	mon *mnl.Conn
 	// drift counts changes by others that were repaired.
-	drift    atomic.Uint64
+	drift atomic.Uint64
+	// rules are the policy routing rules in place (nil: read them first).
+	rules map[routeKey]bool
+	// logFn is the block log watcher (nil: none); logMu guards it.
+	logMu    sync.Mutex
+	logFn    func(model.BlockLogRecord)
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -236,8 +242,8 @@ func (d *Dataplane) Close() error {
 }
 
 // Remove deletes cloudnat's table (all its chains, rules, sets and
-// timeout objects) and nothing else. Conntrack entries stay until they
-// expire.
+// timeout objects) and its policy routing rules (iprules.go), nothing
+// else. Conntrack entries stay until they expire.
 func (d *Dataplane) Remove(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -247,6 +253,9 @@ func (d *Dataplane) Remove(ctx context.Context) error {
 	nftMu.Lock()
 	defer nftMu.Unlock()
 	d.c = nil
+	if err := d.removeRules(); err != nil {
+		return fmt.Errorf("kernel dataplane: %w", err)
+	}
 	if _, err := d.nft.ListTableOfFamily(d.table, nftables.TableFamilyINet); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil

@@ -200,6 +200,15 @@ func decode(kt *kernelTable, host hostView) (c *cache, repair *batch, rebuild bo
 	}
 	c.decodeTranslations(kt, repair)
 	c.decodeSNAT(kt, repair)
+	c.decodeCG(kt, repair)
+	for _, ch := range cgChains(&c.cg.lens) {
+		n, ok := kt.chains[ch.name]
+		if !ok {
+			rebuild = true
+		} else if n != len(ch.rules) {
+			repair.rewriteChain(ch)
+		}
+	}
 	return c, repair, rebuild
 }
 

@@ -26,7 +26,9 @@ func (c *cache) skeleton(b *batch) {
 	for _, s := range staticSets() {
 		b.addSet(s)
 	}
-	chains := append([]*chainPlan{finChain(c.limitList()), zoneChain(c.host)}, staticChains()...)
+	chains := append(cgChains(&c.cg.lens), finChain(c.limitList()), zoneChain(c.host))
+	chains = append(chains, staticChains()...)
+	c.cg.shape = c.cg.shapeKey()
 	for _, ch := range chains {
 		b.add(action{op: actAddChain, chain: ch})
 	}
@@ -36,6 +38,9 @@ func (c *cache) skeleton(b *batch) {
 		}
 	}
 	b.addElems(named(setCls), clsElem(lbClass{}))
+	for _, n := range c.vifNames() {
+		b.addElems(named(setVIF), nftables.SetElement{Key: ifname(n)})
+	}
 	c.exists = true
 }
 
@@ -337,6 +342,7 @@ func (c *cache) setHost(b *batch, h hostView) {
 	}
 	b.rewriteChain(zoneChain(h))
 	c.refillIf(b)
+	c.refillVIF(b)
 }
 
 // refillIf writes the cn_if map again: each SNAT interface jumps to the
@@ -405,6 +411,7 @@ func (c *cache) writeAll(maxWeight int) []*batch {
 	c.excl = map[model.SNATExclusion]bool{}
 	c.exclLens = map[poolKey]map[int]int{}
 	c.ifaces = map[model.SNATInterface]bool{}
+	c.cg = newCGState()
 	var out []*batch
 	b := &batch{}
 	next := func() {
@@ -437,6 +444,7 @@ func (c *cache) writeAll(maxWeight int) []*batch {
 		c.putInterface(b, i)
 		next()
 	}
+	c.writeCG(old.cg, func() *batch { next(); return b })
 	if !b.empty() {
 		out = append(out, b)
 	}

@@ -65,6 +65,64 @@ func populate(t *testing.T, c *cache, sim *simTable) {
 	to := model.DefaultTimeouts
 	to.UDP = 33 * time.Second
 	step("timeouts", func(b *batch) { c.setTimeouts(b, to) })
+	for _, p := range samplePools() {
+		step("pool", func(b *batch) { c.putPool(b, p) })
+	}
+	for _, bd := range sampleBindings() {
+		step("binding", func(b *batch) { c.putBinding(b, bd) })
+	}
+	for _, blk := range sampleBlocks() {
+		step("block", func(b *batch) { c.putBlock(b, blk) })
+	}
+	for _, s := range sampleStatics() {
+		step("static", func(b *batch) { c.putStatic(b, s) })
+	}
+}
+
+func samplePools() []model.Pool {
+	var many []model.AddrRange
+	for i := 0; i < 30; i++ { // a record of several parts
+		a := netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i)})
+		many = append(many, model.AddrRange{First: a, Last: a})
+	}
+	return []model.Pool{
+		{Name: "many", Ranges: many, StaticBlocksOnly: true},
+		{Name: "gw4", Ranges: []model.AddrRange{{First: ip("198.51.100.1"), Last: ip("198.51.100.2")}}, PortMin: 1024, PortMax: 65535,
+			BlockSize: 64, MaxBlocksPerSubscriber: 1, ReuseDelay: 2 * time.Minute, StaticBlocksOnly: true},
+		{Name: "gw 6", OutsideVRF: 7, Ranges: []model.AddrRange{{First: ip("2001:db8:1::1"), Last: ip("2001:db8:1::1")}},
+			BlockSize: 1024, StaticBlocksOnly: true},
+	}
+}
+
+func sampleBindings() []model.PoolBinding {
+	return []model.PoolBinding{
+		{VRF: 7, Prefix: netip.MustParsePrefix("100.64.0.0/24"), Pool: "gw4"},
+		{VRF: 0, Prefix: netip.MustParsePrefix("100.65.0.1/32"), Pool: "gw4"},
+		{VRF: 7, Prefix: netip.MustParsePrefix("fd00:7::/64"), Pool: "gw 6"},
+	}
+}
+
+func sampleBlocks() []model.StaticBlock {
+	return []model.StaticBlock{
+		{Pool: "gw4", VRF: 7, InsideAddr: ip("100.64.0.1"), OutsideAddr: ip("198.51.100.1"), PortStart: 1024},
+		{Pool: "gw4", VRF: 7, InsideAddr: ip("100.64.0.2"), OutsideAddr: ip("198.51.100.1"), PortStart: 1088},
+		{Pool: "gw4", VRF: 0, InsideAddr: ip("100.65.0.1"), OutsideAddr: ip("198.51.100.2"), PortStart: 1024},
+		{Pool: "gw 6", VRF: 7, InsideAddr: ip("fd00:7::1"), OutsideAddr: ip("2001:db8:1::1"), PortStart: 2048},
+	}
+}
+
+func sampleStatics() []model.StaticNAT {
+	return []model.StaticNAT{
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.0.0/30"), Outside: netip.MustParsePrefix("198.51.100.8/30")},
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.1.1/32"), OutsideVRF: 7, Outside: netip.MustParsePrefix("10.77.0.1/32")},
+		{Inside: netip.MustParsePrefix("fd00::5/128"), Outside: netip.MustParsePrefix("2001:db8::5/128")},
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.2.1/32"), Outside: netip.MustParsePrefix("198.51.100.20/32"),
+			Proto: model.ProtoTCP, InsidePort: 80, OutsidePort: 8080},
+		{InsideVRF: 7, Inside: netip.MustParsePrefix("10.7.2.1/32"), Outside: netip.MustParsePrefix("198.51.100.20/32"),
+			Proto: model.ProtoUDP, InsidePort: 53, OutsidePort: 53},
+		{Inside: netip.MustParsePrefix("fd00::6/128"), OutsideVRF: 0, Outside: netip.MustParsePrefix("2001:db8::6/128"),
+			Proto: model.ProtoTCP, InsidePort: 22, OutsidePort: 2222},
+	}
 }
 
 type listed struct {
@@ -74,10 +132,16 @@ type listed struct {
 	I  []model.SNATInterface
 	L  []model.SessionLimit
 	TO model.Timeouts
+	P  []model.PoolStatus
+	B  []model.PoolBinding
+	K  []model.StaticBlock
+	S  []model.StaticNAT
+	R  map[routeKey]int
 }
 
 func lists(c *cache) listed {
-	return listed{c.translations(), c.addresses(), c.exclusions(), c.interfaces(), c.limitList(), c.timeouts}
+	return listed{c.translations(), c.addresses(), c.exclusions(), c.interfaces(), c.limitList(), c.timeouts,
+		c.poolList(), c.bindingList(), c.blockList(), c.staticList(), c.cg.routes}
 }
 
 // checkDecode decodes sim and compares with c; the decoded table needs no repair.
@@ -129,6 +193,24 @@ func TestIncrementalRoundTrip(t *testing.T) {
 		{"clear limit", func(b *batch) { c.setLimit(b, model.SessionLimit{VRF: 7}) }},
 		{"host: in7 leaves its VRF", func(b *batch) { c.setHost(b, hostView{vrfOf: map[string]uint32{"out7": 7}}) }},
 		{"host back", func(b *batch) { c.setHost(b, sampleHost) }},
+		{"static replaced", func(b *batch) {
+			s := sampleStatics()[0]
+			s.Outside = netip.MustParsePrefix("198.51.100.12/30")
+			c.putStatic(b, s)
+		}},
+		{"static deleted", func(b *batch) { c.deleteStatic(b, sampleStatics()[2].Key()) }},
+		{"block moved", func(b *batch) {
+			blk := sampleBlocks()[1]
+			c.deleteBlock(b, blk)
+			blk.PortStart = 1152
+			c.putBlock(b, blk)
+		}},
+		{"block size changed", func(b *batch) {
+			p := samplePools()[0]
+			p.BlockSize = 32
+			c.putPool(b, p)
+		}},
+		{"binding deleted", func(b *batch) { c.deleteBinding(b, sampleBindings()[1].Key()) }},
 	}
 	for _, e := range edits {
 		b := &batch{}

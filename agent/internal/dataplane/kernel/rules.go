@@ -80,8 +80,13 @@ func staticSets() []setSpec {
 				nftables.TypeInvalid, true})
 		}
 	}
-	return append(out, setSpec{setIf, concat(nftables.TypeIFName, nftables.TypeNFProto), nftables.TypeVerdict, true},
+	out = append(out, setSpec{setIf, concat(nftables.TypeIFName, nftables.TypeNFProto), nftables.TypeVerdict, true},
 		setSpec{setCls, nftables.TypeMark, nftables.TypeVerdict, false})
+	for _, n := range staticCGSets {
+		s, _ := cgSetSpec(n)
+		out = append(out, s)
+	}
+	return out
 }
 
 func poolSet(p poolKey) setSpec { return setSpec{setPool(p), nftables.TypeMark, addrType(p.f), false} }
@@ -121,17 +126,25 @@ func staticChains() []*chainPlan {
 			&expr.Counter{}, verdict(expr.VerdictDrop, ""),
 		})
 	}
+	dnat.add("", []expr.Any{verdict(expr.VerdictJump, chainCGDNAT)})
 	for _, f := range families4and6 {
 		aw := uint32(addrLen(f) / 4)
 		post.add("", matchNfproto(f), lookupMark(setSRP(f)), natRegs(expr.NATTypeSourceNAT, f, regData, regData+aw))
 		post.add("", matchNfproto(f), lookupMark(setSRA(f)), natRegs(expr.NATTypeSourceNAT, f, regData, 0))
 		post.add("", matchNfproto(f), lookupMark(setSRO(f)), natRegs(expr.NATTypeSourceNAT, f, 0, regData))
 	}
-	post.add("", matchMarkBits(markCloudnat, 0), []expr.Any{
+	// Static source NAT and bindings (cn_cgs) come before the interfaces'
+	// source NAT, for new flows and flows a static mapping only
+	// destination-NATed (the far side of a peering).
+	ifSNAT := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg32Base},
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg32Base + 4},
 		&expr.Lookup{SourceRegister: reg32Base, IsDestRegSet: true, DestRegister: 0, SetName: setIf},
-	})
+	}
+	post.add("", matchMarkBits(markCloudnat, 0), []expr.Any{verdict(expr.VerdictJump, chainCGSNAT)})
+	post.add("", matchMarkBits(0xffffffff, markCGDNAT), []expr.Any{verdict(expr.VerdictJump, chainCGSNAT)})
+	post.add("", matchMarkBits(markCloudnat, 0), ifSNAT)
+	post.add("", matchMarkBits(0xffffffff, markCGDNAT), ifSNAT)
 	return []*chainPlan{pre, out, dnat, post, finPre, finOut, finPost}
 }
 
@@ -256,6 +269,7 @@ func zoneChain(h hostView) *chainPlan {
 		}
 	}
 	slices.Sort(names)
+	c.add("", []expr.Any{verdict(expr.VerdictJump, chainCGZone)})
 	for _, n := range names {
 		c.add("", matchIIF(n), setZone(uint16(h.vrfOf[n])))
 	}
@@ -266,6 +280,15 @@ func zoneChain(h hostView) *chainPlan {
 // the ct timeout policy of every new cloudnat flow.
 func finChain(limits []model.SessionLimit) *chainPlan {
 	c := &chainPlan{name: chainFin}
+	// A packet re-zoned towards a cross-table block or static NAT that
+	// conntrack did not take back to a flow of cloudnat's (no reply, no
+	// static destination NAT) is unsolicited: dropped and counted, never
+	// routed back out of the inside table.
+	c.add(commentUnsolicited, []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
+		&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: []byte{0, 0, 0xff, 0xff}, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{0, 0, 0xc1, 0x0d}},
+	}, matchMarkBits(markCloudnat, 0), []expr.Any{&expr.Counter{}, verdict(expr.VerdictDrop, "")})
 	for _, l := range limits {
 		if l.Max == 0 {
 			continue

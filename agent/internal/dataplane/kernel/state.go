@@ -41,6 +41,7 @@ type cache struct {
 	// timeouts always has every field set (defaults filled in).
 	timeouts model.Timeouts
 	host     hostView
+	cg       *cgState
 }
 
 func newCache() *cache {
@@ -49,7 +50,7 @@ func newCache() *cache {
 		classes: map[string]bool{}, vips: map[vipRef]int{}, pools: map[poolKey][]netip.Addr{},
 		excl: map[model.SNATExclusion]bool{}, exclLens: map[poolKey]map[int]int{}, exclSets: map[string]bool{},
 		snat: map[poolKey]bool{}, ifaces: map[model.SNATInterface]bool{}, limits: map[uint32]uint32{},
-		timeouts: model.DefaultTimeouts, host: hostView{vrfOf: map[string]uint32{}},
+		timeouts: model.DefaultTimeouts, host: hostView{vrfOf: map[string]uint32{}}, cg: newCGState(),
 	}
 }
 

@@ -23,6 +23,9 @@ func (c *cache) undo(changes []change) (*batch, bool) {
 	for _, ch := range changes {
 		switch ch.typ {
 		case unix.NFT_MSG_NEWSETELEM, unix.NFT_MSG_DELSETELEM:
+			if isCGSet(ch.name) {
+				return nil, false // reloaded: the records are decoded again
+			}
 			for _, k := range ch.keys {
 				ek := elemKey{ch.name, string(k)}
 				if _, seen := last[ek]; !seen {
@@ -65,6 +68,11 @@ func (c *cache) chainPlan(name string) (*chainPlan, bool) {
 		return finChain(c.limitList()), true
 	}
 	for _, ch := range staticChains() {
+		if ch.name == name {
+			return ch, true
+		}
+	}
+	for _, ch := range cgChains(&c.cg.lens) {
 		if ch.name == name {
 			return ch, true
 		}

@@ -58,6 +58,7 @@ func (d *Dataplane) watch(interval time.Duration) {
 // checkHost rewrites what follows the host's interface VRFs when they
 // changed since the table was last written. It never creates a table.
 func (d *Dataplane) checkHost() {
+	defer d.repairRoutes()
 	hv, err := d.hostView()
 	if err != nil {
 		return
