@@ -65,6 +65,11 @@ vpp | kernel) ;;
 esac
 # shellcheck source=scripts/lab/router-vpp.sh
 . "$LAB_ROOT/scripts/lab/router-$LAB_ROUTER.sh"
+for f in "$LAB_ROOT"/scripts/lab/scenario-*.sh; do
+	# shellcheck source=/dev/null
+	. "$f"
+done
+scenarios_check
 
 lab_traps
 lab_preflight
@@ -80,5 +85,6 @@ else
 	agent_start
 	config_apply
 fi
-checks_run
+scenario_wanted base && checks_run
+[ "${LAB_SELFTEST:-0}" = 1 ] || scenarios_run # the scenarios need the agent
 summary
