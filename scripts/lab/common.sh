@@ -127,8 +127,8 @@ scenario_wanted() {
 
 # scenarios_check: every name in LAB_SCENARIOS is a known scenario.
 scenarios_check() {
-	local s known
-	for s in ${LAB_SCENARIOS//,/ }; do
+	local s known list=${LAB_SCENARIOS:-all}
+	for s in ${list//,/ }; do
 		case " all base ${LAB_SCENARIO_LIST[*]} " in
 		*" $s "*) ;;
 		*)

@@ -855,6 +855,31 @@ func portOfSession(t *testing.T, pt *poolTopo, sport uint16) uint16 {
 	return uint16(p)
 }
 
+// TestPoolTTL1PoolAddressInside: a TTL 1 probe of a bound source is
+// answered by VPP with time exceeded about the packet as sent, to the client
+// that sent it, when the pool address (100.64.0.1) is also an inside host of
+// the table: VPP's own error, made after the translation, would go to that
+// host (make lab's cgnat scenario).
+func TestPoolTTL1PoolAddressInside(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 100.64.0.1 block-size 64", true)
+	far := pt.far.IP4
+	te := icmpErr{"time-exceeded", vh.TimeExceeded, 0, 0}
+	for _, pr := range []vh.Proto{vh.UDP, vh.ICMP} {
+		t.Run(pr.String(), func(t *testing.T) {
+			p := flow(from(pt.blue, 1), far, pr, 33434, 33434) // from 100.64.0.2
+			p.TTL = 1
+			c := pt.v.Send(t, pt.blue, vh.Frames(t, p), vh.SendOptions{Trace: 10})
+			if len(c[pt.blue]) != 1 {
+				t.Fatalf("want VPP's time-exceeded back on %s, got:\n%s%s\n%s", pt.blue.Name, c,
+					pt.v.MustCLI(t, "show errors"), pt.v.ShowTrace(t))
+			}
+			got := vh.ParseAll(t, c[pt.blue])[0]
+			checkError(t, "hop 1 (VPP)", got, te, netip.Addr{}, pt.client2IP, pt.client2IP, p.SrcPort, far, p.DstPort, pr)
+		})
+	}
+}
+
 // TestPoolFeatureOwnership: the source-NAT feature a binding turns on for its
 // table's interfaces belongs to the binding. cloudnat_snat_interface_dump
 // (what the agent reconciles against its own interfaces) leaves it out, so a
