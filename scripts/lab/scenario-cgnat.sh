@@ -457,6 +457,30 @@ cg_nat_checks() {
 	cg_subscribers
 	cg_blocklog
 	cg_vpp_show
+	echo "---- cgnat: the agent restarted (a full resync of pools, bindings, SNAT interfaces)"
+	cg_agent_restart
+}
+
+# The agent restarts and resyncs everything against the dataplane: the pool
+# and its bindings stay, and the source NAT feature the bindings turned on
+# stays too (it is not one of the agent's SNAT interfaces, and must not be
+# taken for drift).
+cg_agent_restart() {
+	local out
+	stop_pid "$AGENT_PID"
+	agent_start
+	# The restarted agent's first full sync (what turned the bindings'
+	# interfaces off before the plugin left them out of its dump).
+	wait_for 20 "the agent's first full sync" sh -c \
+		"'$CTL_BIN' --addr '$AGENT_ADDR' status 2>/dev/null | grep 'last full sync:' | grep -qv never" || true
+	out=$(ctl pool bindings 2>&1) || true
+	if [ "$(grep -c "$CG_INSIDE4" <<<"$out")" = 2 ]; then
+		pass "cgnat-agent-restart: both bindings listed again after an agent restart"
+	else
+		fail "cgnat-agent-restart" "pool bindings after an agent restart: $(tr '\n' ';' <<<"$out")"
+	fi
+	expect_answer "cgnat-agent-restart-udp-blue2" cg-blue2 "internet $CG_POOL_RE [0-9]+" --proto udp --n 2 "$CG_SRV4:53"
+	expect_answer "cgnat-agent-restart-tcp-red1" cg-red1 "internet $CG_POOL_RE [0-9]+" --n 2 "$CG_SRV4:80"
 }
 
 # cg_kernel_vrf_missing: on the kernel router, print why VRF devices cannot
