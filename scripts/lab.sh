@@ -29,12 +29,27 @@
 #   file); the dataplane reset (VPP restarted empty / the kernel's nf_tables
 #   table deleted) and reprogrammed by the agent alone; translation del.
 #
-# One "PASS <check>" or "FAIL <check>: <why>" line per check, then a summary;
+# Then the scenarios of scripts/lab/scenario-*.sh, each with namespaces of
+# its own (LAB_SCENARIOS=base,cgnat,... picks; default all):
+#
+#   cgnat  carrier-grade NAT (issue 11): tables blue (100.64.0.1, 100.64.0.2,
+#          public host 192.0.2.2) and red (100.64.0.1) behind uplink table 0
+#          (100.64.0.1/10); a pool of 100.64.0.1 bound to 100.64.0.0/24 of
+#          both through cloudnatctl. TCP/UDP/ping translated to the pool;
+#          the same address, source port and echo id in both tables at once;
+#          ICMP errors both ways (port unreachable, time exceeded at hop 1
+#          and 2, a client's own port unreachable going out); IPv6 and
+#          192.0.2.2 untranslated; subscriber list, ports within blocks,
+#          block log stream, vppctl cnat show subscribers. Kernel: SKIP
+#          while it refuses pools.
+#
+# One "PASS <check>", "FAIL <check>: <why>" or "SKIP <what>: <why>" line per
+# check, then a summary;
 # exits 1 if any check failed. Everything it creates is removed on exit,
 # including on Ctrl-C (logs of a failed run are kept in /tmp/cloudnat-lab.*;
 # LAB_KEEP=1 keeps them always).
 #
-# Environment: LAB_ROUTER (auto|vpp|kernel), VPP_PREFIX, CLOUDNAT_PLUGIN_DIR,
+# Environment: LAB_ROUTER (auto|vpp|kernel), LAB_SCENARIOS, VPP_PREFIX, CLOUDNAT_PLUGIN_DIR,
 # LAB_CONNS (connections to the VIP, default 20), LAB_BULK_MIB (size of the
 # bulk transfers, default 8), LAB_OFFLOADS=on (keep the hosts' checksum/TSO
 # offloads), CLOUDNAT_AGENT, CLOUDNATCTL,
@@ -65,6 +80,11 @@ vpp | kernel) ;;
 esac
 # shellcheck source=scripts/lab/router-vpp.sh
 . "$LAB_ROOT/scripts/lab/router-$LAB_ROUTER.sh"
+for f in "$LAB_ROOT"/scripts/lab/scenario-*.sh; do
+	# shellcheck source=/dev/null
+	. "$f"
+done
+scenarios_check
 
 lab_traps
 lab_preflight
@@ -80,5 +100,6 @@ else
 	agent_start
 	config_apply
 fi
-checks_run
+scenario_wanted base && checks_run
+[ "${LAB_SELFTEST:-0}" = 1 ] || scenarios_run # the scenarios need the agent
 summary

@@ -1,13 +1,18 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cloudnat/cloudnat/binapi/cloudnat"
+	"github.com/cloudnat/cloudnat/binapi/interface_types"
 	vh "github.com/cloudnat/cloudnat/test/vppharness"
 )
 
@@ -855,4 +860,86 @@ func portOfSession(t *testing.T, pt *poolTopo, sport uint16) uint16 {
 	}
 	p, _ := strconv.Atoi(m[1])
 	return uint16(p)
+}
+
+// TestPoolTTL1PoolAddressInside: a TTL 1 probe of a bound source is
+// answered by VPP with time exceeded about the packet as sent, to the client
+// that sent it, when the pool address (100.64.0.1) is also an inside host of
+// the table: VPP's own error, made after the translation, would go to that
+// host (make lab's cgnat scenario).
+func TestPoolTTL1PoolAddressInside(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 100.64.0.1 block-size 64", true)
+	far := pt.far.IP4
+	te := icmpErr{"time-exceeded", vh.TimeExceeded, 0, 0}
+	for _, pr := range []vh.Proto{vh.UDP, vh.ICMP} {
+		t.Run(pr.String(), func(t *testing.T) {
+			p := flow(from(pt.blue, 1), far, pr, 33434, 33434) // from 100.64.0.2
+			p.TTL = 1
+			c := pt.v.Send(t, pt.blue, vh.Frames(t, p), vh.SendOptions{Trace: 10})
+			if len(c[pt.blue]) != 1 {
+				t.Fatalf("want VPP's time-exceeded back on %s, got:\n%s%s\n%s", pt.blue.Name, c,
+					pt.v.MustCLI(t, "show errors"), pt.v.ShowTrace(t))
+			}
+			got := vh.ParseAll(t, c[pt.blue])[0]
+			checkError(t, "hop 1 (VPP)", got, te, netip.Addr{}, pt.client2IP, pt.client2IP, p.SrcPort, far, p.DstPort, pr)
+		})
+	}
+}
+
+// TestPoolFeatureOwnership: the source-NAT feature a binding turns on for its
+// table's interfaces belongs to the binding. cloudnat_snat_interface_dump
+// (what the agent reconciles against its own interfaces) leaves it out, so a
+// full resync does not turn it off as drift; cnat show snat marks it. An
+// operator's enable takes the interface over: listed, and left on by the
+// last unbind.
+func TestPoolFeatureOwnership(t *testing.T) {
+	t.Parallel()
+	pt := newPoolTopo(t, "range 198.51.100.1", true)
+	if got := apiSNATInterfaces(t, pt.v); len(got) != 0 {
+		t.Errorf("cloudnat_snat_interface_dump lists %v, want none (the bindings' own)", got)
+	}
+	if out := pt.v.MustCLI(t, "cnat show snat"); !strings.Contains(out, pt.blue.Name+" ip4-cnat-snat (for its table's bindings)") {
+		t.Errorf("cnat show snat does not mark %s as the bindings':\n%s", pt.blue.Name, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cloudnat.NewServiceClient(pt.v.Conn()).CloudnatSnatInterfaceEnableDisable(ctx,
+		&cloudnat.CloudnatSnatInterfaceEnableDisable{Enable: true, SwIfIndex: interface_types.InterfaceIndex(pt.blue.SwIfIndex)}); err != nil {
+		t.Fatalf("cloudnat_snat_interface_enable_disable: %v", err)
+	}
+	if got := apiSNATInterfaces(t, pt.v); len(got) != 1 || uint32(got[0].SwIfIndex) != pt.blue.SwIfIndex || got[0].IsIP6 {
+		t.Errorf("after the operator's enable the dump lists %v, want only %s ip4", got, pt.blue.Name)
+	}
+	pt.v.CLIf(t, "cnat pool bind %s table 1 100.64.0.0/10 del", poolName)
+	pt.v.CLIf(t, "cnat pool bind %s table 2 100.64.0.0/10 del", poolName)
+	out := pt.v.MustCLI(t, "cnat show snat")
+	if !strings.Contains(out, pt.blue.Name+" ip4-cnat-snat\n") && !strings.HasSuffix(out, pt.blue.Name+" ip4-cnat-snat") {
+		t.Errorf("the last unbind turned off the operator's %s:\n%s", pt.blue.Name, out)
+	}
+	if strings.Contains(out, pt.red.Name) {
+		t.Errorf("the last unbind left the bindings' feature on %s:\n%s", pt.red.Name, out)
+	}
+}
+
+// apiSNATInterfaces is the binary API's cloudnat_snat_interface_dump.
+func apiSNATInterfaces(t *testing.T, v *vh.VPP) []*cloudnat.CloudnatSnatInterfaceDetails {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := cloudnat.NewServiceClient(v.Conn()).CloudnatSnatInterfaceDump(ctx, &cloudnat.CloudnatSnatInterfaceDump{})
+	if err != nil {
+		t.Fatalf("cloudnat_snat_interface_dump: %v", err)
+	}
+	var out []*cloudnat.CloudnatSnatInterfaceDetails
+	for {
+		d, err := stream.Recv()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("cloudnat_snat_interface_dump: %v", err)
+		}
+		out = append(out, d)
+	}
 }

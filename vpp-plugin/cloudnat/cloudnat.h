@@ -235,6 +235,7 @@ void cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb, void *ctx);
    (ip6-unicast) on an interface; idempotent. Bad index =
    VNET_API_ERROR_INVALID_SW_IF_INDEX. */
 int cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable);
+int cloudnat_snat_interface_is_auto (u32 sw_if_index, u8 is_ip6);
 
 /* Interfaces with the feature enabled, however it was enabled (API, or
    "set interface feature"). */

@@ -635,6 +635,11 @@ cn_api_snat_interface_send_details (u32 sw_if_index, u8 is_ip6, void *arg)
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_snat_interface_details_t *mp;
 
+  /* Only the operator's: the ones a table reference turned on belong to
+     their pool binding or static mapping, which the client lists itself
+     (an agent would otherwise see them as drift and turn them off). */
+  if (cloudnat_snat_interface_is_auto (sw_if_index, is_ip6))
+    return WALK_CONTINUE;
   mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SNAT_INTERFACE_DETAILS);
   mp->sw_if_index = clib_host_to_net_u32 (sw_if_index);
   mp->is_ip6 = is_ip6 ? 1 : 0;

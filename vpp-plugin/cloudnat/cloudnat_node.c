@@ -500,11 +500,16 @@ cn_finish_one (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b, cn_
       else
 	error = CN_ERROR_UNTRANSLATABLE;
     }
-  if (!is_feature && (idx != ~0 || (nf && nf->is_static)) && pi->kind != CN_PKT_ICMP_ERROR &&
+  if ((idx != ~0 || (nf && nf->is_static)) && pi->kind != CN_PKT_ICMP_ERROR &&
       (is_ip6 ? ip[7] : ip[8]) <= 1)
     {
       /* it would die at the next hop once translated, and VPP's time
-	 exceeded would quote the inside address: answer now, untranslated */
+	 exceeded would quote the translated packet: answer now, about the
+	 packet as its sender sent it. Inbound the quote would show the
+	 inside address; outbound (the feature) the error would go to the
+	 public address in the inside table, which is another host there
+	 when a pool address equals an inside address (100.64.0.1 in
+	 make lab's cgnat scenario). */
       if (is_ip6)
 	icmp6_error_set_vnet_buffer (b, ICMP6_time_exceeded,
 				     ICMP6_time_exceeded_ttl_exceeded_in_transit, 0);

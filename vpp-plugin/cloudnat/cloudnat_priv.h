@@ -838,7 +838,7 @@ int cn_snat_decide (cn_sess_create_args_t *a);
   _ (FRAG_UNSUPPORTED, frag_unsupported, ERROR, "later frag of an ICMP error")                         \
   _ (FRAG_TIMEOUT, frag_timeout, ERROR, "first fragment never came")      \
   _ (ICMP_ERROR_BAD_CSUM, icmp_error_bad_csum, ERROR, "ICMP error with a bad checksum")         \
-  _ (TTL_EXPIRED, ttl_expired, INFO, "TTL 1 inbound: time exceeded sent")                          \
+  _ (TTL_EXPIRED, ttl_expired, INFO, "TTL 1: time exceeded, untranslated")                         \
   _ (TOO_BIG, too_big, INFO, "inbound over MTU: error sent")                                      \
   _ (UNTRANSLATABLE, untranslatable, ERROR, "untranslatable from a NATed source")                  \
   _ (HAIRPINNED, hairpinned, INFO, "hairpinned to an inside endpoint")                            \

@@ -187,8 +187,14 @@ cn_snat_feature (u8 is_ip6)
   return is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat";
 }
 
-int
-cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
+/* Table references (bindings, static mappings) per (family, table), and the
+   interfaces whose feature they turned on ("auto"): see
+   cn_snat_table_feature_ref. */
+static u32 *cn_table_feature_refs[N_AF];
+static uword *cn_table_feature_auto[N_AF];
+
+static int
+cn_snat_feature_set (u32 sw_if_index, u8 is_ip6, int enable)
 {
   vnet_main_t *vnm = vnet_get_main ();
   int on;
@@ -200,6 +206,28 @@ cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
     return 0;
   return vnet_feature_enable_disable (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), sw_if_index,
 				      enable, 0, 0);
+}
+
+/* An operator's (API, CLI) enable or disable: the interface is the
+   operator's from then on, so a table reference neither lists it as its
+   own (the API dump shows it) nor turns it off with its last unbind. */
+int
+cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
+{
+  ip_address_family_t af = is_ip6 ? AF_IP6 : AF_IP4;
+  int rv = cn_snat_feature_set (sw_if_index, is_ip6, enable);
+
+  if (!rv)
+    cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw_if_index, 0);
+  return rv;
+}
+
+/* Was the feature on this interface turned on by a table reference (a pool
+   binding or a static mapping of its table) rather than by an operator? */
+int
+cloudnat_snat_interface_is_auto (u32 sw_if_index, u8 is_ip6)
+{
+  return clib_bitmap_get (cn_table_feature_auto[is_ip6 ? AF_IP6 : AF_IP4], sw_if_index);
 }
 
 void
@@ -311,8 +339,6 @@ hairpin:
    first turns the feature on for the table's interfaces (those that had it
    already are left alone), the last turns it off on the ones it turned on.
    Interfaces put in the table later get it with the next reference. */
-static u32 *cn_table_feature_refs[N_AF];
-static uword *cn_table_feature_auto[N_AF];
 
 void
 cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta)
@@ -334,12 +360,12 @@ cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta)
 	  if (vnet_feature_is_enabled (cn_snat_arc (af == AF_IP6), cn_snat_feature (af == AF_IP6),
 				       sw) > 0)
 	    continue;
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 1);
+	  cn_snat_feature_set (sw, af == AF_IP6, 1);
 	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 1);
 	}
       else if (clib_bitmap_get (cn_table_feature_auto[af], sw))
 	{
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 0);
+	  cn_snat_feature_set (sw, af == AF_IP6, 0);
 	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 0);
 	}
     }

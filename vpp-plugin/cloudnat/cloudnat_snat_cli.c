@@ -246,9 +246,11 @@ static walk_rc_t
 cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, void *arg)
 {
   cn_cli_show_ctx_t *ctx = arg;
+  int by_table = cloudnat_snat_interface_is_auto (sw_if_index, is_ip6);
 
-  vlib_cli_output (ctx->vm, "  interface %U %s", format_vnet_sw_if_index_name, vnet_get_main (),
-		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat");
+  vlib_cli_output (ctx->vm, "  interface %U %s%s", format_vnet_sw_if_index_name, vnet_get_main (),
+		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat",
+		   by_table ? " (for its table's bindings)" : "");
   ctx->n++;
   return WALK_CONTINUE;
 }

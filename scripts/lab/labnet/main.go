@@ -8,9 +8,18 @@
 //	labnet get --n 20 --timeout 2s 10.200.0.10:80
 //	labnet get --proto udp --n 5 [fd00:99::2]:53
 //	labnet get --bytes 8388608 10.200.0.10:80
+//	labnet serve --name internet --port-too --listen udp::5353
+//	labnet get --proto udp --local :40000 --ttl 2 198.51.100.10:53
 //
-// Every answer is one line "<name> <peer-ip>". get prints one line per try:
-// the answer, or "ERR <reason>"; it exits 1 if any try failed.
+// Every answer is one line "<name> <peer-ip>" ("<name> <peer-ip> <peer-port>"
+// with serve --port-too). get prints one line per try: the answer, or
+// "ERR <reason>"; it exits 1 if any try failed.
+//
+// get --local [ADDR]:PORT binds each try's socket there first (SO_REUSEADDR,
+// so a server's own port can be used too); get --ttl N sends with that IPv4
+// TTL / IPv6 hop limit and asks for the ICMP errors that come back (IP_RECVERR),
+// so a time exceeded ends the try with "no route to host" and a port
+// unreachable with "connection refused", for TCP and UDP alike.
 //
 // With --bytes N (TCP), get then asks for N bytes of a fixed pattern; the
 // server sends them and closes, and get checks count and content, adding
@@ -21,6 +30,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,6 +75,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	name := fs.String("name", "", "name to answer with (default: hostname)")
+	portToo := fs.Bool("port-too", false, "answer \"<name> <peer-ip> <peer-port>\"")
 	var listens listFlag
 	fs.Var(&listens, "listen", "tcp:ADDR or udp:ADDR to serve on (repeatable), e.g. tcp::80")
 	if err := fs.Parse(args); err != nil {
@@ -84,17 +95,17 @@ func serve(args []string) error {
 		}
 		switch proto {
 		case "tcp":
-			ln, err := net.Listen("tcp", addr)
+			ln, err := reuseListen.Listen(context.Background(), "tcp", addr)
 			if err != nil {
 				return err
 			}
-			go func() { errc <- serveTCP(ln, *name) }()
+			go func() { errc <- serveTCP(ln, *name, *portToo) }()
 		case "udp":
-			pc, err := net.ListenPacket("udp", addr)
+			pc, err := reuseListen.ListenPacket(context.Background(), "udp", addr)
 			if err != nil {
 				return err
 			}
-			go func() { errc <- serveUDP(pc, *name) }()
+			go func() { errc <- serveUDP(pc, *name, *portToo) }()
 		default:
 			return fmt.Errorf("serve: bad protocol in --listen %q", l)
 		}
@@ -110,17 +121,31 @@ func serve(args []string) error {
 	}
 }
 
-func peerIP(a net.Addr) string {
+// reuseListen sets SO_REUSEADDR, so that get --local can send from a
+// server's own address and port.
+var reuseListen = net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	return setSockopts(c, 0, true)
+}}
+
+// peer is the answer's peer part: "<ip>", or "<ip> <port>" with portToo.
+func peer(a net.Addr, portToo bool) string {
+	var ip net.IP
+	var port int
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		return a.IP.String()
+		ip, port = a.IP, a.Port
 	case *net.UDPAddr:
-		return a.IP.String()
+		ip, port = a.IP, a.Port
+	default:
+		return a.String()
 	}
-	return a.String()
+	if portToo {
+		return fmt.Sprintf("%s %d", ip, port)
+	}
+	return ip.String()
 }
 
-func serveTCP(ln net.Listener, name string) error {
+func serveTCP(ln net.Listener, name string, portToo bool) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -129,7 +154,7 @@ func serveTCP(ln net.Listener, name string) error {
 		go func() {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := fmt.Fprintf(c, "%s %s\n", name, peerIP(c.RemoteAddr())); err != nil {
+			if _, err := fmt.Fprintf(c, "%s %s\n", name, peer(c.RemoteAddr(), portToo)); err != nil {
 				return
 			}
 			// An optional request "<n>\n" for n bytes of the pattern; a plain
@@ -159,14 +184,14 @@ func (p *pattern) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func serveUDP(pc net.PacketConn, name string) error {
+func serveUDP(pc net.PacketConn, name string, portToo bool) error {
 	buf := make([]byte, 2048)
 	for {
 		_, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			return err
 		}
-		_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %s\n", name, peerIP(from))), from)
+		_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %s\n", name, peer(from, portToo))), from)
 	}
 }
 
@@ -176,6 +201,8 @@ func get(args []string) error {
 	n := fs.Int("n", 1, "number of connections (datagrams), at most 10000")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout of each try")
 	bulk := fs.Int64("bytes", 0, "TCP: then fetch this many bytes and check them")
+	local := fs.String("local", "", "[ADDR]:PORT to send from (SO_REUSEADDR)")
+	ttl := fs.Int("ttl", 0, "IPv4 TTL / IPv6 hop limit (1..255), with ICMP errors reported")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -191,10 +218,28 @@ func get(args []string) error {
 	if *bulk < 0 || *bulk > maxBulk || (*bulk > 0 && *proto != "tcp") {
 		return fmt.Errorf("get: --bytes must be 0..%d, with tcp", maxBulk)
 	}
+	if *ttl < 0 || *ttl > 255 {
+		return errors.New("get: --ttl must be 1..255")
+	}
+	d := net.Dialer{Timeout: *timeout}
+	if *local != "" {
+		var err error
+		if *proto == "udp" {
+			d.LocalAddr, err = net.ResolveUDPAddr("udp", *local)
+		} else {
+			d.LocalAddr, err = net.ResolveTCPAddr("tcp", *local)
+		}
+		if err != nil {
+			return fmt.Errorf("get: bad --local %q: %w", *local, err)
+		}
+	}
+	if *local != "" || *ttl > 0 {
+		d.Control = func(_, _ string, c syscall.RawConn) error { return setSockopts(c, *ttl, true) }
+	}
 	target := fs.Arg(0)
 	failed := 0
 	for i := 0; i < *n; i++ {
-		line, err := once(*proto, target, *timeout, *bulk)
+		line, err := once(&d, *proto, target, *timeout, *bulk)
 		if err != nil {
 			failed++
 			fmt.Printf("ERR %v\n", err)
@@ -208,8 +253,8 @@ func get(args []string) error {
 	return nil
 }
 
-func once(proto, target string, timeout time.Duration, bulk int64) (string, error) {
-	c, err := net.DialTimeout(proto, target, timeout)
+func once(dialer *net.Dialer, proto, target string, timeout time.Duration, bulk int64) (string, error) {
+	c, err := dialer.Dial(proto, target)
 	if err != nil {
 		return "", err
 	}
