@@ -2080,7 +2080,12 @@ func (m *CloudnatSnatInterfaceDetails) Unmarshal(b []byte) error {
 	return nil
 }
 
-// Interfaces with source NAT enabled, however it was enabled.
+// Interfaces with source NAT enabled by
+//
+//	cloudnat_snat_interface_enable_disable (or the CLI). The ones a pool
+//	binding or static mapping of their table turned on are not listed
+//	(cnat show snat marks them): they come and go with those objects.
+//
 // CloudnatSnatInterfaceDump defines message 'cloudnat_snat_interface_dump'.
 type CloudnatSnatInterfaceDump struct{}
 
