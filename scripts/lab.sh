@@ -46,6 +46,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/lab/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lab/common.sh"
+# shellcheck source=scripts/lab/scenarios.sh
+. "$LAB_ROOT/scripts/lab/scenarios.sh"
 
 LAB_ROUTER=${LAB_ROUTER:-auto}
 if [ "$LAB_ROUTER" = auto ]; then
@@ -66,6 +68,7 @@ esac
 # shellcheck source=scripts/lab/router-vpp.sh
 . "$LAB_ROOT/scripts/lab/router-$LAB_ROUTER.sh"
 
+lab_check_scenarios
 lab_traps
 lab_preflight
 router_preflight
@@ -80,5 +83,6 @@ else
 	agent_start
 	config_apply
 fi
-checks_run
+if lab_selected base; then checks_run; fi
+if [ -n "${AGENT_PID:-}" ]; then scenarios_run; fi
 summary

@@ -541,7 +541,9 @@ checks_run() {
 }
 
 summary() {
-	echo "---- summary: $LAB_PASS passed, $LAB_FAIL failed (router: $LAB_ROUTER)"
+	local skipped=
+	[ "${LAB_SKIP:-0}" -gt 0 ] && skipped=", $LAB_SKIP skipped"
+	echo "---- summary: $LAB_PASS passed, $LAB_FAIL failed$skipped (router: $LAB_ROUTER)"
 	if [ "$LAB_FAIL" -gt 0 ]; then
 		printf '  failed: %s\n' "${LAB_FAILED_CHECKS[@]}"
 		echo "---- diagnostics, taken right after the first failure ($LAB_RUN/diag-*.txt has up to 5)"

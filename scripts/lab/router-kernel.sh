@@ -87,3 +87,23 @@ table ip6 labself6 {
 NFT
 	pass "config: self-test nf_tables rules loaded (no agent)"
 }
+
+# Tables for the scenarios (scripts/lab/scenarios.sh): table N is a VRF
+# device vrfN in the router namespace, an interface joins it as a slave, and
+# a route in one table continues in another through the other's VRF device
+# (route leaking). Table 0 is the main table.
+router_table_add() {
+	ip -n "$ROUTER_NS" link add "vrf$1" type vrf table "$1"
+	ip -n "$ROUTER_NS" link set "vrf$1" up
+}
+router_set_table() { ip -n "$ROUTER_NS" link set "$1" master "vrf$2"; }
+router_route_via_table() { # PREFIX FROM-TABLE TO-TABLE
+	local t=(table "$2")
+	[ "$2" = 0 ] && t=()
+	ip -n "$ROUTER_NS" route add "$1" "${t[@]}" dev "vrf$3"
+}
+router_route_via_table_del() {
+	local t=(table "$2")
+	[ "$2" = 0 ] && t=()
+	ip -n "$ROUTER_NS" route del "$1" "${t[@]}" dev "vrf$3"
+}

@@ -8,8 +8,10 @@
 //	labnet get --n 20 --timeout 2s 10.200.0.10:80
 //	labnet get --proto udp --n 5 [fd00:99::2]:53
 //	labnet get --bytes 8388608 10.200.0.10:80
+//	labnet serve --name internet --port --listen tcp::80
 //
-// Every answer is one line "<name> <peer-ip>". get prints one line per try:
+// Every answer is one line "<name> <peer-ip>" ("<name> <peer-ip> <peer-port>"
+// with serve --port: the lab checks a NAT gateway's port blocks with it). get prints one line per try:
 // the answer, or "ERR <reason>"; it exits 1 if any try failed.
 //
 // With --bytes N (TCP), get then asks for N bytes of a fixed pattern; the
@@ -53,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: labnet serve --name N --listen tcp:ADDR|udp:ADDR ... | labnet get [--proto tcp|udp] [--n N] [--timeout D] HOST:PORT")
+	fmt.Fprintln(os.Stderr, "usage: labnet serve --name N [--port] --listen tcp:ADDR|udp:ADDR ... | labnet get [--proto tcp|udp] [--n N] [--timeout D] HOST:PORT")
 	os.Exit(2)
 }
 
@@ -67,6 +69,7 @@ func serve(args []string) error {
 	name := fs.String("name", "", "name to answer with (default: hostname)")
 	var listens listFlag
 	fs.Var(&listens, "listen", "tcp:ADDR or udp:ADDR to serve on (repeatable), e.g. tcp::80")
+	withPort := fs.Bool("port", false, "answer with the peer's port too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,13 +91,13 @@ func serve(args []string) error {
 			if err != nil {
 				return err
 			}
-			go func() { errc <- serveTCP(ln, *name) }()
+			go func() { errc <- serveTCP(ln, *name, *withPort) }()
 		case "udp":
 			pc, err := net.ListenPacket("udp", addr)
 			if err != nil {
 				return err
 			}
-			go func() { errc <- serveUDP(pc, *name) }()
+			go func() { errc <- serveUDP(pc, *name, *withPort) }()
 		default:
 			return fmt.Errorf("serve: bad protocol in --listen %q", l)
 		}
@@ -110,17 +113,26 @@ func serve(args []string) error {
 	}
 }
 
-func peerIP(a net.Addr) string {
+// peer is how an answer names the peer: its address, and with withPort
+// its port after a space.
+func peer(a net.Addr, withPort bool) string {
+	var ip net.IP
+	var port int
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		return a.IP.String()
+		ip, port = a.IP, a.Port
 	case *net.UDPAddr:
-		return a.IP.String()
+		ip, port = a.IP, a.Port
+	default:
+		return a.String()
 	}
-	return a.String()
+	if withPort {
+		return fmt.Sprintf("%s %d", ip, port)
+	}
+	return ip.String()
 }
 
-func serveTCP(ln net.Listener, name string) error {
+func serveTCP(ln net.Listener, name string, withPort bool) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -129,7 +141,7 @@ func serveTCP(ln net.Listener, name string) error {
 		go func() {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := fmt.Fprintf(c, "%s %s\n", name, peerIP(c.RemoteAddr())); err != nil {
+			if _, err := fmt.Fprintf(c, "%s %s\n", name, peer(c.RemoteAddr(), withPort)); err != nil {
 				return
 			}
 			// An optional request "<n>\n" for n bytes of the pattern; a plain
@@ -159,14 +171,14 @@ func (p *pattern) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func serveUDP(pc net.PacketConn, name string) error {
+func serveUDP(pc net.PacketConn, name string, withPort bool) error {
 	buf := make([]byte, 2048)
 	for {
 		_, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			return err
 		}
-		_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %s\n", name, peerIP(from))), from)
+		_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %s\n", name, peer(from, withPort))), from)
 	}
 }
 
