@@ -119,8 +119,9 @@ vrf_server() {
 SCEN_REFUSED=
 
 # scen_ctl WHAT CMD...: a configuration step of a scenario. Success: 0.
-# The kernel dataplane refusing it as unsupported (FAILED_PRECONDITION):
-# SCEN_REFUSED set, 2. Anything else: a FAIL line, 1.
+# The kernel dataplane refusing it as unsupported (FAILED_PRECONDITION, "...
+# not supported by this dataplane"): SCEN_REFUSED set, 2. Anything else: a
+# FAIL line, 1.
 scen_ctl() {
 	local what=$1 out
 	shift
@@ -129,9 +130,11 @@ scen_ctl() {
 		echo "  \$ cloudnatctl$(printf ' %q' "$@")" >&2
 		return 0
 	fi
-	if [ "$LAB_ROUTER" = kernel ] && grep -q 'FailedPrecondition' <<<"$out"; then
-		SCEN_REFUSED=$(sed -n 's/.*desc = //p' <<<"$out" | head -1)
-		[ -n "$SCEN_REFUSED" ] || SCEN_REFUSED=$(tail -1 <<<"$out")
+	# cloudnatctl prints the status message only; the agent's refusal of
+	# intent a dataplane cannot express (FAILED_PRECONDITION) ends with
+	# dataplane.ErrUnsupported's text.
+	if [ "$LAB_ROUTER" = kernel ] && grep -q 'not supported by this dataplane' <<<"$out"; then
+		SCEN_REFUSED=$(grep 'not supported by this dataplane' <<<"$out" | head -1 | sed 's/^cloudnatctl: //')
 		return 2
 	fi
 	fail "$what: cloudnatctl $*" "$(tail -3 <<<"$out" | tr '\n' ' ')"
