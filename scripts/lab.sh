@@ -29,12 +29,28 @@
 #   file); the dataplane reset (VPP restarted empty / the kernel's nf_tables
 #   table deleted) and reprogrammed by the agent alone; translation del.
 #
-# One "PASS <check>" or "FAIL <check>: <why>" line per check, then a summary;
+# Those are the "base" checks. Then the scenarios, scripts/lab/scenario-*.sh
+# (see scripts/lab/scenarios.sh), each with its own hosts and router tables:
+#
+#   peering  tables 11 and 12 meeting at the router, NAT on both sides:
+#            static+static, static+masquerade, masquerade+static,
+#            static+port forward, port forward+static, masquerade+port
+#            forward (TCP, UDP, ping, ICMP error); conflicts refused
+#   natgw    a NAT gateway (cloudnatctl apply -f natgw.yaml) for table 21
+#            with three interfaces (one with a virtual IP) to an internet in
+#            table 22: port blocks, portsUsed, unsolicited drops, relabel
+#
+# LAB_SCENARIOS=base,peering,natgw (comma-separated; default all) picks
+# them; the base topology and agent are always set up. Where the kernel
+# dataplane refuses a scenario's NAT as unsupported, one "SKIP" line.
+#
+# One "PASS <check>" or "FAIL <check>: <why>" (or "SKIP <what>: <why>") line
+# per check, then a summary;
 # exits 1 if any check failed. Everything it creates is removed on exit,
 # including on Ctrl-C (logs of a failed run are kept in /tmp/cloudnat-lab.*;
 # LAB_KEEP=1 keeps them always).
 #
-# Environment: LAB_ROUTER (auto|vpp|kernel), VPP_PREFIX, CLOUDNAT_PLUGIN_DIR,
+# Environment: LAB_ROUTER (auto|vpp|kernel), LAB_SCENARIOS, VPP_PREFIX, CLOUDNAT_PLUGIN_DIR,
 # LAB_CONNS (connections to the VIP, default 20), LAB_BULK_MIB (size of the
 # bulk transfers, default 8), LAB_OFFLOADS=on (keep the hosts' checksum/TSO
 # offloads), CLOUDNAT_AGENT, CLOUDNATCTL,

@@ -81,10 +81,12 @@ vrf_host() {
 	shift 5
 	[ $# -gt 0 ] || set -- default
 	ns=$(ns_name "$h")
+	# shellcheck disable=SC2153 # LAB_ID, LAB_IF, LAB_VETH: common.sh's
 	veth="cn${LAB_ID}${tag}"
 	ip netns add "$ns"
 	LAB_NAMESPACES+=("$h")
 	ip link add "$veth" type veth peer name "$veth-h"
+	# shellcheck disable=SC2034,SC2004
 	LAB_VETH[$h]=$veth
 	ip link set "$veth-h" netns "$ns"
 	in_ns "$h" ip link set "$veth-h" name eth0
@@ -96,6 +98,7 @@ vrf_host() {
 		in_ns "$h" ip route add "$rt" via "$r4"
 	done
 	ifname=$(router_attach "$veth")
+	# shellcheck disable=SC2034,SC2004
 	LAB_IF[$h]=$ifname
 	[ "$table" = 0 ] || router_set_table "$ifname" "$table"
 	router_addr "$ifname" "$r4/${a4#*/}"
@@ -134,6 +137,7 @@ scen_ctl() {
 	# intent a dataplane cannot express (FAILED_PRECONDITION) ends with
 	# dataplane.ErrUnsupported's text.
 	if [ "$LAB_ROUTER" = kernel ] && grep -q 'not supported by this dataplane' <<<"$out"; then
+		# shellcheck disable=SC2034 # read by the scenarios
 		SCEN_REFUSED=$(grep 'not supported by this dataplane' <<<"$out" | head -1 | sed 's/^cloudnatctl: //')
 		return 2
 	fi
