@@ -2076,7 +2076,11 @@ func (m *CloudnatSnatInterfaceDetails) Unmarshal(b []byte) error {
 	return nil
 }
 
-// Interfaces with source NAT enabled, however it was enabled.
+// Interfaces with source NAT enabled by cloudnat_snat_interface_enable_disable
+//
+//	or "set interface feature"; not those the plugin turned on itself for
+//	the pool bindings and static mappings of their table.
+//
 // CloudnatSnatInterfaceDump defines message 'cloudnat_snat_interface_dump'.
 type CloudnatSnatInterfaceDump struct{}
 

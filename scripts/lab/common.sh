@@ -18,6 +18,8 @@
 #   router_diag                  print state that explains a failure
 #   router_stop                  clean up what the lab's processes leave
 #
+# (The scenarios need a few more, for tables: see scripts/lab/scenarios.sh.)
+#
 # All addresses live only inside the lab's own namespaces (and VPP's
 # interfaces on veths whose root-side ends carry no address).
 

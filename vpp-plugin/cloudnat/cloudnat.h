@@ -233,12 +233,16 @@ void cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb, void *ctx);
 
 /* Enable/disable the feature ip4-cnat-snat (ip4-unicast) or ip6-cnat-snat
    (ip6-unicast) on an interface; idempotent. Bad index =
-   VNET_API_ERROR_INVALID_SW_IF_INDEX. */
+   VNET_API_ERROR_INVALID_SW_IF_INDEX. The feature is then the caller's: a
+   pool binding or static mapping of the interface's table no longer turns
+   it off. */
 int cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable);
 
-/* Interfaces with the feature enabled, however it was enabled (API, or
-   "set interface feature"). */
-typedef walk_rc_t (*cloudnat_snat_interface_walk_cb_t) (u32 sw_if_index, u8 is_ip6, void *ctx);
+/* Interfaces with the feature enabled, however it was enabled (API, "set
+   interface feature", or is_auto: turned on for the pool bindings and
+   static mappings of the interface's table, and off with the last). */
+typedef walk_rc_t (*cloudnat_snat_interface_walk_cb_t) (u32 sw_if_index, u8 is_ip6, u8 is_auto,
+							void *ctx);
 void cloudnat_snat_interface_walk (cloudnat_snat_interface_walk_cb_t cb, void *ctx);
 
 /* ------------------------------------------------------------------ */

@@ -629,11 +629,17 @@ vl_api_cloudnat_snat_interface_enable_disable_t_handler (
   REPLY_MACRO (VL_API_CLOUDNAT_SNAT_INTERFACE_ENABLE_DISABLE_REPLY);
 }
 
+/* Interfaces the plugin turned on for pools and static mappings are not
+   listed: they are not a client's to keep or remove (the agent would take
+   them for stale intent and turn them off). */
 static walk_rc_t
-cn_api_snat_interface_send_details (u32 sw_if_index, u8 is_ip6, void *arg)
+cn_api_snat_interface_send_details (u32 sw_if_index, u8 is_ip6, u8 is_auto, void *arg)
 {
   cn_api_dump_ctx_t *ctx = arg;
   vl_api_cloudnat_snat_interface_details_t *mp;
+
+  if (is_auto)
+    return WALK_CONTINUE;
 
   mp = cn_api_details_alloc (ctx, sizeof (*mp), VL_API_CLOUDNAT_SNAT_INTERFACE_DETAILS);
   mp->sw_if_index = clib_host_to_net_u32 (sw_if_index);

@@ -1490,12 +1490,13 @@ cn_cli_show_snat_excl_cb (u32 table_id, const ip46_address_t *pfx, u8 len, ip_ad
 }
 
 static walk_rc_t
-cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, void *arg)
+cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, u8 is_auto, void *arg)
 {
   cn_cli_show_ctx_t *ctx = arg;
 
-  vlib_cli_output (ctx->vm, "  interface %U %s", format_vnet_sw_if_index_name, vnet_get_main (),
-		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat");
+  vlib_cli_output (ctx->vm, "  interface %U %s%s", format_vnet_sw_if_index_name, vnet_get_main (),
+		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat",
+		   is_auto ? " (for the table's pools/static mappings)" : "");
   ctx->n++;
   return WALK_CONTINUE;
 }

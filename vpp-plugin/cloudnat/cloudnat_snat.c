@@ -187,8 +187,12 @@ cn_snat_feature (u8 is_ip6)
   return is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat";
 }
 
-int
-cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
+/* Interfaces whose feature a pool binding or static mapping of their table
+   turned on (cn_snat_table_feature_ref), per family (AF_IP4, AF_IP6). */
+static uword *cn_table_feature_auto[N_AF];
+
+static int
+cn_snat_feature_set (u32 sw_if_index, u8 is_ip6, int enable)
 {
   vnet_main_t *vnm = vnet_get_main ();
   int on;
@@ -200,6 +204,21 @@ cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
     return 0;
   return vnet_feature_enable_disable (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), sw_if_index,
 				      enable, 0, 0);
+}
+
+/* The binary API's enable/disable: from now on the interface's feature is
+   the client's, so the last pool binding or static mapping of its table
+   leaves it as it is. */
+int
+cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable)
+{
+  ip_address_family_t af = is_ip6 ? AF_IP6 : AF_IP4;
+  int rv;
+
+  rv = cn_snat_feature_set (sw_if_index, is_ip6, enable);
+  if (!rv)
+    cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw_if_index, 0);
+  return rv;
 }
 
 void
@@ -215,7 +234,9 @@ cloudnat_snat_interface_walk (cloudnat_snat_interface_walk_cb_t cb, void *ctx)
   vec_foreach (id, ids)
     for (is_ip6 = 0; is_ip6 < 2; is_ip6++)
       if (vnet_feature_is_enabled (cn_snat_arc (is_ip6), cn_snat_feature (is_ip6), *id) > 0)
-	if (cb (*id, is_ip6, ctx) == WALK_STOP)
+	if (cb (*id, is_ip6,
+		clib_bitmap_get (cn_table_feature_auto[is_ip6 ? AF_IP6 : AF_IP4], *id) != 0,
+		ctx) == WALK_STOP)
 	  goto done;
 done:
   vec_free (ids);
@@ -312,7 +333,6 @@ hairpin:
    already are left alone), the last turns it off on the ones it turned on.
    Interfaces put in the table later get it with the next reference. */
 static u32 *cn_table_feature_refs[N_AF];
-static uword *cn_table_feature_auto[N_AF];
 
 void
 cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta)
@@ -334,12 +354,12 @@ cn_snat_table_feature_ref (u32 fib_index, ip_address_family_t af, int delta)
 	  if (vnet_feature_is_enabled (cn_snat_arc (af == AF_IP6), cn_snat_feature (af == AF_IP6),
 				       sw) > 0)
 	    continue;
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 1);
+	  cn_snat_feature_set (sw, af == AF_IP6, 1);
 	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 1);
 	}
       else if (clib_bitmap_get (cn_table_feature_auto[af], sw))
 	{
-	  cloudnat_snat_interface_enable_disable (sw, af == AF_IP6, 0);
+	  cn_snat_feature_set (sw, af == AF_IP6, 0);
 	  cn_table_feature_auto[af] = clib_bitmap_set (cn_table_feature_auto[af], sw, 0);
 	}
     }
