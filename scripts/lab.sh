@@ -35,7 +35,8 @@
 #   peering  tables 11 and 12 meeting at the router, NAT on both sides:
 #            static+static, static+masquerade, masquerade+static,
 #            static+port forward, port forward+static, masquerade+port
-#            forward (TCP, UDP, ping, ICMP error); conflicts refused
+#            forward (TCP, UDP, ping, ICMP error; IPv4 and IPv6);
+#            conflicts refused
 #   natgw    a NAT gateway (cloudnatctl apply -f natgw.yaml) for table 21
 #            with three interfaces (one with a virtual IP) to an internet in
 #            table 22: port blocks, portsUsed, unsolicited drops, relabel

@@ -105,6 +105,17 @@ vrf_host() {
 	in_ns "$h" ping -c 1 -i 0.2 -w 3 "$r4" >/dev/null 2>&1 || log "warm-up: $h cannot ping its router $r4"
 }
 
+# vrf_host6 NAME HOST-ADDR6/LEN ROUTER-ADDR6: an IPv6 address for host NAME
+# (made by vrf_host) and its router end, the host's default route via it.
+vrf_host6() {
+	local h=$1 a6=$2 r6=$3
+	in_ns "$h" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.accept_dad=0
+	in_ns "$h" ip -6 addr add "$a6" dev eth0 nodad
+	in_ns "$h" ip -6 route add default via "$r6"
+	router_addr "${LAB_IF[$h]}" "$r6/${a6#*/}"
+	in_ns "$h" ping -6 -c 1 -i 0.2 -w 3 "$r6" >/dev/null 2>&1 || log "warm-up: $h cannot ping its router $r6"
+}
+
 # vrf_server NAME [SERVE-ARGS...]: labnet answering on tcp 80 and udp 53 in
 # host NAME, with its name.
 vrf_server() {
