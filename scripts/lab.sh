@@ -37,7 +37,7 @@
 #            static+port forward, port forward+static, masquerade+port
 #            forward (TCP, UDP, ping, ICMP error; IPv4 and IPv6);
 #            conflicts refused
-#   natgw    a NAT gateway (cloudnatctl apply -f natgw.yaml) for table 21
+#   natgw    a dual-stack NAT gateway (cloudnatctl apply -f natgw.yaml) for table 21
 #            with three interfaces (one with a virtual IP) to an internet in
 #            table 22: port blocks, portsUsed, unsolicited drops, relabel
 #
