@@ -37,9 +37,10 @@
 #            static+port forward, port forward+static, masquerade+port
 #            forward (TCP, UDP, ping, ICMP error; IPv4 and IPv6);
 #            conflicts refused
-#   natgw    a dual-stack NAT gateway (cloudnatctl apply -f natgw.yaml) for table 21
-#            with three interfaces (one with a virtual IP) to an internet in
-#            table 22: port blocks, portsUsed, unsolicited drops, relabel
+#   natgw    a dual-stack NAT gateway (cloudnatctl apply -f natgw.yaml)
+#            for table 21 with three interfaces (one with a virtual IP) to
+#            an internet in table 22: port blocks, portsUsed, unsolicited
+#            drops, relabel
 #
 # LAB_SCENARIOS=base,peering,natgw (comma-separated; default all) picks
 # them; the base topology and agent are always set up. Where the kernel

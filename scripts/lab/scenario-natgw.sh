@@ -100,7 +100,7 @@ natgw_member_flows() {
 	fi
 	for f in 4 6; do
 		for proto in tcp udp; do
-			port=80 v= gw=$NATGW_IP dst=$NATGW_INET:
+			port=80 v='' gw=$NATGW_IP dst=$NATGW_INET:
 			[ $proto = udp ] && port=53
 			[ $f = 6 ] && v=6 gw=$NATGW_IP6 dst="[$NATGW_INET6]:"
 			if ! get_from "$nic" --proto $proto --n 2 --timeout 2s "$dst$port"; then
