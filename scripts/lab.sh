@@ -29,22 +29,25 @@
 #   file); the dataplane reset (VPP restarted empty / the kernel's nf_tables
 #   table deleted) and reprogrammed by the agent alone; translation del.
 #
-# Then the scenarios of scripts/lab/scenario-*.sh, each with namespaces of
-# its own (LAB_SCENARIOS=base,cgnat,... picks; default all):
+# Those are the "base" checks. Then the scenarios, scripts/lab/scenario-*.sh
+# (see scripts/lab/scenarios.sh), each with its own hosts and router tables:
 #
-#   cgnat  carrier-grade NAT (issue 11): tables blue (100.64.0.1, 100.64.0.2,
-#          public host 192.0.2.2) and red (100.64.0.1) behind uplink table 0
-#          (100.64.0.1/10); a pool of 100.64.0.1 bound to 100.64.0.0/24 of
-#          both through cloudnatctl. TCP/UDP/ping translated to the pool;
-#          the same address, source port and echo id in both tables at once;
-#          ICMP errors both ways (port unreachable, time exceeded at hop 1
-#          and 2, a client's own port unreachable going out); IPv6 and
-#          192.0.2.2 untranslated; subscriber list, ports within blocks,
-#          block log stream, vppctl cnat show subscribers. Kernel: SKIP
-#          while it refuses pools.
+#   peering  tables 11 and 12 meeting at the router, NAT on both sides:
+#            static+static, static+masquerade, masquerade+static,
+#            static+port forward, port forward+static, masquerade+port
+#            forward (TCP, UDP, ping, ICMP error; IPv4 and IPv6);
+#            conflicts refused
+#   natgw    a dual-stack NAT gateway (cloudnatctl apply -f natgw.yaml)
+#            for table 21 with three interfaces (one with a virtual IP) to
+#            an internet in table 22: port blocks, portsUsed, unsolicited
+#            drops, relabel
 #
-# One "PASS <check>", "FAIL <check>: <why>" or "SKIP <what>: <why>" line per
-# check, then a summary;
+# LAB_SCENARIOS=base,peering,natgw (comma-separated; default all) picks
+# them; the base topology and agent are always set up. Where the kernel
+# dataplane refuses a scenario's NAT as unsupported, one "SKIP" line.
+#
+# One "PASS <check>" or "FAIL <check>: <why>" (or "SKIP <what>: <why>") line
+# per check, then a summary;
 # exits 1 if any check failed. Everything it creates is removed on exit,
 # including on Ctrl-C (logs of a failed run are kept in /tmp/cloudnat-lab.*;
 # LAB_KEEP=1 keeps them always).
@@ -61,6 +64,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/lab/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lab/common.sh"
+# shellcheck source=scripts/lab/scenarios.sh
+. "$LAB_ROOT/scripts/lab/scenarios.sh"
 
 LAB_ROUTER=${LAB_ROUTER:-auto}
 if [ "$LAB_ROUTER" = auto ]; then
@@ -80,12 +85,8 @@ vpp | kernel) ;;
 esac
 # shellcheck source=scripts/lab/router-vpp.sh
 . "$LAB_ROOT/scripts/lab/router-$LAB_ROUTER.sh"
-for f in "$LAB_ROOT"/scripts/lab/scenario-*.sh; do
-	# shellcheck source=/dev/null
-	. "$f"
-done
-scenarios_check
 
+lab_check_scenarios
 lab_traps
 lab_preflight
 router_preflight
@@ -100,6 +101,6 @@ else
 	agent_start
 	config_apply
 fi
-scenario_wanted base && checks_run
-[ "${LAB_SELFTEST:-0}" = 1 ] || scenarios_run # the scenarios need the agent
+if lab_selected base; then checks_run; fi
+if [ -n "${AGENT_PID:-}" ]; then scenarios_run; fi
 summary

@@ -18,6 +18,8 @@
 #   router_diag                  print state that explains a failure
 #   router_stop                  clean up what the lab's processes leave
 #
+# (The scenarios need a few more, for tables: see scripts/lab/scenarios.sh.)
+#
 # All addresses live only inside the lab's own namespaces (and VPP's
 # interfaces on veths whose root-side ends carry no address).
 
@@ -65,7 +67,6 @@ LAB_NAMESPACES=()
 LAB_PIDS=()            # background processes to stop, in start order
 LAB_PASS=0
 LAB_FAIL=0
-LAB_SKIP=0
 LAB_FAILED_CHECKS=()
 
 ns_name() { echo "$LAB_NS_PREFIX-$1"; }
@@ -100,52 +101,6 @@ fail() {
 			router_diag
 		} >"$LAB_RUN/diag-$LAB_FAIL.txt" 2>&1 || true
 	fi
-}
-
-# skip WHAT: a check (or a whole scenario) the dataplane cannot run yet.
-skip() {
-	LAB_SKIP=$((LAB_SKIP + 1))
-	echo "SKIP $1"
-}
-
-# ---------------------------------------------------------------- scenarios
-#
-# Scenarios beyond the base checks live in scripts/lab/scenario-<name>.sh.
-# Each one appends its name to LAB_SCENARIO_LIST and defines
-# scenario_<name>_run, which builds its own namespaces and router
-# interfaces, configures the agent through cloudnatctl and prints its checks.
-# LAB_SCENARIOS=base,cgnat,... picks them (default: all, in file order; base,
-# the checks of checks_run, always comes first when picked).
-LAB_SCENARIO_LIST=()
-
-scenario_wanted() {
-	case ",${LAB_SCENARIOS:-all}," in
-	*,all,* | *,"$1",*) return 0 ;;
-	esac
-	return 1
-}
-
-# scenarios_check: every name in LAB_SCENARIOS is a known scenario.
-scenarios_check() {
-	local s known list=${LAB_SCENARIOS:-all}
-	for s in ${list//,/ }; do
-		case " all base ${LAB_SCENARIO_LIST[*]} " in
-		*" $s "*) ;;
-		*)
-			known="base ${LAB_SCENARIO_LIST[*]}"
-			die "LAB_SCENARIOS: unknown scenario '$s' (known: ${known% })"
-			;;
-		esac
-	done
-}
-
-scenarios_run() {
-	local s
-	for s in "${LAB_SCENARIO_LIST[@]}"; do
-		scenario_wanted "$s" || continue
-		echo "==== scenario $s"
-		"scenario_${s}_run"
-	done
 }
 
 # bg NAME PROGRAM ARGS...: run PROGRAM (a program, not a shell function) in
@@ -595,8 +550,8 @@ checks_run() {
 }
 
 summary() {
-	local skipped=""
-	[ "$LAB_SKIP" = 0 ] || skipped=", $LAB_SKIP skipped"
+	local skipped=
+	[ "${LAB_SKIP:-0}" -gt 0 ] && skipped=", $LAB_SKIP skipped"
 	echo "---- summary: $LAB_PASS passed, $LAB_FAIL failed$skipped (router: $LAB_ROUTER)"
 	if [ "$LAB_FAIL" -gt 0 ]; then
 		printf '  failed: %s\n' "${LAB_FAILED_CHECKS[@]}"

@@ -29,8 +29,14 @@ router_attach() {
 
 router_addr() {
 	case "$2" in
-	*:*) ip -n "$ROUTER_NS" -6 addr add "$2" dev "$1" nodad ;;
-	*) ip -n "$ROUTER_NS" addr add "$2" dev "$1" ;;
+	*:*)
+		ip -n "$ROUTER_NS" -6 addr add "$2" dev "$1" nodad
+		router_addr_table "$1" "$2"
+		;;
+	*)
+		ip -n "$ROUTER_NS" addr add "$2" dev "$1"
+		router_addr_table "$1" "$2"
+		;;
 	esac
 }
 
@@ -87,3 +93,74 @@ table ip6 labself6 {
 NFT
 	pass "config: self-test nf_tables rules loaded (no agent)"
 }
+
+# Tables for the scenarios (scripts/lab/scenarios.sh): table N is a
+# VRF device vrfN in the router namespace, an interface joins it as a slave,
+# and a route in one table continues in another through the other's VRF
+# device (route leaking). Table 0 is the main table. Where the kernel has no
+# vrf module, policy routing stands in for VRFs, as the kernel dataplane
+# reads it (docs/kernel-dataplane.md): "iif X lookup N" (pref 1000, no
+# other selector; both families) puts X in table N, X's connected routes
+# move from the main table to table N (the router's own address there:
+# "from ADDR lookup N"), and a leak is "iif X to PFX lookup M" (pref 1100,
+# so the interface's own table comes first) for every interface X of the
+# table.
+KERNEL_NO_VRF=
+declare -A KERNEL_IF_TABLE    # interface -> table (policy routing)
+declare -A KERNEL_TABLE_IFS   # table -> its interfaces (policy routing)
+router_table_add() {
+	if [ -z "$KERNEL_NO_VRF" ] && ip -n "$ROUTER_NS" link add "vrf$1" type vrf table "$1" 2>/dev/null; then
+		ip -n "$ROUTER_NS" link set "vrf$1" up
+		return
+	fi
+	if [ -z "$KERNEL_NO_VRF" ]; then
+		log "no VRF devices in this kernel (modprobe vrf): tables are policy routing rules"
+		KERNEL_NO_VRF=1
+	fi
+}
+router_set_table() {
+	if [ -z "$KERNEL_NO_VRF" ]; then
+		ip -n "$ROUTER_NS" link set "$1" master "vrf$2"
+		return
+	fi
+	ip -n "$ROUTER_NS" -4 rule add iif "$1" lookup "$2" pref 1000
+	ip -n "$ROUTER_NS" -6 rule add iif "$1" lookup "$2" pref 1000
+	KERNEL_IF_TABLE[$1]=$2
+	KERNEL_TABLE_IFS[$2]+=" $1"
+}
+# router_addr_table IF ADDR: (policy routing) IF's connected routes of
+# ADDR's family (not link-local) move to its table, and the router's own
+# packets from ADDR (answers to pings) look there too; called by
+# router_addr.
+router_addr_table() {
+	local t=${KERNEL_IF_TABLE[$1]:-} fam=-4 pfx
+	[ -n "$t" ] || return 0
+	case "$2" in *:*) fam=-6 ;; esac
+	ip -n "$ROUTER_NS" "$fam" rule add from "${2%/*}" lookup "$t" pref 1000
+	for pfx in $(ip -n "$ROUTER_NS" "$fam" route show dev "$1" proto kernel | awk '$1 !~ /^fe80/ {print $1}'); do
+		ip -n "$ROUTER_NS" "$fam" route del "$pfx" dev "$1" table main
+		ip -n "$ROUTER_NS" "$fam" route add "$pfx" dev "$1" table "$t"
+	done
+}
+# router_leak add|del PFX FROM TO
+router_leak() {
+	local op=$1 pfx=$2 from=$3 to=$4 t ifc p q fam=-4
+	if [ -z "$KERNEL_NO_VRF" ]; then
+		t=(table "$from")
+		[ "$from" = 0 ] && t=()
+		ip -n "$ROUTER_NS" route "$op" "$pfx" "${t[@]}" dev "vrf$to"
+		return
+	fi
+	# A rule "to 0.0.0.0/0" would have no selector but iif: two halves.
+	p=("$pfx")
+	[ "$pfx" = 0.0.0.0/0 ] && p=(0.0.0.0/1 128.0.0.0/1)
+	[ "$pfx" = ::/0 ] && p=(::/1 8000::/1)
+	case "$pfx" in *:*) fam=-6 ;; esac
+	for ifc in ${KERNEL_TABLE_IFS[$from]:-}; do
+		for q in "${p[@]}"; do
+			ip -n "$ROUTER_NS" "$fam" rule "$op" iif "$ifc" to "$q" lookup "$to" pref 1100
+		done
+	done
+}
+router_route_via_table() { router_leak add "$@"; } # PREFIX FROM-TABLE TO-TABLE
+router_route_via_table_del() { router_leak del "$@"; }

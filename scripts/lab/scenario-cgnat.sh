@@ -37,8 +37,6 @@
 # scenario then prints one SKIP line for the NAT checks and runs the routing
 # ones (IPv6, 192.0.2.2); a kernel without VRF devices skips it all.
 
-LAB_SCENARIO_LIST+=(cgnat)
-
 CG_POOL=cgnat
 CG_POOL4=100.64.0.1  # the pool's one address: the router's uplink address
 CG_SRV4=198.51.100.10 # the internet server (inet's loopback)
@@ -225,7 +223,7 @@ cg_config() {
 	local out
 	if ! out=$(ctl pool create "$CG_POOL" --outside-vrf 0 --range "$CG_POOL4" --block-size 256 --max-blocks 4 2>&1); then
 		if grep -qi 'not supported\|precondition' <<<"$out"; then
-			skip "cgnat: the $LAB_ROUTER dataplane refuses the pool: $(tail -1 <<<"$out")"
+			skip cgnat "the $LAB_ROUTER dataplane refuses the pool: $(tail -1 <<<"$out")"
 			return 2
 		fi
 		fail "cgnat-config: cloudnatctl pool create $CG_POOL" "$(tail -2 <<<"$out" | tr '\n' ' ')"
@@ -495,7 +493,7 @@ cg_kernel_vrf_missing() {
 	fi
 }
 
-scenario_cgnat_run() {
+scenario_cgnat() {
 	local rc=0 novrf out
 	novrf=$(cg_kernel_vrf_missing)
 	if [ -n "$novrf" ]; then
@@ -506,7 +504,7 @@ scenario_cgnat_run() {
 		else
 			novrf+="; the agent refuses the pool: $(tail -1 <<<"$out")"
 		fi
-		skip "cgnat: $novrf"
+		skip cgnat "$novrf"
 		return 0
 	fi
 	log "cgnat: building blue/red/uplink"

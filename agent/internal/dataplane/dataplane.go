@@ -107,6 +107,8 @@ type Dataplane interface {
 // kernel's IFNAMSIZ, a VIP on an address the host owns). The server calls it
 // before the store; an error wraps ErrUnsupported or says what is invalid.
 // A dataplane without it accepts whatever passed model validation.
+// CheckTranslation gets the key normalized as Put does (an ICMP key with an
+// IPv6 VIP is ProtoICMPv6).
 type Checker interface {
 	CheckTranslation(ctx context.Context, t model.Translation) error
 	CheckInterfaceName(name string) error

@@ -25,6 +25,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -384,11 +385,11 @@ func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
 	r.lastFull = time.Now()
 	r.smu.Unlock()
 	if len(failed) > 0 {
-		r.log.Debug("reconcile: full sync", "ops", len(ops), "failed", len(failed))
+		r.log.Debug("reconcile: full sync", "ops", len(ops), "failed", len(failed), "ids", opIDs(ops))
 		return len(ops), joinFailures(failed)
 	}
 	if len(ops) > 0 {
-		r.log.Info("reconcile: full sync applied changes", "ops", len(ops))
+		r.log.Info("reconcile: full sync applied changes", "ops", len(ops), "ids", opIDs(ops))
 	}
 	return len(ops), nil
 }
@@ -781,4 +782,24 @@ func (r *Reconciler) applyBatches(ctx context.Context, b BatchTranslator, ops []
 		cancel()
 	}
 	return rest
+}
+
+// opIDs names what ops change (with delete marked), for the log; at most
+// 20, then how many more.
+func opIDs(ops []Op) string {
+	var b strings.Builder
+	for i, op := range ops {
+		if i == 20 {
+			fmt.Fprintf(&b, "; and %d more", len(ops)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if op.Delete {
+			b.WriteString("delete ")
+		}
+		b.WriteString(op.ID.String())
+	}
+	return b.String()
 }

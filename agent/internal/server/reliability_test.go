@@ -28,6 +28,10 @@ type checkingDP struct {
 
 func (c *checkingDP) CheckTranslation(_ context.Context, t model.Translation) error {
 	c.checks++
+	// As the kernel dataplane: keys come normalized (ICMPv6 for IPv6).
+	if (t.Key.Proto == model.ProtoICMP && t.Key.VIP.Is6()) || (t.Key.Proto == model.ProtoICMPv6 && t.Key.VIP.Is4()) {
+		return fmt.Errorf("translation %s: %s with the wrong family", t.Key, t.Key.Proto)
+	}
 	if t.Key.VRF > 65535 {
 		return fmt.Errorf("VRF %d does not fit a conntrack zone: %w", t.Key.VRF, dataplane.ErrUnsupported)
 	}
@@ -47,6 +51,20 @@ func withChecker(c **checkingDP) envOpt {
 		cfg.wrap = func(dp *fakedp.DP) dataplane.Dataplane {
 			*c = &checkingDP{DP: dp}
 			return *c
+		}
+	}
+}
+
+// TestCheckerGetsNormalizedKeys: an API ICMP translation with an IPv6 VIP
+// reaches the Checker as ICMPv6, as the reconciler later puts it.
+func TestCheckerGetsNormalizedKeys(t *testing.T) {
+	var c *checkingDP
+	e := newEnv(t, withChecker(&c))
+	for _, vip := range []string{"30.0.0.9", "fd00::9"} {
+		tr := &pb.Translation{Vip: vip, Proto: pb.Protocol_PROTOCOL_ICMP, Lb: pb.LBMethod_LB_METHOD_HASH,
+			Backends: []*pb.Backend{{DstAddr: strings.Replace(vip, "9", "1", 1)}}}
+		if _, err := e.tr.CreateTranslation(ctx(), &pb.CreateTranslationRequest{Translation: tr}); err != nil {
+			t.Errorf("icmp translation of %s: %v", vip, err)
 		}
 	}
 }

@@ -123,12 +123,15 @@ func refused(field string, err error) error {
 	return InvalidArgument(&validate.FieldError{Field: field, Msg: err.Error()})
 }
 
-// checkTranslation asks the dataplane whether it can hold t.
+// checkTranslation asks the dataplane whether it can hold t, with its key
+// as the reconciler will hand it over (reconcile.NormalizeKey: the API's
+// ICMP with an IPv6 VIP is ICMPv6).
 func (s *Server) checkTranslation(ctx context.Context, t model.Translation) error {
 	c := s.checker()
 	if c == nil {
 		return nil
 	}
+	t.Key = reconcile.NormalizeKey(t.Key)
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	if err := c.CheckTranslation(cctx, t); err != nil {

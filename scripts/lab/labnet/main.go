@@ -63,7 +63,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: labnet serve --name N --listen tcp:ADDR|udp:ADDR ... | labnet get [--proto tcp|udp] [--n N] [--timeout D] HOST:PORT")
+	fmt.Fprintln(os.Stderr, "usage: labnet serve --name N [--port] --listen tcp:ADDR|udp:ADDR ... | labnet get [--proto tcp|udp] [--n N] [--timeout D] HOST:PORT")
 	os.Exit(2)
 }
 
@@ -78,9 +78,11 @@ func serve(args []string) error {
 	portToo := fs.Bool("port-too", false, "answer \"<name> <peer-ip> <peer-port>\"")
 	var listens listFlag
 	fs.Var(&listens, "listen", "tcp:ADDR or udp:ADDR to serve on (repeatable), e.g. tcp::80")
+	withPort := fs.Bool("port", false, "the same as --port-too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	*portToo = *portToo || *withPort
 	if *name == "" {
 		*name, _ = os.Hostname()
 	}

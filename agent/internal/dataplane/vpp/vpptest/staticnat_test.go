@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,11 +22,15 @@ import (
 // conflicting mapping refused as address in use, then programs a NAT
 // gateway of three interfaces (one with a virtual IP) through the
 // reconciler and lists its pool, bindings, static blocks and static
-// mapping from VPP; a second full sync changes nothing.
+// mapping from VPP; a second full sync changes nothing, and in particular
+// leaves on the source-NAT feature the plugin turned on for the gateway's
+// network (pg0 in table 1): the plugin does not list it as an SNAT
+// interface, so the agent does not take it for stale intent.
 func TestStaticNATAndGatewayInVPP(t *testing.T) {
 	r := agenttest.NewRig(t, func(v *vppharness.VPP) {
 		v.Table(t, 1)
 		v.Table(t, 2)
+		v.NewPG(t, vppharness.PGConfig{Table: 1, IP4: "10.0.0.254/24", Hosts: 1})
 	})
 	d := openDP(t, r)
 	ctx := agenttest.Context(t)
@@ -107,10 +112,17 @@ func TestStaticNATAndGatewayInVPP(t *testing.T) {
 		len(got) != 1 || got[0] != want {
 		t.Fatalf("static NAT %v, %v; want %v", got, err, want)
 	}
+	if ifs, err := d.ListSNATInterfaces(ctx); err != nil || len(ifs) != 0 {
+		t.Errorf("SNAT interfaces %v, %v; want none (pg0's feature is the plugin's, for table 1)", ifs, err)
+	}
 	var ops int
 	rec2 := reconcile.New(d, st, reconcile.Options{Logger: logger(), Observe: func(_ bool, _ time.Duration, n int, _ error) { ops = n }})
 	if err := rec2.SyncAll(ctx); err != nil || ops != 0 {
 		t.Fatalf("second full sync: %d ops, %v", ops, err)
+	}
+	if out, err := r.VPP.CLI("cnat show snat"); err != nil ||
+		!strings.Contains(out, "pg0 ip4-cnat-snat (for the table's pools/static mappings)") {
+		t.Errorf("after the second full sync, cnat show snat: %v\n%s\nwant pg0's feature on, for the table", err, out)
 	}
 
 	// Everything removed, in order.
