@@ -341,34 +341,18 @@ func (v *VPP) CLIf(t testing.TB, format string, args ...any) string {
 // Stop stops VPP: SIGTERM, then SIGKILL after 5 s. It removes the
 // API segment's shared-memory files. It does not remove Dir.
 func (v *VPP) Stop() error {
-	v.stopping.Store(true)
-	v.mu.Lock()
-	conn := v.conn
-	v.conn = nil
-	v.mu.Unlock()
-	if conn != nil {
-		conn.Disconnect()
-	}
 	var err error
-	if v.cmd != nil && v.cmd.Process != nil && !v.Exited() {
+	v.end(func() {
 		if agentproc.Terminate(v.cmd.Process, v.exited, 5*time.Second) {
 			err = errors.New("VPP ignored SIGTERM for 5 s; killed")
 		}
-	}
-	if v.outF != nil {
-		v.outF.Close()
-	}
-	if matches, _ := filepath.Glob("/dev/shm/" + v.Prefix + "-*"); len(matches) > 0 {
-		for _, m := range matches {
-			_ = os.Remove(m)
-		}
-	}
+	})
 	return err
 }
 
-// Kill SIGKILLs VPP (a crash, for chaos tests) and waits for it to exit;
-// its shared memory files are removed as Stop does.
-func (v *VPP) Kill() {
+// end disconnects the API, ends the process with stop (when it runs) and
+// removes what VPP leaves behind (its output file, shared memory).
+func (v *VPP) end(stop func()) {
 	v.stopping.Store(true)
 	v.mu.Lock()
 	conn := v.conn
@@ -378,8 +362,7 @@ func (v *VPP) Kill() {
 		conn.Disconnect()
 	}
 	if v.cmd != nil && v.cmd.Process != nil && !v.Exited() {
-		_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
-		<-v.exited
+		stop()
 	}
 	if v.outF != nil {
 		v.outF.Close()
@@ -389,6 +372,15 @@ func (v *VPP) Kill() {
 			_ = os.Remove(m)
 		}
 	}
+}
+
+// Kill SIGKILLs VPP (a crash, for chaos tests) and waits for it to exit;
+// what it leaves behind is removed as Stop does.
+func (v *VPP) Kill() {
+	v.end(func() {
+		_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
+		<-v.exited
+	})
 }
 
 func (v *VPP) cleanup(t testing.TB) {
