@@ -393,16 +393,10 @@ cloudnat_pool_bind (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_
   u32 fib_index, pi, i;
   cn_binding_t *bs, nb = { 0 };
   ip46_address_t p = *pfx;
+  int rv;
 
-  if (af != AF_IP4 && af != AF_IP6)
-    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
-  fib_index = cloudnat_fib_index_from_table_id (table_id, af);
-  if (fib_index == ~0)
-    return VNET_API_ERROR_NO_SUCH_FIB;
-  if (len > (af == AF_IP4 ? 32 : 128))
-    return VNET_API_ERROR_INVALID_VALUE;
-  if (af == AF_IP4 ? !ip46_address_is_ip4 (&p) : (ip46_address_is_ip4 (&p) && !ip46_address_is_zero (&p)))
-    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
+  if ((rv = cn_table_prefix_check (table_id, &p, len, af, &fib_index)))
+    return rv;
   cn_prefix_mask (&p, len, af);
   pi = cn_pool_find (pool);
   cn_lookup_dpo_type_init ();

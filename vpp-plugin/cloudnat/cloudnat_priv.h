@@ -780,6 +780,8 @@ void cn_pool_session_gone (u32 sub_index, u16 port_net);
 void cn_pool_init (vlib_main_t *vm);
 /* prefixes (cloudnat_snat.c): mask host bits; is a inside pfx/len */
 void cn_prefix_mask (ip46_address_t *a, u8 len, ip_address_family_t af);
+int cn_table_prefix_check (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_family_t af,
+			   u32 *fib_index);
 int cn_pfx_contains (const ip46_address_t *pfx, u8 len, const ip46_address_t *a, u8 is_ip6);
 /* main thread: a binding or static mapping needs the source-NAT feature on
    the interfaces of its inside table (delta +1), or no longer (-1) */

@@ -119,6 +119,26 @@ cn_prefix_mask (ip46_address_t *a, u8 len, ip_address_family_t af)
     }
 }
 
+/* A prefix of a table as the API and CLI give it (exclusions, pool
+   bindings): the family is known, the table exists in it, the length fits
+   and the address has the family's shape (zero: any). 0 and the table's
+   fib index, or the API error. */
+int
+cn_table_prefix_check (u32 table_id, const ip46_address_t *pfx, u8 len, ip_address_family_t af,
+		       u32 *fib_index)
+{
+  if (af != AF_IP4 && af != AF_IP6)
+    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
+  *fib_index = cloudnat_fib_index_from_table_id (table_id, af);
+  if (*fib_index == ~0)
+    return VNET_API_ERROR_NO_SUCH_FIB;
+  if (len > (af == AF_IP4 ? 32 : 128))
+    return VNET_API_ERROR_INVALID_VALUE;
+  if (!ip46_address_is_zero (pfx) && !cn_addr_shape_ok (pfx, af))
+    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
+  return 0;
+}
+
 int
 cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx, u8 len,
 			       ip_address_family_t af, int is_add)
@@ -127,16 +147,10 @@ cloudnat_snat_exclude_add_del (u32 table_id, const ip46_address_t *pfx, u8 len,
   cn_snat_table_t *t;
   ip46_address_t p;
   u32 fib_index, i;
+  int rv;
 
-  if (af != AF_IP4 && af != AF_IP6)
-    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
-  fib_index = cloudnat_fib_index_from_table_id (table_id, af);
-  if (fib_index == ~0)
-    return VNET_API_ERROR_NO_SUCH_FIB;
-  if (len > (af == AF_IP4 ? 32 : 128))
-    return VNET_API_ERROR_INVALID_VALUE;
-  if (!ip46_address_is_zero (pfx) && !cn_addr_shape_ok (pfx, af))
-    return VNET_API_ERROR_INVALID_ADDRESS_FAMILY;
+  if ((rv = cn_table_prefix_check (table_id, pfx, len, af, &fib_index)))
+    return rv;
   p = *pfx;
   cn_prefix_mask (&p, len, af);
 
