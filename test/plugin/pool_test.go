@@ -899,7 +899,7 @@ func TestPoolFeatureOwnership(t *testing.T) {
 	if got := apiSNATInterfaces(t, pt.v); len(got) != 0 {
 		t.Errorf("cloudnat_snat_interface_dump lists %v, want none (the bindings' own)", got)
 	}
-	if out := pt.v.MustCLI(t, "cnat show snat"); !strings.Contains(out, pt.blue.Name+" ip4-cnat-snat (for its table's bindings)") {
+	if out := pt.v.MustCLI(t, "cnat show snat"); !strings.Contains(out, pt.blue.Name+" ip4-cnat-snat (for its table's pools and static mappings)") {
 		t.Errorf("cnat show snat does not mark %s as the bindings':\n%s", pt.blue.Name, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

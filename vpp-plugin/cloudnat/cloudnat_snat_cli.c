@@ -250,7 +250,7 @@ cn_cli_show_snat_if_cb (u32 sw_if_index, u8 is_ip6, void *arg)
 
   vlib_cli_output (ctx->vm, "  interface %U %s%s", format_vnet_sw_if_index_name, vnet_get_main (),
 		   sw_if_index, is_ip6 ? "ip6-cnat-snat" : "ip4-cnat-snat",
-		   by_table ? " (for its table's bindings)" : "");
+		   by_table ? " (for its table's pools and static mappings)" : "");
   ctx->n++;
   return WALK_CONTINUE;
 }

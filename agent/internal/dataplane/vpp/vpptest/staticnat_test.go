@@ -121,7 +121,7 @@ func TestStaticNATAndGatewayInVPP(t *testing.T) {
 		t.Fatalf("second full sync: %d ops, %v", ops, err)
 	}
 	if out, err := r.VPP.CLI("cnat show snat"); err != nil ||
-		!strings.Contains(out, "pg0 ip4-cnat-snat (for the table's pools/static mappings)") {
+		!strings.Contains(out, "pg0 ip4-cnat-snat (for its table's pools and static mappings)") {
 		t.Errorf("after the second full sync, cnat show snat: %v\n%s\nwant pg0's feature on, for the table", err, out)
 	}
 
