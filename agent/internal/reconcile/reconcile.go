@@ -535,7 +535,21 @@ func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 	if b, ok := r.dp.(BatchTranslator); ok {
 		ops = r.applyBatches(ctx, b, ops, failed)
 	}
-	for _, op := range ops {
+	bulk, _ := r.dp.(dataplane.BulkTranslator)
+	if _, ok := r.dp.(BatchTranslator); ok || countPuts(ops) < batchMin {
+		bulk = nil
+	}
+	for i := 0; i < len(ops); i++ {
+		op := ops[i]
+		if bulk != nil && op.ID.Kind == KindTranslation && !op.Delete {
+			// The translation puts, all at once where the first one is.
+			ops = append(ops[:i:i], r.applyBulk(ctx, bulk, ops[i:])...)
+			bulk = nil
+			if i >= len(ops) {
+				break
+			}
+			op = ops[i]
+		}
 		if ctx.Err() != nil {
 			// Stopping: what was not tried stays as it is.
 			failed[op.ID] = ctx.Err()
@@ -770,6 +784,53 @@ func (r *Reconciler) applyBatches(ctx context.Context, b BatchTranslator, ops []
 			done(dels[i], err)
 		}
 		cancel()
+	}
+	return rest
+}
+
+// countPuts counts the translation puts among ops.
+func countPuts(ops []Op) int {
+	n := 0
+	for _, op := range ops {
+		if op.ID.Kind == KindTranslation && !op.Delete {
+			n++
+		}
+	}
+	return n
+}
+
+// applyBulk applies the translation puts among ops in one bulk call (the
+// kernel dataplane: a few large transactions instead of one per
+// translation) and returns the ops still to apply one by one, in order:
+// the others and, when the bulk call failed, its puts again, so each gets
+// its own status (a put already applied is a no-op the second time).
+// Called like apply.
+func (r *Reconciler) applyBulk(ctx context.Context, b dataplane.BulkTranslator, ops []Op) []Op {
+	var puts, rest []Op
+	for _, op := range ops {
+		if op.ID.Kind == KindTranslation && !op.Delete {
+			puts = append(puts, op)
+		} else {
+			rest = append(rest, op)
+		}
+	}
+	ts := make([]model.Translation, len(puts))
+	for i, op := range puts {
+		ts[i] = op.Translation
+		ts[i].Key = op.ID.Translation // normalized
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.opts.OpTimeout*time.Duration(1+len(puts)/1000))
+	err := b.PutTranslations(cctx, ts)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("reconcile: bulk write failed; applying its translations one by one", "translations", len(puts), "err", err)
+		}
+		return append(puts, rest...)
+	}
+	for _, op := range puts {
+		r.record(op.ID, op.verb(), nil)
+		r.remember(op)
 	}
 	return rest
 }

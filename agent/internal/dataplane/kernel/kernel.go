@@ -77,6 +77,9 @@ type Dataplane struct {
 	// own changes.
 	nft *nftables.Conn
 	pid uint32
+	// raw is nft's netlink socket, on which transactions are sent
+	// (wire.go); used under nftMu like nft.
+	raw *mnl.Conn
 	// c is the decoded table; nil: reload before use.
 	c *cache
 	// mon is the notification socket (nil: none).
@@ -153,7 +156,7 @@ func (d *Dataplane) dial() error {
 			return fmt.Errorf("socket buffers: %w", err)
 		}
 		pid, err := portID(c)
-		d.pid = pid
+		d.pid, d.raw = pid, c
 		return err
 	})}
 	if d.ns >= 0 {

@@ -49,13 +49,13 @@ func (d *Dataplane) state(ctx context.Context) (*cache, error) {
 func (d *Dataplane) send(b *batch) error {
 	nftMu.Lock()
 	defer nftMu.Unlock()
-	return apply(d.nft, d.table, b)
+	return apply(d.raw, d.table, b)
 }
 
 // rewrite writes the whole table from c (deleting what is there first
 // when del), in transactions of bounded size. The caller holds d.mu.
 func (d *Dataplane) rewrite(ctx context.Context, c *cache, del bool) error {
-	batches := c.writeAll(maxTxnWeight)
+	batches := c.writeAll(d.table, maxTxnWeight)
 	if del {
 		nftMu.Lock()
 		d.nft.DelTable(&nftables.Table{Name: d.table, Family: nftables.TableFamilyINet})
