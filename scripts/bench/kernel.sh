@@ -7,8 +7,12 @@
 #   - a table of 100,000 translations x 4 backends: one more put / delete
 #     (median of 30), list, load by a fresh dataplane (agent restart), the
 #     repair after `nft delete table inet cloudnat` (delete -> whole again)
-#   - new TCP connections/s and UDP packets/s through a translation with 10
-#     and with 100,000 translations in the table
+#   - the resync of 100,000 x 4 after `nft delete table inet cloudnat`
+#     (three times; median wall and CPU time)
+#   - the packet rate through a VIP with 10 and with 100,000 translations
+#     in the table (BenchmarkKernelRate): iperf3 when installed (UDP 64-byte
+#     datagrams received/s, TCP Gbit/s), new TCP connections/s and a Go UDP
+#     sender's packets/s; both rates and their ratio (target: >= 0.9)
 # Environment: KBENCH_SCALE=n divides the sizes (quick look); BENCH_OUT as
 # scripts/bench.sh (default build/bench/kernel-<date>). Needs root; prints
 # one line and exits 0 without it.
@@ -29,3 +33,7 @@ CN_BENCH_SCALE=${KBENCH_SCALE:-1} go test -run '^$' -bench 'BenchmarkKernel' -be
 # One figure per line: "<benchmark> <value> <unit>".
 awk '/^Benchmark/ { for (i = 5; i < NF; i += 2) printf "%-24s %12s  %s\n", $1, $i, $(i + 1) }' "$out/kernel.txt" |
 	tee "$out/kernel-figures.txt"
+# The packet-rate pairs and their ratios (100,000 / 10), on one line each.
+awk '$1 ~ /^BenchmarkKernelRate/ { for (i = 5; i < NF; i += 2) if ($(i + 1) ~ /^ratio-/) {
+	m = substr($(i + 1), 7); printf "rate %-18s 10: %s  100,000: %s  ratio %s\n", m, v[m "-10"], v[m "-100k"], $i }
+	else v[$(i + 1)] = $i }' "$out/kernel.txt" | tee -a "$out/kernel-figures.txt"
