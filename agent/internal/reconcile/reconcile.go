@@ -118,6 +118,11 @@ type Reconciler struct {
 	items    map[ID]*Item
 	lastFull time.Time
 	lastErr  error
+
+	// qmu guards queue: the Sync calls waiting to be applied (group
+	// commit). Order: syncSem, qmu.
+	qmu   sync.Mutex
+	queue []*syncWaiter
 }
 
 // New returns a Reconciler; call Run to start its loop.
@@ -396,11 +401,33 @@ func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
 // Sync makes the objects ids names as intended (creating, replacing or
 // deleting them) and returns the worst result among them. When the
 // dataplane's state is not known it runs a full sync first.
+//
+// Concurrent calls are coalesced (group commit): a call queues its ids and
+// waits for the sync lock; the call that gets it applies the ids of every
+// queued call at once (the kernel dataplane then writes their translations
+// in one bulk transaction instead of one each) and wakes them; each caller
+// returns its own objects' result, after they were applied.
 func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
-	if err := r.lockSync(ctx); err != nil {
+	w := &syncWaiter{ids: ids, done: make(chan struct{})}
+	r.qmu.Lock()
+	r.queue = append(r.queue, w)
+	r.qmu.Unlock()
+	select {
+	case r.syncSem <- struct{}{}:
+		r.lead(ctx)
+		r.unlockSync()
+		<-w.done // applied by this call or, before it, by another
+	case <-w.done:
+		// Applied by another call.
+	case <-ctx.Done():
+		if !r.dequeue(w) {
+			<-w.done // being applied right now: its result follows
+			break
+		}
 		// Another sync holds the dataplane past ctx's end: the objects
 		// stay pending and the loop applies them (a write is not blocked
 		// by someone else's long change).
+		err := fmt.Errorf("dataplane busy with another change: %w", ctx.Err())
 		desired := r.desired()
 		for _, id := range ids {
 			r.record(id, verbFor(desired, id), err)
@@ -408,7 +435,62 @@ func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
 		r.notify(err)
 		return Result{State: Pending, Err: err}
 	}
-	defer r.unlockSync()
+	res := Result{State: Synced}
+	r.smu.Lock()
+	for _, id := range ids {
+		if it, ok := r.items[id]; ok && it.State >= res.State {
+			res = Result{State: it.State, Err: fmt.Errorf("%s: %w", id, it.Err)}
+		}
+	}
+	r.smu.Unlock()
+	r.notify(res.Err)
+	return res
+}
+
+// syncWaiter is one Sync call waiting to be applied.
+type syncWaiter struct {
+	ids  []ID
+	done chan struct{}
+}
+
+// dequeue removes w from the queue; false when a sync already took it.
+func (r *Reconciler) dequeue(w *syncWaiter) bool {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	for i, q := range r.queue {
+		if q == w {
+			r.queue = slices.Delete(r.queue, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// lead applies the ids of every queued Sync call at once and wakes them.
+// Called with r.syncSem held.
+func (r *Reconciler) lead(ctx context.Context) {
+	r.qmu.Lock()
+	batch := r.queue
+	r.queue = nil
+	r.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	seen := map[ID]bool{}
+	var ids []ID
+	for _, w := range batch {
+		for _, id := range w.ids {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
 	start := time.Now()
 	nops := 0
 	var ferr error
@@ -431,16 +513,6 @@ func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
 	if r.opts.Observe != nil {
 		r.opts.Observe(false, time.Since(start), nops, ferr)
 	}
-	res := Result{State: Synced}
-	r.smu.Lock()
-	for _, id := range ids {
-		if it, ok := r.items[id]; ok && it.State >= res.State {
-			res = Result{State: it.State, Err: fmt.Errorf("%s: %w", id, it.Err)}
-		}
-	}
-	r.smu.Unlock()
-	r.notify(res.Err)
-	return res
 }
 
 // verbFor says whether syncing id means a put or a delete.
@@ -528,6 +600,10 @@ type BatchTranslator interface {
 // batchMin is the smallest set of translation ops worth the batch calls.
 const batchMin = 16
 
+// bulkMin is the smallest set of translation puts written through
+// dataplane.BulkTranslator: two already save a transaction.
+const bulkMin = 2
+
 // apply runs ops against the dataplane, keeping r.actual up to date, and
 // returns the failed ones. Called with r.syncSem held and r.actual set.
 func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
@@ -536,7 +612,7 @@ func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 		ops = r.applyBatches(ctx, b, ops, failed)
 	}
 	bulk, _ := r.dp.(dataplane.BulkTranslator)
-	if _, ok := r.dp.(BatchTranslator); ok || countPuts(ops) < batchMin {
+	if _, ok := r.dp.(BatchTranslator); ok || countPuts(ops) < bulkMin {
 		bulk = nil
 	}
 	for i := 0; i < len(ops); i++ {
