@@ -355,12 +355,23 @@ var kindOrder = map[Kind]int{
 }
 
 func sortOps(ops []Op) {
-	slices.SortFunc(ops, func(a, b Op) int {
+	// Op is large: sort indexes, then move each op once.
+	idx := make([]int32, len(ops))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &ops[i], &ops[j]
 		if c := cmp.Compare(kindOrder[a.ID.Kind], kindOrder[b.ID.Kind]); c != 0 {
 			return c
 		}
 		return compareID(a.ID, b.ID)
 	})
+	sorted := make([]Op, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
 }
 
 func compareID(a, b ID) int {

@@ -461,6 +461,24 @@ func (c *cache) writeAll(table string, maxWeight int) []*batch {
 	return out
 }
 
+// addNew adds a translation whose key is not in the table, its elements
+// encoded into w (a bulk write); ok is false when no id is left.
+func (c *cache) addNew(b *batch, w *elemWriter, t model.Translation) bool {
+	c.ensureTable(b)
+	id := c.allocID()
+	if id == 0 {
+		return false
+	}
+	if cl := classOf(t); len(t.Backends) > 0 && !c.classes[cl.chain()] {
+		c.addClass(b, cl)
+	}
+	e := &tentry{id: id, t: t}
+	c.writeTranslation(w, e)
+	c.trans[t.Key] = e
+	c.ids[id] = t.Key
+	return true
+}
+
 // writeTranslation encodes the elements of a translation new to the table
 // (what putTranslation adds, but without SetElements) and counts its VIP;
 // its class chain must exist.
