@@ -504,7 +504,7 @@ func (r *Reconciler) lead(ctx context.Context) {
 			}
 		}
 	} else {
-		ops := DiffIDs(r.desired(), r.actual, ids)
+		ops := DiffIDs(r.desiredFor(ids), r.actual, ids)
 		nops = len(ops)
 		if failed := r.apply(ctx, ops); len(failed) > 0 {
 			ferr = joinFailures(failed)
@@ -513,6 +513,29 @@ func (r *Reconciler) lead(ctx context.Context) {
 	if r.opts.Observe != nil {
 		r.opts.Observe(false, time.Since(start), nops, ferr)
 	}
+}
+
+// desiredFor is the intent DiffIDs needs for ids: when they are all
+// translations, only those (one pass over the intent, instead of indexing
+// all of it for every write); else all of it.
+func (r *Reconciler) desiredFor(ids []ID) *State {
+	want := make(map[model.TranslationKey]bool, len(ids))
+	for _, id := range ids {
+		if id.Kind != KindTranslation {
+			return r.desired()
+		}
+		want[id.Translation] = true
+	}
+	s := NewState()
+	s.Translations = make(map[model.TranslationKey]model.Translation, len(ids))
+	r.src.View(func(d *model.Desired) {
+		for _, t := range d.Translations {
+			if k := NormalizeKey(t.Key); want[k] {
+				s.Translations[k] = t
+			}
+		}
+	})
+	return s
 }
 
 // verbFor says whether syncing id means a put or a delete.

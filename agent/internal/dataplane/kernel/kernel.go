@@ -84,6 +84,8 @@ type Dataplane struct {
 	c *cache
 	// mon is the notification socket (nil: none).
 	mon *mnl.Conn
+	// txns counts the dataplane's committed transactions (under d.mu).
+	txns uint32
 	// drift counts changes by others that were repaired.
 	drift    atomic.Uint64
 	stop     chan struct{}

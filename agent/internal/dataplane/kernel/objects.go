@@ -49,7 +49,11 @@ func (d *Dataplane) state(ctx context.Context) (*cache, error) {
 func (d *Dataplane) send(b *batch) error {
 	nftMu.Lock()
 	defer nftMu.Unlock()
-	return apply(d.raw, d.table, b)
+	err := apply(d.raw, d.table, b)
+	if err == nil {
+		d.txns++
+	}
+	return err
 }
 
 // rewrite writes the whole table from c (deleting what is there first
