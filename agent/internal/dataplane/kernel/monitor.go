@@ -1,8 +1,8 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"slices"
