@@ -124,7 +124,9 @@ func elementKeys(b []byte) [][]byte {
 }
 
 // monitor reads notifications until Close; a burst of foreign changes is
-// handled once, settle after its first notification.
+// handled once, settle after its first notification; a deleted table at
+// once (the table's deletion is the last notification of its transaction,
+// and its repair writes the table from the cache whatever came before).
 func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 	defer d.wg.Done()
 	defer func() { _ = c.Close() }()
@@ -173,7 +175,7 @@ func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 				pending, since = noticeDelete, time.Now().Add(-settle)
 			}
 		}
-		if pending != noticeNone && time.Since(since) >= settle {
+		if pending == noticeDelete || (pending != noticeNone && time.Since(since) >= settle) {
 			d.repairDrift(pending == noticeDelete, changes)
 			pending, changes = noticeNone, nil
 		}
