@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/userdata"
@@ -236,7 +237,8 @@ func transact(conn *mnl.Conn, msgs []mnl.Message) error {
 		replies, err := conn.Receive()
 		if err != nil {
 			if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.ENOBUFS) {
-				return err // the kernel sends nothing more
+				drain(conn) // what is left would pass for the next request's answers
+				return err
 			}
 			if errs == nil {
 				errs = err
@@ -254,4 +256,18 @@ func transact(conn *mnl.Conn, msgs []mnl.Message) error {
 		}
 	}
 	return errs
+}
+
+// drain reads and drops what the kernel still has queued on conn (until
+// nothing came for 50 ms).
+func drain(conn *mnl.Conn) {
+	for i := 0; i < 1<<20; i++ {
+		if err := conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+			return
+		}
+		if _, err := conn.Receive(); errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
 }
