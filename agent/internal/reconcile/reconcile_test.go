@@ -383,3 +383,50 @@ func TestFullSyncUsesBulkWrite(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent Syncs are coalesced: while one holds the dataplane, the
+// others queue, and the next applies all of theirs in one bulk call; each
+// caller gets its own objects' result after they were applied.
+func TestSyncCoalesces(t *testing.T) {
+	src := &memSource{}
+	dp := &bulkDP{DP: fakedp.New()}
+	r := New(dp, src, Options{})
+	ctx := context.Background()
+	if err := r.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var first sync.Once
+	dp.SetFail(func(op string, _ any) error {
+		if op == fakedp.OpPutTranslation {
+			first.Do(func() { <-release })
+		}
+		return nil
+	})
+	add := func(i int) ID {
+		tr := model.Translation{Key: model.TranslationKey{VIP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Port: 80, Proto: model.ProtoTCP},
+			Backends: []model.Backend{{DstAddr: netip.MustParseAddr("10.1.0.1")}}}
+		src.set(func(d *model.Desired) { d.Translations = append(d.Translations, tr) })
+		return TranslationID(tr.Key)
+	}
+	results := make(chan Result, 11)
+	go func() { results <- r.Sync(ctx, add(0)) }() // holds the dataplane
+	time.Sleep(50 * time.Millisecond)
+	for i := 1; i <= 10; i++ {
+		id := add(i)
+		go func() { results <- r.Sync(ctx, id) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range 11 {
+		if res := <-results; res.State != Synced {
+			t.Fatalf("result %v", res)
+		}
+	}
+	if got := len(dp.Snapshot().Translations); got != 11 {
+		t.Fatalf("%d translations", got)
+	}
+	if dp.calls != 1 {
+		t.Fatalf("%d bulk calls, want the 10 waiting writes in one", dp.calls)
+	}
+}
