@@ -273,8 +273,24 @@ func Diff(desired, actual *State) []Op {
 	sortOps(puts)
 	sortOps(dels)
 	ops := slices.Concat(puts, dels, diffPools(desired, actual))
-	slices.SortStableFunc(ops, byStage)
+	sortByStage(ops)
 	return ops
+}
+
+// sortByStage sorts ops stably by stage (as slices.SortStableFunc(ops,
+// byStage), without moving the large Ops more than once).
+func sortByStage(ops []Op) {
+	st := make([]int, len(ops))
+	idx := make([]int32, len(ops))
+	for i := range ops {
+		st[i], idx[i] = stage(ops[i]), int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int { return cmp.Compare(st[i], st[j]) })
+	sorted := make([]Op, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
 }
 
 func diffSet[K comparable](desired, actual map[K]struct{}, id func(K) ID, puts, dels *[]Op) {
@@ -362,8 +378,8 @@ func sortOps(ops []Op) {
 	}
 	slices.SortFunc(idx, func(i, j int32) int {
 		a, b := &ops[i], &ops[j]
-		if c := cmp.Compare(kindOrder[a.ID.Kind], kindOrder[b.ID.Kind]); c != 0 {
-			return c
+		if a.ID.Kind != b.ID.Kind {
+			return cmp.Compare(kindOrder[a.ID.Kind], kindOrder[b.ID.Kind])
 		}
 		return compareID(a.ID, b.ID)
 	})
