@@ -9,6 +9,9 @@
 #     repair after `nft delete table inet cloudnat` (delete -> whole again)
 #   - the resync of 100,000 x 4 after `nft delete table inet cloudnat`
 #     (three times; median wall and CPU time)
+#   - 10,000 x 8 created by 16 concurrent clients through the reconciler,
+#     each write applied alone vs coalesced (BenchmarkKernelConcurrentCreates)
+#   - the reconciler's first full sync of 100,000 x 4 (BenchmarkKernelInitialSync)
 #   - the packet rate through a VIP with 10 and with 100,000 translations
 #     in the table (BenchmarkKernelRate): iperf3 when installed (UDP 64-byte
 #     datagrams received/s, TCP Gbit/s), new TCP connections/s and a Go UDP
