@@ -273,8 +273,24 @@ func Diff(desired, actual *State) []Op {
 	sortOps(puts)
 	sortOps(dels)
 	ops := slices.Concat(puts, dels, diffPools(desired, actual))
-	slices.SortStableFunc(ops, byStage)
+	sortByStage(ops)
 	return ops
+}
+
+// sortByStage sorts ops stably by stage (as slices.SortStableFunc(ops,
+// byStage), without moving the large Ops more than once).
+func sortByStage(ops []Op) {
+	st := make([]int, len(ops))
+	idx := make([]int32, len(ops))
+	for i := range ops {
+		st[i], idx[i] = stage(ops[i]), int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int { return cmp.Compare(st[i], st[j]) })
+	sorted := make([]Op, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
 }
 
 func diffSet[K comparable](desired, actual map[K]struct{}, id func(K) ID, puts, dels *[]Op) {
@@ -355,12 +371,23 @@ var kindOrder = map[Kind]int{
 }
 
 func sortOps(ops []Op) {
-	slices.SortFunc(ops, func(a, b Op) int {
-		if c := cmp.Compare(kindOrder[a.ID.Kind], kindOrder[b.ID.Kind]); c != 0 {
-			return c
+	// Op is large: sort indexes, then move each op once.
+	idx := make([]int32, len(ops))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &ops[i], &ops[j]
+		if a.ID.Kind != b.ID.Kind {
+			return cmp.Compare(kindOrder[a.ID.Kind], kindOrder[b.ID.Kind])
 		}
 		return compareID(a.ID, b.ID)
 	})
+	sorted := make([]Op, len(ops))
+	for i, j := range idx {
+		sorted[i] = ops[j]
+	}
+	copy(ops, sorted)
 }
 
 func compareID(a, b ID) int {

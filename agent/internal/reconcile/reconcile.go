@@ -119,6 +119,11 @@ type Reconciler struct {
 	items    map[ID]*Item
 	lastFull time.Time
 	lastErr  error
+
+	// qmu guards queue: the Sync calls waiting to be applied (group
+	// commit). Order: syncSem, qmu.
+	qmu   sync.Mutex
+	queue []*syncWaiter
 }
 
 // New returns a Reconciler; call Run to start its loop.
@@ -397,11 +402,33 @@ func (r *Reconciler) syncAllLocked(ctx context.Context) (int, error) {
 // Sync makes the objects ids names as intended (creating, replacing or
 // deleting them) and returns the worst result among them. When the
 // dataplane's state is not known it runs a full sync first.
+//
+// Concurrent calls are coalesced (group commit): a call queues its ids and
+// waits for the sync lock; the call that gets it applies the ids of every
+// queued call at once (the kernel dataplane then writes their translations
+// in one bulk transaction instead of one each) and wakes them; each caller
+// returns its own objects' result, after they were applied.
 func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
-	if err := r.lockSync(ctx); err != nil {
+	w := &syncWaiter{ids: ids, done: make(chan struct{})}
+	r.qmu.Lock()
+	r.queue = append(r.queue, w)
+	r.qmu.Unlock()
+	select {
+	case r.syncSem <- struct{}{}:
+		r.lead(ctx)
+		r.unlockSync()
+		<-w.done // applied by this call or, before it, by another
+	case <-w.done:
+		// Applied by another call.
+	case <-ctx.Done():
+		if !r.dequeue(w) {
+			<-w.done // being applied right now: its result follows
+			break
+		}
 		// Another sync holds the dataplane past ctx's end: the objects
 		// stay pending and the loop applies them (a write is not blocked
 		// by someone else's long change).
+		err := fmt.Errorf("dataplane busy with another change: %w", ctx.Err())
 		desired := r.desired()
 		for _, id := range ids {
 			r.record(id, verbFor(desired, id), err)
@@ -409,7 +436,62 @@ func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
 		r.notify(err)
 		return Result{State: Pending, Err: err}
 	}
-	defer r.unlockSync()
+	res := Result{State: Synced}
+	r.smu.Lock()
+	for _, id := range ids {
+		if it, ok := r.items[id]; ok && it.State >= res.State {
+			res = Result{State: it.State, Err: fmt.Errorf("%s: %w", id, it.Err)}
+		}
+	}
+	r.smu.Unlock()
+	r.notify(res.Err)
+	return res
+}
+
+// syncWaiter is one Sync call waiting to be applied.
+type syncWaiter struct {
+	ids  []ID
+	done chan struct{}
+}
+
+// dequeue removes w from the queue; false when a sync already took it.
+func (r *Reconciler) dequeue(w *syncWaiter) bool {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	for i, q := range r.queue {
+		if q == w {
+			r.queue = slices.Delete(r.queue, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// lead applies the ids of every queued Sync call at once and wakes them.
+// Called with r.syncSem held.
+func (r *Reconciler) lead(ctx context.Context) {
+	r.qmu.Lock()
+	batch := r.queue
+	r.queue = nil
+	r.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	seen := map[ID]bool{}
+	var ids []ID
+	for _, w := range batch {
+		for _, id := range w.ids {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
 	start := time.Now()
 	nops := 0
 	var ferr error
@@ -423,7 +505,7 @@ func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
 			}
 		}
 	} else {
-		ops := DiffIDs(r.desired(), r.actual, ids)
+		ops := DiffIDs(r.desiredFor(ids), r.actual, ids)
 		nops = len(ops)
 		if failed := r.apply(ctx, ops); len(failed) > 0 {
 			ferr = joinFailures(failed)
@@ -432,16 +514,29 @@ func (r *Reconciler) Sync(ctx context.Context, ids ...ID) Result {
 	if r.opts.Observe != nil {
 		r.opts.Observe(false, time.Since(start), nops, ferr)
 	}
-	res := Result{State: Synced}
-	r.smu.Lock()
+}
+
+// desiredFor is the intent DiffIDs needs for ids: when they are all
+// translations, only those (one pass over the intent, instead of indexing
+// all of it for every write); else all of it.
+func (r *Reconciler) desiredFor(ids []ID) *State {
+	want := make(map[model.TranslationKey]bool, len(ids))
 	for _, id := range ids {
-		if it, ok := r.items[id]; ok && it.State >= res.State {
-			res = Result{State: it.State, Err: fmt.Errorf("%s: %w", id, it.Err)}
+		if id.Kind != KindTranslation {
+			return r.desired()
 		}
+		want[id.Translation] = true
 	}
-	r.smu.Unlock()
-	r.notify(res.Err)
-	return res
+	s := NewState()
+	s.Translations = make(map[model.TranslationKey]model.Translation, len(ids))
+	r.src.View(func(d *model.Desired) {
+		for _, t := range d.Translations {
+			if k := NormalizeKey(t.Key); want[k] {
+				s.Translations[k] = t
+			}
+		}
+	})
+	return s
 }
 
 // verbFor says whether syncing id means a put or a delete.
@@ -529,6 +624,10 @@ type BatchTranslator interface {
 // batchMin is the smallest set of translation ops worth the batch calls.
 const batchMin = 16
 
+// bulkMin is the smallest set of translation puts written through
+// dataplane.BulkTranslator: two already save a transaction.
+const bulkMin = 2
+
 // apply runs ops against the dataplane, keeping r.actual up to date, and
 // returns the failed ones. Called with r.syncSem held and r.actual set.
 func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
@@ -537,8 +636,21 @@ func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 		ops = r.applyBatches(ctx, b, ops, failed)
 	}
 	bp, _ := r.dp.(dataplane.BulkPools)
+	bulk, _ := r.dp.(dataplane.BulkTranslator)
+	if _, ok := r.dp.(BatchTranslator); ok || countPuts(ops) < bulkMin {
+		bulk = nil
+	}
 	for i := 0; i < len(ops); i++ {
+		if bulk != nil && ops[i].ID.Kind == KindTranslation && !ops[i].Delete {
+			// The translation puts, all at once where the first one is.
+			ops = append(ops[:i:i], r.applyBulk(ctx, bulk, ops[i:])...)
+			bulk = nil
+			if i >= len(ops) {
+				break
+			}
+		}
 		if bp != nil {
+			// a run of pool bindings and static blocks in one bulk call
 			if j := poolRunEnd(ops, i); j-i >= batchMin {
 				r.applyPoolRun(ctx, bp, ops[i:j], failed)
 				i = j - 1
@@ -802,4 +914,51 @@ func opIDs(ops []Op) string {
 		b.WriteString(op.ID.String())
 	}
 	return b.String()
+}
+
+// countPuts counts the translation puts among ops.
+func countPuts(ops []Op) int {
+	n := 0
+	for _, op := range ops {
+		if op.ID.Kind == KindTranslation && !op.Delete {
+			n++
+		}
+	}
+	return n
+}
+
+// applyBulk applies the translation puts among ops in one bulk call (the
+// kernel dataplane: a few large transactions instead of one per
+// translation) and returns the ops still to apply one by one, in order:
+// the others and, when the bulk call failed, its puts again, so each gets
+// its own status (a put already applied is a no-op the second time).
+// Called like apply.
+func (r *Reconciler) applyBulk(ctx context.Context, b dataplane.BulkTranslator, ops []Op) []Op {
+	var puts, rest []Op
+	for _, op := range ops {
+		if op.ID.Kind == KindTranslation && !op.Delete {
+			puts = append(puts, op)
+		} else {
+			rest = append(rest, op)
+		}
+	}
+	ts := make([]model.Translation, len(puts))
+	for i, op := range puts {
+		ts[i] = op.Translation
+		ts[i].Key = op.ID.Translation // normalized
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.opts.OpTimeout*time.Duration(1+len(puts)/1000))
+	err := b.PutTranslations(cctx, ts)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("reconcile: bulk write failed; applying its translations one by one", "translations", len(puts), "err", err)
+		}
+		return append(puts, rest...)
+	}
+	for _, op := range puts {
+		r.record(op.ID, op.verb(), nil)
+		r.remember(op)
+	}
+	return rest
 }

@@ -160,8 +160,14 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 	if err := s.lockWrites(ctx); err != nil {
 		return nil, err
 	}
-	defer s.unlockWrites()
+	locked := true
+	defer func() {
+		if locked {
+			s.unlockWrites()
+		}
+	}()
 	var ids []reconcile.ID
+	var stored model.Desired
 	old, err := s.cfg.Store.Update(func(d *model.Desired) error {
 		var err error
 		if ids, err = fn(d); err != nil {
@@ -171,6 +177,7 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 		if err := ctx.Err(); err != nil {
 			return notStored(err)
 		}
+		stored = *d
 		return nil
 	})
 	if err != nil {
@@ -180,12 +187,29 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 		s.log.Error("storing intent", "err", err)
 		return nil, status.Errorf(codes.Internal, "storing intent (nothing changed): %v", err)
 	}
+	// A change of translations only lets the next write in before its
+	// dataplane work: the reconciler applies concurrent writes together
+	// (one bulk transaction on the kernel dataplane), and an unsupported
+	// translation is rolled back by key (rollbackTranslations). Other
+	// changes keep the lock until they are applied (their rollback
+	// restores the whole intent).
+	byKey := translationsOnly(ids)
+	if byKey {
+		s.unlockWrites()
+		locked = false
+	}
 	// The dataplane work must not stop half-way because the client went.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SyncTimeout)
 	defer cancel()
 	res := s.cfg.Reconciler.Sync(sctx, ids...)
 	if res.State == reconcile.Failed && errors.Is(res.Err, dataplane.ErrUnsupported) {
-		if rerr := s.cfg.Store.Replace(old); rerr != nil {
+		var rerr error
+		if byKey {
+			rerr = s.rollbackTranslations(sctx, ids, old, stored)
+		} else {
+			rerr = s.cfg.Store.Replace(old)
+		}
+		if rerr != nil {
 			s.log.Error("rolling back unsupported intent", "err", rerr)
 			return nil, status.Errorf(codes.Internal, "%v; rolling back failed: %v", res.Err, rerr)
 		}
@@ -196,6 +220,47 @@ func (s *Server) change(ctx context.Context, fn func(d *model.Desired) ([]reconc
 		s.log.Warn("change stored, dataplane not in sync", "state", res.State.String(), "err", res.Err)
 	}
 	return syncPB(res), nil
+}
+
+func translationsOnly(ids []reconcile.ID) bool {
+	for _, id := range ids {
+		if id.Kind != reconcile.KindTranslation {
+			return false
+		}
+	}
+	return len(ids) > 0
+}
+
+// rollbackTranslations puts back, under the write lock, the translations
+// ids name as they were before a change (old), each only if it is still
+// as that change stored it (a later write of the same key wins).
+func (s *Server) rollbackTranslations(ctx context.Context, ids []reconcile.ID, old, stored model.Desired) error {
+	if err := s.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer s.unlockWrites()
+	find := func(d *model.Desired, k model.TranslationKey) int {
+		return slices.IndexFunc(d.Translations, func(t model.Translation) bool { return reconcile.NormalizeKey(t.Key) == k })
+	}
+	_, err := s.cfg.Store.Update(func(d *model.Desired) error {
+		for _, id := range ids {
+			k := id.Translation
+			cur, was, want := find(d, k), find(&old, k), find(&stored, k)
+			if (cur < 0) != (want < 0) || (cur >= 0 && !reconcile.EqualTranslations(d.Translations[cur], stored.Translations[want])) {
+				continue // changed since
+			}
+			switch {
+			case cur >= 0 && was >= 0:
+				d.Translations[cur] = old.Translations[was]
+			case cur >= 0:
+				d.Translations = slices.Delete(d.Translations, cur, cur+1)
+			case was >= 0:
+				d.Translations = append(d.Translations, old.Translations[was])
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 func (s *Server) itemSync(id reconcile.ID) *pb.Sync {

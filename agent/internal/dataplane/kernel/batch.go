@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/google/nftables"
+	mnl "github.com/mdlayher/netlink"
 
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
@@ -21,6 +22,7 @@ const (
 	actAddElems
 	actDelElems
 	actFlushSet
+	actRawElems // element adds already encoded (wire.go)
 )
 
 // action is one step of a transaction.
@@ -30,6 +32,9 @@ type action struct {
 	set      setSpec
 	elems    []nftables.SetElement
 	timeouts model.Timeouts
+	// raw: the messages of actRawElems, adding rawN elements.
+	raw  []mnl.Message
+	rawN int
 }
 
 // batch is an ordered list of changes to cloudnat's table, built by pure
@@ -60,7 +65,7 @@ func (b *batch) add(a action) {
 		b.run, b.runOp = nil, -1
 	}
 	b.acts = append(b.acts, a)
-	b.weight += 1 + len(a.elems)
+	b.weight += 1 + len(a.elems) + a.rawN
 	if a.chain != nil && a.op == actAddRules {
 		b.weight += len(a.chain.rules)
 	}
@@ -100,3 +105,13 @@ func (b *batch) elems(op actOp, set setSpec, es ...nftables.SetElement) {
 
 func (b *batch) addElems(set setSpec, es ...nftables.SetElement) { b.elems(actAddElems, set, es...) }
 func (b *batch) delElems(set setSpec, es ...nftables.SetElement) { b.elems(actDelElems, set, es...) }
+
+// addRaw appends element adds encoded by w (and resets w).
+func (b *batch) addRaw(w *elemWriter) {
+	if w.n == 0 {
+		return
+	}
+	n := w.n
+	b.add(action{op: actRawElems, raw: w.finish(), rawN: n})
+	w.n = 0
+}

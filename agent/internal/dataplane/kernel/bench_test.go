@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/google/nftables"
 	mnl "github.com/mdlayher/netlink"
+	"github.com/mdlayher/netlink/nltest"
 
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
@@ -52,20 +52,17 @@ func BenchmarkWriteAll100kx4(b *testing.B) {
 		c.putTranslation(bt, model.Translation{Key: model.TranslationKey{VIP: netip.AddrFrom4([4]byte{10, byte(100 + i>>16), byte(i >> 8), byte(i)}),
 			Port: 80, Proto: model.ProtoTCP}, LB: model.LBHash, Backends: bs})
 	}
-	conn, err := nftables.New(nftables.WithTestDial(func(req []mnl.Message) ([]mnl.Message, error) {
+	conn := nltest.Dial(func(req []mnl.Message) ([]mnl.Message, error) {
 		acks := make([]mnl.Message, 0, len(req))
 		for _, m := range req {
 			acks = append(acks, mnl.Message{Header: mnl.Header{Type: mnl.Error, Sequence: m.Header.Sequence, PID: m.Header.PID},
 				Data: make([]byte, 4)})
 		}
 		return acks, nil
-	}))
-	if err != nil {
-		b.Fatal(err)
-	}
+	})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, bb := range c.writeAll(maxTxnWeight) {
+		for _, bb := range c.writeAll("cloudnat", maxTxnWeight) {
 			if err := apply(conn, "cloudnat", bb); err != nil {
 				b.Fatal(err)
 			}

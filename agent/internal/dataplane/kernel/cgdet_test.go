@@ -75,7 +75,7 @@ func TestDetBlocks(t *testing.T) {
 	// A rewrite keeps the same blocks.
 	want := lists(c)
 	sim2 := newSim()
-	for _, b := range c.writeAll(50) {
+	for _, b := range c.writeAll("cloudnat", 50) {
 		must(sim2.apply(b))
 	}
 	checkDecode(t, c, sim2)

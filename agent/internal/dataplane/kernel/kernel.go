@@ -78,10 +78,15 @@ type Dataplane struct {
 	// own changes.
 	nft *nftables.Conn
 	pid uint32
+	// raw is nft's netlink socket, on which transactions are sent
+	// (wire.go); used under nftMu like nft.
+	raw *mnl.Conn
 	// c is the decoded table; nil: reload before use.
 	c *cache
 	// mon is the notification socket (nil: none).
 	mon *mnl.Conn
+	// txns counts the dataplane's committed transactions (under d.mu).
+	txns uint32
 	// drift counts changes by others that were repaired.
 	drift atomic.Uint64
 	// rules are the policy routing rules in place (nil: read them first).
@@ -159,7 +164,7 @@ func (d *Dataplane) dial() error {
 			return fmt.Errorf("socket buffers: %w", err)
 		}
 		pid, err := portID(c)
-		d.pid = pid
+		d.pid, d.raw = pid, c
 		return err
 	})}
 	if d.ns >= 0 {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -268,12 +269,33 @@ func portField(p uint16) []byte {
 	return b
 }
 
-func txKey(k model.TranslationKey) []byte {
-	b := make([]byte, 0, 28)
-	b = append(b, zoneField(k.VRF)...)
-	b = append(b, byte(k.Proto), 0, 0, 0)
-	b = append(b, k.VIP.AsSlice()...)
-	return append(b, portField(k.Port)...)
+func txKey(k model.TranslationKey) []byte { return appendTxKey(make([]byte, 0, 28), k) }
+
+// appendTxKey appends txKey(k) to b.
+func appendTxKey(b []byte, k model.TranslationKey) []byte {
+	b = binary.NativeEndian.AppendUint16(b, uint16(k.VRF))
+	b = append(b, 0, 0, byte(k.Proto), 0, 0, 0)
+	b = appendAddr(b, k.VIP)
+	return append(binary.BigEndian.AppendUint16(b, k.Port), 0, 0)
+}
+
+// appendAddr appends an address's bytes (4 or 16) without allocating.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		v := a.As4()
+		return append(b, v[:]...)
+	}
+	v := a.As16()
+	return append(b, v[:]...)
+}
+
+// appendBackendData appends backendData(mark, be) to b.
+func appendBackendData(b []byte, mark uint32, be model.Backend) []byte {
+	b = appendAddr(binary.NativeEndian.AppendUint32(b, mark), be.DstAddr)
+	if be.DstPort != 0 {
+		b = append(binary.BigEndian.AppendUint16(b, be.DstPort), 0, 0)
+	}
+	return b
 }
 
 func backendKey(k model.TranslationKey, idx int) []byte {

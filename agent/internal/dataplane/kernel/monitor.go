@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"slices"
@@ -123,7 +124,9 @@ func elementKeys(b []byte) [][]byte {
 }
 
 // monitor reads notifications until Close; a burst of foreign changes is
-// handled once, settle after its first notification.
+// handled once, settle after its first notification; a deleted table at
+// once (the table's deletion is the last notification of its transaction,
+// and its repair writes the table from the cache whatever came before).
 func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 	defer d.wg.Done()
 	defer func() { _ = c.Close() }()
@@ -172,7 +175,7 @@ func (d *Dataplane) monitor(c *mnl.Conn, settle time.Duration) {
 				pending, since = noticeDelete, time.Now().Add(-settle)
 			}
 		}
-		if pending != noticeNone && time.Since(since) >= settle {
+		if pending == noticeDelete || (pending != noticeNone && time.Since(since) >= settle) {
 			d.repairDrift(pending == noticeDelete, changes)
 			pending, changes = noticeNone, nil
 		}
@@ -257,15 +260,60 @@ func (d *Dataplane) notify() {
 // quiet stops the kernel from sending notifications while the dataplane
 // writes many elements itself (each element is one notification, which
 // costs the kernel about a third of a bulk write): the group is left for
-// the duration of f and joined again. A foreign change during f goes
-// unseen, except a deleted table, which is checked afterwards.
+// the duration of f and joined again. A foreign change during f is not
+// lost: nf_tables numbers every committed transaction (its generation), so
+// when the generation moved by more than the dataplane's own transactions,
+// someone else committed meanwhile (to this table or another): the cache
+// is dropped, and the next call reloads the table, which repairs it, and
+// the reconciler is told to compare (a Connected event). The caller holds
+// d.mu.
 func (d *Dataplane) quiet(f func() error) error {
 	if d.mon == nil || d.mon.LeaveGroup(unix.NFNLGRP_NFTABLES) != nil {
 		return f()
 	}
+	gen0, gerr := d.genID()
+	txns0 := d.txns
 	err := f()
 	if jerr := d.mon.JoinGroup(unix.NFNLGRP_NFTABLES); jerr != nil {
 		d.log.Warn("kernel dataplane: rejoining nf_tables notifications failed", "err", jerr)
 	}
+	if gerr != nil || d.c == nil {
+		return err
+	}
+	if gen1, e := d.genID(); e != nil || gen1-gen0 != d.txns-txns0 {
+		d.log.Warn("kernel dataplane: nf_tables changed by someone else during a bulk write; reloading the table to check",
+			"table", d.table, "foreign_transactions", int64(gen1-gen0)-int64(d.txns-txns0), "err", e)
+		d.c = nil
+		d.notify()
+	}
 	return err
+}
+
+// genID reads nf_tables' generation: it grows by one with every committed
+// transaction in the namespace.
+func (d *Dataplane) genID() (uint32, error) {
+	nftMu.Lock()
+	defer nftMu.Unlock()
+	req := mnl.Message{Header: mnl.Header{Type: mnl.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
+		Flags: mnl.Request}, Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0}}
+	replies, err := d.raw.Execute(req)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range replies {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := mnl.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, err
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+	}
+	return 0, errors.New("nf_tables generation: no answer")
 }

@@ -49,13 +49,17 @@ func (d *Dataplane) state(ctx context.Context) (*cache, error) {
 func (d *Dataplane) send(b *batch) error {
 	nftMu.Lock()
 	defer nftMu.Unlock()
-	return apply(d.nft, d.table, b)
+	err := apply(d.raw, d.table, b)
+	if err == nil {
+		d.txns++
+	}
+	return err
 }
 
 // rewrite writes the whole table from c (deleting what is there first
 // when del), in transactions of bounded size. The caller holds d.mu.
 func (d *Dataplane) rewrite(ctx context.Context, c *cache, del bool) error {
-	batches := c.writeAll(maxTxnWeight)
+	batches := c.writeAll(d.table, maxTxnWeight)
 	if del {
 		nftMu.Lock()
 		d.nft.DelTable(&nftables.Table{Name: d.table, Family: nftables.TableFamilyINet})
@@ -323,10 +327,14 @@ func (d *Dataplane) PutTranslations(ctx context.Context, ts []model.Translation)
 // quietAbove is the bulk size above which notifications are paused.
 const quietAbove = 1000
 
-// putMany is PutTranslations once checked. The caller holds d.mu.
+// putMany is PutTranslations once checked. The caller holds d.mu. New
+// translations have their elements encoded straight into messages
+// (cache.addNew); replaced ones go through putTranslation.
 func (d *Dataplane) putMany(ctx context.Context, c *cache, norm []model.Translation) error {
 	b := &batch{}
+	w := newElemWriter(d.table)
 	flush := func() error {
+		b.addRaw(w)
 		if b.empty() {
 			return nil
 		}
@@ -338,14 +346,20 @@ func (d *Dataplane) putMany(ctx context.Context, c *cache, norm []model.Translat
 		return ctx.Err()
 	}
 	for _, t := range norm {
-		if !c.putTranslation(b, t) {
+		var ok bool
+		if c.trans[t.Key] == nil {
+			ok = c.addNew(b, w, t)
+		} else {
+			ok = c.putTranslation(b, t)
+		}
+		if !ok {
 			err := unsupported("translation %s: more than %d translations (the ct mark carries a 17-bit id)", t.Key, maxTranslationID)
 			if ferr := flush(); ferr != nil {
 				return ferr
 			}
 			return err
 		}
-		if b.weight >= maxTxnWeight {
+		if b.weight+w.n >= maxTxnWeight {
 			if err := flush(); err != nil {
 				return err
 			}

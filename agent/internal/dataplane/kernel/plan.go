@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 
@@ -156,11 +157,11 @@ func (c *cache) putTranslation(b *batch, t model.Translation) bool {
 		}
 		b.addElems(named(setTx(f)), txElem(t))
 	}
-	if cm := txComment(id, t); old == nil || txComment(old.id, old.t) != cm {
+	if cm := e.comment(); old == nil || old.comment() != cm {
 		if old != nil {
 			b.delElems(named(recSet(t.Key)), nftables.SetElement{Key: txKey(t.Key)})
 		}
-		b.addElems(named(recSet(t.Key)), recElem(id, t))
+		b.addElems(named(recSet(t.Key)), nftables.SetElement{Key: txKey(t.Key), Comment: cm})
 	}
 	if old != nil {
 		for i := range old.t.Backends {
@@ -395,18 +396,18 @@ func (c *cache) setTimeouts(b *batch, t model.Timeouts) bool {
 	return true
 }
 
-// writeAll builds the whole table from the cache (after it was deleted),
-// as transactions of about maxWeight elements and rules each, split
-// between objects.
-func (c *cache) writeAll(maxWeight int) []*batch {
+// writeAll builds the whole table of table from the cache (after it was
+// deleted), as transactions of about maxWeight elements and rules each,
+// split between objects. The translations' elements, nearly all of a
+// large table, are encoded straight into messages (writeTranslation).
+func (c *cache) writeAll(table string, maxWeight int) []*batch {
 	old := *c
 	c.exists = false
 	c.classes = map[string]bool{}
 	c.exclSets = map[string]bool{}
 	c.snat = map[poolKey]bool{}
 	c.vips = map[vipRef]int{}
-	c.trans = map[model.TranslationKey]*tentry{}
-	c.ids = map[uint32]model.TranslationKey{}
+	// The translations stay as they are (writeTranslation needs no edit).
 	c.pools = map[poolKey][]netip.Addr{}
 	c.excl = map[model.SNATExclusion]bool{}
 	c.exclLens = map[poolKey]map[int]int{}
@@ -421,11 +422,28 @@ func (c *cache) writeAll(maxWeight int) []*batch {
 		}
 	}
 	c.skeleton(b)
-	for _, t := range old.translationsByID() {
-		c.nextID = t.id
-		c.putTranslation(b, t.t)
-		next()
+	es := old.translationsByID()
+	// The class chains first: the translations' elements only name them
+	// by id.
+	cls := map[lbClass]bool{}
+	for _, e := range es {
+		if len(e.t.Backends) > 0 {
+			cls[classOf(e.t)] = true
+		}
 	}
+	for cl := range cls {
+		c.addClass(b, cl)
+	}
+	w := newElemWriter(table)
+	for _, e := range es {
+		c.writeTranslation(w, e)
+		if b.weight+w.n >= maxWeight {
+			b.addRaw(w)
+			out = append(out, b)
+			b = &batch{}
+		}
+	}
+	b.addRaw(w)
 	c.nextID = old.nextID
 	for p, pool := range old.pools {
 		c.ensureSNAT(b, p)
@@ -449,6 +467,52 @@ func (c *cache) writeAll(maxWeight int) []*batch {
 		out = append(out, b)
 	}
 	return out
+}
+
+// addNew adds a translation whose key is not in the table, its elements
+// encoded into w (a bulk write); ok is false when no id is left.
+func (c *cache) addNew(b *batch, w *elemWriter, t model.Translation) bool {
+	c.ensureTable(b)
+	id := c.allocID()
+	if id == 0 {
+		return false
+	}
+	if cl := classOf(t); len(t.Backends) > 0 && !c.classes[cl.chain()] {
+		c.addClass(b, cl)
+	}
+	e := &tentry{id: id, t: t}
+	c.writeTranslation(w, e)
+	c.trans[t.Key] = e
+	c.ids[id] = t.Key
+	return true
+}
+
+// writeTranslation encodes the elements of a translation new to the table
+// (what putTranslation adds, but without SetElements) and counts its VIP;
+// its class chain must exist.
+func (c *cache) writeTranslation(w *elemWriter, e *tentry) {
+	t := e.t
+	f := familyOf(t.Key.VIP)
+	var kb [64]byte
+	key := appendTxKey(kb[:0], t.Key)
+	var vb [64]byte
+	w.add(setTx(f), key, binary.NativeEndian.AppendUint32(vb[:0], classOf(t).id()), "")
+	w.add(setRec(f, recShard(key)), key, nil, e.comment())
+	for i, be := range t.Backends {
+		mark := backendMark(e.id, i)
+		bk := binary.NativeEndian.AppendUint32(key, uint32(i))
+		w.add(backendSet(f, be), bk, appendBackendData(vb[:0], mark, be), "")
+		if set, val, ok := srcRewrite(f, be); ok {
+			w.add(set, binary.NativeEndian.AppendUint32(bk[len(bk):], mark), val, "")
+		}
+	}
+	if t.Kind == model.KindVIP {
+		r := vipRef{t.Key.VRF, t.Key.VIP}
+		if c.vips[r] == 0 {
+			w.add(setVIP(f), appendAddr(append(binary.NativeEndian.AppendUint16(vb[:0], uint16(r.vrf)), 0, 0), r.vip), nil, "")
+		}
+		c.vips[r]++
+	}
 }
 
 func (c *cache) translationsByID() []*tentry {

@@ -249,7 +249,7 @@ func TestWriteAllRoundTrip(t *testing.T) {
 	populate(t, c, sim)
 	want := lists(c)
 	sim2 := newSim()
-	batches := c.writeAll(5)
+	batches := c.writeAll("cloudnat", 5)
 	if len(batches) < 2 {
 		t.Fatalf("%d batches, want a split", len(batches))
 	}
@@ -274,7 +274,7 @@ func TestWriteAllSplit(t *testing.T) {
 	if err := sim.apply(b); err != nil {
 		t.Fatal(err)
 	}
-	batches := c.writeAll(1000)
+	batches := c.writeAll("cloudnat", 1000)
 	sim2 := newSim()
 	for _, b := range batches {
 		if b.weight > 1000+20 {

@@ -5,6 +5,9 @@ import (
 	"maps"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/userdata"
+	mnl "github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/cloudnat/cloudnat/agent/internal/model"
 )
@@ -56,6 +59,24 @@ func (s *simTable) apply(b *batch) error {
 func (s *simTable) do(a action) error {
 	if a.op != actAddTable && !s.exists {
 		return fmt.Errorf("no table")
+	}
+	if a.op == actRawElems {
+		// Decoded as the kernel reads them: this checks the encoder too.
+		n := 0
+		for _, m := range a.raw {
+			set, es, err := decodeElemMsg(m)
+			if err != nil {
+				return err
+			}
+			n += len(es)
+			if err := s.do(action{op: actAddElems, set: named(set), elems: es}); err != nil {
+				return err
+			}
+		}
+		if n != a.rawN {
+			return fmt.Errorf("raw elements: %d decoded, %d announced", n, a.rawN)
+		}
+		return nil
 	}
 	switch a.op {
 	case actAddTable:
@@ -148,4 +169,64 @@ func (s *simTable) dump() *kernelTable {
 		kt.sets[name] = out
 	}
 	return kt
+}
+
+// decodeElemMsg reads an element message as the kernel does.
+func decodeElemMsg(m mnl.Message) (string, []nftables.SetElement, error) {
+	if m.Header.Type != mnl.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWSETELEM) || len(m.Data) < 4 ||
+		m.Data[0] != unix.NFPROTO_INET {
+		return "", nil, fmt.Errorf("not an element add: %v", m.Header)
+	}
+	ad, err := mnl.NewAttributeDecoder(m.Data[4:])
+	if err != nil {
+		return "", nil, err
+	}
+	var set, table string
+	var es []nftables.SetElement
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_SET_ELEM_LIST_TABLE:
+			table = ad.String()
+		case unix.NFTA_SET_ELEM_LIST_SET:
+			set = ad.String()
+		case unix.NFTA_SET_ELEM_LIST_ELEMENTS:
+			ad.Nested(func(l *mnl.AttributeDecoder) error {
+				for l.Next() {
+					var e nftables.SetElement
+					l.Nested(func(el *mnl.AttributeDecoder) error {
+						for el.Next() {
+							switch el.Type() {
+							case unix.NFTA_SET_ELEM_KEY, unix.NFTA_SET_ELEM_DATA:
+								typ := el.Type()
+								el.Nested(func(v *mnl.AttributeDecoder) error {
+									for v.Next() {
+										if v.Type() == unix.NFTA_DATA_VALUE {
+											if typ == unix.NFTA_SET_ELEM_KEY {
+												e.Key = v.Bytes()
+											} else {
+												e.Val = v.Bytes()
+											}
+										}
+									}
+									return nil
+								})
+							case unix.NFTA_SET_ELEM_USERDATA:
+								e.Comment, _ = userdata.GetString(el.Bytes(), userdata.NFTNL_UDATA_SET_ELEM_COMMENT)
+							}
+						}
+						return nil
+					})
+					es = append(es, e)
+				}
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return "", nil, err
+	}
+	if table != "cloudnat" || len(es) == 0 {
+		return "", nil, fmt.Errorf("element message of table %q with %d elements", table, len(es))
+	}
+	return set, es, nil
 }

@@ -13,6 +13,17 @@ import (
 type tentry struct {
 	id uint32
 	t  model.Translation
+	// rec is txComment(id, t) once computed (comment): a rewrite of the
+	// table reuses it. A tentry is replaced, never edited, once loaded.
+	rec string
+}
+
+// comment returns the translation's record comment.
+func (e *tentry) comment() string {
+	if e.rec == "" {
+		e.rec = txComment(e.id, e.t)
+	}
+	return e.rec
 }
 
 type vipRef struct {

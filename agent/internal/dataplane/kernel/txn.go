@@ -8,7 +8,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
-	"github.com/mdlayher/netlink"
+	mnl "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +32,7 @@ const (
 
 // setBuffers raises a netlink socket's buffers (forced beyond rmem_max
 // where allowed, else as far as the limits let).
-func setBuffers(c *netlink.Conn, size int) error {
+func setBuffers(c *mnl.Conn, size int) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func setBuffers(c *netlink.Conn, size int) error {
 
 // portID returns a netlink socket's port id (the sender the kernel names
 // in the notifications a change causes).
-func portID(c *netlink.Conn) (uint32, error) {
+func portID(c *mnl.Conn) (uint32, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -78,9 +78,30 @@ func portID(c *netlink.Conn) (uint32, error) {
 	return pid, serr
 }
 
-// apply sends one batch as one nf_tables transaction. The caller holds
-// nftMu.
-func apply(c *nftables.Conn, table string, b *batch) error {
+// apply sends one batch as one nf_tables transaction on conn (the
+// dataplane's socket). The caller holds nftMu.
+func apply(conn *mnl.Conn, table string, b *batch) error {
+	msgs, err := encode(table, b)
+	if err != nil {
+		return err
+	}
+	if err := transact(conn, msgs); err != nil {
+		if errors.Is(err, unix.ENOBUFS) {
+			return fmt.Errorf("write table inet %s: the kernel's acknowledgements overflowed the socket buffer (the transaction may have been applied): %w", table, err)
+		}
+		return fmt.Errorf("write table inet %s: %w", table, err)
+	}
+	return nil
+}
+
+// encode turns a batch into the messages of one transaction, in order.
+func encode(table string, b *batch) ([]mnl.Message, error) {
+	cp, err := newCapture()
+	if err != nil {
+		return nil, err
+	}
+	c := cp.conn
+	var out []mnl.Message
 	t := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
 	chains := map[string]*nftables.Chain{}
 	chainOf := func(cp *chainPlan) *nftables.Chain {
@@ -106,7 +127,7 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 			}
 		case actAddSet:
 			if err := c.AddSet(a.set.nft(t), nil); err != nil {
-				return fmt.Errorf("set %s: %w", a.set.name, err)
+				return nil, fmt.Errorf("set %s: %w", a.set.name, err)
 			}
 		case actAddChain:
 			ch := &nftables.Chain{Name: a.chain.name, Table: t}
@@ -129,7 +150,23 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 			}
 		case actFlushSet:
 			c.FlushSet(a.set.nft(t))
+		case actRawElems:
+			lib, err := cp.take()
+			if err != nil {
+				return nil, err
+			}
+			out = append(append(out, lib...), a.raw...)
 		case actAddElems, actDelElems:
+			if encodable(a.elems) {
+				// Keep the order: what the library holds goes first.
+				lib, err := cp.take()
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, lib...)
+				out = elemMsgs(out, table, a.set.name, a.op == actDelElems, a.elems)
+				continue
+			}
 			s := a.set.nft(t)
 			for _, chunk := range chunks(a.elems) {
 				var err error
@@ -139,18 +176,16 @@ func apply(c *nftables.Conn, table string, b *batch) error {
 					err = c.SetDeleteElements(s, chunk)
 				}
 				if err != nil {
-					return fmt.Errorf("elements of %s: %w", a.set.name, err)
+					return nil, fmt.Errorf("elements of %s: %w", a.set.name, err)
 				}
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		if errors.Is(err, unix.ENOBUFS) {
-			return fmt.Errorf("write table inet %s: the kernel's acknowledgements overflowed the socket buffer (the transaction may have been applied): %w", table, err)
-		}
-		return fmt.Errorf("write table inet %s: %w", table, err)
+	lib, err := cp.take()
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return append(out, lib...), nil
 }
 
 // elemSize is an upper bound of one element's encoded size.

@@ -237,3 +237,29 @@ func rates(b *testing.B, lab *nslab.Lab, d *kernel.Dataplane) (cps, pps float64)
 	}
 	return cps, pps
 }
+
+// BenchmarkKernelResync: a table of 100,000 translations x 4 backends is
+// deleted by someone else (`nft delete table inet cloudnat`), three times;
+// reported: the median time from the delete until the table is whole
+// again, and the CPU time (user + system) of the process for it.
+func BenchmarkKernelResync(b *testing.B) {
+	n := 100000 / benchScale()
+	for i := 0; i < b.N; i++ {
+		lab, d := benchLab(b)
+		if err := d.PutTranslations(context.Background(), scaleTranslations(n, 4)); err != nil {
+			b.Fatal(err)
+		}
+		nc := nftConn(b, lab, "r")
+		var wall, cpus []float64
+		for r := 0; r < 3; r++ {
+			before := d.DriftRepairs()
+			cpu, start := cpuTime(), time.Now()
+			deleteTableForeign(b, nc)
+			waitRepaired(b, d, before, 60*time.Second)
+			wall = append(wall, time.Since(start).Seconds())
+			cpus = append(cpus, (cpuTime() - cpu).Seconds())
+		}
+		b.ReportMetric(medianF(wall), "s/resync-100k")
+		b.ReportMetric(medianF(cpus), "cpu-s/resync-100k")
+	}
+}
