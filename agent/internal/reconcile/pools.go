@@ -352,12 +352,6 @@ func (r *Reconciler) applyPoolRun(ctx context.Context, bp dataplane.BulkPools, r
 		} else {
 			err = fmt.Errorf("reconcile: no result for %s", op.ID.Kind)
 		}
-		r.record(op.ID, op.verb(), err)
-		if err != nil {
-			failed[op.ID] = err
-			r.forget(op)
-			continue
-		}
-		r.remember(op)
+		r.settle(op, err, failed)
 	}
 }

@@ -668,13 +668,7 @@ func (r *Reconciler) apply(ctx context.Context, ops []Op) map[ID]error {
 		if err != nil && op.Delete && errors.Is(err, errNotFound) {
 			err = nil
 		}
-		r.record(op.ID, op.verb(), err)
-		if err != nil {
-			failed[op.ID] = err
-			r.forget(op)
-			continue
-		}
-		r.remember(op)
+		r.settle(op, err, failed)
 	}
 	return failed
 }
@@ -862,15 +856,7 @@ func (r *Reconciler) applyBatches(ctx context.Context, b BatchTranslator, ops []
 	}
 	// Time budget: the per-call timeout for every 1,000 objects.
 	budget := func(n int) time.Duration { return r.opts.OpTimeout * time.Duration(1+n/1000) }
-	done := func(op Op, err error) {
-		r.record(op.ID, op.verb(), err)
-		if err != nil {
-			failed[op.ID] = err
-			r.forget(op)
-			return
-		}
-		r.remember(op)
-	}
+	done := func(op Op, err error) { r.settle(op, err, failed) }
 	if len(puts) > 0 {
 		cctx, cancel := context.WithTimeout(ctx, budget(len(puts)))
 		ts := make([]model.Translation, len(puts))
@@ -957,8 +943,20 @@ func (r *Reconciler) applyBulk(ctx context.Context, b dataplane.BulkTranslator, 
 		return append(puts, rest...)
 	}
 	for _, op := range puts {
-		r.record(op.ID, op.verb(), nil)
-		r.remember(op)
+		r.settle(op, nil, nil)
 	}
 	return rest
+}
+
+// settle records an applied (or failed) op: a success is remembered as
+// what the dataplane holds; a failure is noted in failed and forgotten, so
+// the next sync tries it again.
+func (r *Reconciler) settle(op Op, err error, failed map[ID]error) {
+	r.record(op.ID, op.verb(), err)
+	if err != nil {
+		failed[op.ID] = err
+		r.forget(op)
+		return
+	}
+	r.remember(op)
 }
