@@ -52,6 +52,18 @@ func TestPoolsThroughTheAgentBinary(t *testing.T) {
 	}
 	check("created")
 
+	// a pool with endpoint-independent filtering is programmed as such
+	p2p := &pb.Pool{Name: "p2p", Ranges: []string{"198.51.100.8"}, Filtering: pb.Filtering_FILTERING_ENDPOINT}
+	if resp, err := ps.CreatePool(ctx, &pb.CreatePoolRequest{Pool: p2p}); err != nil || resp.GetSync().GetState() != pb.SyncState_SYNC_STATE_SYNCED {
+		t.Fatalf("CreatePool p2p (filtering endpoint): %v, %v", resp, err)
+	}
+	if out := r.VPP.MustCLI(t, "cnat show pool"); !strings.Contains(out, "filtering endpoint") {
+		t.Fatalf("VPP's pools do not show filtering endpoint:\n%s", out)
+	}
+	if _, err := ps.DeletePool(ctx, &pb.DeletePoolRequest{Name: "p2p"}); err != nil {
+		t.Fatal(err)
+	}
+
 	r.Restart() // VPP comes back empty
 	a.WaitConnected(15 * time.Second)
 	deadline := time.Now().Add(10 * time.Second)
