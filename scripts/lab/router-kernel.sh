@@ -142,10 +142,22 @@ router_addr_table() {
 		ip -n "$ROUTER_NS" "$fam" route add "$pfx" dev "$1" table "$t"
 	done
 }
-# router_leak add|del PFX FROM TO
+# router_leak add|del PFX FROM TO: table FROM routes PFX by a lookup in
+# table TO (0: the main table). VRF devices: a route by TO's VRF device; to
+# the main table, a rule "iif vrfFROM to PFX lookup main" (pref 1100: the
+# l3mdev rule's lookup in FROM comes first and falls through when FROM has
+# no route). Policy routing: "iif X to PFX lookup TO" for every interface X
+# of FROM; from the main table (FROM 0), "to PFX lookup TO" (pref 1100,
+# before the main table's rule).
 router_leak() {
-	local op=$1 pfx=$2 from=$3 to=$4 t ifc p q fam=-4
+	local op=$1 pfx=$2 from=$3 to=$4 t ifc p q fam=-4 lt=$4 sel
+	[ "$to" = 0 ] && lt=main
+	case "$pfx" in *:*) fam=-6 ;; esac
 	if [ -z "$KERNEL_NO_VRF" ]; then
+		if [ "$to" = 0 ]; then
+			ip -n "$ROUTER_NS" "$fam" rule "$op" iif "vrf$from" to "$pfx" lookup main pref 1100
+			return
+		fi
 		t=(table "$from")
 		[ "$from" = 0 ] && t=()
 		ip -n "$ROUTER_NS" route "$op" "$pfx" "${t[@]}" dev "vrf$to"
@@ -155,10 +167,15 @@ router_leak() {
 	p=("$pfx")
 	[ "$pfx" = 0.0.0.0/0 ] && p=(0.0.0.0/1 128.0.0.0/1)
 	[ "$pfx" = ::/0 ] && p=(::/1 8000::/1)
-	case "$pfx" in *:*) fam=-6 ;; esac
-	for ifc in ${KERNEL_TABLE_IFS[$from]:-}; do
+	sel=${KERNEL_TABLE_IFS[$from]:-}
+	[ "$from" = 0 ] && sel=-
+	for ifc in $sel; do
 		for q in "${p[@]}"; do
-			ip -n "$ROUTER_NS" "$fam" rule "$op" iif "$ifc" to "$q" lookup "$to" pref 1100
+			if [ "$ifc" = - ]; then
+				ip -n "$ROUTER_NS" "$fam" rule "$op" to "$q" lookup "$lt" pref 1100
+			else
+				ip -n "$ROUTER_NS" "$fam" rule "$op" iif "$ifc" to "$q" lookup "$lt" pref 1100
+			fi
 		done
 	done
 }
