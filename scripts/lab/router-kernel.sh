@@ -170,6 +170,10 @@ router_set_table() {
 		meta mark set "$(printf '%#x' $((KERNEL_LAB_MARK | $2)))"
 	KERNEL_IF_TABLE[$1]=$2
 	KERNEL_TABLE_IFS[$2]+=" $1"
+	# An ip rule change has no notification: the agent would see it at its
+	# next poll (up to 5 s later, flows of X meanwhile in zone 0). A link
+	# change (the alias) makes it look at once, as a VRF device's does.
+	ip -n "$ROUTER_NS" link set dev "$1" alias "table $2"
 }
 # router_addr_table IF ADDR: (policy routing) IF's connected routes of
 # ADDR's family (not link-local) move to its table, with a local route for
