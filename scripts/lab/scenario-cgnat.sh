@@ -17,7 +17,9 @@
 # Routes: each client table's default route is a lookup in table 0; table 0
 # has a default route to inet and routes 192.0.2.2/32 and each table's IPv6
 # prefix back into the client tables (VPP: ip4-/ip6-lookup-in-table; the
-# kernel router: VRF devices vrf-blue/vrf-red and routes leaked by device).
+# kernel router: the client tables' default routes via inet onlink, the
+# routes back by device; the tables are VRF devices, or policy routing
+# where the kernel has no vrf module: scripts/lab/router-kernel.sh).
 # The NAT is configured only through cloudnatctl: pool "cgnat" in table 0
 # with one address, 100.64.0.1 (the router's own uplink address, and blue1's
 # and red1's inside address too), bound to (1, 100.64.0.0/24) and
@@ -33,9 +35,10 @@
 # from inet with untranslated replies, and its own flows untranslated; the
 # subscribers (cloudnatctl subscriber list), their public ports inside their
 # blocks, the block log stream's allocation records, and (VPP) vppctl
-# cnat show subscribers. The kernel dataplane refuses pools for now: the
-# scenario then prints one SKIP line for the NAT checks and runs the routing
-# ones (IPv6, 192.0.2.2); a kernel without VRF devices skips it all.
+# cnat show subscribers. The same checks on both routers; the pool's blocks
+# are 64 ports (the kernel dataplane gives every bound address one block at
+# bind time). Should a dataplane refuse the pool, one SKIP line for the NAT
+# checks, and the routing ones (IPv6, 192.0.2.2) still run.
 
 CG_POOL=cgnat
 CG_POOL4=100.64.0.1  # the pool's one address: the router's uplink address
@@ -213,7 +216,7 @@ cg_servers_start() {
 }
 
 # cg_config: the pool and its bindings, through cloudnatctl only. Returns 2
-# when the dataplane refuses pools (the kernel, for now): one SKIP line.
+# when the dataplane refuses the pool: one SKIP line.
 cg_config() {
 	local out
 	# Blocks of 64 ports: the kernel dataplane gives every bound address its
