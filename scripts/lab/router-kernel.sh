@@ -118,15 +118,21 @@ NFT
 #   - the local table's rule moves from pref 0 to 995, after those rules
 #     and the dataplane's (990, fwmark lookup of re-zoned replies), so a
 #     reply translated back to 100.64.0.1 is routed in its table, not
-#     delivered to the router's own uplink address;
-#   - accept_local=1: a client's source address may be one of the router's.
+#     delivered to the router's own uplink address (with VRF devices too);
+#   - accept_local=1: a client's source address may be one of the router's
+#     (with VRF devices too).
 # The mark's upper half is not the dataplane's tag (0x0dc1): the dataplane
 # does not take these packets for re-zoned ones.
 KERNEL_NO_VRF=
 KERNEL_LAB_MARK=0x0c1a0000
 declare -A KERNEL_IF_TABLE    # interface -> table (policy routing)
 declare -A KERNEL_TABLE_IFS   # table -> its interfaces (policy routing)
+KERNEL_TABLES_SET=
 router_table_add() {
+	if [ -z "$KERNEL_TABLES_SET" ]; then
+		KERNEL_TABLES_SET=1
+		kernel_tables_setup
+	fi
 	if [ -z "$KERNEL_NO_VRF" ] && ip -n "$ROUTER_NS" link add "vrf$1" type vrf table "$1" 2>/dev/null; then
 		ip -n "$ROUTER_NS" link set "vrf$1" up
 		return
@@ -142,14 +148,21 @@ router_table_add() {
 		ip -n "$ROUTER_NS" "$f" rule add fwmark "$mark" lookup "$1" pref 980
 	done
 }
-kernel_policy_setup() {
+# kernel_tables_setup: what tables need with VRF devices too (a VRF device
+# keeps its own addresses out of the local table, not table 0's: a reply
+# translated back to the clients' 100.64.0.1, the uplink's address, must
+# reach the rule cloudnat routes it by, and the clients' source address
+# may be one of the router's).
+kernel_tables_setup() {
 	local f
-	ip netns exec "$ROUTER_NS" sysctl -qw net.ipv4.fwmark_reflect=1 net.ipv6.fwmark_reflect=1 \
-		net.ipv4.conf.all.accept_local=1 net.ipv4.conf.default.accept_local=1
+	ip netns exec "$ROUTER_NS" sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.default.accept_local=1
 	for f in -4 -6; do
 		ip -n "$ROUTER_NS" "$f" rule add pref 995 lookup local
 		ip -n "$ROUTER_NS" "$f" rule del pref 0 lookup local
 	done
+}
+kernel_policy_setup() {
+	ip netns exec "$ROUTER_NS" sysctl -qw net.ipv4.fwmark_reflect=1 net.ipv6.fwmark_reflect=1
 	ip netns exec "$ROUTER_NS" nft -f - <<NFT
 table inet cnlab {
 	chain pre {
@@ -201,9 +214,16 @@ router_leak() {
 	local op=$1 pfx=$2 from=$3 to=$4 t ifc p q fam=-4 lt=$4 sel
 	[ "$to" = 0 ] && lt=main
 	case "$pfx" in *:*) fam=-6 ;; esac
+	# A rule "to 0.0.0.0/0" would have no selector but iif (the dataplane
+	# would take it for a VRF): two halves.
+	p=("$pfx")
+	[ "$pfx" = 0.0.0.0/0 ] && p=(0.0.0.0/1 128.0.0.0/1)
+	[ "$pfx" = ::/0 ] && p=(::/1 8000::/1)
 	if [ -z "$KERNEL_NO_VRF" ]; then
 		if [ "$to" = 0 ]; then
-			ip -n "$ROUTER_NS" "$fam" rule "$op" iif "vrf$from" to "$pfx" lookup main pref 1100
+			for q in "${p[@]}"; do
+				ip -n "$ROUTER_NS" "$fam" rule "$op" iif "vrf$from" to "$q" lookup main pref 1100
+			done
 			return
 		fi
 		t=(table "$from")
@@ -211,10 +231,6 @@ router_leak() {
 		ip -n "$ROUTER_NS" route "$op" "$pfx" "${t[@]}" dev "vrf$to"
 		return
 	fi
-	# A rule "to 0.0.0.0/0" would have no selector but iif: two halves.
-	p=("$pfx")
-	[ "$pfx" = 0.0.0.0/0 ] && p=(0.0.0.0/1 128.0.0.0/1)
-	[ "$pfx" = ::/0 ] && p=(::/1 8000::/1)
 	sel=${KERNEL_TABLE_IFS[$from]:-}
 	[ "$from" = 0 ] && sel=-
 	for ifc in $sel; do
