@@ -39,12 +39,17 @@
 #            conflicts refused
 #   natgw    a dual-stack NAT gateway (cloudnatctl apply -f natgw.yaml)
 #            for table 21 with three interfaces (one with a virtual IP) to
-#            an internet in table 22: port blocks, portsUsed, unsolicited
+#            an internet in table 0: port blocks, portsUsed, unsolicited
 #            drops, relabel
+#   cgnat    customer tables blue and red with the same addresses behind
+#            one pool of the uplink's address (scripts/lab/scenario-cgnat.sh)
 #
-# LAB_SCENARIOS=base,peering,natgw (comma-separated; default all) picks
-# them; the base topology and agent are always set up. Where the kernel
-# dataplane refuses a scenario's NAT as unsupported, one "SKIP" line.
+# LAB_SCENARIOS=base,cgnat,peering,natgw (comma-separated; default all)
+# picks them; the base topology and agent are always set up. Both routers
+# run every scenario (the kernel's tables: VRF devices, else policy
+# routing); where the kernel dataplane refuses a scenario's NAT as
+# unsupported (the peering combinations between two inside tables), one
+# "SKIP" line each.
 #
 # One "PASS <check>" or "FAIL <check>: <why>" (or "SKIP <what>: <why>") line
 # per check, then a summary;

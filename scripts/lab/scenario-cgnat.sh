@@ -17,7 +17,9 @@
 # Routes: each client table's default route is a lookup in table 0; table 0
 # has a default route to inet and routes 192.0.2.2/32 and each table's IPv6
 # prefix back into the client tables (VPP: ip4-/ip6-lookup-in-table; the
-# kernel router: VRF devices vrf-blue/vrf-red and routes leaked by device).
+# kernel router: the client tables' default routes via inet onlink, the
+# routes back by device; the tables are VRF devices, or policy routing
+# where the kernel has no vrf module: scripts/lab/router-kernel.sh).
 # The NAT is configured only through cloudnatctl: pool "cgnat" in table 0
 # with one address, 100.64.0.1 (the router's own uplink address, and blue1's
 # and red1's inside address too), bound to (1, 100.64.0.0/24) and
@@ -33,9 +35,10 @@
 # from inet with untranslated replies, and its own flows untranslated; the
 # subscribers (cloudnatctl subscriber list), their public ports inside their
 # blocks, the block log stream's allocation records, and (VPP) vppctl
-# cnat show subscribers. The kernel dataplane refuses pools for now: the
-# scenario then prints one SKIP line for the NAT checks and runs the routing
-# ones (IPv6, 192.0.2.2); a kernel without VRF devices skips it all.
+# cnat show subscribers. The same checks on both routers; the pool's blocks
+# are 64 ports (the kernel dataplane gives every bound address one block at
+# bind time). Should a dataplane refuse the pool, one SKIP line for the NAT
+# checks, and the routing ones (IPv6, 192.0.2.2) still run.
 
 CG_POOL=cgnat
 CG_POOL4=100.64.0.1  # the pool's one address: the router's uplink address
@@ -65,23 +68,18 @@ declare -A CG_IF # segment -> router interface
 # ---------------------------------------------------------------- plumbing
 
 # cg_table IF TABLE: put the router interface IF into TABLE (before its
-# addresses), creating the table (VPP) or VRF device (kernel) first.
+# addresses), creating the table first (the router's helpers,
+# scripts/lab/scenarios.sh: a VPP table; on the kernel a VRF device, or
+# policy routing where the kernel has no vrf module).
+declare -A CG_TABLES
 cg_table() {
 	local ifname=$1 t=$2
 	[ "$t" = 0 ] && return 0
-	if [ "$LAB_ROUTER" = vpp ]; then
-		vpp_do ip table add "$t" >/dev/null
-		vpp_do ip6 table add "$t" >/dev/null
-		vpp_do set interface ip table "$ifname" "$t" >/dev/null
-		vpp_do set interface ip6 table "$ifname" "$t" >/dev/null
-	else
-		local vrf=cgvrf$t
-		ip -n "$ROUTER_NS" link show "$vrf" >/dev/null 2>&1 || {
-			ip -n "$ROUTER_NS" link add "$vrf" type vrf table "$t"
-			ip -n "$ROUTER_NS" link set "$vrf" up
-		}
-		ip -n "$ROUTER_NS" link set "$ifname" master "$vrf"
+	if [ -z "${CG_TABLES[$t]:-}" ]; then
+		router_table_add "$t"
+		CG_TABLES[$t]=1
 	fi
+	router_set_table "$ifname" "$t"
 }
 
 # cg_routes: client tables -> table 0 by default; table 0 -> the inet peer by
@@ -218,10 +216,13 @@ cg_servers_start() {
 }
 
 # cg_config: the pool and its bindings, through cloudnatctl only. Returns 2
-# when the dataplane refuses pools (the kernel, for now): one SKIP line.
+# when the dataplane refuses the pool: one SKIP line.
 cg_config() {
 	local out
-	if ! out=$(ctl pool create "$CG_POOL" --outside-vrf 0 --range "$CG_POOL4" --block-size 256 --max-blocks 4 2>&1); then
+	# Blocks of 64 ports: the kernel dataplane gives every bound address its
+	# block at bind time (docs/kernel-dataplane.md), 2 x 256 addresses here,
+	# which blocks of 256 (252 in 1024-65535) would not cover.
+	if ! out=$(ctl pool create "$CG_POOL" --outside-vrf 0 --range "$CG_POOL4" --block-size 64 --max-blocks 4 2>&1); then
 		if grep -qi 'not supported\|precondition' <<<"$out"; then
 			skip cgnat "the $LAB_ROUTER dataplane refuses the pool: $(tail -1 <<<"$out")"
 			return 2
@@ -229,7 +230,7 @@ cg_config() {
 		fail "cgnat-config: cloudnatctl pool create $CG_POOL" "$(tail -2 <<<"$out" | tr '\n' ' ')"
 		return 1
 	fi
-	echo "  \$ cloudnatctl pool create $CG_POOL --outside-vrf 0 --range $CG_POOL4 --block-size 256 --max-blocks 4" >&2
+	echo "  \$ cloudnatctl pool create $CG_POOL --outside-vrf 0 --range $CG_POOL4 --block-size 64 --max-blocks 4" >&2
 	ctl_do pool bind "$CG_POOL" --vrf 1 --prefix "$CG_INSIDE4" || return 1
 	ctl_do pool bind "$CG_POOL" --vrf 2 --prefix "$CG_INSIDE4" || return 1
 	pass "cgnat-config: pool $CG_POOL ($CG_POOL4 in table 0) bound to (1, $CG_INSIDE4) and (2, $CG_INSIDE4) through cloudnatctl"
@@ -481,32 +482,8 @@ cg_agent_restart() {
 	expect_answer "cgnat-agent-restart-tcp-red1" cg-red1 "internet $CG_POOL_RE [0-9]+" --n 2 "$CG_SRV4:80"
 }
 
-# cg_kernel_vrf_missing: on the kernel router, print why VRF devices cannot
-# be made (a kernel without CONFIG_NET_VRF), or nothing.
-cg_kernel_vrf_missing() {
-	local out
-	[ "$LAB_ROUTER" = kernel ] || return 0
-	if out=$(ip -n "$ROUTER_NS" link add cgvrfprobe type vrf table 250 2>&1); then
-		ip -n "$ROUTER_NS" link del cgvrfprobe
-	else
-		echo "the kernel has no VRF devices for the blue/red tables (ip link add type vrf: $out)"
-	fi
-}
-
 scenario_cgnat() {
-	local rc=0 novrf out
-	novrf=$(cg_kernel_vrf_missing)
-	if [ -n "$novrf" ]; then
-		# Say whether the agent would take the pool, too (it needs no VRF).
-		if out=$(ctl pool create "$CG_POOL" --outside-vrf 0 --range "$CG_POOL4" 2>&1); then
-			ctl pool delete "$CG_POOL" >/dev/null 2>&1 || true
-			novrf+="; the agent took the pool"
-		else
-			novrf+="; the agent refuses the pool: $(tail -1 <<<"$out")"
-		fi
-		skip cgnat "$novrf"
-		return 0
-	fi
+	local rc=0
 	log "cgnat: building blue/red/uplink"
 	cg_topology_create
 	cg_warmup

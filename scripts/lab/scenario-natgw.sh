@@ -6,11 +6,13 @@
 #                      nic2 10.21.2.2/24 fd00:21:2::2/64 ─┼─ router ── internet
 #                      nic3 10.21.3.2/24                 ─┘   203.0.113.2/24
 #                      (virtual IP 198.51.100.10)             fd00:203::2/64
-#                                              (table 22: the gateway's public side)
+#                                              (table 0: the gateway's public side)
 #
-# Table 21's default routes are a lookup in table 22; the internet knows
-# only 198.51.100.0/24 and 2001:db8:100::/64 (the public addresses) behind
-# the router. The dual-stack gateway lab-gw (network 21, outsideVRF 22, ips
+# Table 21's default routes are a lookup in table 0, the main table (the
+# kernel dataplane takes pools and static NAT between two tables only with
+# outside table 0, docs/kernel-dataplane.md; one topology for both routers);
+# the internet knows only 198.51.100.0/24 and 2001:db8:100::/64 (the public
+# addresses) behind the router. The dual-stack gateway lab-gw (network 21, outsideVRF 0, ips
 # ip1 = 198.51.100.1 and 2001:db8:100::1, 64 ports per interface, selector
 # app=web) and the three interfaces are one YAML file applied with
 # cloudnatctl apply -f. Checks: nic1 and nic2 reach the internet's server
@@ -21,7 +23,7 @@
 # (apply again) leaves one member and nic2 untranslated by the gateway.
 
 NATGW_NET=21
-NATGW_OUT=22
+NATGW_OUT=0
 NATGW_IP=198.51.100.1
 NATGW_IP6=2001:db8:100::1
 NATGW_VIP=198.51.100.10
@@ -145,7 +147,6 @@ scenario_natgw() {
 		return
 	fi
 	router_table_add "$NATGW_NET"
-	router_table_add "$NATGW_OUT"
 	vrf_host internet it "$NATGW_OUT" "$NATGW_INET/24" 203.0.113.1 198.51.100.0/24
 	vrf_host nic1 n1 "$NATGW_NET" 10.21.1.2/24 10.21.1.1
 	vrf_host nic2 n2 "$NATGW_NET" 10.21.2.2/24 10.21.2.1

@@ -332,22 +332,47 @@ func natPrefix(t expr.NATType, f model.Family) []expr.Any {
 }
 
 // rbProbe is one way to find a reply's block port: the l4 protocol, an
-// ICMP type to match (-1: none) and the transport offset of the port.
+// ICMP type to match (-1: none) and the transport offset of the port. An
+// ICMP error's probe also matches the quoted packet's protocol (at
+// transport offset innerOff): the quoted echo request's id (innerEq, ICMP)
+// lies 4 bytes further than a quoted TCP or UDP source port (!innerEq).
 type rbProbe struct {
-	proto  model.Proto
-	icmp   int
-	offset uint32
+	proto    model.Proto
+	icmp     int
+	offset   uint32
+	innerOff uint32 // 0: no quoted packet
+	innerEq  bool
 }
 
 func rbProbes(f model.Family) []rbProbe {
 	if f == model.IPv4 {
-		return []rbProbe{{model.ProtoTCP, -1, 2}, {model.ProtoUDP, -1, 2}, {model.ProtoICMP, 0, 4},
-			// ICMP errors: the quoted packet's source port (IPv4 header
-			// without options).
-			{model.ProtoICMP, 3, 28}, {model.ProtoICMP, 11, 28}}
+		// ICMP errors: the quoted packet's source port or echo id (IPv4
+		// header without options; its protocol at 8 + 9).
+		return []rbProbe{{model.ProtoTCP, -1, 2, 0, false}, {model.ProtoUDP, -1, 2, 0, false}, {model.ProtoICMP, 0, 4, 0, false},
+			{model.ProtoICMP, 3, 28, 17, false}, {model.ProtoICMP, 11, 28, 17, false},
+			{model.ProtoICMP, 3, 32, 17, true}, {model.ProtoICMP, 11, 32, 17, true}}
 	}
-	return []rbProbe{{model.ProtoTCP, -1, 2}, {model.ProtoUDP, -1, 2}, {model.ProtoICMPv6, 129, 4},
-		{model.ProtoICMPv6, 1, 48}, {model.ProtoICMPv6, 2, 48}, {model.ProtoICMPv6, 3, 48}}
+	// The quoted IPv6 header's next header at 8 + 6.
+	p := []rbProbe{{model.ProtoTCP, -1, 2, 0, false}, {model.ProtoUDP, -1, 2, 0, false}, {model.ProtoICMPv6, 129, 4, 0, false}}
+	for _, typ := range []int{1, 2, 3} {
+		p = append(p, rbProbe{model.ProtoICMPv6, typ, 48, 14, false}, rbProbe{model.ProtoICMPv6, typ, 52, 14, true})
+	}
+	return p
+}
+
+// matchInner: the quoted packet's protocol is (eq) or is not ICMP/ICMPv6.
+func matchInner(f model.Family, p rbProbe) []expr.Any {
+	op, proto := expr.CmpOpNeq, byte(unix.IPPROTO_ICMP)
+	if p.innerEq {
+		op = expr.CmpOpEq
+	}
+	if f == model.IPv6 {
+		proto = unix.IPPROTO_ICMPV6
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: p.innerOff, Len: 1},
+		&expr.Cmp{Op: op, Register: reg1, Data: []byte{proto}},
+	}
 }
 
 // cgZoneChain re-zones packets that enter from table 0 towards the outside
@@ -387,6 +412,9 @@ func cgZoneChain(ls *cgLens) *chainPlan {
 						&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
 						&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{byte(p.icmp)}},
 					})
+				}
+				if p.innerOff > 0 {
+					parts = append(parts, matchInner(f, p))
 				}
 				parts = append(parts, notVIF(true), []expr.Any{
 					&expr.Payload{DestRegister: reg32Base, Base: expr.PayloadBaseNetworkHeader, Offset: d, Len: l},

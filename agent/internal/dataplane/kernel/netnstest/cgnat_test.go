@@ -37,6 +37,16 @@ func cgLab(t *testing.T) (*nslab.Lab, string) {
 	lab.Link("x", "x-up", []string{"203.0.113.2/24", "2001:db8:ff::2/64"}, "r", "r-up", []string{"203.0.113.1/24", "2001:db8:ff::1/64"})
 	lab.Sh("x", "ip", "route", "add", "192.0.2.0/24", "via", "203.0.113.1")
 	lab.Sh("x", "ip", "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1")
+	// x answers 198.18.0.1 and 2001:db8:99::1 with destination
+	// unreachable (an nf_tables reject: the kernel's own unreachable route
+	// answers one packet a second per destination, and both tables' clients
+	// are one public address), without an ICMP rate limit.
+	lab.Sh("x", "ip", "addr", "add", "198.18.0.1/32", "dev", "lo")
+	lab.Sh("x", "ip", "addr", "add", "2001:db8:99::1/128", "dev", "lo")
+	lab.Sh("x", "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
+	lab.Sh("x", "nft", "add table inet unreach; add chain inet unreach in { type filter hook input priority 0; }; "+
+		"add rule inet unreach in ip daddr 198.18.0.1 reject with icmpx host-unreachable; "+
+		"add rule inet unreach in ip6 daddr 2001:db8:99::1 reject with icmpx host-unreachable")
 	for _, c := range []string{"c1", "c2"} {
 		lab.Sh(c, "ip", "route", "add", "default", "via", "100.64.0.254")
 		lab.Sh(c, "ip", "-6", "route", "add", "default", "via", "fd64::fe")
@@ -115,6 +125,10 @@ func TestStaticBlocks(t *testing.T) {
 	for _, cl := range []string{"c1", "c2"} {
 		if err := udpRefused(lab, cl, "203.0.113.2:7999"); err != nil {
 			t.Fatalf("%s: %v", cl, err)
+		}
+		// And an error quoting an echo request, re-zoned by its echo id.
+		if err := pingUnreachable(lab, cl, "198.18.0.1"); err != nil {
+			t.Fatal(err)
 		}
 	}
 	subs, err := d.ListSubscribers(c, model.SubscriberFilter{VRF: model.AllVRFs})
@@ -367,6 +381,17 @@ func TestGatewayScale(t *testing.T) {
 	t.Logf("one block deleted and put back in a table of %d: %v", n, time.Since(start))
 }
 
+// pingUnreachable: a ping from ns to addr (which x rejects, see cgLab)
+// gets x's destination unreachable back, an ICMP error quoting the
+// translated echo request.
+func pingUnreachable(lab *nslab.Lab, ns, addr string) error {
+	out, err := lab.Try(ns, "ping", "-c", "2", "-i", "0.3", "-W", "1", addr)
+	if !strings.Contains(out, "Unreachable") && !strings.Contains(out, "unreachable") {
+		return fmt.Errorf("ping %s from %s: no destination unreachable came back (%v):\n%s", addr, ns, err, out)
+	}
+	return nil
+}
+
 // udpRefused sends a datagram from ns to a closed port and expects the
 // ICMP port unreachable to come back (ECONNREFUSED on the next read).
 func udpRefused(lab *nslab.Lab, ns, addr string) error {
@@ -431,5 +456,8 @@ func TestStaticBlocksIPv6(t *testing.T) {
 			t.Fatal(err)
 		}
 		must(t, lab.Ping(cl, "2001:db8:ff::2"))
+		if err := pingUnreachable(lab, cl, "2001:db8:99::1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
