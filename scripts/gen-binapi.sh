@@ -16,7 +16,7 @@ GOVPP_VERSION=v0.13.0
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-apigen= incdir= coredir= vppver=
+apigen='' incdir='' coredir='' vppver=''
 if [[ -n ${VPP_SRC:-} ]]; then
 	if [[ -f $VPP_SRC/src/tools/vppapigen/vppapigen.py ]]; then
 		apigen=$VPP_SRC/src/tools/vppapigen/vppapigen.py
