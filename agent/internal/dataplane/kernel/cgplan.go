@@ -268,14 +268,20 @@ func (c *cache) deleteStatic(b *batch, k model.StaticNATKey) {
 }
 
 func (c *cache) staticList() []model.StaticNAT {
-	out := make([]model.StaticNAT, 0, len(c.cg.statics))
-	for _, s := range c.cg.statics {
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b model.StaticNAT) int {
+	return sortedValues(c.cg.statics, func(a, b model.StaticNAT) int {
 		return cmp.Or(cmp.Compare(a.InsideVRF, b.InsideVRF), a.Inside.Addr().Compare(b.Inside.Addr()),
 			cmp.Compare(a.Inside.Bits(), b.Inside.Bits()), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.InsidePort, b.InsidePort))
 	})
+}
+
+// sortedValues lists a map's values in the order of compare (the List*
+// answers are stable whatever the map's order).
+func sortedValues[K comparable, V any](m map[K]V, compare func(a, b V) int) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, compare)
 	return out
 }
 
@@ -568,14 +574,9 @@ func (c *cache) deleteBinding(b *batch, k model.PoolBindingKey) {
 }
 
 func (c *cache) bindingList() []model.PoolBinding {
-	out := make([]model.PoolBinding, 0, len(c.cg.bindings))
-	for _, bd := range c.cg.bindings {
-		out = append(out, bd)
-	}
-	slices.SortFunc(out, func(a, b model.PoolBinding) int {
+	return sortedValues(c.cg.bindings, func(a, b model.PoolBinding) int {
 		return cmp.Or(cmp.Compare(a.VRF, b.VRF), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
 	})
-	return out
 }
 
 // Static blocks.
