@@ -226,22 +226,29 @@ no_offload() {
 	in_ns "$2" ethtool -K "$1" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
+# host_ns NAME VETH: a host namespace NAME with eth0, the far end of a veth
+# pair whose router end is VETH (left in the root namespace), lo and eth0
+# up, no IPv6 autoconfiguration or DAD, offloads off.
+host_ns() {
+	local h=$1 veth=$2
+	ip netns add "$(ns_name "$h")"
+	LAB_NAMESPACES+=("$h")
+	ip link add "$veth" type veth peer name "$veth-h"
+	LAB_VETH[$h]=$veth
+	ip link set "$veth-h" netns "$(ns_name "$h")"
+	in_ns "$h" ip link set "$veth-h" name eth0
+	in_ns "$h" ip link set lo up
+	in_ns "$h" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.accept_dad=0
+	no_offload eth0 "$h"
+	in_ns "$h" ip link set eth0 up
+}
+
 topology_create() {
-	local line h a4 r4 a6 r6 defrt ns veth ifname
+	local line h a4 r4 a6 r6 defrt veth ifname
 	for line in "${LAB_HOSTS[@]}"; do
 		read -r h a4 r4 a6 r6 defrt <<<"$line"
-		ns=$(ns_name "$h")
 		veth="cn${LAB_ID}${h:0:1}${h: -1}" # e.g. cn1a2fct, cn1a2fb1 (<= 15 chars)
-		ip netns add "$ns"
-		LAB_NAMESPACES+=("$h")
-		ip link add "$veth" type veth peer name "$veth-h"
-		LAB_VETH[$h]=$veth
-		ip link set "$veth-h" netns "$ns"
-		in_ns "$h" ip link set "$veth-h" name eth0
-		in_ns "$h" ip link set lo up
-		in_ns "$h" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.accept_dad=0
-		no_offload eth0 "$h"
-		in_ns "$h" ip link set eth0 up
+		host_ns "$h" "$veth"
 		[ "$a4" = - ] || in_ns "$h" ip addr add "$a4" dev eth0
 		[ "$a6" = - ] || in_ns "$h" ip -6 addr add "$a6" dev eth0 nodad
 		if [ "$defrt" = yes ]; then

@@ -77,22 +77,12 @@ skip() {
 # ROUTER-ADDR; the host's routes via the router are ROUTE... (default:
 # default). Then the host pings the router, so the router knows it.
 vrf_host() {
-	local h=$1 tag=$2 table=$3 a4=$4 r4=$5 ns veth ifname rt
+	local h=$1 tag=$2 table=$3 a4=$4 r4=$5 veth ifname rt
 	shift 5
 	[ $# -gt 0 ] || set -- default
-	ns=$(ns_name "$h")
-	# shellcheck disable=SC2153 # LAB_ID, LAB_IF, LAB_VETH: common.sh's
+	# shellcheck disable=SC2153 # LAB_ID, LAB_IF: common.sh's
 	veth="cn${LAB_ID}${tag}"
-	ip netns add "$ns"
-	LAB_NAMESPACES+=("$h")
-	ip link add "$veth" type veth peer name "$veth-h"
-	# shellcheck disable=SC2034,SC2004
-	LAB_VETH[$h]=$veth
-	ip link set "$veth-h" netns "$ns"
-	in_ns "$h" ip link set "$veth-h" name eth0
-	in_ns "$h" ip link set lo up
-	no_offload eth0 "$h"
-	in_ns "$h" ip link set eth0 up
+	host_ns "$h" "$veth"
 	in_ns "$h" ip addr add "$a4" dev eth0
 	for rt in "$@"; do
 		in_ns "$h" ip route add "$rt" via "$r4"
@@ -109,7 +99,6 @@ vrf_host() {
 # (made by vrf_host) and its router end, the host's default route via it.
 vrf_host6() {
 	local h=$1 a6=$2 r6=$3
-	in_ns "$h" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.accept_dad=0
 	in_ns "$h" ip -6 addr add "$a6" dev eth0 nodad
 	in_ns "$h" ip -6 route add default via "$r6"
 	router_addr "${LAB_IF[$h]}" "$r6/${a6#*/}"
