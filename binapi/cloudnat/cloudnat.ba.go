@@ -8,7 +8,7 @@
 // Contents:
 // -  6 enums
 // -  7 structs
-// - 63 messages
+// - 65 messages
 package cloudnat
 
 import (
@@ -29,7 +29,7 @@ const _ = api.GoVppAPIPackageIsVersion2
 const (
 	APIFile    = "cloudnat"
 	APIVersion = "0.4.0"
-	VersionCrc = 0x98f79315
+	VersionCrc = 0x223b6486
 )
 
 // CloudnatFiltering defines enum 'cloudnat_filtering'.
@@ -2041,6 +2041,83 @@ func (m *CloudnatSnatExcludeDump) Unmarshal(b []byte) error {
 	return nil
 }
 
+// How inbound packets to the table's source-NAT mappings are let
+//
+//	in (both families of the table; new sessions): as for pools,
+//	ADDRESS_PORT (the default), ADDRESS or ENDPOINT.
+//
+// CloudnatSnatFilteringSet defines message 'cloudnat_snat_filtering_set'.
+type CloudnatSnatFilteringSet struct {
+	TableID   uint32            `binapi:"u32,name=table_id" json:"table_id,omitempty"`
+	Filtering CloudnatFiltering `binapi:"cloudnat_filtering,name=filtering" json:"filtering,omitempty"`
+}
+
+func (m *CloudnatSnatFilteringSet) Reset()               { *m = CloudnatSnatFilteringSet{} }
+func (*CloudnatSnatFilteringSet) GetMessageName() string { return "cloudnat_snat_filtering_set" }
+func (*CloudnatSnatFilteringSet) GetCrcString() string   { return "803ea1ed" }
+func (*CloudnatSnatFilteringSet) GetMessageType() api.MessageType {
+	return api.RequestMessage
+}
+
+func (m *CloudnatSnatFilteringSet) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 4 // m.TableID
+	size += 1 // m.Filtering
+	return size
+}
+func (m *CloudnatSnatFilteringSet) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeUint32(m.TableID)
+	buf.EncodeUint8(uint8(m.Filtering))
+	return buf.Bytes(), nil
+}
+func (m *CloudnatSnatFilteringSet) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.TableID = buf.DecodeUint32()
+	m.Filtering = CloudnatFiltering(buf.DecodeUint8())
+	return nil
+}
+
+// CloudnatSnatFilteringSetReply defines message 'cloudnat_snat_filtering_set_reply'.
+type CloudnatSnatFilteringSetReply struct {
+	Retval int32 `binapi:"i32,name=retval" json:"retval,omitempty"`
+}
+
+func (m *CloudnatSnatFilteringSetReply) Reset() { *m = CloudnatSnatFilteringSetReply{} }
+func (*CloudnatSnatFilteringSetReply) GetMessageName() string {
+	return "cloudnat_snat_filtering_set_reply"
+}
+func (*CloudnatSnatFilteringSetReply) GetCrcString() string { return "e8d4e804" }
+func (*CloudnatSnatFilteringSetReply) GetMessageType() api.MessageType {
+	return api.ReplyMessage
+}
+
+func (m *CloudnatSnatFilteringSetReply) Size() (size int) {
+	if m == nil {
+		return 0
+	}
+	size += 4 // m.Retval
+	return size
+}
+func (m *CloudnatSnatFilteringSetReply) Marshal(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, m.Size())
+	}
+	buf := codec.NewBuffer(b)
+	buf.EncodeInt32(m.Retval)
+	return buf.Bytes(), nil
+}
+func (m *CloudnatSnatFilteringSetReply) Unmarshal(b []byte) error {
+	buf := codec.NewBuffer(b)
+	m.Retval = buf.DecodeInt32()
+	return nil
+}
+
 // CloudnatSnatInterfaceDetails defines message 'cloudnat_snat_interface_details'.
 type CloudnatSnatInterfaceDetails struct {
 	SwIfIndex interface_types.InterfaceIndex `binapi:"interface_index,name=sw_if_index" json:"sw_if_index,omitempty"`
@@ -3332,6 +3409,8 @@ func file_cloudnat_binapi_init() {
 	api.RegisterMessage((*CloudnatSnatExcludeAddDelReply)(nil), "cloudnat_snat_exclude_add_del_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatSnatExcludeDetails)(nil), "cloudnat_snat_exclude_details_92ac0c52")
 	api.RegisterMessage((*CloudnatSnatExcludeDump)(nil), "cloudnat_snat_exclude_dump_51077d14")
+	api.RegisterMessage((*CloudnatSnatFilteringSet)(nil), "cloudnat_snat_filtering_set_803ea1ed")
+	api.RegisterMessage((*CloudnatSnatFilteringSetReply)(nil), "cloudnat_snat_filtering_set_reply_e8d4e804")
 	api.RegisterMessage((*CloudnatSnatInterfaceDetails)(nil), "cloudnat_snat_interface_details_fd12beab")
 	api.RegisterMessage((*CloudnatSnatInterfaceDump)(nil), "cloudnat_snat_interface_dump_51077d14")
 	api.RegisterMessage((*CloudnatSnatInterfaceEnableDisable)(nil), "cloudnat_snat_interface_enable_disable_e72669a6")
@@ -3400,6 +3479,8 @@ func AllMessages() []api.Message {
 		(*CloudnatSnatExcludeAddDelReply)(nil),
 		(*CloudnatSnatExcludeDetails)(nil),
 		(*CloudnatSnatExcludeDump)(nil),
+		(*CloudnatSnatFilteringSet)(nil),
+		(*CloudnatSnatFilteringSetReply)(nil),
 		(*CloudnatSnatInterfaceDetails)(nil),
 		(*CloudnatSnatInterfaceDump)(nil),
 		(*CloudnatSnatInterfaceEnableDisable)(nil),

@@ -31,6 +31,7 @@ type RPCService interface {
 	CloudnatSnatAddressDump(ctx context.Context, in *CloudnatSnatAddressDump) (RPCService_CloudnatSnatAddressDumpClient, error)
 	CloudnatSnatExcludeAddDel(ctx context.Context, in *CloudnatSnatExcludeAddDel) (*CloudnatSnatExcludeAddDelReply, error)
 	CloudnatSnatExcludeDump(ctx context.Context, in *CloudnatSnatExcludeDump) (RPCService_CloudnatSnatExcludeDumpClient, error)
+	CloudnatSnatFilteringSet(ctx context.Context, in *CloudnatSnatFilteringSet) (*CloudnatSnatFilteringSetReply, error)
 	CloudnatSnatInterfaceDump(ctx context.Context, in *CloudnatSnatInterfaceDump) (RPCService_CloudnatSnatInterfaceDumpClient, error)
 	CloudnatSnatInterfaceEnableDisable(ctx context.Context, in *CloudnatSnatInterfaceEnableDisable) (*CloudnatSnatInterfaceEnableDisableReply, error)
 	CloudnatStaticAddDel(ctx context.Context, in *CloudnatStaticAddDel) (*CloudnatStaticAddDelReply, error)
@@ -452,6 +453,15 @@ func (c *serviceClient_CloudnatSnatExcludeDumpClient) Recv() (*CloudnatSnatExclu
 	default:
 		return nil, fmt.Errorf("unexpected message: %T %v", m, m)
 	}
+}
+
+func (c *serviceClient) CloudnatSnatFilteringSet(ctx context.Context, in *CloudnatSnatFilteringSet) (*CloudnatSnatFilteringSetReply, error) {
+	out := new(CloudnatSnatFilteringSetReply)
+	err := c.conn.Invoke(ctx, in, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, api.RetvalToVPPApiError(out.Retval)
 }
 
 func (c *serviceClient) CloudnatSnatInterfaceDump(ctx context.Context, in *CloudnatSnatInterfaceDump) (RPCService_CloudnatSnatInterfaceDumpClient, error) {

@@ -170,29 +170,36 @@ func TestConformance4787_6(t *testing.T) {
 
 // TestConformance4787_8: endpoint-independent or address-dependent
 // filtering, configurable. After X:x -> Y1, a packet from Y2 to X':x'
-// passes under EIF and is dropped under ADF. The test asks a pool for
-// `filtering endpoint` and `filtering address` and checks both (their
-// behaviour, packet by packet: TestPoolFiltering); source NAT has no
-// filtering setting at all. VIP: not applicable (a VIP takes any
-// client).
+// passes under EIF and is dropped under ADF (which lets Y1 in from another
+// port). Source NAT: `cnat snat filtering endpoint|address`; pools: the
+// pool's `filtering` (more cases: TestPoolFiltering). VIP: not applicable
+// (a VIP takes any client).
 func TestConformance4787_8(t *testing.T) {
 	confEachModeFamily(t, confOpts{}, func(t *testing.T, c *ctopo, f family) {
 		y1, y2 := c.remote(farHost, f), c.remote(0, f)
-		g := c.out(t, 0, f, vh.UDP, 3200, y1, 53, 0)
-		// Y2 -> X':x' (what the default filtering does)
-		p := confFromHost(c.pg1, y2)
-		p.Dst, p.Proto, p.SrcPort, p.DstPort = g.Src, vh.UDP, 53, confPort(g)
-		cp := c.v.Send(t, c.pg1, vh.Frames(t, p))
-		t.Logf("default filtering: Y2 -> X':x' %s (address-and-port dependent drops it)",
-			map[bool]string{true: "reached the inside", false: "was dropped"}[len(cp[c.pg0]) > 0])
-		if !c.m.pool {
-			t.Errorf("source NAT (cnat snat with) has no filtering setting: neither EIF nor ADF can be configured")
-			return
+		inbound := func(g *vh.Parsed, from vh.Pkt, sport uint16) bool {
+			p := from
+			p.Dst, p.Proto, p.SrcPort, p.DstPort = g.Src, vh.UDP, sport, confPort(g)
+			return len(c.v.Send(t, c.pg1, vh.Frames(t, p))[c.pg0]) > 0
 		}
-		for _, mode := range []string{"endpoint", "address"} {
-			if _, err := c.v.CLI(fmt.Sprintf("cnat pool add cgf%s%s range %s filtering %s", mode, map[bool]string{false: "4", true: "6"}[f.v6],
-				f.a("30.0.0.30", "30::30"), mode)); err != nil {
-				t.Errorf("filtering %s is not configurable: %v", mode, err)
+		g := c.out(t, 0, f, vh.UDP, 3200, y1, 53, 0)
+		t.Logf("default filtering: Y2 -> X':x' %s (address-and-port dependent drops it)",
+			map[bool]string{true: "reached the inside", false: "was dropped"}[inbound(g, confFromHost(c.pg1, y2), 53)])
+		for i, mode := range []string{"endpoint", "address"} {
+			if c.m.pool {
+				fam := map[bool]string{false: "4", true: "6"}[f.v6]
+				c.cli(t, "cnat pool add cg%s range %s block-size 512 max-blocks 4 filtering %s", fam,
+					map[bool]string{false: "30.0.0.10-30.0.0.11", true: "30::10-30::11"}[f.v6], mode)
+			} else {
+				c.cli(t, "cnat snat filtering %s", mode)
+			}
+			x := uint16(3210 + 10*i)
+			g := c.out(t, 0, f, vh.UDP, x, y1, 53, 0)
+			if got := inbound(g, confFromHost(c.pg1, y2), 53); got != (mode == "endpoint") {
+				t.Errorf("filtering %s: after X:%d -> Y1, Y2 -> X':x' (%s) reached the inside: %v", mode, x, confMapping(g), got)
+			}
+			if mode == "address" && !inbound(g, confFromHost(c.pg1, y1), 54) {
+				t.Errorf("filtering address: Y1 from another port -> X':x' (%s) did not reach the inside", confMapping(g))
 			}
 		}
 	})

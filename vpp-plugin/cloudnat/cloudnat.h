@@ -234,6 +234,13 @@ void cloudnat_snat_exclude_walk (cloudnat_snat_exclude_walk_cb_t cb, void *ctx);
 /* Enable/disable the feature ip4-cnat-snat (ip4-unicast) or ip6-cnat-snat
    (ip6-unicast) on an interface; idempotent. Bad index =
    VNET_API_ERROR_INVALID_SW_IF_INDEX. */
+/* Inbound filtering of a table's source-NAT mappings (both families of
+   the table): CN_FILTER_ADDRESS_PORT (default), _ADDRESS or _ENDPOINT
+   (cloudnat_pool.h), as for pools; applies to new sessions. Unknown
+   table = VNET_API_ERROR_NO_SUCH_FIB, bad value = _UNIMPLEMENTED. */
+int cloudnat_snat_filtering_set (u32 table_id, u8 filtering);
+u8 cloudnat_snat_filtering_get (u32 table_id, ip_address_family_t af);
+
 int cloudnat_snat_interface_enable_disable (u32 sw_if_index, u8 is_ip6, int enable);
 int cloudnat_snat_interface_is_auto (u32 sw_if_index, u8 is_ip6);
 

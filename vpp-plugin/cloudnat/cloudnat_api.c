@@ -589,6 +589,14 @@ done:
   REPLY_MACRO (VL_API_CLOUDNAT_SNAT_EXCLUDE_ADD_DEL_REPLY);
 }
 
+static void
+vl_api_cloudnat_snat_filtering_set_t_handler (vl_api_cloudnat_snat_filtering_set_t *mp)
+{
+  vl_api_cloudnat_snat_filtering_set_reply_t *rmp;
+  int rv = cloudnat_snat_filtering_set (clib_net_to_host_u32 (mp->table_id), mp->filtering);
+  REPLY_MACRO (VL_API_CLOUDNAT_SNAT_FILTERING_SET_REPLY);
+}
+
 static walk_rc_t
 cn_api_snat_exclude_send_details (u32 table_id, const ip46_address_t *pfx, u8 len,
 				  ip_address_family_t af, void *arg)

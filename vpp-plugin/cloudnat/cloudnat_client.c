@@ -562,4 +562,5 @@ cn_client_init (vlib_main_t *vm)
   clib_bihash_init_24_8 (&cn_dp.mapping_db, "cloudnat mappings", 64 << 10, 256 << 20);
   clib_bihash_init_24_8 (&cn_dp.inside_db, "cloudnat inside endpoints", 64 << 10, 256 << 20);
   clib_bihash_init_40_8 (&cn_dp.adf_db, "cloudnat address filters", 16 << 10, 128 << 20);
+  clib_bihash_init_24_8 (&cn_dp.cooling_db, "cloudnat cooling ports", 64 << 10, 128 << 20);
 }

@@ -278,9 +278,10 @@ cn_new_flow_decide (vlib_buffer_t *b, const u8 *ip, const cn_pkt_info_t *pi, u32
       int rc = cn_snat_decide (a);
       if (rc == 0)
 	return 0;
-      if (rc == CN_SNAT_DROP_EXHAUSTED)
+      if (rc == CN_SNAT_DROP_EXHAUSTED || rc == CN_SNAT_DROP_NO_PORT)
 	{
-	  nf->error = CN_ERROR_POOL_EXHAUSTED;
+	  nf->error =
+	    rc == CN_SNAT_DROP_EXHAUSTED ? CN_ERROR_POOL_EXHAUSTED : CN_ERROR_PORT_EXHAUSTED;
 	  return -1;
 	}
       counts[rc == CN_SNAT_PASS_NO_ADDR ? CN_ERROR_NO_SNAT_ADDRESS :

@@ -232,7 +232,8 @@ cn_filter_decide (const u8 *ip, const cn_pkt_info_t *pi, u32 fib, int is_ip6, cn
   ip46_address_t dst, src;
   u8 flags;
 
-  if (PREDICT_TRUE (!cn_dp.n_open_filter_pools) || pi->kind != CN_PKT_L4 ||
+  if (PREDICT_TRUE (!(cn_dp.n_open_filter_pools | cn_dp.n_open_filter_tables)) ||
+      pi->kind != CN_PKT_L4 ||
       pi->frag == CN_FRAG_LATER)
     return 0;
   cn_static_addr_of (&dst, ip + (is_ip6 ? CN_IP6_DST_OFF : CN_IP4_DST_OFF), is_ip6);

@@ -212,6 +212,7 @@ typedef struct
   ip46_address_t *addrs; /* pool of this table and family */
   u32 *addr_clients;	 /* capture of each address */
   cn_prefix_t *excludes;
+  u8 filtering; /* CN_FILTER_* (cloudnat_pool.h): inbound to its mappings */
 } cn_snat_table_t;
 
 /* ------------------------------------------------------------------ */
@@ -237,7 +238,12 @@ typedef struct
      first session from X':x' to Y; pools that filter less than address
      and port (the inbound miss path looks only when there are some) */
   clib_bihash_40_8_t adf_db;
-  u32 n_open_filter_pools;
+  u32 n_open_filter_pools, n_open_filter_tables;
+  /* per-table source NAT's freed mappings (outside fib, X', x', proto) ->
+     tick until which only the same inside endpoint may take them back <<
+     32 | a hash of that endpoint (RFC 6888 REQ-8; pools cool whole
+     blocks instead); written by the main thread as sessions end */
+  clib_bihash_24_8_t cooling_db;
 
   /* translations: key (vip, fib, port, proto, af) -> index */
   clib_bihash_24_8_t tr_db;
@@ -603,6 +609,7 @@ cn_dpo_is_table_lookup (const dpo_id_t *d)
 #define CN_SNAT_PASS_LOCAL    3
 #define CN_SNAT_PASS_INSIDE   4 /* bound source, destination routed inside */
 #define CN_SNAT_DROP_EXHAUSTED 5 /* bound source, no block / a cap reached */
+#define CN_SNAT_DROP_NO_PORT   6 /* table SNAT: every free port is cooling */
 
 /* ---- hairpinning (cloudnat_session.c keeps the mapping table) ---- */
 static_always_inline void
@@ -624,6 +631,41 @@ cn_adf_key (clib_bihash_kv_40_8_t *kv, const ip46_address_t *ns, u32 fib, u16 po
   kv->key[2] = y->as_u64[0];
   kv->key[3] = y->as_u64[1];
   kv->key[4] = (u64) fib << 32 | (u64) port_net << 16 | (u64) proto << 8 | is_ip6;
+}
+
+/* per-table source NAT: a freed outside port is not given to another
+   inside endpoint for this long (RFC 6888 REQ-8) */
+#define CN_SNAT_REUSE_DELAY 120
+
+/* the inside endpoint X:x (table fib) as the cooling table names it */
+static_always_inline u32
+cn_cooling_owner (const ip46_address_t *x, u16 xport_net, u32 fib)
+{
+  return (u32) clib_xxhash (x->as_u64[0] ^ x->as_u64[1] ^ ((u64) xport_net << 32 | fib)) | 1;
+}
+
+/* Does port (net order) of a's SNAT address X' already map an inside
+   endpoint? (open filtering keeps mappings one per endpoint) */
+static_always_inline int
+cn_snat_port_mapped (const cn_sess_create_args_t *a, u16 port_net)
+{
+  clib_bihash_kv_24_8_t kv;
+  cn_mapping_key (&kv, &a->nsrc, a->out_fib_index, port_net, a->proto, a->is_ip6);
+  return !clib_bihash_search_inline_24_8 (&cn_dp.mapping_db, &kv);
+}
+
+/* Is port (net order) of a's per-table SNAT address X' cooling for another
+   inside endpoint? (any thread) */
+static_always_inline int
+cn_snat_port_cooling (const cn_sess_create_args_t *a, u16 port_net)
+{
+  clib_bihash_kv_24_8_t kv;
+  cn_mapping_key (&kv, &a->nsrc, a->out_fib_index, port_net, a->proto, a->is_ip6);
+  if (clib_bihash_search_inline_24_8 (&cn_dp.cooling_db, &kv))
+    return 0;
+  if ((i32) (a->now - (u32) (kv.value >> 32)) >= 0)
+    return 0; /* cooled down */
+  return (u32) kv.value != cn_cooling_owner (&a->src, a->sport, a->fib_index);
 }
 
 /* ---- static NAT (cloudnat_static.c): data path ---- */
@@ -792,6 +834,8 @@ void cn_pool_log_drain (vlib_main_t *vm);
 void cn_sessions_of_pool (u32 pool_index, u32 sub_index);
 int cn_pool_sub_in_pool (u32 sub_index, u32 pool_index);
 int cn_snat_decide (cn_sess_create_args_t *a);
+/* another free source port for a (its reply tuple free, not cooling) */
+int cn_session_pick_port (cn_sess_create_args_t *a);
 
 /* Visit every live record of a family. */
 #define cn_foreach_session(st, idx, ...)                                                           \

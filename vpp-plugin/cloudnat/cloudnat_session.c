@@ -170,6 +170,11 @@ cn_reply_port_is_free (u16 port, void *arg)
 
   cn_key_t k;
 
+  if (a->sub_index == ~0 && !a->is_dnat && cn_snat_port_cooling (a, p))
+    return 0; /* another endpoint's freed port, still cooling */
+  if (a->filter_flags && a->sub_index == ~0 && cn_snat_port_mapped (a, p))
+    return 0; /* open filtering: one inside endpoint per mapping */
+
   if (!a->is_ip6)
     cn_key4_make (&k.k4, a->ndst.ip4.as_u32, a->nsrc.ip4.as_u32, rdport, p, a->proto,
 		  a->out_fib_index);
@@ -179,7 +184,7 @@ cn_reply_port_is_free (u16 port, void *arg)
   return cn_sess_find (a->is_ip6, &k, cn_key_hash (a->is_ip6, &k)) == CN_SV_NONE;
 }
 
-static int
+int
 cn_session_pick_port (cn_sess_create_args_t *a)
 {
   u16 lo = cn_proto_is_icmp (a->proto) ? 1 : 1024;
@@ -534,6 +539,19 @@ cn_adf_forget (const ip46_address_t *ns, u32 fib, u16 port_net, u8 proto, const 
     clib_bihash_add_del_40_8 (&cn_dp.adf_db, &kv, 0);
 }
 
+/* a per-table SNAT session ends: its mapping X':x' cools for the
+   reuse delay (only X:x may take it back meanwhile) */
+static void
+cn_cooling_add (const ip46_address_t *ns, u32 fib, u16 port_net, u8 proto, int is_ip6,
+		const ip46_address_t *x, u16 xport_net, u32 in_fib)
+{
+  clib_bihash_kv_24_8_t kv;
+  u32 until = cn_now_ticks (vlib_get_main ()) + CN_SNAT_REUSE_DELAY * CN_TICKS_PER_SEC;
+  cn_mapping_key (&kv, ns, fib, port_net, proto, is_ip6);
+  kv.value = (u64) until << 32 | cn_cooling_owner (x, xport_net, in_fib);
+  clib_bihash_add_del_24_8 (&cn_dp.cooling_db, &kv, 1);
+}
+
 /* the inside endpoint (X:x) and its mapping (X':x') of session index */
 static void
 cn_mapping_forget (const ip46_address_t *x, u32 in_fib, u16 xport, const ip46_address_t *ns,
@@ -572,6 +590,9 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 	  ip46_address_set_ip4 (&x, (ip4_address_t *) &s->rw[1].dst);
 	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
 			     s->proto, 0, index);
+	  if (s->sub_index == ~0)
+	    cn_cooling_add (&ns, s->reply_fib, s->rw[0].sport, s->proto, 0, &x, s->rw[1].dport,
+			    s->fib_index);
 	  if (s->flags & CN_SF_ADF)
 	    {
 	      ip46_address_t y;
@@ -607,6 +628,9 @@ cn_session_delete_i (u32 is_ip6, u32 index, int under_barrier)
 	  clib_memcpy (x.as_u8, s->rw[1].dst, 16);
 	  cn_mapping_forget (&x, s->fib_index, s->rw[1].dport, &ns, s->reply_fib, s->rw[0].sport,
 			     s->proto, 1, index);
+	  if (s->sub_index == ~0)
+	    cn_cooling_add (&ns, s->reply_fib, s->rw[0].sport, s->proto, 1, &x, s->rw[1].dport,
+			    s->fib_index);
 	  if (s->flags & CN_SF_ADF)
 	    {
 	      ip46_address_t y;

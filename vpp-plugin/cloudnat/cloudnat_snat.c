@@ -18,6 +18,9 @@
 #include <vnet/fib/ip6_fib.h>
 #include <vnet/feature/feature.h>
 #include <cloudnat/cloudnat_priv.h>
+#include <cloudnat/cloudnat_pool.h> /* CN_FILTER_* */
+
+static int cn_snat_live_mapping (cn_sess_create_args_t *a);
 
 static cn_snat_table_t *
 cn_snat_table (ip_address_family_t af, u32 fib_index, int create)
@@ -345,7 +348,90 @@ hairpin:
   a->is_dnat = 0;
   a->tr_index = ~0;
   a->backend = 0;
+  if (PREDICT_FALSE (t->filtering != CN_FILTER_ADDRESS_PORT))
+    {
+      /* inbound packets find X:x through X':x' alone: X:x keeps its live
+	 mapping, and a new one is a port no other endpoint maps to */
+      a->filter_flags = t->filtering == CN_FILTER_ENDPOINT ? CN_SF_EIF : CN_SF_ADF;
+      if (cn_snat_live_mapping (a))
+	return 0;
+      if (cn_snat_port_mapped (a, a->nsport) && cn_session_pick_port (a))
+	return CN_SNAT_DROP_NO_PORT;
+    }
+  /* another inside endpoint freed that port less than the reuse delay
+     ago: take one that is not cooling */
+  if (PREDICT_FALSE (cn_snat_port_cooling (a, a->nsport)) && cn_session_pick_port (a))
+    return CN_SNAT_DROP_NO_PORT;
   return 0;
+}
+
+/* Open filtering: X:x's live per-table SNAT mapping on a's address, if it
+   has one, becomes a's (nsport); 1 when found. */
+static int
+cn_snat_live_mapping (cn_sess_create_args_t *a)
+{
+  clib_bihash_kv_24_8_t kv;
+  u32 sub;
+  u8 flags;
+  u16 port;
+  ip46_address_t ns;
+
+  cn_mapping_key (&kv, &a->src, a->fib_index, a->sport, a->proto, a->is_ip6);
+  if (clib_bihash_search_24_8 (&cn_dp.inside_db, &kv, &kv))
+    return 0;
+  if (a->is_ip6)
+    {
+      const cn_sess6_t *r = cn_store_get (&cn_dp.store6, (u32) kv.value);
+      flags = r->flags, sub = r->sub_index, port = r->rw[0].sport;
+      clib_memcpy (ns.as_u8, r->rw[0].src, 16);
+    }
+  else
+    {
+      const cn_sess4_t *r = cn_store_get (&cn_dp.store4, (u32) kv.value);
+      flags = r->flags, sub = r->sub_index, port = r->rw[0].sport;
+      ip46_address_set_ip4 (&ns, (ip4_address_t *) &r->rw[0].src);
+    }
+  if ((flags & (CN_SF_USED | CN_SF_DEAD)) != CN_SF_USED || sub != ~0 ||
+      !ip46_address_is_equal (&ns, &a->nsrc))
+    return 0;
+  a->nsport = port;
+  if (cn_proto_is_icmp (a->proto))
+    a->ndport = port;
+  return 1;
+}
+
+int
+cloudnat_snat_filtering_set (u32 table_id, u8 filtering)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  ip_address_family_t af;
+  u32 fib_index, found = 0, n = 0, i;
+
+  if (filtering > CN_FILTER_ENDPOINT)
+    return VNET_API_ERROR_UNIMPLEMENTED;
+  vlib_worker_thread_barrier_sync (vm);
+  for (af = AF_IP4; af <= AF_IP6; af++)
+    {
+      fib_index = cloudnat_fib_index_from_table_id (table_id, af);
+      if (fib_index == ~0)
+	continue;
+      found = 1;
+      cn_snat_table (af, fib_index, 1)->filtering = filtering;
+    }
+  for (af = AF_IP4; af <= AF_IP6; af++)
+    vec_foreach_index (i, cn_dp.snat[af])
+      n += cn_dp.snat[af][i].filtering != CN_FILTER_ADDRESS_PORT;
+  cn_dp.n_open_filter_tables = n;
+  vlib_worker_thread_barrier_release (vm);
+  return found ? 0 : VNET_API_ERROR_NO_SUCH_FIB;
+}
+
+u8
+cloudnat_snat_filtering_get (u32 table_id, ip_address_family_t af)
+{
+  u32 fib_index = cloudnat_fib_index_from_table_id (table_id, af);
+  cn_snat_table_t *t = fib_index == ~0 ? 0 : cn_snat_table (af, fib_index, 0);
+  return t ? t->filtering : CN_FILTER_ADDRESS_PORT;
 }
 
 /* Pools' bindings and static mappings need the feature on every interface

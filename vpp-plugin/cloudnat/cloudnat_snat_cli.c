@@ -13,6 +13,7 @@
 #include <vnet/fib/fib_table.h>
 #include <cloudnat/cloudnat.h>
 #include <cloudnat/cloudnat_cli.h>
+#include <cloudnat/cloudnat_pool.h> /* CN_FILTER_* */
 
 /* ------------------------------------------------------------------ */
 /* snat                                                                */
@@ -218,14 +219,58 @@ CLOUDNAT_CLI_COMMAND (cn_cli_snat_exclude_cmd) = {
   .function = cn_cli_snat_exclude,
 };
 
+/* cnat snat filtering address-port|address|endpoint [table <id>] */
+static clib_error_t *
+cn_cli_snat_filtering (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u32 table_id = 0;
+  int filtering = -1, rv;
+  clib_error_t *error;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "address-port"))
+	filtering = CN_FILTER_ADDRESS_PORT;
+      else if (unformat (input, "address"))
+	filtering = CN_FILTER_ADDRESS;
+      else if (unformat (input, "endpoint"))
+	filtering = CN_FILTER_ENDPOINT;
+      else if (unformat (input, "table"))
+	{
+	  if ((error = cn_cli_unformat_u32 (input, "table", &table_id)))
+	    return error;
+	}
+      else
+	return clib_error_return (0, "unknown input %U: expected address-port, address or endpoint",
+				  format_cn_cli_rest, input);
+    }
+  if (filtering < 0)
+    return clib_error_return (0, "missing filtering: cnat snat filtering "
+				 "address-port|address|endpoint [table <id>]");
+  if ((error = cn_cli_check_table_any (table_id)))
+    return error;
+  rv = cloudnat_snat_filtering_set (table_id, filtering);
+  return rv ? cn_cli_rv_error (rv) : 0;
+}
+
+CLOUDNAT_CLI_COMMAND (cn_cli_snat_filtering_cmd) = {
+  .path = "cnat snat filtering",
+  .short_help = "cnat snat filtering address-port|address|endpoint [table <id>]",
+  .function = cn_cli_snat_filtering,
+};
+
 static walk_rc_t
 cn_cli_show_snat_addr_cb (u32 table_id, const ip46_address_t *addr, ip_address_family_t af,
 			  void *arg)
 {
   cn_cli_show_ctx_t *ctx = arg;
+  u8 f = cloudnat_snat_filtering_get (table_id, af);
 
-  vlib_cli_output (ctx->vm, "  table %u address %U", table_id, format_ip46_address, addr,
-		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4);
+  vlib_cli_output (ctx->vm, "  table %u address %U%s", table_id, format_ip46_address, addr,
+		   af == AF_IP6 ? IP46_TYPE_IP6 : IP46_TYPE_IP4,
+		   f == CN_FILTER_ENDPOINT ? ", filtering endpoint" :
+		   f == CN_FILTER_ADDRESS  ? ", filtering address" :
+					     "");
   ctx->n++;
   return WALK_CONTINUE;
 }
