@@ -115,7 +115,9 @@ func (l *Lab) Try(ns string, args ...string) (string, error) {
 }
 
 // Link joins nsA and nsB with a veth pair ifA/ifB and gives each end its
-// addresses (CIDR notation; IPv6 without DAD so they are usable at once).
+// addresses (CIDR notation). IPv6 runs without DAD, also for the link-local
+// addresses: a tentative link-local kept the first IPv6 TCP handshakes
+// after the lab came up from completing (the conformance tests' timeouts).
 func (l *Lab) Link(nsA, ifA string, addrsA []string, nsB, ifB string, addrsB []string) {
 	l.t.Helper()
 	l.Sh("", "ip", "link", "add", ifA, "netns", l.Name(nsA), "type", "veth", "peer", "name", ifB, "netns", l.Name(nsB))
@@ -123,6 +125,7 @@ func (l *Lab) Link(nsA, ifA string, addrsA []string, nsB, ifB string, addrsB []s
 		ns, ifc string
 		addrs   []string
 	}{{nsA, ifA, addrsA}, {nsB, ifB, addrsB}} {
+		l.Sh(e.ns, "sysctl", "-qw", "net.ipv6.conf."+e.ifc+".accept_dad=0")
 		for _, a := range e.addrs {
 			args := []string{"ip", "addr", "add", a, "dev", e.ifc}
 			if strings.Contains(a, ":") {
